@@ -1,0 +1,271 @@
+/**
+ * The feature grid of N-pad and PaDiM: a backbone's stages 1–3 with stages 2 and 3 brought to stage 1's grid
+ * (stride 4) and concatenated along channels, so each grid position carries one 1792-d vector (ResNet-50 family).
+ *
+ * For backbones built in code, backbone, resize, concatenation and channel selection are one ONNX graph, so stage
+ * outputs never travel through JS memory and only the selected channels are copied out (a user's ONNX file runs as
+ * its own session, followed by a small graph for the rest). Channels are selected before resizing, so unselected
+ * channels are never upsampled. Graphs are cached per (backbone, options, input size, channel selection) with
+ * `cachedSession`; each holds its own copy of the weights.
+ *
+ * Cost notes (2-core machine): the full 1792 × 56 × 56 grid is 22 MB per image, and moving it (resize, concat,
+ * copy out) costs about as much CPU as the convolutions, so select channels when only some are needed.
+ * onnxruntime's first run of a new input shape is several times slower than later ones: keep the batch size fixed
+ * where you can (pad the last batch, or use one size).
+ */
+import { createHash } from 'node:crypto';
+import type * as ort from 'onnxruntime-node';
+import { type AttributeValue, GraphBuilder } from '../onnx/graph.js';
+import { type FloatTensor, cachedSession, createSession, runFloat } from '../onnx/session.js';
+import type { Backbone, StageNames } from './index.js';
+import { STAGES_INPUT, STAGES_OUTPUTS } from './stagesModel.js';
+
+/** How the feature grid is formed. */
+export interface FeatureGridOptions {
+  /**
+   * How stages 2 and 3 are brought to stage 1's grid: 'nearest' (PaDiM: each coarse cell repeated, PyTorch
+   * `interpolate(mode='nearest')`) or 'bilinear' (PatchCore: `interpolate(mode='bilinear', align_corners=False)`).
+   */
+  upsample: 'nearest' | 'bilinear';
+}
+
+/** Float32 counts stay exact up to 2^24; larger runs are split into batches. */
+const MAX_EXACT_COUNT = 2 ** 24;
+/** Graph input name of the feature graphs. */
+const IMAGE = 'image';
+
+/**
+ * What a feature graph outputs: the features (all channels, or the sorted `selection` of them), or the per-channel
+ * count of positive features.
+ */
+export type GraphOutput = { kind: 'features'; selection?: Int32Array } | { kind: 'countPositive' };
+
+/** Turns batches of images into feature grids with one backbone, one upsampling and one input size. */
+export class FeatureExtractor {
+  /** Channels of the full feature grid (sum of the stage channels): 1792 for the ResNet-50 family. */
+  readonly channels: number;
+
+  private constructor(
+    private readonly backbone: Backbone,
+    private readonly opts: FeatureGridOptions,
+    /** Side of the square input images. */
+    readonly inputSize: number,
+    /** Rows of the feature grid (stage 1's): 56 for 224. */
+    readonly gridHeight: number,
+    /** Columns of the feature grid: 56 for 224. */
+    readonly gridWidth: number,
+  ) {
+    this.channels = backbone.stageChannels.reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * Prepares the full-feature graph for `backbone` and learns the grid size with one run on a blank image.
+   *
+   * @param backbone the loaded backbone
+   * @param opts how the grid is formed
+   * @param inputSize side of the square ImageNet-normalised input images, in pixels
+   */
+  static async create(backbone: Backbone, opts: FeatureGridOptions, inputSize: number): Promise<FeatureExtractor> {
+    if (!Number.isInteger(inputSize) || inputSize < 16) {
+      throw new RangeError(`input size ${inputSize}: expected an integer ≥ 16`);
+    }
+    if (opts.upsample !== 'nearest' && opts.upsample !== 'bilinear') {
+      throw new RangeError(`upsample ${String(opts.upsample)}: expected 'nearest' or 'bilinear'`);
+    }
+    // A copy, so that later changes to the caller's object cannot disagree with the cached graphs.
+    const options: FeatureGridOptions = { upsample: opts.upsample };
+    const probe = new FeatureExtractor(backbone, options, inputSize, 0, 0);
+    const { dims } = await probe.runGraph({ kind: 'features' }, new Float32Array(3 * inputSize * inputSize), 1);
+    if (dims[1] !== probe.channels) {
+      throw new Error(`${backbone.id}: the stages have ${dims[1]} channels, the backbone declares ${probe.channels}`);
+    }
+    return new FeatureExtractor(backbone, options, inputSize, dims[2] as number, dims[3] as number);
+  }
+
+  /**
+   * Features [B, d, H, W] (C order) of a batch of images [B, 3, S, S].
+   *
+   * @param images ImageNet-normalised RGB, `batch × 3 × inputSize × inputSize` values
+   * @param batch number of images
+   * @param channels optional sorted, distinct indices into the concatenated stages: only these d channels are
+   *   computed past the backbone and copied out (selected inside the graph); default all channels
+   */
+  async extract(images: Float32Array, batch: number, channels?: Int32Array): Promise<Float32Array> {
+    this.checkImages(images, batch);
+    if (channels) this.checkSelection(channels);
+    return (await this.runGraph({ kind: 'features', selection: channels }, images, batch)).data;
+  }
+
+  /**
+   * Per-channel count of features > 0 over all images of the batch and all grid positions (length `channels`),
+   * computed in the graph so that no features are copied out. Summing counts over batches gives the share of
+   * positive activations per channel.
+   */
+  async countPositive(images: Float32Array, batch: number): Promise<Float64Array> {
+    this.checkImages(images, batch);
+    const counts = new Float64Array(this.channels);
+    const perImage = 3 * this.inputSize * this.inputSize;
+    // Split so that no float32 sum inside the graph exceeds 2^24 (where it would stop being exact).
+    const step = Math.max(1, Math.floor(MAX_EXACT_COUNT / (this.gridHeight * this.gridWidth)));
+    for (let start = 0; start < batch; start += step) {
+      const n = Math.min(step, batch - start);
+      const part = images.subarray(start * perImage, (start + n) * perImage);
+      const { data } = await this.runGraph({ kind: 'countPositive' }, part, n);
+      for (let c = 0; c < this.channels; c++) counts[c]! += data[c] as number;
+    }
+    return counts;
+  }
+
+  private checkImages(images: Float32Array, batch: number): void {
+    if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch ${batch}: expected a positive integer`);
+    const expected = batch * 3 * this.inputSize * this.inputSize;
+    if (images.length !== expected) {
+      const s = this.inputSize;
+      throw new RangeError(`images: ${images.length} values, expected ${expected} for [${batch}, 3, ${s}, ${s}]`);
+    }
+  }
+
+  private checkSelection(channels: Int32Array): void {
+    if (channels.length === 0) throw new RangeError('channel selection is empty');
+    for (let i = 0; i < channels.length; i++) {
+      const c = channels[i] as number;
+      if (c < 0 || c >= this.channels) throw new RangeError(`channel ${c} out of range [0, ${this.channels})`);
+      if (i > 0 && c <= (channels[i - 1] as number)) {
+        throw new RangeError('channel selection must be sorted and distinct');
+      }
+    }
+  }
+
+  /** Runs the graph for `output` on a batch: in one session, or after the stages model for an ONNX-file backbone. */
+  private async runGraph(output: GraphOutput, images: Float32Array, batch: number): Promise<FloatTensor> {
+    const { stageChannels, emitStages } = this.backbone;
+    const s = this.inputSize;
+    const build = (stages: (g: GraphBuilder) => StageNames) => () =>
+      buildFeatureGraph(stageChannels, this.opts, output, stages);
+    if (emitStages) {
+      const session = await cachedSession(
+        this.cacheKey(output),
+        build((g) => emitStages(g, g.input(IMAGE, 'float', ['batch', 3, s, s]))),
+      );
+      return onlyOutput(await runFloat(session, { [IMAGE]: { data: images, dims: [batch, 3, s, s] } }, ['out']));
+    }
+    const stages = await this.runStagesModel(images, batch);
+    const session = await cachedSession(
+      this.cacheKey(output),
+      build((g) => stageInputs(g, stageChannels)),
+    );
+    return onlyOutput(await runFloat(session, stages, ['out']));
+  }
+
+  /** Runs a backbone given as a model (file); returns its stage outputs under the names stage1..3. */
+  private async runStagesModel(images: Float32Array, batch: number): Promise<Record<string, FloatTensor>> {
+    const s = this.inputSize;
+    const session = await stagesSession(this.backbone);
+    const names = this.backbone.stageOutputs ?? STAGES_OUTPUTS;
+    const inputName = this.backbone.inputName ?? STAGES_INPUT;
+    const result = await runFloat(session, { [inputName]: { data: images, dims: [batch, 3, s, s] } }, names);
+    return Object.fromEntries(names.map((name, i) => [STAGES_OUTPUTS[i]!, result[name]!]));
+  }
+
+  private cacheKey(output: GraphOutput): string {
+    const b = this.backbone;
+    const what = output.kind === 'features' ? `features:${selectionKey(output.selection)}` : 'countPositive';
+    return `npad-features|${b.id}|${b.weightsSha256}|${this.opts.upsample}|${this.inputSize}|${what}`;
+  }
+}
+
+/** Graph inputs `stage1..3` [batch, C, h, w] for stage outputs computed by a separate model. */
+function stageInputs(g: GraphBuilder, stageChannels: readonly number[]): StageNames {
+  const input = (name: string, i: number): string =>
+    g.input(name, 'float', ['batch', stageChannels[i]!, `h${i}`, `w${i}`]);
+  return STAGES_OUTPUTS.map(input) as StageNames;
+}
+
+function onlyOutput(result: Record<string, FloatTensor>): FloatTensor {
+  return result.out!;
+}
+
+function selectionKey(selection: Int32Array | undefined): string {
+  if (!selection) return 'all';
+  const bytes = new Uint8Array(selection.buffer, selection.byteOffset, selection.byteLength);
+  return `${selection.length}:${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}`;
+}
+
+/** Sessions of backbones that are model files (not built in code), by backbone fingerprint. */
+const stagesSessions = new Map<string, Promise<ort.InferenceSession>>();
+
+function stagesSession(backbone: Backbone): Promise<ort.InferenceSession> {
+  const key = `${backbone.id}|${backbone.weightsSha256}`;
+  let s = stagesSessions.get(key);
+  if (!s) {
+    s = createSession(backbone.buildStages());
+    stagesSessions.set(key, s);
+    s.catch(() => stagesSessions.delete(key));
+  }
+  return s;
+}
+
+/**
+ * Builds the graph: stages (from `stages`) → per-stage channel selection → resize to stage 1's grid → concat,
+ * then either the features (output `out` [B, d, H, W]) or the per-channel positive counts (`out` [C]).
+ */
+export function buildFeatureGraph(
+  stageChannels: readonly [number, number, number],
+  opts: FeatureGridOptions,
+  output: GraphOutput,
+  stages: (g: GraphBuilder) => StageNames,
+): Uint8Array {
+  const g = new GraphBuilder('npad-features');
+  const values = stages(g);
+  const selection = output.kind === 'features' ? output.selection : undefined;
+  const parts = splitSelection(stageChannels, selection);
+  const gridOf = values[0];
+  const pieces: string[] = [];
+  values.forEach((v, i) => {
+    const picked = parts[i];
+    if (picked && picked.length === 0) return; // nothing selected from this stage: skip its resize
+    // Selecting before resizing means unselected channels are never upsampled.
+    const x = picked ? g.node('Gather', [v, g.constInt64(picked)], { axis: 1 }) : v;
+    pieces.push(i === 0 ? x : resizeTo(g, x, gridOf, opts.upsample));
+  });
+  const features = pieces.length === 1 ? (pieces[0] as string) : g.node('Concat', pieces, { axis: 1 });
+  if (output.kind === 'features') {
+    g.node('Identity', [features], {}, 'out');
+    const channels = selection ? selection.length : stageChannels.reduce((a, b) => a + b, 0);
+    g.output('out', 'float', ['batch', channels, 'height', 'width']);
+  } else {
+    const positive = g.node('Cast', [g.node('Greater', [features, g.constFloat([0], [])])], { to: 1 });
+    g.node('ReduceSum', [positive, g.constInt64([0, 2, 3])], { keepdims: 0 }, 'out');
+    g.output('out', 'float', [stageChannels.reduce((a, b) => a + b, 0)]);
+  }
+  return g.build();
+}
+
+/** Splits sorted indices into the concatenation into per-stage local indices (`undefined`: the whole stage). */
+function splitSelection(
+  stageChannels: readonly number[],
+  selection: Int32Array | undefined,
+): (number[] | undefined)[] {
+  if (!selection) return stageChannels.map(() => undefined);
+  let offset = 0;
+  return stageChannels.map((c) => {
+    const local: number[] = [];
+    for (const idx of selection) if (idx >= offset && idx < offset + c) local.push(idx - offset);
+    offset += c;
+    return local.length === c ? undefined : local;
+  });
+}
+
+/** Resizes x [B,C,h,w] to the spatial size of `like` [B,C',H,W] (sizes taken at run time, so any grid works). */
+function resizeTo(g: GraphBuilder, x: string, like: string, mode: FeatureGridOptions['upsample']): string {
+  const batchAndChannels = g.node('Shape', [x], { start: 0, end: 2 });
+  const grid = g.node('Shape', [like], { start: 2, end: 4 });
+  const sizes = g.node('Concat', [batchAndChannels, grid], { axis: 0 });
+  const attrs: Record<string, AttributeValue> =
+    mode === 'nearest'
+      ? // PyTorch's legacy 'nearest': source index floor(dst × in/out)
+        { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }
+      : // align_corners=False: pixel centres aligned, as PyTorch's bilinear
+        { mode: 'linear', coordinate_transformation_mode: 'pytorch_half_pixel' };
+  return g.node('Resize', [x, '', '', sizes], attrs);
+}

@@ -1,0 +1,234 @@
+/**
+ * Decoding image files to floating-point RGB.
+ *
+ * sharp (libvips) decodes PNG, JPEG, TIFF, GIF and WebP; BMP, which the libvips
+ * build shipped with sharp cannot read, goes through ./bmp.ts. Every failure
+ * caused by the file itself becomes an NpadInputError whose message starts with
+ * the file name.
+ *
+ * Choices, for reproducibility:
+ * - alpha is composited onto black (rgb × alpha), so a transparent pixel reads
+ *   as black whatever colour it stores. (PIL's `convert('RGB')` instead drops
+ *   alpha and keeps the stored colour; the two agree on opaque images.)
+ * - EXIF orientation is not applied, as PIL's `Image.open` does not, so pixels
+ *   line up with masks and with reference Python pipelines.
+ * - animated and multi-page files give their first frame/page.
+ * - 16-bit samples are scaled by 1/65535 straight from 16 bits, so 257·k reads
+ *   as exactly k/255 and nothing is lost by going through 8 bits.
+ */
+import { readFile } from 'node:fs/promises';
+import sharp from 'sharp';
+import type { Metadata, OutputInfo, SharpOptions } from 'sharp';
+import { NpadInputError } from '../errors.js';
+import { decodeBmp, isBmp, bmpSize } from './bmp.js';
+
+/** An RGB image with interleaved (HWC) float samples in [0,1]. */
+export interface RgbImage {
+  /** pixels per row */
+  width: number;
+  /** number of rows */
+  height: number;
+  /** width × height × 3 samples, row-major, R G B per pixel, in [0,1] */
+  data: Float32Array;
+}
+
+/** Options for {@link decodeRgb}. */
+export interface DecodeOptions {
+  /**
+   * Largest width × height decoded; larger images are refused before their
+   * pixels are decoded, which guards against decompression bombs (a few KB of
+   * PNG that inflate to gigabytes). Default {@link DEFAULT_LIMIT_INPUT_PIXELS}.
+   */
+  limitInputPixels?: number;
+}
+
+/** Default pixel limit: 100 megapixels, far above any inspection camera frame. */
+export const DEFAULT_LIMIT_INPUT_PIXELS = 100_000_000;
+
+/**
+ * Decodes an image file or an in-memory encoded image to RGB in [0,1].
+ *
+ * Accepts PNG, JPEG, TIFF, BMP (and GIF/WebP), 8- or 16-bit, grey, grey+alpha,
+ * RGB, RGBA or CMYK. Alpha is composited onto black; CMYK is converted to sRGB
+ * by libvips; only the first frame of an animated or multi-page file is read.
+ *
+ * @param input a file path, or the bytes of an encoded image
+ * @param name name used in error messages; defaults to the path, or
+ *   `"<buffer>"` for a Buffer
+ * @param options decoding limits
+ * @throws NpadInputError when the file is missing, empty, truncated, not an
+ *   image, too large, or of an unsupported sample format
+ */
+export async function decodeRgb(
+  input: string | Buffer,
+  name?: string,
+  options: DecodeOptions = {},
+): Promise<RgbImage> {
+  const label = name ?? (typeof input === 'string' ? input : '<buffer>');
+  const limit = validateLimit(options.limitInputPixels);
+  const bytes = typeof input === 'string' ? await readImageFile(input, label) : input;
+  if (bytes.length === 0) throw new NpadInputError(`${label}: empty file (0 bytes)`, label);
+  if (isBmp(bytes)) return decodeBmp(bytes, label, limit);
+
+  const meta = await readMetadata(bytes, label);
+  // Checked here rather than left to sharp, whose message names neither size.
+  checkPixelLimit(meta.width, meta.height, limit, label);
+  const sharpOptions = sharpInputOptions(limit);
+  const sixteen = bitDepth(meta, label) === 16;
+  let decoded: { data: Buffer; info: OutputInfo };
+  try {
+    decoded = await sharp(bytes, sharpOptions)
+      // rgb16 keeps 16-bit samples; asking for srgb would round them to 8 bits.
+      .toColourspace(sixteen ? 'rgb16' : 'srgb')
+      .raw({ depth: sixteen ? 'ushort' : 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    throw notDecodable(label, err);
+  }
+  const { data, info } = decoded;
+  if (info.channels !== 3 && info.channels !== 4) {
+    throw new NpadInputError(`${label}: not a decodable image (${info.channels} channels after conversion to RGB)`, label);
+  }
+  const samples = sixteen ? asUint16(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return {
+    width: info.width,
+    height: info.height,
+    data: toUnitRgb(samples, info.channels, sixteen ? 65535 : 255),
+  };
+}
+
+/**
+ * Reads an image file's bytes, turning file-system failures into messages a
+ * user can act on.
+ * @param path file to read
+ * @param name name used in error messages (default: the path)
+ * @throws NpadInputError when the file is missing, a folder, unreadable or empty
+ */
+export async function readImageFile(path: string, name: string = path): Promise<Buffer> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    throw new NpadInputError(`${name}: ${fileSystemProblem(err)}`, name);
+  }
+  if (bytes.length === 0) throw new NpadInputError(`${name}: empty file (0 bytes)`, name);
+  return bytes;
+}
+
+/**
+ * Reads an encoded image's width and height from its header, without decoding
+ * the pixels. EXIF orientation is not applied (see the module comment).
+ * @param bytes the encoded image
+ * @param name name used in error messages
+ * @throws NpadInputError when the bytes are not a readable image
+ */
+export async function encodedImageSize(bytes: Buffer, name: string): Promise<{ width: number; height: number }> {
+  if (bytes.length === 0) throw new NpadInputError(`${name}: empty file (0 bytes)`, name);
+  if (isBmp(bytes)) return bmpSize(bytes, name);
+  const meta = await readMetadata(bytes, name);
+  return { width: meta.width, height: meta.height };
+}
+
+/**
+ * Converts 8- or 16-bit RGB(A) samples to float RGB in [0,1], compositing any
+ * alpha onto black.
+ */
+function toUnitRgb(samples: Uint8Array | Uint16Array, channels: 3 | 4, max: number): Float32Array {
+  const pixels = samples.length / channels;
+  const out = new Float32Array(pixels * 3);
+  for (let i = 0; i < pixels; i++) {
+    const s = i * channels;
+    // Opaque when there is no alpha channel.
+    const alpha = channels === 4 ? samples[s + 3] / max : 1;
+    out[i * 3] = (samples[s] / max) * alpha;
+    out[i * 3 + 1] = (samples[s + 1] / max) * alpha;
+    out[i * 3 + 2] = (samples[s + 2] / max) * alpha;
+  }
+  return out;
+}
+
+/** Views native-endian 16-bit samples, copying only if the Buffer is misaligned for a Uint16Array. */
+function asUint16(data: Buffer): Uint16Array {
+  if (data.byteOffset % 2 === 0) return new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);
+  return new Uint16Array(Uint8Array.prototype.slice.call(data).buffer);
+}
+
+/** sharp input options shared by metadata and decoding; `false` lifts the pixel limit. */
+function sharpInputOptions(limit: number | false): SharpOptions {
+  return {
+    limitInputPixels: limit,
+    // 'error' refuses truncated or corrupt pixel data but, unlike the default
+    // 'warning', accepts files that only trip a warning (e.g. libpng's
+    // "known incorrect sRGB profile"), which are common and decode fine.
+    failOn: 'error',
+    // First frame/page only.
+    page: 0,
+    pages: 1,
+    autoOrient: false,
+  };
+}
+
+/**
+ * Reads an image's header, turning decoder failures into NpadInputErrors.
+ * No pixel limit applies: only the header is parsed, and the caller compares
+ * the size it reports with the limit to give a precise message.
+ */
+async function readMetadata(bytes: Buffer, name: string): Promise<Metadata> {
+  try {
+    return await sharp(bytes, sharpInputOptions(false)).metadata();
+  } catch (err) {
+    throw notDecodable(name, err);
+  }
+}
+
+/** 8 or 16: the sample precision to decode at; refuses others rather than guess a scale. */
+function bitDepth(meta: Metadata, name: string): 8 | 16 {
+  if (meta.depth === 'uchar') return 8;
+  if (meta.depth === 'ushort') return 16;
+  throw new NpadInputError(
+    `${name}: unsupported sample format "${meta.depth}" (only 8- and 16-bit images are supported)`,
+    name,
+  );
+}
+
+/** Refuses images larger than the pixel limit, naming both numbers. */
+function checkPixelLimit(width: number, height: number, limit: number, name: string): void {
+  if (width * height > limit) {
+    throw new NpadInputError(
+      `${name}: image is ${width}×${height} = ${width * height} pixels, over the limit of ${limit} (limitInputPixels)`,
+      name,
+    );
+  }
+}
+
+/** Validates the limitInputPixels option (a programming or CLI-flag mistake). */
+function validateLimit(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_LIMIT_INPUT_PIXELS;
+  if (!Number.isSafeInteger(limit) || limit <= 0) {
+    throw new NpadInputError(`limitInputPixels must be a positive integer, got ${String(limit)}`);
+  }
+  return limit;
+}
+
+/** Wraps a decoder error as "name: not a decodable image (reason)". */
+function notDecodable(name: string, err: unknown): NpadInputError {
+  const reason = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim();
+  // libvips says "header: " with nothing after for some truncations; drop the dangling colon.
+  return new NpadInputError(`${name}: not a decodable image (${reason.replace(/:$/, '')})`, name);
+}
+
+/** A short, user-facing description of a file-system error. */
+function fileSystemProblem(err: unknown): string {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
+  switch (code) {
+    case 'ENOENT':
+      return 'file not found';
+    case 'EISDIR':
+      return 'is a folder, not an image file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    default:
+      return `cannot be read (${err instanceof Error ? err.message : String(err)})`;
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Network inputs for one image file: the centre crop, and for test-time shifting (N-pad module D) crops
+ * whose window is moved by (dx, dy) inside the resized image, so no padding is ever invented.
+ */
+import { NpadInputError } from '../errors.js';
+import { decodeRgb, type DecodeOptions } from './decode.js';
+import { centreOffset, cropNormalised, resizeBilinear, validatePreprocessOptions, type PreprocessOptions } from './preprocess.js';
+
+/** The side of the network input for these preprocessing options. */
+export function inputSize(opts: PreprocessOptions): number {
+  return opts.crop ?? opts.resize;
+}
+
+/** Largest shift the preprocessing leaves room for (the margin between resize and crop). */
+export function maxShift(opts: PreprocessOptions): number {
+  return opts.crop === null ? 0 : Math.min(centreOffset(opts.resize, opts.crop), opts.resize - opts.crop - centreOffset(opts.resize, opts.crop));
+}
+
+/**
+ * Loads `path` and returns the crops for each shift, concatenated: [shifts.length, 3, S, S] (ImageNet-normalised).
+ * @throws NpadInputError when the file cannot be decoded or a shift leaves the resized image
+ */
+export async function loadShiftedCrops(
+  path: string,
+  opts: PreprocessOptions,
+  shifts: readonly { dx: number; dy: number }[],
+  decode?: DecodeOptions,
+): Promise<Float32Array> {
+  const { resize } = validatePreprocessOptions(opts);
+  const size = inputSize(opts);
+  const margin = maxShift(opts);
+  const img = resizeBilinear(await decodeRgb(path, path, decode), resize, resize);
+  const base = opts.crop === null ? 0 : centreOffset(resize, opts.crop);
+  const out = new Float32Array(shifts.length * 3 * size * size);
+  shifts.forEach(({ dx, dy }, i) => {
+    if (Math.abs(dx) > margin || Math.abs(dy) > margin) {
+      throw new NpadInputError(`shift of ${Math.max(Math.abs(dx), Math.abs(dy))} px needs a crop smaller than the resize by twice that (resize ${resize}, crop ${String(opts.crop)})`);
+    }
+    out.set(cropNormalised(img, base + dx, base + dy, size), i * 3 * size * size);
+  });
+  return out;
+}

@@ -1,0 +1,119 @@
+/**
+ * Per-position Gaussians on the feature grid, from streamed statistics: plain ones (PaDiM, and module B)
+ * and module A's similarity-weighted ones (paper §3.2, eq. 5–8). Precision matrices are computed chunk by
+ * chunk of positions (covariance in float64 → float32 → batched inverse in onnxruntime), so no whole-grid
+ * d×d×P temporary is ever built besides the result.
+ */
+import { batchedInverse } from '../engine/kernels.js';
+import { covarianceFromPacked, packedSize, positionsPerChunk, type PositionStatistics } from '../engine/positionStatistics.js';
+
+/** Gaussians of every grid position: means [P, d] and precision matrices in chunks of positions. */
+export interface GaussianGrid {
+  positions: number;
+  dim: number;
+  /** Positions per precision chunk (the last chunk may be shorter). */
+  chunkSize: number;
+  means: Float32Array;
+  /** precisions[i]: [min(chunkSize, P − i·chunkSize), d, d], the inverses of Σ_p + εI. */
+  precisions: Float32Array[];
+}
+
+/** Each position's neighbours and their weights (0 for padding), [P, perPosition]. */
+export interface NeighbourWeights {
+  perPosition: number;
+  indices: Int32Array;
+  weights: Float64Array;
+}
+
+/** Positions per precision chunk for dimension d (≈ 256 MB of float32 matrices). */
+export function gaussianChunkSize(dim: number): number {
+  return positionsPerChunk(dim, 0);
+}
+
+/** Plain per-position means [P, d] in float64. */
+export function positionMeans(stats: PositionStatistics): Float64Array {
+  const { positions: P, dim: d } = stats;
+  const means = new Float64Array(P * d);
+  for (let p = 0; p < P; p++) stats.meanInto(p, means.subarray(p * d, (p + 1) * d));
+  return means;
+}
+
+/**
+ * Precision matrices of positions p0 … p0+count−1. Without weights: the plain covariance of each position
+ * about `centres[p]`, divided by N − 1. With weights: Σ_q w_pq Σ_n (f_n(q) − c_p)(f_n(q) − c_p)ᵀ over the
+ * neighbours q, divided by N·Σ_q w_pq − 1 (eq. 8). Then + εI and inverted.
+ */
+export async function precisionChunk(
+  stats: PositionStatistics,
+  p0: number,
+  count: number,
+  centres: Float64Array,
+  weights: NeighbourWeights | null,
+  epsilon: number,
+): Promise<Float32Array> {
+  const d = stats.dim;
+  const n = stats.count;
+  if (n < 2 && epsilon === 0) throw new RangeError('a covariance needs at least 2 images, or epsilon > 0');
+  const covariances = new Float32Array(count * d * d);
+  const acc = new Float64Array(packedSize(d));
+  for (let i = 0; i < count; i++) {
+    const p = p0 + i;
+    const centre = centres.subarray(p * d, (p + 1) * d);
+    acc.fill(0);
+    let totalWeight = 1;
+    if (!weights) {
+      stats.addScatterAbout(p, centre, 1, acc);
+    } else {
+      totalWeight = 0;
+      for (let k = 0; k < weights.perPosition; k++) {
+        const w = weights.weights[p * weights.perPosition + k]!;
+        // Weights below 1e-9 change no digit of a float32 result; skipping them saves most of the work
+        // when the Bhattacharyya similarity is sharp.
+        if (w < 1e-9) continue;
+        stats.addScatterAbout(weights.indices[p * weights.perPosition + k]!, centre, w, acc);
+        totalWeight += w;
+      }
+    }
+    const denominator = Math.max(1, n * totalWeight - 1);
+    covarianceFromPacked(acc, d, denominator, epsilon, covariances, i * d * d);
+  }
+  return batchedInverse(covariances, count, d);
+}
+
+/** Plain Gaussians of every position (PaDiM; module B on aggregated features). */
+export async function fitPlainGaussians(stats: PositionStatistics, epsilon: number): Promise<GaussianGrid> {
+  const means = positionMeans(stats);
+  return fitGrid(stats, means, null, epsilon);
+}
+
+/**
+ * Module A (eq. 7–8): at each position, a Gaussian of the features of all its neighbours, each neighbour
+ * weighted by w_pq. The weighted mean is μ'_p = Σ_q w_pq μ_q / Σ_q w_pq (every position has N images).
+ */
+export async function fitWeightedGaussians(stats: PositionStatistics, weights: NeighbourWeights, epsilon: number): Promise<GaussianGrid> {
+  const { positions: P, dim: d } = stats;
+  const plain = positionMeans(stats);
+  const centres = new Float64Array(P * d);
+  for (let p = 0; p < P; p++) {
+    let total = 0;
+    for (let k = 0; k < weights.perPosition; k++) {
+      const w = weights.weights[p * weights.perPosition + k]!;
+      if (w === 0) continue;
+      const q = weights.indices[p * weights.perPosition + k]!;
+      for (let c = 0; c < d; c++) centres[p * d + c]! += w * plain[q * d + c]!;
+      total += w;
+    }
+    for (let c = 0; c < d; c++) centres[p * d + c]! /= total;
+  }
+  return fitGrid(stats, centres, weights, epsilon);
+}
+
+async function fitGrid(stats: PositionStatistics, centres: Float64Array, weights: NeighbourWeights | null, epsilon: number): Promise<GaussianGrid> {
+  const { positions: P, dim: d } = stats;
+  const chunkSize = gaussianChunkSize(d);
+  const precisions: Float32Array[] = [];
+  for (let p0 = 0; p0 < P; p0 += chunkSize) {
+    precisions.push(await precisionChunk(stats, p0, Math.min(chunkSize, P - p0), centres, weights, epsilon));
+  }
+  return { positions: P, dim: d, chunkSize, means: Float32Array.from(centres), precisions };
+}

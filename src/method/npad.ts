@@ -1,0 +1,170 @@
+/**
+ * N-pad, top to bottom as the paper's section 3: fitting streams the nominal images through the backbone
+ * once (twice when channels are chosen by their zero counts), accumulating per-position statistics; the
+ * Gaussians of modules A and B and the centroid bank are then computed from those statistics. Scoring runs
+ * modules A–D on each test image and returns a pixel map and an image score.
+ */
+import type { FeatureExtractor } from '../backbone/featureExtractor.js';
+import { PositionStatistics, toPositionMajor } from '../engine/positionStatistics.js';
+import { loadShiftedCrops, inputSize } from '../image/shiftedCrops.js';
+import type { PreprocessOptions } from '../image/preprocess.js';
+import { averageNeighbourhood } from './aggregate.js';
+import { gaussianSmooth, upsampleBilinear } from './anomalyMap.js';
+import { VectorReservoir, buildCentroidBank } from './centroidBank.js';
+import { selectChannels } from './channels.js';
+import { fitPlainGaussians, fitWeightedGaussians, type GaussianGrid } from './gaussians.js';
+import { squareNeighbourhoods, type Neighbourhoods } from './neighbourhood.js';
+import { computeNeighbourWeights } from './neighbourWeights.js';
+import { validateNpadOptions, type NpadOptions } from './options.js';
+import { scoreFeatures, type ScoringModel } from './scoring.js';
+import { aggregateShiftedMaps, aggregateShiftedScores, shiftsFor } from './shifting.js';
+
+/** Reports progress of a long step: `done` of `total` units of `step`. */
+export type ProgressCallback = (step: string, done: number, total: number) => void;
+
+/** Everything that shapes a fit besides the backbone itself. */
+export interface NpadFitSettings {
+  options: NpadOptions;
+  preprocess: PreprocessOptions;
+  /** Images per backbone batch while fitting. */
+  batchSize: number;
+}
+
+/** A fitted N-pad detector. */
+export interface NpadModel {
+  settings: NpadFitSettings;
+  /** Kept channel indices into the backbone's concatenated stages [d]. */
+  channels: Int32Array;
+  /** Nominal images it was fitted on. */
+  trainCount: number;
+  scoring: ScoringModel;
+}
+
+/** One scored image: the anomaly map over the network input (crop × crop) and the image score. */
+export interface ScoredImage {
+  map: Float32Array;
+  size: number;
+  score: number;
+}
+
+async function loadBatch(paths: readonly string[], preprocess: PreprocessOptions): Promise<Float32Array> {
+  const size = inputSize(preprocess);
+  const per = 3 * size * size;
+  const out = new Float32Array(paths.length * per);
+  const crops = await Promise.all(paths.map((p) => loadShiftedCrops(p, preprocess, [{ dx: 0, dy: 0 }])));
+  crops.forEach((c, i) => out.set(c, i * per));
+  return out;
+}
+
+/** Counts, per backbone channel, the positive feature values over the nominal images (paper §3.1). */
+async function countPositiveChannels(paths: readonly string[], extractor: FeatureExtractor, s: NpadFitSettings, progress?: ProgressCallback): Promise<Float64Array> {
+  const counts = new Float64Array(extractor.channels);
+  for (let i = 0; i < paths.length; i += s.batchSize) {
+    const batch = paths.slice(i, i + s.batchSize);
+    const c = await extractor.countPositive(await loadBatch(batch, s.preprocess), batch.length);
+    for (let k = 0; k < counts.length; k++) counts[k]! += c[k]!;
+    progress?.('channel statistics', Math.min(i + s.batchSize, paths.length), paths.length);
+  }
+  return counts;
+}
+
+/** Fits N-pad on nominal images. */
+export async function fitNpad(paths: readonly string[], extractor: FeatureExtractor, settings: NpadFitSettings, progress?: ProgressCallback): Promise<NpadModel> {
+  const o = settings.options;
+  validateNpadOptions(o);
+  if (paths.length < 1) throw new RangeError('fitting needs at least one nominal image');
+  const H = extractor.gridHeight;
+  const W = extractor.gridWidth;
+  const P = H * W;
+  const d = o.dim;
+
+  const counts = o.channelSelection === 'random' ? null : await countPositiveChannels(paths, extractor, settings, progress);
+  const channels = selectChannels(o.channelSelection, d, extractor.channels, counts, o.seed);
+
+  const statsA = o.moduleA ? new PositionStatistics(P, d) : null;
+  const statsB = o.moduleB ? new PositionStatistics(P, d) : null;
+  const reservoir = o.moduleB ? new VectorReservoir(Math.min(o.kmeansSample, paths.length * P), d, o.seed) : null;
+  for (let i = 0; i < paths.length; i += settings.batchSize) {
+    const batch = paths.slice(i, i + settings.batchSize);
+    const B = batch.length;
+    const features = await extractor.extract(await loadBatch(batch, settings.preprocess), B, channels);
+    if (statsA) await statsA.add(toPositionMajor(features, B, d, P), B);
+    if (statsB && reservoir) {
+      const g = averageNeighbourhood(features, B, d, H, W, o.aggregationRadius);
+      await statsB.add(toPositionMajor(g, B, d, P), B);
+      reservoir.offerChannelMajor(g, B, P);
+    }
+    progress?.('features', i + B, paths.length);
+  }
+
+  let weighted: GaussianGrid | null = null;
+  if (statsA) {
+    progress?.('module A Gaussians', 0, 1);
+    if (o.trainRadius === 0) {
+      weighted = await fitPlainGaussians(statsA, o.epsilon);
+    } else {
+      const hood = squareNeighbourhoods(H, W, o.trainRadius);
+      const weights = await computeNeighbourWeights(statsA, hood, { weighting: o.neighbourWeighting, beta: o.beta, epsilon: o.epsilon, seed: o.seed });
+      weighted = await fitWeightedGaussians(statsA, weights, o.epsilon);
+    }
+    progress?.('module A Gaussians', 1, 1);
+  }
+  let aggregated: GaussianGrid | null = null;
+  let centroids: Float32Array | null = null;
+  let centroidCount = 0;
+  if (statsB && reservoir) {
+    progress?.('module B Gaussians', 0, 1);
+    aggregated = await fitPlainGaussians(statsB, o.epsilon);
+    progress?.('module B Gaussians', 1, 1);
+    progress?.('centroid bank', 0, 1);
+    const bank = await buildCentroidBank(reservoir, { centroidRatio: o.centroidRatio, maxCentroids: o.maxCentroids, kmeansIterations: o.kmeansIterations, seed: o.seed });
+    centroids = bank.centroids;
+    centroidCount = bank.count;
+    progress?.('centroid bank', 1, 1);
+  }
+  return {
+    settings,
+    channels,
+    trainCount: paths.length,
+    scoring: { height: H, width: W, dim: d, weighted, aggregated, centroids, centroidCount },
+  };
+}
+
+/** Scores images with a fitted model; `imagesPerGroup` images (each with its shifted versions) share one pass over the Gaussians. */
+export async function scoreImages(
+  model: NpadModel,
+  extractor: FeatureExtractor,
+  paths: readonly string[],
+  onImage: (index: number, result: ScoredImage) => void | Promise<void>,
+  imagesPerGroup = 4,
+): Promise<void> {
+  const o = model.settings.options;
+  const pre = model.settings.preprocess;
+  const size = inputSize(pre);
+  const shifts = shiftsFor(o);
+  const V = shifts.length;
+  const { height: H, width: W, dim: d } = model.scoring;
+  const P = H * W;
+  const hood: Neighbourhoods | null = o.moduleC ? squareNeighbourhoods(H, W, o.inferenceRadius) : null;
+  const per = V * 3 * size * size;
+  for (let i = 0; i < paths.length; i += imagesPerGroup) {
+    const group = paths.slice(i, i + imagesPerGroup);
+    const inputs = new Float32Array(group.length * per);
+    const crops = await Promise.all(group.map((p) => loadShiftedCrops(p, pre, shifts)));
+    crops.forEach((c, j) => inputs.set(c, j * per));
+    const features = await extractor.extract(inputs, group.length * V, model.channels);
+    if (features.length !== group.length * V * d * P) throw new Error('feature extractor returned an unexpected size');
+    const scores = await scoreFeatures(model.scoring, features, group.length * V, o, hood);
+    for (let j = 0; j < group.length; j++) {
+      const maps: Float32Array[] = [];
+      for (let v = 0; v < V; v++) {
+        const m = j * V + v;
+        maps.push(upsampleBilinear(scores.pixel.subarray(m * P, (m + 1) * P), H, W, size, size));
+      }
+      const merged = V === 1 ? maps[0]! : aggregateShiftedMaps(maps, shifts, size, o.shiftAggregate);
+      const map = gaussianSmooth(merged, size, size, o.smoothingSigma);
+      const score = aggregateShiftedScores(scores.image.subarray(j * V, (j + 1) * V), o.shiftAggregate);
+      await onImage(i + j, { map, size, score });
+    }
+  }
+}

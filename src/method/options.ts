@@ -1,0 +1,140 @@
+/**
+ * Every choice of N-pad (Jang, Hwang, Park, CVPRW 2023) as a named option. Where the paper's text leaves a
+ * point open (see docs/method-choices.md) the default is the measured best; the paper's own value is given
+ * in each option's comment.
+ */
+
+/** Which d of the backbone's channels are kept (paper §3.1). */
+export type ChannelSelection =
+  /** the channels with the fewest zeros over the nominal features (the paper's reasoning: ReLU zeros distort a Gaussian) */
+  | 'fewest-zeros'
+  /** the channels with the most zeros (the paper's literal wording, "least nonzero values") */
+  | 'most-zeros'
+  /** a random subset, as PaDiM */
+  | 'random';
+
+/** How the neighbours of a position are weighted in module A (paper §3.2 and its table 5). */
+export type NeighbourWeighting = 'bhattacharyya' | 'uniform' | 'random';
+
+export interface NpadOptions {
+  /** Reduced channel count d (paper 550). */
+  dim: number;
+  /** Channel selection rule (paper: by zero counts; see ChannelSelection). */
+  channelSelection: ChannelSelection;
+  /** Seed of every random choice (random channels, random weights, k-means initialisation). */
+  seed: number;
+  /** ε added to every covariance diagonal (PaDiM's 0.01). */
+  epsilon: number;
+
+  /** Module A: per-position Gaussians that borrow the neighbours' features, weighted by similarity. Off: plain per-position Gaussians (PaDiM). */
+  moduleA: boolean;
+  /** Radius of module A's training neighbourhood: 1 = 3×3 window (the paper's "size 3" read as a width). */
+  trainRadius: number;
+  /** Neighbour weights of module A (paper: Bhattacharyya similarity). */
+  neighbourWeighting: NeighbourWeighting;
+  /** β of the Bhattacharyya distance, D = Δᵀ Σ_p⁻¹ Δ / (8β) (paper 0.25; larger borrows more from neighbours). */
+  beta: number;
+
+  /** Module B: Gaussians of neighbourhood-averaged features plus the k-means centroid bank. */
+  moduleB: boolean;
+  /** Radius of the averaging window of module B (1 = 3×3, PatchCore's choice). */
+  aggregationRadius: number;
+  /** Centroids as a fraction of all nominal feature vectors (paper 0.1). */
+  centroidRatio: number;
+  /** Cap on the number of centroids (k-means cost grows with it; documented approximation). */
+  maxCentroids: number;
+  /** Cap on the feature vectors k-means runs on (a seeded random sample of all of them). */
+  kmeansSample: number;
+  /** Lloyd iterations of k-means. */
+  kmeansIterations: number;
+
+  /** Module C: score each position against its neighbours' distributions and keep the minimum. */
+  moduleC: boolean;
+  /** Radius of the inference neighbourhood (paper "size 2"). */
+  inferenceRadius: number;
+
+  /** Module D: also score shifted copies of the image and aggregate. */
+  moduleD: boolean;
+  /** Largest shift in input pixels (paper S = 4). */
+  shiftMax: number;
+  /** Shifts used: every step 1..S, or only S. */
+  shiftSteps: 'all' | 'max';
+  /** Directions: the 4 axis directions or all 8. */
+  shiftDirections: 4 | 8;
+  /** How shifted maps and scores are aggregated. */
+  shiftAggregate: 'mean' | 'min';
+
+  /** Number of positions whose scores make the image score (paper eq. 12–14, k). */
+  topK: number;
+  /** Which map the top-k positions are taken from. */
+  imageScoreSource: 'pixel' | 'A' | 'B';
+  /** How the sorted Mahalanobis (M) and centroid distances (E) are combined rank by rank. */
+  imageScoreCombine: 'product' | 'geometric' | 'sum' | 'mahalanobis-only';
+  /** σ of the Gaussian smoothing of the upsampled map, in pixels (PaDiM and PatchCore: 4). */
+  smoothingSigma: number;
+}
+
+/** The paper's configuration with the measured defaults for its open points. */
+export const DEFAULT_NPAD_OPTIONS: Readonly<NpadOptions> = Object.freeze({
+  dim: 550,
+  channelSelection: 'fewest-zeros',
+  seed: 1024,
+  epsilon: 0.01,
+  moduleA: true,
+  trainRadius: 1,
+  neighbourWeighting: 'bhattacharyya',
+  beta: 0.25,
+  moduleB: true,
+  aggregationRadius: 1,
+  centroidRatio: 0.1,
+  maxCentroids: 2048,
+  kmeansSample: 60000,
+  kmeansIterations: 8,
+  moduleC: true,
+  inferenceRadius: 1,
+  moduleD: true,
+  shiftMax: 4,
+  shiftSteps: 'max',
+  shiftDirections: 4,
+  shiftAggregate: 'mean',
+  topK: 10,
+  imageScoreSource: 'pixel',
+  imageScoreCombine: 'geometric',
+  smoothingSigma: 4,
+} satisfies NpadOptions);
+
+/** The paper's ablations (its table 3) and the full method, as option overrides. */
+export const NPAD_PRESETS = {
+  exper1: { moduleA: true, moduleB: false, moduleC: false, moduleD: false },
+  exper2: { moduleA: false, moduleB: true, moduleC: false, moduleD: false },
+  exper3: { moduleA: true, moduleB: true, moduleC: false, moduleD: false },
+  exper4: { moduleA: true, moduleB: false, moduleC: true, moduleD: false },
+  exper5: { moduleA: true, moduleB: true, moduleC: true, moduleD: false },
+  npad: { moduleA: true, moduleB: true, moduleC: true, moduleD: true },
+} as const satisfies Record<string, Partial<NpadOptions>>;
+export type NpadPreset = keyof typeof NPAD_PRESETS;
+
+/** Checks option values, naming the bad one. */
+export function validateNpadOptions(o: NpadOptions): void {
+  const positiveInt = (name: keyof NpadOptions, min = 1): void => {
+    const v = o[name];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new RangeError(`option ${name} must be an integer ≥ ${min}, got ${String(v)}`);
+  };
+  positiveInt('dim');
+  positiveInt('trainRadius', 0);
+  positiveInt('aggregationRadius', 0);
+  positiveInt('inferenceRadius', 0);
+  positiveInt('shiftMax', 0);
+  positiveInt('topK');
+  positiveInt('maxCentroids');
+  positiveInt('kmeansSample');
+  positiveInt('kmeansIterations', 0);
+  if (!(o.epsilon >= 0)) throw new RangeError(`option epsilon must be ≥ 0, got ${o.epsilon}`);
+  if (!(o.beta > 0)) throw new RangeError(`option beta must be > 0, got ${o.beta}`);
+  if (!(o.centroidRatio > 0 && o.centroidRatio <= 1)) throw new RangeError(`option centroidRatio must be in (0, 1], got ${o.centroidRatio}`);
+  if (!(o.smoothingSigma >= 0)) throw new RangeError(`option smoothingSigma must be ≥ 0, got ${o.smoothingSigma}`);
+  if (!o.moduleA && !o.moduleB) throw new RangeError('at least one of moduleA and moduleB must be on');
+  if (o.moduleC && !o.moduleA) throw new RangeError('moduleC scores against module A distributions: turn moduleA on');
+  if (o.imageScoreSource === 'A' && !o.moduleA) throw new RangeError('imageScoreSource A needs moduleA');
+  if (o.imageScoreSource === 'B' && !o.moduleB) throw new RangeError('imageScoreSource B needs moduleB');
+}

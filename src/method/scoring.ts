@@ -1,0 +1,205 @@
+/**
+ * Inference (paper §3.4): per-position Mahalanobis scores of module A, with module C's minimum over the
+ * neighbours' distributions, and of module B; their geometric mean as the pixel score (eq. 11); and the
+ * image score from the top-k scores and the centroid distances (eq. 12–14).
+ */
+import { batchedMahalanobis } from '../engine/kernels.js';
+import { assignToCentroids } from '../engine/kmeans.js';
+import { averageNeighbourhood } from './aggregate.js';
+import type { GaussianGrid } from './gaussians.js';
+import type { Neighbourhoods } from './neighbourhood.js';
+import type { NpadOptions } from './options.js';
+
+/** The fitted parts scoring needs. */
+export interface ScoringModel {
+  height: number;
+  width: number;
+  dim: number;
+  /** Module A's Gaussians (null when module A is off). */
+  weighted: GaussianGrid | null;
+  /** Module B's Gaussians of aggregated features (null when module B is off). */
+  aggregated: GaussianGrid | null;
+  /** Module B's centroid bank [k, d] (null when module B is off). */
+  centroids: Float32Array | null;
+  centroidCount: number;
+}
+
+/** Scores of M images (or shifted versions of images) on the feature grid. */
+export interface GridScores {
+  /** [M, P] pixel score s(p) on the grid (eq. 11). */
+  pixel: Float32Array;
+  /** [M] image scores (eq. 12–14). */
+  image: Float64Array;
+}
+
+/** Bytes of the vectors one Mahalanobis call may gather. */
+const VECTOR_BUDGET_BYTES = 192 * 2 ** 20;
+
+/**
+ * Squared Mahalanobis distance of K gathered vectors per position against that position's Gaussian,
+ * chunk by chunk of the grid's precision matrices, images in groups that keep the gathered vectors small.
+ * `offsetOf(q, k)` names the position whose vector (in `source`, channel-major [M, d, P]) is scored
+ * against position q's Gaussian as its k-th entry; `consume` receives each result.
+ */
+async function scoreAgainstGrid(
+  grid: GaussianGrid,
+  source: Float32Array,
+  images: number,
+  perPosition: number,
+  offsetOf: (q: number, k: number) => number,
+  consume: (q: number, m: number, k: number, distance: number) => void,
+): Promise<void> {
+  const { dim: d, positions: P } = grid;
+  const group = Math.max(1, Math.min(images, Math.floor(VECTOR_BUDGET_BYTES / (4 * grid.chunkSize * perPosition * d))));
+  for (let chunkIndex = 0; chunkIndex < grid.precisions.length; chunkIndex++) {
+    const p0 = chunkIndex * grid.chunkSize;
+    const pc = Math.min(grid.chunkSize, P - p0);
+    const means = grid.means.subarray(p0 * d, (p0 + pc) * d);
+    for (let m0 = 0; m0 < images; m0 += group) {
+      const mc = Math.min(group, images - m0);
+      const perQ = mc * perPosition;
+      const vectors = new Float32Array(pc * perQ * d);
+      for (let i = 0; i < pc; i++) {
+        for (let k = 0; k < perPosition; k++) {
+          const p = offsetOf(p0 + i, k);
+          for (let m = 0; m < mc; m++) {
+            const dst = ((i * mc + m) * perPosition + k) * d;
+            const base = (m0 + m) * d * P + p;
+            for (let c = 0; c < d; c++) vectors[dst + c] = source[base + c * P]!;
+          }
+        }
+      }
+      const dist = await batchedMahalanobis(vectors, means, grid.precisions[chunkIndex]!, pc, perQ, d);
+      for (let i = 0; i < pc; i++) {
+        for (let m = 0; m < mc; m++) {
+          for (let k = 0; k < perPosition; k++) consume(p0 + i, m0 + m, k, dist[(i * mc + m) * perPosition + k]!);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Module A (+ C): s_A(p)² = min over q ∈ N_inf(p) of the squared distance of f(p) to (μ'_q, Σ'_q).
+ * Computed from q's side: each q scores the features of the positions in its (symmetric) window.
+ */
+export async function moduleAScores(grid: GaussianGrid, features: Float32Array, images: number, hood: Neighbourhoods | null): Promise<Float32Array> {
+  const P = grid.positions;
+  const out = new Float32Array(images * P).fill(Infinity);
+  const K = hood ? hood.perPosition : 1;
+  const neighbour = hood ? (q: number, k: number) => hood.indices[q * K + k]! : (q: number) => q;
+  await scoreAgainstGrid(grid, features, images, K, neighbour, (q, m, k, dist) => {
+    if (hood && !hood.valid[q * K + k]) return;
+    const p = neighbour(q, k);
+    const i = m * P + p;
+    if (dist < out[i]!) out[i] = dist;
+  });
+  return out;
+}
+
+/** Module B: s_B(p)² = squared distance of the aggregated feature g(p) to (μ^g_p, Σ^g_p). */
+export async function moduleBScores(grid: GaussianGrid, aggregated: Float32Array, images: number): Promise<Float32Array> {
+  const P = grid.positions;
+  const out = new Float32Array(images * P);
+  await scoreAgainstGrid(grid, aggregated, images, 1, (q) => q, (q, m, _k, dist) => {
+    out[m * P + q] = dist;
+  });
+  return out;
+}
+
+/** Scores M feature maps (channel-major [M, d, P]). */
+export async function scoreFeatures(
+  model: ScoringModel,
+  features: Float32Array,
+  images: number,
+  opts: NpadOptions,
+  inferenceHood: Neighbourhoods | null,
+): Promise<GridScores> {
+  const { height: H, width: W, dim: d } = model;
+  const P = H * W;
+  const aggregated = model.aggregated ? averageNeighbourhood(features, images, d, H, W, opts.aggregationRadius) : null;
+  const a2 = model.weighted ? await moduleAScores(model.weighted, features, images, opts.moduleC ? inferenceHood : null) : null;
+  const b2 = model.aggregated && aggregated ? await moduleBScores(model.aggregated, aggregated, images) : null;
+
+  const pixel = new Float32Array(images * P);
+  for (let i = 0; i < images * P; i++) {
+    const a = a2 ? Math.sqrt(Math.max(0, a2[i]!)) : null;
+    const b = b2 ? Math.sqrt(Math.max(0, b2[i]!)) : null;
+    pixel[i] = a !== null && b !== null ? Math.sqrt(a * b) : (a ?? b)!;
+  }
+  const source = opts.imageScoreSource === 'pixel' ? pixel : opts.imageScoreSource === 'A' ? sqrtAll(a2!) : sqrtAll(b2!);
+  const image = await imageScores(model, source, aggregated, images, P, opts);
+  return { pixel, image };
+}
+
+function sqrtAll(x: Float32Array): Float32Array {
+  return x.map((v) => Math.sqrt(Math.max(0, v)));
+}
+
+/** Indices of the k largest values of x[offset … offset+n), largest first. */
+export function topIndices(x: Float32Array, offset: number, n: number, k: number): Int32Array {
+  const idx = Array.from({ length: n }, (_, i) => i);
+  idx.sort((a, b) => x[offset + b]! - x[offset + a]! || a - b);
+  return Int32Array.from(idx.slice(0, Math.min(k, n)));
+}
+
+/**
+ * Image score (eq. 12–14): M = the top-k scores; E = at the same positions, the Euclidean distance of g(p)
+ * to its nearest centroid. Both sorted ascending and combined rank by rank, then averaged.
+ */
+async function imageScores(
+  model: ScoringModel,
+  source: Float32Array,
+  aggregated: Float32Array | null,
+  images: number,
+  P: number,
+  opts: NpadOptions,
+): Promise<Float64Array> {
+  const d = model.dim;
+  const k = Math.min(opts.topK, P);
+  const top = Array.from({ length: images }, (_, m) => topIndices(source, m * P, P, k));
+  const useCentroids = opts.imageScoreCombine !== 'mahalanobis-only' && model.centroids !== null && aggregated !== null;
+  let centroidDistances: Float32Array | null = null;
+  if (useCentroids) {
+    const vectors = new Float32Array(images * k * d);
+    for (let m = 0; m < images; m++) {
+      for (let j = 0; j < k; j++) {
+        const p = top[m]![j]!;
+        for (let c = 0; c < d; c++) vectors[(m * k + j) * d + c] = aggregated![m * d * P + c * P + p]!;
+      }
+    }
+    const r = await assignToCentroids(vectors, images * k, model.centroids!, model.centroidCount, d);
+    centroidDistances = r.distances;
+  }
+  const scores = new Float64Array(images);
+  for (let m = 0; m < images; m++) {
+    const M = Array.from(top[m]!, (p) => source[m * P + p]!).sort((a, b) => a - b);
+    if (!centroidDistances) {
+      scores[m] = mean(M);
+      continue;
+    }
+    const E = Array.from({ length: k }, (_, j) => Math.sqrt(centroidDistances![m * k + j]!)).sort((a, b) => a - b);
+    const combined = M.map((mv, j) => combine(mv, E[j]!, opts.imageScoreCombine));
+    scores[m] = mean(combined);
+  }
+  return scores;
+}
+
+function combine(m: number, e: number, how: NpadOptions['imageScoreCombine']): number {
+  switch (how) {
+    case 'product':
+      return m * e;
+    case 'geometric':
+      return Math.sqrt(m * e);
+    case 'sum':
+      return m + e;
+    case 'mahalanobis-only':
+      return m;
+  }
+}
+
+function mean(x: readonly number[]): number {
+  let s = 0;
+  for (const v of x) s += v;
+  return s / x.length;
+}

@@ -1,0 +1,321 @@
+/**
+ * The fitted-detector file: a plain safetensors file (readable by any safetensors
+ * library) whose `__metadata__` has one key, `npad`, holding a JSON string that
+ * says what the tensors are. See docs/model-format.md.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NpadInputError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import {
+  compareUtf8,
+  encodeSafetensors,
+  littleEndianBytes,
+  readSafetensorsFile,
+  toTypedArray,
+  type DType,
+  type TensorEntry,
+} from '../tensorfile/safetensors.js';
+
+/**
+ * Version of the model file layout this npad writes and the newest it reads.
+ * Bump it when a change would make older npad versions misread a file
+ * (a new required field, a changed meaning); purely additive metadata does not.
+ */
+export const MODEL_FORMAT_VERSION = 1;
+
+/** Value of the `format` field, telling npad models apart from other uses of the `npad` key. */
+const FORMAT_NAME = 'npad-model';
+
+/** The `__metadata__` key holding the npad JSON. */
+const METADATA_KEY = 'npad';
+
+/** Dtypes a model tensor may have. */
+export type ModelDType = 'F32' | 'F16' | 'I32' | 'U8' | 'F64';
+
+/** One tensor of a fitted detector. F16 data are IEEE binary16 bit patterns. */
+export interface ModelTensor {
+  dtype: ModelDType;
+  shape: number[];
+  data: Float32Array | Uint16Array /* F16 bits */ | Int32Array | Uint8Array | Float64Array;
+}
+
+/** What the caller says about a fitted detector. */
+export interface ModelHeader {
+  /** The detection method, e.g. "patchcore". */
+  method: string;
+  /** The method's settings; must survive JSON.stringify. */
+  config: Record<string, unknown>;
+  /** The feature extractor the detector was fitted with. */
+  backbone: { id: string; weightsSha256: string };
+}
+
+/** The header as read back, with what npad adds when saving. */
+export type LoadedModelHeader = ModelHeader & { formatVersion: number; createdAt: string; npadVersion: string };
+
+/** What the file is to the user, in "damaged …" messages. */
+const KIND = 'model file';
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** The array class holding each model dtype's elements. */
+const TYPED_ARRAY_OF: Readonly<Record<ModelDType, new (length: number) => ModelTensor['data']>> = {
+  F32: Float32Array,
+  F16: Uint16Array,
+  I32: Int32Array,
+  U8: Uint8Array,
+  F64: Float64Array,
+};
+
+/**
+ * Saves a fitted detector to `path`, atomically (a crash leaves the previous file
+ * intact; see {@link writeFileAtomic}).
+ *
+ * @throws NpadInputError when the file cannot be written (disk full, no folder…)
+ * @throws RangeError when `header` or `tensors` are malformed (a caller bug)
+ */
+export async function saveModel(path: string, header: ModelHeader, tensors: Map<string, ModelTensor>): Promise<void> {
+  await writeFileAtomic(path, encodeModel(header, tensors));
+}
+
+/**
+ * The bytes of a model file, as chunks to write in order (tensor chunks are views
+ * of the caller's arrays, not copies). {@link saveModel} writes exactly these.
+ *
+ * @param createdAt the time recorded in the file
+ * @throws RangeError when `header` or `tensors` are malformed (a caller bug)
+ */
+export function encodeModel(
+  header: ModelHeader,
+  tensors: Map<string, ModelTensor>,
+  createdAt: Date = new Date(),
+): Uint8Array[] {
+  checkHeader(header);
+  const entries = new Map<string, TensorEntry>();
+  for (const [name, t] of tensors) entries.set(name, { dtype: t.dtype, shape: t.shape, data: tensorBytes(name, t) });
+  const meta = {
+    format: FORMAT_NAME,
+    formatVersion: MODEL_FORMAT_VERSION,
+    method: header.method,
+    config: header.config,
+    backbone: { id: header.backbone.id, weightsSha256: header.backbone.weightsSha256 },
+    tensorsSha256: tensorsSha256(entries),
+    createdAt: createdAt.toISOString(),
+    npadVersion: npadVersion(),
+  };
+  return encodeSafetensors(entries, { [METADATA_KEY]: JSON.stringify(meta) });
+}
+
+/**
+ * Loads a fitted detector, verifying its checksum and, when `expect` is given,
+ * that it was fitted with the same backbone (id and/or weights hash).
+ *
+ * @throws NpadInputError (message starting with `path`) when the file is missing,
+ *   not a safetensors file, damaged, not an npad model, made by a newer npad, or
+ *   fitted with another backbone
+ */
+export async function loadModel(
+  path: string,
+  expect?: { backboneId?: string; weightsSha256?: string },
+): Promise<{ header: LoadedModelHeader; tensors: Map<string, ModelTensor> }> {
+  const content = await readSafetensorsFile(path, KIND);
+  const raw = content.metadata[METADATA_KEY];
+  if (raw === undefined) {
+    throw new NpadInputError(`${path}: not an npad model (a safetensors file without "${METADATA_KEY}" metadata)`, path);
+  }
+  const meta = parseMeta(raw, path);
+  const tensors = new Map<string, ModelTensor>();
+  for (const [name, entry] of content.tensors) tensors.set(name, modelTensor(name, entry, path));
+  if (tensorsSha256(content.tensors) !== meta.tensorsSha256) {
+    throw new NpadInputError(`${path}: tensor data does not match its checksum: the file is damaged`, path);
+  }
+  checkBackbone(meta.backbone, expect, path);
+  const { method, config, backbone, formatVersion, createdAt, npadVersion: madeBy } = meta;
+  return { header: { method, config, backbone, formatVersion, createdAt, npadVersion: madeBy }, tensors };
+}
+
+/**
+ * The `tensorsSha256` checksum: SHA-256, as 64 lowercase hex digits, of the
+ * concatenation, for each tensor in ascending order of name by Unicode code point
+ * (= byte order of the UTF-8 names), of:
+ *
+ *   u64(len(name)) name  u64(len(dtype)) dtype  u64(rank) u64(dim)…  u64(len(data)) data
+ *
+ * where u64(n) is n as 8 bytes unsigned little-endian, name and dtype ("F32"…) are
+ * UTF-8 bytes, and data is the tensor's bytes exactly as stored in the file.
+ * The length prefixes make the byte stream unambiguous.
+ */
+export function tensorsSha256(tensors: Map<string, { dtype: DType; shape: number[]; data: Uint8Array }>): string {
+  const hash = createHash('sha256');
+  const names = [...tensors.keys()].sort(compareUtf8);
+  for (const name of names) {
+    const t = tensors.get(name);
+    if (t === undefined) continue;
+    const nameBytes = Buffer.from(name, 'utf8');
+    hash.update(u64(nameBytes.length)).update(nameBytes);
+    hash.update(u64(t.dtype.length)).update(Buffer.from(t.dtype, 'utf8'));
+    hash.update(u64(t.shape.length));
+    for (const d of t.shape) hash.update(u64(d));
+    hash.update(u64(t.data.length)).update(t.data);
+  }
+  return hash.digest('hex');
+}
+
+/** n as 8 bytes, unsigned little-endian. */
+function u64(n: number): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(n), true);
+  return b;
+}
+
+/** Rejects a header that cannot be saved faithfully. */
+function checkHeader(h: ModelHeader): void {
+  if (typeof h.method !== 'string' || h.method === '') throw new RangeError('model method must be a non-empty string');
+  if (!isPlainObject(h.config)) throw new RangeError('model config must be a JSON object');
+  if (typeof h.backbone.id !== 'string' || h.backbone.id === '') {
+    throw new RangeError('backbone id must be a non-empty string');
+  }
+  if (!SHA256_HEX.test(h.backbone.weightsSha256)) {
+    throw new RangeError('backbone weightsSha256 must be 64 lowercase hex digits');
+  }
+}
+
+/** A model tensor's little-endian bytes, after checking its array type and shape. */
+function tensorBytes(name: string, t: ModelTensor): Uint8Array {
+  const expected = TYPED_ARRAY_OF[t.dtype];
+  if (expected === undefined || !(t.data instanceof expected)) {
+    throw new RangeError(`tensor ${JSON.stringify(name)}: dtype ${String(t.dtype)} needs a ${expected?.name ?? 'known'} array`);
+  }
+  const count = t.shape.reduce((a, d) => a * d, 1);
+  if (count !== t.data.length) {
+    throw new RangeError(
+      `tensor ${JSON.stringify(name)}: shape [${t.shape.join(', ')}] has ${count} values but the array has ${t.data.length}`,
+    );
+  }
+  return littleEndianBytes(t.data);
+}
+
+/** The validated contents of the `npad` metadata JSON. */
+interface ModelMeta extends LoadedModelHeader {
+  tensorsSha256: string;
+}
+
+/**
+ * Parses and validates the `npad` metadata. The format version is checked before
+ * the other fields, since a newer format may have changed them.
+ */
+function parseMeta(raw: string, path: string): ModelMeta {
+  const damaged = (why: string): NpadInputError => new NpadInputError(`${path}: damaged ${KIND}: ${why}`, path);
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw damaged(`its "${METADATA_KEY}" metadata is not valid JSON`);
+  }
+  if (!isPlainObject(json) || json['format'] !== FORMAT_NAME) {
+    throw new NpadInputError(`${path}: not an npad model (its "${METADATA_KEY}" metadata is not an npad model header)`, path);
+  }
+  const version = json['formatVersion'];
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
+    throw damaged(`unknown model format version ${JSON.stringify(version)}`);
+  }
+  if (version > MODEL_FORMAT_VERSION) {
+    throw new NpadInputError(
+      `${path}: made by a newer npad (format ${version}); this npad reads format ${MODEL_FORMAT_VERSION}`,
+      path,
+    );
+  }
+  const { method, config, backbone, tensorsSha256: sum, createdAt, npadVersion: madeBy } = json;
+  if (typeof method !== 'string' || method === '') throw damaged('"method" is not a non-empty string');
+  if (!isPlainObject(config)) throw damaged('"config" is not a JSON object');
+  if (!isPlainObject(backbone) || typeof backbone['id'] !== 'string' || typeof backbone['weightsSha256'] !== 'string') {
+    throw damaged('"backbone" is not { id, weightsSha256 }');
+  }
+  if (typeof sum !== 'string' || !SHA256_HEX.test(sum)) throw damaged('"tensorsSha256" is not a SHA-256 hex digest');
+  if (typeof createdAt !== 'string' || Number.isNaN(Date.parse(createdAt))) throw damaged('"createdAt" is not a date');
+  if (typeof madeBy !== 'string') throw damaged('"npadVersion" is not a string');
+  return {
+    method,
+    config,
+    backbone: { id: backbone['id'], weightsSha256: backbone['weightsSha256'] },
+    formatVersion: version,
+    tensorsSha256: sum,
+    createdAt,
+    npadVersion: madeBy,
+  };
+}
+
+/** A file tensor as a model tensor; npad never writes the other dtypes. */
+function modelTensor(name: string, entry: TensorEntry, path: string): ModelTensor {
+  const { dtype, shape } = entry;
+  if (dtype === 'BF16' || dtype === 'I64') {
+    throw new NpadInputError(
+      `${path}: damaged ${KIND}: tensor ${JSON.stringify(name)} has dtype ${dtype}, which npad models do not use`,
+      path,
+    );
+  }
+  const data = toTypedArray(entry);
+  if (data instanceof BigInt64Array) throw new Error('unreachable: I64 handled above');
+  return { dtype, shape, data };
+}
+
+/** Refuses a model fitted with another backbone than the one the caller has. */
+function checkBackbone(
+  saved: { id: string; weightsSha256: string },
+  expect: { backboneId?: string; weightsSha256?: string } | undefined,
+  path: string,
+): void {
+  if (expect === undefined) return;
+  const idDiffers = expect.backboneId !== undefined && expect.backboneId !== saved.id;
+  const wantSha = expect.weightsSha256?.toLowerCase();
+  const shaDiffers = wantSha !== undefined && wantSha !== saved.weightsSha256;
+  if (!idDiffers && !shaDiffers) return;
+  const short = (sha: string | undefined): string => (sha === undefined ? 'unknown' : `${sha.slice(0, 12)}…`);
+  throw new NpadInputError(
+    `${path}: fitted with backbone ${saved.id} (weights sha256 ${short(saved.weightsSha256)}) ` +
+      `but the current backbone is ${expect.backboneId ?? saved.id} (weights sha256 ${short(wantSha)}); ` +
+      'its features would not match: fit the detector again with the current backbone',
+    path,
+  );
+}
+
+let cachedVersion: string | undefined;
+
+/**
+ * This npad's version, from the nearest package.json named "npad" above this
+ * module (found by walking up, since the module runs both from src/ and dist/src/).
+ */
+function npadVersion(): string {
+  if (cachedVersion !== undefined) return cachedVersion;
+  cachedVersion = '0.0.0-unknown';
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const found = packageVersion(join(dir, 'package.json'));
+    if (found !== undefined) {
+      cachedVersion = found;
+      break;
+    }
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return cachedVersion;
+}
+
+/** The version in `file` if it is npad's package.json, else undefined. */
+function packageVersion(file: string): string | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  if (isPlainObject(json) && json['name'] === 'npad' && typeof json['version'] === 'string') return json['version'];
+  return undefined;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,128 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { FeatureExtractor, buildFeatureGraph } from '../../src/backbone/featureExtractor.js';
+import type { Backbone } from '../../src/backbone/index.js';
+import { createSession, runFloat } from '../../src/onnx/session.js';
+import { type Tensor4, emitPoolStages, maxAbsDiff, poolFeatures, seededRandom, uniform } from './helpers.js';
+
+/** The pooling backbone of helpers.ts as a Backbone built in code. */
+const poolBackbone: Backbone = {
+  id: 'test/pool',
+  weightsSha256: '0'.repeat(64),
+  stageChannels: [3, 6, 3],
+  emitStages: emitPoolStages,
+  buildStages: () => {
+    throw new Error('not used: the extractor writes emitStages into its own graph');
+  },
+};
+
+function images(batch: number, size: number, seed: number): Tensor4 {
+  return { data: uniform(seededRandom(seed), batch * 3 * size * size, -1, 1), dims: [batch, 3, size, size] };
+}
+
+/** Channels `sel` of a [B, C, H, W] tensor, as a JS slice. */
+function sliceChannels(t: Float32Array, batch: number, channels: number, plane: number, sel: readonly number[]): Float32Array {
+  const out = new Float32Array(batch * sel.length * plane);
+  for (let b = 0; b < batch; b++)
+    sel.forEach((c, i) => {
+      const from = (b * channels + c) * plane;
+      out.set(t.subarray(from, from + plane), (b * sel.length + i) * plane);
+    });
+  return out;
+}
+
+describe('feature grid resizing (hand computed)', () => {
+  // stage1 4×4 zeros, stage2 2×2 [[0, 1], [2, 3]], stage3 1×1 [5]: the grid's channels 1 and 2 show the resizing.
+  async function grid(upsample: 'nearest' | 'bilinear'): Promise<number[][][]> {
+    const model = buildFeatureGraph([1, 1, 1], { upsample }, { kind: 'features' }, (g) => [
+      g.input('s1', 'float', [1, 1, 4, 4]),
+      g.input('s2', 'float', [1, 1, 2, 2]),
+      g.input('s3', 'float', [1, 1, 1, 1]),
+    ]);
+    const session = await createSession(model);
+    const r = await runFloat(session, {
+      s1: { data: new Float32Array(16), dims: [1, 1, 4, 4] },
+      s2: { data: new Float32Array([0, 1, 2, 3]), dims: [1, 1, 2, 2] },
+      s3: { data: new Float32Array([5]), dims: [1, 1, 1, 1] },
+    });
+    await session.release();
+    assert.deepEqual(r.out!.dims, [1, 3, 4, 4]);
+    const d = [...r.out!.data];
+    return [0, 1, 2].map((c) => [0, 1, 2, 3].map((y) => d.slice(c * 16 + y * 4, c * 16 + y * 4 + 4)));
+  }
+
+  it('nearest repeats each coarse cell (PaDiM)', async () => {
+    const g = await grid('nearest');
+    assert.deepEqual(g[0], [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]);
+    assert.deepEqual(g[1], [[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]]);
+    assert.deepEqual(g[2], [[5, 5, 5, 5], [5, 5, 5, 5], [5, 5, 5, 5], [5, 5, 5, 5]]);
+  });
+
+  it('bilinear uses half-pixel centres and clamps at the border (PyTorch align_corners=False)', async () => {
+    // Source coordinates (d + 0.5) / 2 − 0.5 = −0.25→0, 0.25, 0.75, 1.25→1: weights 0, 0.25, 0.75, 1 per axis.
+    const g = await grid('bilinear');
+    assert.deepEqual(g[1], [
+      [0, 0.25, 0.75, 1],
+      [0.5, 0.75, 1.25, 1.5],
+      [1.5, 1.75, 2.25, 2.5],
+      [2, 2.25, 2.75, 3],
+    ]);
+    assert.deepEqual(g[2], [[5, 5, 5, 5], [5, 5, 5, 5], [5, 5, 5, 5], [5, 5, 5, 5]]);
+  });
+});
+
+describe('FeatureExtractor', () => {
+  for (const upsample of ['nearest', 'bilinear'] as const) {
+    it(`extracts the ${upsample} grid of a backbone built in code`, async () => {
+      const fx = await FeatureExtractor.create(poolBackbone, { upsample }, 32);
+      assert.deepEqual([fx.channels, fx.gridHeight, fx.gridWidth], [12, 8, 8]);
+      const x = images(2, 32, 1);
+      const got = await fx.extract(x.data, 2);
+      const want = poolFeatures(x, upsample);
+      assert.equal(got.length, 2 * 12 * 64);
+      assert.ok(maxAbsDiff(got, want.data) < 1e-6);
+    });
+  }
+
+  it('handles grids that are not powers of two (36 px: 9×9, 4×4, 2×2)', async () => {
+    for (const upsample of ['nearest', 'bilinear'] as const) {
+      const fx = await FeatureExtractor.create(poolBackbone, { upsample }, 36);
+      assert.deepEqual([fx.gridHeight, fx.gridWidth], [9, 9]);
+      const x = images(1, 36, 2);
+      assert.ok(maxAbsDiff(await fx.extract(x.data, 1), poolFeatures(x, upsample).data) < 1e-6, upsample);
+    }
+  });
+
+  it('selects channels inside the graph, equal to slicing the full grid', async () => {
+    const fx = await FeatureExtractor.create(poolBackbone, { upsample: 'bilinear' }, 32);
+    const x = images(3, 32, 3);
+    const full = await fx.extract(x.data, 3);
+    // Across stages; a whole stage (3..8) with none of stage 3; a single channel.
+    for (const sel of [[1, 3, 4, 8, 11], [3, 4, 5, 6, 7, 8], [10]]) {
+      const got = await fx.extract(x.data, 3, Int32Array.from(sel));
+      assert.deepEqual([...got], [...sliceChannels(full, 3, 12, 64, sel)], `selection ${sel.join(',')}`);
+    }
+  });
+
+  it('counts positive features per channel like a JS count', async () => {
+    const fx = await FeatureExtractor.create(poolBackbone, { upsample: 'nearest' }, 32);
+    const x = images(4, 32, 4);
+    const full = await fx.extract(x.data, 4);
+    const want = new Float64Array(12);
+    full.forEach((v, i) => {
+      if (v > 0) want[Math.floor(i / 64) % 12]!++;
+    });
+    assert.deepEqual(await fx.countPositive(x.data, 4), want);
+    assert.ok(want.some((v) => v > 0) && want.some((v) => v < 4 * 64), 'the data has both signs');
+  });
+
+  it('rejects wrong sizes and bad selections', async () => {
+    const fx = await FeatureExtractor.create(poolBackbone, { upsample: 'nearest' }, 32);
+    const x = images(1, 32, 5);
+    await assert.rejects(fx.extract(x.data, 2), RangeError);
+    await assert.rejects(fx.extract(x.data, 1, Int32Array.from([3, 2])), /sorted/);
+    await assert.rejects(fx.extract(x.data, 1, Int32Array.from([12])), /out of range/);
+    await assert.rejects(fx.countPositive(x.data, 0), RangeError);
+    await assert.rejects(FeatureExtractor.create(poolBackbone, { upsample: 'nearest' }, 31.5), RangeError);
+  });
+});

@@ -1,0 +1,32 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { PositionStatistics, covarianceFromPacked, packedSize, toPositionMajor } from '../../src/engine/positionStatistics.js';
+import { covarianceReference } from '../../src/engine/reference.js';
+import { seededRandom } from '../../src/util/random.js';
+
+test('streamed covariance equals the two-pass float64 covariance, even with a large mean', async () => {
+  const random = seededRandom(5);
+  const P = 3, d = 4, N = 23;
+  // Large offset against a small spread: raw float32 sums of squares would cancel catastrophically.
+  const samples = Float32Array.from({ length: N * P * d }, () => 1000 + random());
+  const stats = new PositionStatistics(P, d);
+  // Channel-major batches [B, d, P] as the backbone gives them, in uneven batch sizes.
+  for (const [start, size] of [[0, 10], [10, 7], [17, 6]] as const) {
+    const batch = new Float32Array(size * d * P);
+    for (let b = 0; b < size; b++) for (let p = 0; p < P; p++) for (let c = 0; c < d; c++) batch[(b * d + c) * P + p] = samples[((start + b) * P + p) * d + c]!;
+    await stats.add(toPositionMajor(batch, size, d, P), size);
+  }
+  assert.equal(stats.count, N);
+  for (let p = 0; p < P; p++) {
+    const own = new Float32Array(N * d);
+    for (let n = 0; n < N; n++) own.set(samples.subarray((n * P + p) * d, (n * P + p + 1) * d), n * d);
+    const ref = covarianceReference(own, N, d);
+    const mean = stats.meanInto(p, new Float64Array(d));
+    for (let c = 0; c < d; c++) assert.ok(Math.abs(mean[c]! - ref.mean[c]!) < 1e-9 * 1000);
+    const packed = new Float64Array(packedSize(d));
+    stats.addScatterAbout(p, mean, 1, packed);
+    const cov = new Float32Array(d * d);
+    covarianceFromPacked(packed, d, N - 1, 0, cov);
+    for (let k = 0; k < d * d; k++) assert.ok(Math.abs(cov[k]! - ref.cov[k]!) < 1e-6, `p ${p} entry ${k}: ${cov[k]} vs ${ref.cov[k]}`);
+  }
+});
