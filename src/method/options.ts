@@ -129,6 +129,19 @@ export function validateNpadOptions(o: NpadOptions): void {
   positiveInt('maxCentroids');
   positiveInt('kmeansSample');
   positiveInt('kmeansIterations', 0);
+  const oneOf = <K extends keyof NpadOptions>(name: K, allowed: readonly NpadOptions[K][]): void => {
+    if (!allowed.includes(o[name])) throw new RangeError(`option ${name} must be one of ${allowed.join(', ')}; got ${String(o[name])}`);
+  };
+  oneOf('channelSelection', ['fewest-zeros', 'most-zeros', 'random']);
+  oneOf('neighbourWeighting', ['bhattacharyya', 'uniform', 'random']);
+  oneOf('shiftSteps', ['all', 'max']);
+  oneOf('shiftDirections', [4, 8]);
+  oneOf('shiftAggregate', ['mean', 'min']);
+  oneOf('imageScoreSource', ['pixel', 'A', 'B']);
+  oneOf('imageScoreCombine', ['product', 'geometric', 'sum', 'mahalanobis-only']);
+  for (const flag of ['moduleA', 'moduleB', 'moduleC', 'moduleD'] as const) {
+    if (typeof o[flag] !== 'boolean') throw new RangeError(`option ${flag} must be true or false, got ${String(o[flag])}`);
+  }
   if (!(o.epsilon >= 0)) throw new RangeError(`option epsilon must be ≥ 0, got ${o.epsilon}`);
   if (!(o.beta > 0)) throw new RangeError(`option beta must be > 0, got ${o.beta}`);
   if (!(o.centroidRatio > 0 && o.centroidRatio <= 1)) throw new RangeError(`option centroidRatio must be in (0, 1], got ${o.centroidRatio}`);

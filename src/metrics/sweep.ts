@@ -42,7 +42,7 @@ export function sweepThresholdsDescending(
     const threshold = topPositive > topNegative ? topPositive : topNegative;
     // `===` (not Object.is) so that -0 and +0, which sort next to each other, form one tie group.
     while (positiveEnd > 0 && positiveScores[positiveEnd - 1] === threshold) positiveEnd--;
-    if (topPositive !== threshold) while (negativeEnd > 0 && negativeScores[negativeEnd - 1] === threshold) negativeEnd--;
+    while (negativeEnd > 0 && negativeScores[negativeEnd - 1] === threshold) negativeEnd--;
     const keepGoing = visit(threshold, positiveScores.length - positiveEnd, negativeScores.length - negativeEnd);
     if (!keepGoing) return;
   }

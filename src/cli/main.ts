@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/**
+ * The `npad` command. User mistakes (NpadInputError, bad options) print one clear line and exit 2; anything
+ * else is a bug and prints its stack.
+ */
+import { NpadInputError } from '../errors.js';
+import { EVAL_HELP, evalCommand } from './evalCommand.js';
+import { FIT_HELP, fitCommand } from './fitCommand.js';
+
+const USAGE = `npad — N-pad visual anomaly detection
+
+Commands:
+${FIT_HELP}
+
+${EVAL_HELP.split('\n\n')[0]}
+`;
+
+/** Errors that are the user's to fix: shown as a message, never as a stack trace. */
+function isUserError(e: unknown): e is Error {
+  if (e instanceof NpadInputError || e instanceof RangeError) return true;
+  // node:util parseArgs reports unknown or malformed flags with these codes.
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'fit':
+      return fitCommand(rest);
+    case 'eval':
+      return evalCommand(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new NpadInputError(`unknown command '${command}' (expected fit or eval; npad --help lists them)`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (isUserError(e)) process.stderr.write(`npad: ${e.message}\n`);
+    else process.stderr.write(`npad: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = isUserError(e) ? 2 : 1;
+  },
+);

@@ -1,0 +1,105 @@
+/**
+ * The `npad` command end to end on a small slice of the real bottle data (fit, save, load, evaluate) and
+ * its answers to user mistakes: a clear message naming the file, exit code 2, nothing half-written.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, writeFile, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const bottle = path.resolve(repo, '..', 'shared', 'datasets', 'mvtec_ad', 'bottle');
+const haveData = await stat(bottle).then(() => true, () => false);
+// A small, fast configuration: the CLI's plumbing is under test here, not accuracy.
+const SMALL = ['--dim', '24', '--set', 'maxCentroids=64', '--set', 'kmeansSample=4000', '--set', 'shiftMax=2', '--batch-size', '4'];
+
+function npad(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'src', 'cli', 'main.ts'), ...args], {
+    cwd: repo,
+    encoding: 'utf8',
+    env: { ...process.env, NPAD_THREADS: '2' },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A small MVTec-layout copy: 6 train images, 3 good and 3 broken_large test images with masks. */
+async function smallDataset(): Promise<string> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'npad-cli-'));
+  const copy = async (from: string, to: string, count: number, suffix = ''): Promise<void> => {
+    await mkdir(path.join(root, to), { recursive: true });
+    const files = (await readdir(path.join(bottle, from))).sort().slice(0, count);
+    for (const f of files) await copyFile(path.join(bottle, from, f), path.join(root, to, f));
+    void suffix;
+  };
+  await copy('train/good', 'train/good', 6);
+  await copy('test/good', 'test/good', 3);
+  await copy('test/broken_large', 'test/broken_large', 3);
+  await copy('ground_truth/broken_large', 'ground_truth/broken_large', 3);
+  return root;
+}
+
+test('fit, save, load and evaluate from the command line', { skip: !haveData && 'shared bottle data not found' }, async () => {
+  const root = await smallDataset();
+  const model = path.join(root, 'model.npad');
+  const fit = npad('fit', root, '--out', model, ...SMALL);
+  assert.equal(fit.code, 0, fit.stderr);
+  assert.match(fit.stdout, /fitted on 6 images/);
+  const json = path.join(root, 'out', 'metrics.json');
+  const ev = npad('eval', root, '--model', model, '--json', json);
+  assert.equal(ev.code, 0, ev.stderr);
+  assert.match(ev.stdout, /image AUROC/);
+  const report = JSON.parse(await readFile(json, 'utf8')) as Record<string, unknown>;
+  for (const key of ['image_auroc', 'pixel_auroc', 'pro', 'image_f1_max']) {
+    const v = report[key];
+    assert.ok(typeof v === 'number' && v >= 0 && v <= 1, `${key} = ${String(v)}`);
+  }
+  // broken_large is a gross defect: even this tiny model separates it.
+  assert.ok((report.pixel_auroc as number) > 0.8, `pixel AUROC ${String(report.pixel_auroc)}`);
+
+  // A damaged model is refused with a message naming it, and nothing is written.
+  const bytes = await readFile(model);
+  const damaged = path.join(root, 'damaged.npad');
+  bytes[bytes.length - 100] = bytes[bytes.length - 100]! ^ 0xff;
+  await writeFile(damaged, bytes);
+  const bad = npad('eval', root, '--model', damaged, '--json', path.join(root, 'never.json'));
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /damaged\.npad/);
+  assert.doesNotMatch(bad.stderr, /\n\s+at /, 'no stack trace for a user mistake');
+  await assert.rejects(stat(path.join(root, 'never.json')));
+});
+
+test('a folder without train/good is refused by name', async () => {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'npad-cli-'));
+  const r = npad('eval', root);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /train\/good/);
+  assert.ok(r.stderr.includes(root));
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
+test('a missing mask and an unreadable image are named', { skip: !haveData && 'shared bottle data not found' }, async () => {
+  const root = await smallDataset();
+  const mask = path.join(root, 'ground_truth', 'broken_large', (await readdir(path.join(root, 'ground_truth', 'broken_large')))[0]!);
+  await writeFile(mask, 'not a png');
+  const r = npad('eval', root, ...SMALL, '--set', 'moduleD=false');
+  assert.equal(r.code, 2, r.stderr);
+  assert.ok(r.stderr.includes(path.basename(mask)), r.stderr);
+  const train = path.join(root, 'train', 'good', '000.png');
+  await writeFile(train, Buffer.alloc(0));
+  const f = npad('fit', root, '--out', path.join(root, 'm.npad'), ...SMALL);
+  assert.equal(f.code, 2);
+  assert.ok(f.stderr.includes('000.png'), f.stderr);
+  await assert.rejects(stat(path.join(root, 'm.npad')));
+});
+
+test('bad flags get a clear message', () => {
+  const r = npad('fit', '/nonexistent', '--out', '/tmp/x.npad', '--set', 'nosuch=1');
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--set 'nosuch=1'/);
+  const u = npad('frobnicate');
+  assert.equal(u.code, 2);
+  assert.match(u.stderr, /unknown command/);
+});
