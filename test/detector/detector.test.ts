@@ -1,0 +1,40 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Detector, validateConfig } from '../../src/detector/detector.js';
+import { resolveConfig } from '../../src/detector/config.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const bottle = path.resolve(repo, '..', 'shared', 'datasets', 'mvtec_ad', 'bottle');
+const haveData = await stat(bottle).then(() => true, () => false);
+
+test('a saved detector scores exactly like the fitted one', { skip: !haveData && 'shared bottle data not found' }, async () => {
+  const dir = path.join(bottle, 'train', 'good');
+  const train = (await readdir(dir)).sort().slice(0, 5).map((f) => path.join(dir, f));
+  const probe = path.join(bottle, 'test', 'broken_small', '000.png');
+  const detector = await Detector.fit(train, {
+    options: { dim: 16, maxCentroids: 32, kmeansSample: 2000, shiftMax: 2 },
+    batchSize: 5,
+  });
+  const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'npad-det-')), 'm.npad');
+  await detector.save(file);
+  const loaded = await Detector.load(file);
+  assert.deepEqual(loaded.config, detector.config);
+  const results: { score: number; map: Float32Array }[] = [];
+  for (const d of [detector, loaded]) await d.score([probe], (_i, r) => void results.push(r));
+  assert.equal(results[0]!.score, results[1]!.score);
+  assert.deepEqual(results[0]!.map, results[1]!.map);
+  assert.equal(results[0]!.map.length, 224 * 224);
+  assert.ok(Number.isFinite(results[0]!.score) && results[0]!.score > 0);
+});
+
+test('configuration checks name the bad option', () => {
+  assert.throws(() => validateConfig(resolveConfig({ options: { shiftMax: 20 } })), /shiftMax = 20/);
+  assert.throws(() => validateConfig(resolveConfig({ options: { dim: 0 } })), /option dim/);
+  assert.throws(() => validateConfig(resolveConfig({ preset: 'exper2', options: { moduleC: true } })), /moduleC/);
+  assert.throws(() => validateConfig(resolveConfig({ options: { shiftAggregate: 'median' as 'mean' } })), /shiftAggregate/);
+  assert.doesNotThrow(() => validateConfig(resolveConfig({ preset: 'exper1' })));
+});
