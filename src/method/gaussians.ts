@@ -80,6 +80,13 @@ export async function precisionChunk(
   return batchedInverse(covariances, count, d);
 }
 
+/** The plain covariance of position p about `centre` (÷ N − 1) + εI, as float32 into out[offset …]. */
+export function plainCovarianceInto(stats: PositionStatistics, p: number, centre: Float64Array, epsilon: number, out: Float32Array, offset = 0): void {
+  const acc = new Float64Array(packedSize(stats.dim));
+  stats.addScatterAbout(p, centre, 1, acc);
+  covarianceFromPacked(acc, stats.dim, Math.max(1, stats.count - 1), epsilon, out, offset);
+}
+
 /** Plain Gaussians of every position (PaDiM; module B on aggregated features). */
 export async function fitPlainGaussians(stats: PositionStatistics, epsilon: number): Promise<GaussianGrid> {
   const means = positionMeans(stats);

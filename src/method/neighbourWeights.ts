@@ -3,19 +3,23 @@
  * position p's distribution. The paper uses the Bhattacharyya coefficient between the two positions'
  * Gaussians, w = exp(−D_B), with D_B's log-determinant term dropped and a balancing β:
  *   D(p, q) = (μ_p − μ_q)ᵀ Σ_p⁻¹ (μ_p − μ_q) / (8β).
- * Σ_p stands in for Σ̄ = (Σ_p + Σ_q)/2 (the paper's "reduced computational cost": one inverse per position).
+ * Σ̄ is either Σ_p (`own`: the paper's "reduced computational cost", one inverse per position) or the exact
+ * Bhattacharyya (Σ_p + Σ_q)/2 (`average`: one inverse per pair, about 4× the work).
  * Uniform and random weights are the paper's table-5 comparisons.
  */
 import { batchedMahalanobis } from '../engine/kernels.js';
 import type { PositionStatistics } from '../engine/positionStatistics.js';
 import { seededRandom } from '../util/random.js';
-import { gaussianChunkSize, positionMeans, precisionChunk, type NeighbourWeights } from './gaussians.js';
+import { batchedInverse } from '../engine/kernels.js';
+import { gaussianChunkSize, plainCovarianceInto, positionMeans, precisionChunk, type NeighbourWeights } from './gaussians.js';
 import type { Neighbourhoods } from './neighbourhood.js';
 import type { NeighbourWeighting } from './options.js';
 
 export interface NeighbourWeightOptions {
   weighting: NeighbourWeighting;
   beta: number;
+  /** Σ̄ of the Bhattacharyya distance: the position's own covariance, or the pair's average. */
+  covariance: 'own' | 'average';
   epsilon: number;
   seed: number;
 }
@@ -39,6 +43,8 @@ export async function computeNeighbourWeights(
         weights[i] = hood.valid[i] ? (hood.indices[i] === p ? 1 : random()) : 0;
       }
     }
+  } else if (opts.covariance === 'average') {
+    await pairwiseBhattacharyya(stats, hood, opts, weights);
   } else {
     const means = positionMeans(stats);
     const chunk = gaussianChunkSize(d);
@@ -60,4 +66,51 @@ export async function computeNeighbourWeights(
     }
   }
   return { perPosition: K, indices: hood.indices, weights };
+}
+
+/** w = exp(−D / (8β)) with D = (μ_p − μ_q)ᵀ ((Σ_p + Σ_q)/2)⁻¹ (μ_p − μ_q): one inverse per (p, q) pair. */
+async function pairwiseBhattacharyya(stats: PositionStatistics, hood: Neighbourhoods, opts: NeighbourWeightOptions, weights: Float64Array): Promise<void> {
+  const { positions: P, dim: d } = stats;
+  const K = hood.perPosition;
+  const means = positionMeans(stats);
+  const covOf = (p: number, out: Float32Array, offset: number): void =>
+    plainCovarianceInto(stats, p, means.subarray(p * d, (p + 1) * d), opts.epsilon, out, offset);
+  const chunk = Math.max(1, Math.floor(gaussianChunkSize(d) / K));
+  const own = new Float32Array(d * d);
+  const other = new Float32Array(d * d);
+  for (let p0 = 0; p0 < P; p0 += chunk) {
+    const pc = Math.min(chunk, P - p0);
+    const pairs: number[] = [];
+    const averaged = new Float32Array(pc * K * d * d);
+    for (let i = 0; i < pc; i++) {
+      const p = p0 + i;
+      covOf(p, own, 0);
+      for (let k = 0; k < K; k++) {
+        const g = p * K + k;
+        const q = hood.indices[g]!;
+        if (!hood.valid[g] || q === p) continue;
+        covOf(q, other, 0);
+        const base = pairs.length * d * d;
+        for (let e = 0; e < d * d; e++) averaged[base + e] = (own[e]! + other[e]!) / 2;
+        pairs.push(g);
+      }
+    }
+    if (pairs.length === 0) continue;
+    const precisions = await batchedInverse(averaged.subarray(0, pairs.length * d * d), pairs.length, d);
+    const vectors = new Float32Array(pairs.length * d);
+    const centres = new Float32Array(pairs.length * d);
+    pairs.forEach((g, j) => {
+      const p = Math.floor(g / K);
+      const q = hood.indices[g]!;
+      for (let c = 0; c < d; c++) {
+        vectors[j * d + c] = means[q * d + c]!;
+        centres[j * d + c] = means[p * d + c]!;
+      }
+    });
+    const distances = await batchedMahalanobis(vectors, centres, precisions, pairs.length, 1, d);
+    pairs.forEach((g, j) => {
+      weights[g] = Math.exp(-Math.max(0, distances[j]!) / (8 * opts.beta));
+    });
+  }
+  for (let p = 0; p < P; p++) for (let k = 0; k < K; k++) if (hood.valid[p * K + k] && hood.indices[p * K + k] === p) weights[p * K + k] = 1;
 }

@@ -13,8 +13,11 @@ export interface Neighbourhoods {
   valid: Uint8Array;
 }
 
-/** Square (2r+1)×(2r+1) windows, row-major, the centre included. */
-export function squareNeighbourhoods(height: number, width: number, radius: number): Neighbourhoods {
+/**
+ * (2r+1)×(2r+1) windows, row-major, the centre included. 'cross' keeps only the window's own row and column
+ * (the other entries become padding, so the layout stays the same).
+ */
+export function squareNeighbourhoods(height: number, width: number, radius: number, shape: 'square' | 'cross' = 'square'): Neighbourhoods {
   const side = 2 * radius + 1;
   const perPosition = side * side;
   const P = height * width;
@@ -28,7 +31,7 @@ export function squareNeighbourhoods(height: number, width: number, radius: numb
         for (let dx = -radius; dx <= radius; dx++, k++) {
           const ny = y + dy;
           const nx = x + dx;
-          const inside = ny >= 0 && ny < height && nx >= 0 && nx < width;
+          const inside = ny >= 0 && ny < height && nx >= 0 && nx < width && (shape === 'square' || dx === 0 || dy === 0);
           indices[k] = inside ? ny * width + nx : p;
           valid[k] = inside ? 1 : 0;
         }

@@ -103,8 +103,14 @@ export async function fitNpad(paths: readonly string[], extractor: FeatureExtrac
     if (o.trainRadius === 0) {
       weighted = await fitPlainGaussians(statsA, o.epsilon);
     } else {
-      const hood = squareNeighbourhoods(H, W, o.trainRadius);
-      const weights = await computeNeighbourWeights(statsA, hood, { weighting: o.neighbourWeighting, beta: o.beta, epsilon: o.epsilon, seed: o.seed });
+      const hood = squareNeighbourhoods(H, W, o.trainRadius, o.neighbourhoodShape);
+      const weights = await computeNeighbourWeights(statsA, hood, {
+        weighting: o.neighbourWeighting,
+        beta: o.beta,
+        covariance: o.bhattacharyyaCovariance,
+        epsilon: o.epsilon,
+        seed: o.seed,
+      });
       weighted = await fitWeightedGaussians(statsA, weights, o.epsilon);
     }
     progress?.('module A Gaussians', 1, 1);
@@ -145,7 +151,7 @@ export async function scoreImages(
   const V = shifts.length;
   const { height: H, width: W, dim: d } = model.scoring;
   const P = H * W;
-  const hood: Neighbourhoods | null = o.moduleC ? squareNeighbourhoods(H, W, o.inferenceRadius) : null;
+  const hood: Neighbourhoods | null = o.moduleC ? squareNeighbourhoods(H, W, o.inferenceRadius, o.neighbourhoodShape) : null;
   const per = V * 3 * size * size;
   for (let i = 0; i < paths.length; i += imagesPerGroup) {
     const group = paths.slice(i, i + imagesPerGroup);

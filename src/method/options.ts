@@ -30,8 +30,12 @@ export interface NpadOptions {
   moduleA: boolean;
   /** Radius of module A's training neighbourhood: 1 = 3×3 window (the paper's "size 3" read as a width). */
   trainRadius: number;
+  /** Shape of the training and inference neighbourhoods: the full square, or the cross (same row or column). */
+  neighbourhoodShape: 'square' | 'cross';
   /** Neighbour weights of module A (paper: Bhattacharyya similarity). */
   neighbourWeighting: NeighbourWeighting;
+  /** Σ̄ of the Bhattacharyya distance: Σ_p ('own', one inverse per position) or (Σ_p + Σ_q)/2 ('average', exact, one inverse per pair). */
+  bhattacharyyaCovariance: 'own' | 'average';
   /** β of the Bhattacharyya distance, D = Δᵀ Σ_p⁻¹ Δ / (8β) (paper 0.25; larger borrows more from neighbours). */
   beta: number;
 
@@ -82,7 +86,9 @@ export const DEFAULT_NPAD_OPTIONS: Readonly<NpadOptions> = Object.freeze({
   epsilon: 0.01,
   moduleA: true,
   trainRadius: 1,
+  neighbourhoodShape: 'square',
   neighbourWeighting: 'bhattacharyya',
+  bhattacharyyaCovariance: 'own',
   beta: 0.25,
   moduleB: true,
   aggregationRadius: 1,
@@ -134,6 +140,8 @@ export function validateNpadOptions(o: NpadOptions): void {
   };
   oneOf('channelSelection', ['fewest-zeros', 'most-zeros', 'random']);
   oneOf('neighbourWeighting', ['bhattacharyya', 'uniform', 'random']);
+  oneOf('bhattacharyyaCovariance', ['own', 'average']);
+  oneOf('neighbourhoodShape', ['square', 'cross']);
   oneOf('shiftSteps', ['all', 'max']);
   oneOf('shiftDirections', [4, 8]);
   oneOf('shiftAggregate', ['mean', 'min']);

@@ -35,7 +35,7 @@ test('weighted Gaussians (module A) equal the weighted sample covariance compute
   const f = Float32Array.from({ length: N * d * P }, () => random() * 3);
   const stats = await statsOf(f, N, d, P);
   const hood = squareNeighbourhoods(H, W, 1);
-  const weights = await computeNeighbourWeights(stats, hood, { weighting: 'random', beta: 0.25, epsilon: 0.01, seed: 3 });
+  const weights = await computeNeighbourWeights(stats, hood, { weighting: 'random', beta: 0.25, covariance: 'own', epsilon: 0.01, seed: 3 });
   const grid = await fitWeightedGaussians(stats, weights, 0.01);
   for (let p = 0; p < P; p++) {
     // Direct eq. 7–8: every sample of every neighbour, with its weight.
@@ -69,11 +69,32 @@ test('Bhattacharyya weights: 1 at the centre, exp(−D/(8β)) for a neighbour, 0
   const f = Float32Array.from([0, 4, 2, 6]); // [N=2, d=1, P=2]
   const stats = await statsOf(f, 2, 1, 2);
   const hood = squareNeighbourhoods(1, 2, 1);
-  const w = await computeNeighbourWeights(stats, hood, { weighting: 'bhattacharyya', beta: 0.25, epsilon: 0, seed: 0 });
+  const w = await computeNeighbourWeights(stats, hood, { weighting: 'bhattacharyya', beta: 0.25, covariance: 'own', epsilon: 0, seed: 0 });
   // Window of position 0 (row-major 3×3): only offsets (0,0) → 0 and (0,+1) → 1 are inside.
   const row = Array.from(w.weights.subarray(0, 9));
   assert.equal(row[4], 1);
   // D = (1 − 5)² / var_0 / (8·0.25) = 16 / 2 / 2 = 4.
   assert.ok(Math.abs(row[5]! - Math.exp(-4)) < 1e-6, `got ${row[5]}`);
   assert.equal(row.filter((x, i) => i !== 4 && i !== 5 && x !== 0).length, 0);
+});
+
+test('exact Bhattacharyya uses the average covariance of the pair', async () => {
+  // Position 0: {0, 2} (mean 1, var 2); position 1: {4, 8} (mean 6, var 8).
+  const stats = await statsOf(Float32Array.from([0, 4, 2, 8]), 2, 1, 2);
+  const hood = squareNeighbourhoods(1, 2, 1);
+  const own = await computeNeighbourWeights(stats, hood, { weighting: 'bhattacharyya', beta: 0.25, covariance: 'own', epsilon: 0, seed: 0 });
+  const avg = await computeNeighbourWeights(stats, hood, { weighting: 'bhattacharyya', beta: 0.25, covariance: 'average', epsilon: 0, seed: 0 });
+  // own: 25 / 2 / 2 = 6.25; average: Σ̄ = (2 + 8)/2 = 5 → 25 / 5 / 2 = 2.5. From position 1: own 25 / 8 / 2.
+  assert.ok(Math.abs(own.weights[5]! - Math.exp(-6.25)) < 1e-6);
+  assert.ok(Math.abs(avg.weights[5]! - Math.exp(-2.5)) < 1e-6, `got ${avg.weights[5]}`);
+  assert.ok(Math.abs(avg.weights[9 + 3]! - Math.exp(-2.5)) < 1e-6);
+  assert.ok(Math.abs(own.weights[9 + 3]! - Math.exp(-25 / 16)) < 1e-6);
+  assert.equal(avg.weights[4], 1);
+  assert.equal(avg.weights[9 + 4], 1);
+});
+
+test('cross neighbourhoods keep only the row and the column', () => {
+  const h = squareNeighbourhoods(3, 3, 1, 'cross');
+  // Centre position 4: its 3×3 window minus the four corners.
+  assert.deepEqual(Array.from(h.valid.subarray(4 * 9, 5 * 9)), [0, 1, 0, 1, 1, 1, 0, 1, 0]);
 });
