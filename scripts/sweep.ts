@@ -1,55 +1,77 @@
 /**
- * Measures configurations side by side, for choosing defaults (docs/method-choices.md). Each argument after
- * the dataset is a JSON object of overrides: N-pad options, plus `upsample`, `resize`, `crop`, `features`.
- * Prints one JSON line per configuration: the overrides, the four metrics and the timings.
+ * Measures configurations side by side, for choosing defaults (docs/method-choices.md).
  *
- *   node --import tsx scripts/sweep.ts ../shared/datasets/mvtec_ad/bottle '{"dim":100}' '{"dim":100,"moduleD":false}'
+ *   node --import tsx scripts/sweep.ts DATASET_DIR FIT_JSON... [--score SCORE_JSON]...
+ *
+ * Each FIT_JSON is an object of overrides (N-pad options, plus `upsample`, `resize`, `crop`, `features`);
+ * each is fitted once and then scored with every --score variant (scoring-time options only: module C/D,
+ * shifts, image score; none given = the fitted options). Prints one JSON line per (fit, score) pair with the
+ * four metrics and timings. Test masks are read only after scoring.
  */
+import { parseArgs } from 'node:util';
+import { loadBackbone } from '../src/backbone/index.js';
+import { FeatureExtractor } from '../src/backbone/featureExtractor.js';
 import { readMvtecDataset } from '../src/data/mvtec.js';
-import { Detector } from '../src/detector/detector.js';
-import type { DetectorConfigInput } from '../src/detector/config.js';
-import { evaluateDetector } from '../src/evaluation/runEvaluation.js';
-import type { NpadOptions } from '../src/method/options.js';
+import { computeMetrics, groundTruthMask } from '../src/evaluation/evaluate.js';
+import { inputSize } from '../src/image/shiftedCrops.js';
+import { fitNpad, scoreImages } from '../src/method/npad.js';
+import { DEFAULT_NPAD_OPTIONS, validateNpadOptions, type NpadOptions } from '../src/method/options.js';
 import { releaseSessions } from '../src/onnx/session.js';
 
-interface Overrides extends Partial<NpadOptions> {
+interface FitOverrides extends Partial<NpadOptions> {
   upsample?: 'nearest' | 'bilinear';
   resize?: number;
   crop?: number | null;
   features?: 'post-activation' | 'raw';
 }
 
-function configOf(o: Overrides): DetectorConfigInput {
-  const { upsample, resize, crop, features, ...options } = o;
-  return {
-    options,
-    preprocess: { ...(resize !== undefined ? { resize } : {}), ...(crop !== undefined ? { crop } : {}) },
-    ...(upsample ? { featureGrid: { upsample } } : {}),
-    backbone: { kind: 'resnet50-v2', ...(features ? { features } : {}) },
-  };
-}
-
-const [root, ...configs] = process.argv.slice(2);
-if (!root) throw new Error('usage: sweep.ts DATASET_DIR [JSON overrides …]');
+const { values, positionals } = parseArgs({ options: { score: { type: 'string', multiple: true } }, allowPositionals: true });
+const [root, ...fits] = positionals;
+if (!root) throw new Error('usage: sweep.ts DATASET_DIR [FIT_JSON …] [--score SCORE_JSON …]');
 const dataset = await readMvtecDataset(root);
-for (const text of configs.length ? configs : ['{}']) {
-  const overrides = JSON.parse(text) as Overrides;
+const labels = dataset.test.map((t) => t.label);
+const round = (x: number): number => Math.round(x * 1e4) / 1e4;
+
+for (const fitText of fits.length ? fits : ['{}']) {
+  const { upsample, resize, crop, features, ...fitOptions } = JSON.parse(fitText) as FitOverrides;
+  const options: NpadOptions = { ...DEFAULT_NPAD_OPTIONS, ...fitOptions };
+  const preprocess = { resize: resize ?? 256, crop: crop === undefined ? 224 : crop };
+  if (preprocess.crop === null) options.moduleD = false;
+  validateNpadOptions(options);
+  const backbone = await loadBackbone({ kind: 'resnet50-v2', ...(features ? { features } : {}) });
+  const size = inputSize(preprocess);
+  const extractor = await FeatureExtractor.create(backbone, { upsample: upsample ?? 'nearest' }, size);
   const t0 = performance.now();
-  const detector = await Detector.fit(dataset.train, configOf(overrides));
+  const model = await fitNpad(dataset.train, extractor, { options, preprocess, batchSize: 16 });
   const fitSeconds = (performance.now() - t0) / 1000;
-  const r = await evaluateDetector(detector, dataset);
-  const m = r.metrics;
-  const round = (x: number): number => Math.round(x * 1e4) / 1e4;
-  process.stdout.write(
-    JSON.stringify({
-      overrides,
-      image_auroc: round(m.image_auroc),
-      pixel_auroc: round(m.pixel_auroc),
-      pro: round(m.pro),
-      image_f1_max: round(m.image_f1_max),
-      fit_s: Math.round(fitSeconds),
-      ms_per_image: Math.round((1000 * r.scoreSeconds) / dataset.test.length),
-    }) + '\n',
-  );
+  let masks: Uint8Array[] | null = null;
+  for (const scoreText of values.score ?? ['{}']) {
+    const scoring = { ...options, ...(JSON.parse(scoreText) as Partial<NpadOptions>) };
+    validateNpadOptions(scoring);
+    const variant = { ...model, settings: { ...model.settings, options: scoring } };
+    const maps: Float32Array[] = [];
+    const scores: number[] = [];
+    const t1 = performance.now();
+    await scoreImages(variant, extractor, dataset.test.map((t) => t.path), (i, r) => {
+      maps[i] = r.map;
+      scores[i] = r.score;
+    });
+    const scoreSeconds = (performance.now() - t1) / 1000;
+    masks ??= await Promise.all(dataset.test.map((t) => groundTruthMask(t, preprocess, size)));
+    const m = computeMetrics(scores, labels, maps, masks, size);
+    process.stdout.write(
+      JSON.stringify({
+        fit: JSON.parse(fitText) as unknown,
+        score: JSON.parse(scoreText) as unknown,
+        image_auroc: round(m.image_auroc),
+        pixel_auroc: round(m.pixel_auroc),
+        pro: round(m.pro),
+        image_f1_max: round(m.image_f1_max),
+        fit_s: Math.round(fitSeconds),
+        ms_per_image: Math.round((1000 * scoreSeconds) / dataset.test.length),
+        peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
+      }) + '\n',
+    );
+  }
   await releaseSessions();
 }

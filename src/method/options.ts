@@ -73,7 +73,7 @@ export interface NpadOptions {
   /** Which map the top-k positions are taken from. */
   imageScoreSource: 'pixel' | 'A' | 'B';
   /** How the sorted Mahalanobis (M) and centroid distances (E) are combined rank by rank. */
-  imageScoreCombine: 'product' | 'geometric' | 'sum' | 'mahalanobis-only';
+  imageScoreCombine: 'product' | 'geometric' | 'sum' | 'mahalanobis-only' | 'centroid-only';
   /** σ of the Gaussian smoothing of the upsampled map, in pixels (PaDiM and PatchCore: 4). */
   smoothingSigma: number;
 }
@@ -146,7 +146,8 @@ export function validateNpadOptions(o: NpadOptions): void {
   oneOf('shiftDirections', [4, 8]);
   oneOf('shiftAggregate', ['mean', 'min']);
   oneOf('imageScoreSource', ['pixel', 'A', 'B']);
-  oneOf('imageScoreCombine', ['product', 'geometric', 'sum', 'mahalanobis-only']);
+  oneOf('imageScoreCombine', ['product', 'geometric', 'sum', 'mahalanobis-only', 'centroid-only']);
+  if (o.imageScoreCombine === 'centroid-only' && !o.moduleB) throw new RangeError('imageScoreCombine centroid-only needs moduleB (the centroid bank)');
   for (const flag of ['moduleA', 'moduleB', 'moduleC', 'moduleD'] as const) {
     if (typeof o[flag] !== 'boolean') throw new RangeError(`option ${flag} must be true or false, got ${String(o[flag])}`);
   }

@@ -195,6 +195,8 @@ function combine(m: number, e: number, how: NpadOptions['imageScoreCombine']): n
       return m + e;
     case 'mahalanobis-only':
       return m;
+    case 'centroid-only':
+      return e;
   }
 }
 
