@@ -8,6 +8,9 @@
  * channels are never upsampled. Graphs are cached per (backbone, options, input size, channel selection) with
  * `cachedSession`; each holds its own copy of the weights.
  *
+ * Methods that combine the stages their own way (PatchCore: stages 2 and 3, each aggregated on its own grid) read
+ * the raw stage outputs with `extractStages` instead.
+ *
  * Cost notes (2-core machine): the full 1792 × 56 × 56 grid is 22 MB per image, and moving it (resize, concat,
  * copy out) costs about as much CPU as the convolutions, so select channels when only some are needed.
  * onnxruntime's first run of a new input shape is several times slower than later ones: keep the batch size fixed
@@ -18,7 +21,7 @@ import type * as ort from 'onnxruntime-node';
 import { type AttributeValue, GraphBuilder } from '../onnx/graph.js';
 import { type FloatTensor, cachedSession, createSession, runFloat } from '../onnx/session.js';
 import type { Backbone, StageNames } from './index.js';
-import { STAGES_INPUT, STAGES_OUTPUTS } from './stagesModel.js';
+import { STAGES_INPUT, STAGES_OUTPUTS, stagesModel } from './stagesModel.js';
 
 /** How the feature grid is formed. */
 export interface FeatureGridOptions {
@@ -97,6 +100,30 @@ export class FeatureExtractor {
   }
 
   /**
+   * The raw outputs of stages 1–3 (strides 4, 8, 16) of a batch, each [B, C_i, h_i, w_i] on its own grid, for
+   * methods that combine the stages their own way: PatchCore aggregates each stage over its own neighbourhoods
+   * before bringing stage 3 to stage 2's grid, which the concatenated grid of {@link extract} cannot express.
+   * The grid options (upsampling) play no part here.
+   *
+   * @param images ImageNet-normalised RGB, `batch × 3 × inputSize × inputSize` values
+   * @param batch number of images
+   */
+  async extractStages(images: Float32Array, batch: number): Promise<[FloatTensor, FloatTensor, FloatTensor]> {
+    this.checkImages(images, batch);
+    const s = this.inputSize;
+    const { emitStages } = this.backbone;
+    let stages: Record<string, FloatTensor>;
+    if (emitStages) {
+      // The backbone's own stages model, cached like the grid graphs (released by releaseSessions).
+      const session = await cachedSession(this.cacheKey({ kind: 'stages' }), () => stagesModel(emitStages));
+      stages = await runFloat(session, { [STAGES_INPUT]: { data: images, dims: [batch, 3, s, s] } }, STAGES_OUTPUTS);
+    } else {
+      stages = await this.runStagesModel(images, batch);
+    }
+    return STAGES_OUTPUTS.map((name) => stages[name]!) as [FloatTensor, FloatTensor, FloatTensor];
+  }
+
+  /**
    * Per-channel count of features > 0 over all images of the batch and all grid positions (length `channels`),
    * computed in the graph so that no features are copied out. Summing counts over batches gives the share of
    * positive activations per channel.
@@ -167,9 +194,9 @@ export class FeatureExtractor {
     return Object.fromEntries(names.map((name, i) => [STAGES_OUTPUTS[i]!, result[name]!]));
   }
 
-  private cacheKey(output: GraphOutput): string {
+  private cacheKey(output: GraphOutput | { kind: 'stages' }): string {
     const b = this.backbone;
-    const what = output.kind === 'features' ? `features:${selectionKey(output.selection)}` : 'countPositive';
+    const what = output.kind === 'features' ? `features:${selectionKey(output.selection)}` : output.kind;
     return `npad-features|${b.id}|${b.weightsSha256}|${this.opts.upsample}|${this.inputSize}|${what}`;
   }
 }
@@ -257,7 +284,7 @@ function splitSelection(
 }
 
 /** Resizes x [B,C,h,w] to the spatial size of `like` [B,C',H,W] (sizes taken at run time, so any grid works). */
-function resizeTo(g: GraphBuilder, x: string, like: string, mode: FeatureGridOptions['upsample']): string {
+export function resizeTo(g: GraphBuilder, x: string, like: string, mode: FeatureGridOptions['upsample']): string {
   const batchAndChannels = g.node('Shape', [x], { start: 0, end: 2 });
   const grid = g.node('Shape', [like], { start: 2, end: 4 });
   const sizes = g.node('Concat', [batchAndChannels, grid], { axis: 0 });

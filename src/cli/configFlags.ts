@@ -4,12 +4,15 @@
 import path from 'node:path';
 import type { BackboneSpec } from '../backbone/index.js';
 import type { TorchvisionArch } from '../backbone/index.js';
-import type { DetectorConfigInput } from '../detector/config.js';
+import { DEFAULT_METHOD_OPTIONS, METHODS, isMethodName, type CommonConfigInput, type DetectorConfigInput, type MethodName } from '../detector/config.js';
 import { NpadInputError } from '../errors.js';
-import { DEFAULT_NPAD_OPTIONS, NPAD_PRESETS, type NpadOptions, type NpadPreset } from '../method/options.js';
+import { DEFAULT_NPAD_OPTIONS, NPAD_PRESETS, type NpadPreset } from '../method/options.js';
+import { DEFAULT_PADIM_OPTIONS } from '../method/padim.js';
+import { DEFAULT_PATCHCORE_OPTIONS } from '../method/patchcore.js';
 
 /** parseArgs option declarations of the configuration flags. */
 export const CONFIG_FLAGS = {
+  method: { type: 'string' },
   preset: { type: 'string' },
   dim: { type: 'string' },
   set: { type: 'string', multiple: true },
@@ -25,9 +28,12 @@ export const CONFIG_FLAGS = {
 } as const;
 
 export const CONFIG_HELP = `Detector options (fit, and eval without --model):
-  --preset NAME          exper1 … exper5 (the paper's ablations) or npad (default)
-  --dim N                channels kept, d (default ${DEFAULT_NPAD_OPTIONS.dim})
-  --set KEY=VALUE        any N-pad option, e.g. --set moduleD=false --set beta=0.5 (docs/method-choices.md)
+  --method M             npad (default) | padim | patchcore (the N-pad paper's baselines, on the same backbone)
+  --preset NAME          N-pad only: exper1 … exper5 (the paper's ablations) or npad (default)
+  --dim N                channels kept, d (N-pad default ${DEFAULT_NPAD_OPTIONS.dim}, PaDiM ${DEFAULT_PADIM_OPTIONS.dim}; not PatchCore)
+  --set KEY=VALUE        any option of the method, e.g. --set moduleD=false --set beta=0.5 (N-pad,
+                         docs/method-choices.md), --set seed=7 (PaDiM), --set coresetRatio=0.01 (PatchCore,
+                         default ${DEFAULT_PATCHCORE_OPTIONS.coresetRatio}); an unknown KEY lists the method's options
   --resize N             resize side (default 256)
   --crop N|none          centre-crop side (default 224)
   --backbone B           resnet50-v2 (default), a torchvision/timm .safetensors file, or an .onnx file
@@ -35,7 +41,7 @@ export const CONFIG_HELP = `Detector options (fit, and eval without --model):
   --backbone-outputs a,b,c  the three feature outputs of an .onnx backbone, finest first
   --weights-dir DIR      ResNet50-v2 .npy folder (default $NPAD_WEIGHTS_DIR or ../shared/models/resnet50-v2-imagenet)
   --features F           post-activation (default) | raw stage sums (ResNet50-v2)
-  --upsample U           nearest (default) | bilinear
+  --upsample U           nearest | bilinear (default nearest; PatchCore bilinear)
   --batch-size N         images per backbone batch while fitting (default 16)`;
 
 export type ConfigFlagValues = { [K in keyof typeof CONFIG_FLAGS]?: (typeof CONFIG_FLAGS)[K] extends { multiple: true } ? string[] : string };
@@ -46,18 +52,19 @@ function integer(flag: string, value: string): number {
   return n;
 }
 
-function parseOptionValue(key: keyof NpadOptions, raw: string): NpadOptions[keyof NpadOptions] {
-  const current = DEFAULT_NPAD_OPTIONS[key];
+/** A `--set` value, typed like the option's default (number, boolean or string; the string is checked later). */
+function parseOptionValue(method: MethodName, key: string, raw: string): unknown {
+  const current: unknown = (DEFAULT_METHOD_OPTIONS[method] as Record<string, unknown>)[key];
   if (typeof current === 'number') {
     const n = Number(raw);
-    if (!Number.isFinite(n)) throw new NpadInputError(`--set ${key}: expected a number, got '${raw}'`);
-    return n as NpadOptions[typeof key];
+    if (raw.trim() === '' || !Number.isFinite(n)) throw new NpadInputError(`--set ${key}: expected a number, got '${raw}'`);
+    return n;
   }
   if (typeof current === 'boolean') {
     if (raw !== 'true' && raw !== 'false') throw new NpadInputError(`--set ${key}: expected true or false, got '${raw}'`);
-    return (raw === 'true') as NpadOptions[typeof key];
+    return raw === 'true';
   }
-  return raw as NpadOptions[typeof key];
+  return raw;
 }
 
 function backboneSpec(v: ConfigFlagValues): BackboneSpec {
@@ -85,21 +92,33 @@ function backboneSpec(v: ConfigFlagValues): BackboneSpec {
   throw new NpadInputError(`--backbone: expected resnet50-v2, a .safetensors file or an .onnx file, got '${b}'`);
 }
 
+/** The `--method` flag (default N-pad). */
+function methodOf(v: ConfigFlagValues): MethodName {
+  const m = v.method ?? 'npad';
+  if (!isMethodName(m)) throw new NpadInputError(`--method: expected one of ${METHODS.join(', ')}, got '${m}'`);
+  return m;
+}
+
 /** Turns parsed flags into a configuration input (defaults fill the rest). */
 export function configFromFlags(v: ConfigFlagValues): DetectorConfigInput {
-  const options: Partial<NpadOptions> = {};
-  if (v.dim !== undefined) options.dim = integer('dim', v.dim);
+  const method = methodOf(v);
+  const known = DEFAULT_METHOD_OPTIONS[method];
+  const options: Record<string, unknown> = {};
+  if (v.dim !== undefined) {
+    if (!('dim' in known)) throw new NpadInputError(`--dim: method ${method} has no channel count d (its options: ${Object.keys(known).join(', ')})`);
+    options.dim = integer('dim', v.dim);
+  }
   for (const pair of v.set ?? []) {
     const eq = pair.indexOf('=');
     const key = pair.slice(0, eq);
-    if (eq < 1 || !(key in DEFAULT_NPAD_OPTIONS)) {
-      throw new NpadInputError(`--set '${pair}': expected KEY=VALUE with KEY one of ${Object.keys(DEFAULT_NPAD_OPTIONS).join(', ')}`);
+    if (eq < 1 || !(key in known)) {
+      throw new NpadInputError(`--set '${pair}': expected KEY=VALUE with KEY one of ${Object.keys(known).join(', ')} (options of ${method})`);
     }
-    const k = key as keyof NpadOptions;
-    (options as Record<string, unknown>)[k] = parseOptionValue(k, pair.slice(eq + 1));
+    options[key] = parseOptionValue(method, key, pair.slice(eq + 1));
   }
-  if (v.preset !== undefined && !(v.preset in NPAD_PRESETS)) {
-    throw new NpadInputError(`--preset: expected one of ${Object.keys(NPAD_PRESETS).join(', ')}, got '${v.preset}'`);
+  if (v.preset !== undefined) {
+    if (method !== 'npad') throw new NpadInputError(`--preset: presets are N-pad's ablations; method ${method} has none`);
+    if (!(v.preset in NPAD_PRESETS)) throw new NpadInputError(`--preset: expected one of ${Object.keys(NPAD_PRESETS).join(', ')}, got '${v.preset}'`);
   }
   const preprocess: { resize?: number; crop?: number | null } = {};
   if (v.resize !== undefined) preprocess.resize = integer('resize', v.resize);
@@ -107,12 +126,19 @@ export function configFromFlags(v: ConfigFlagValues): DetectorConfigInput {
   if (v.upsample !== undefined && v.upsample !== 'nearest' && v.upsample !== 'bilinear') {
     throw new NpadInputError(`--upsample: expected nearest or bilinear, got '${v.upsample}'`);
   }
-  return {
-    ...(v.preset ? { preset: v.preset as NpadPreset } : {}),
-    options,
+  const common: CommonConfigInput = {
     preprocess,
     backbone: backboneSpec(v),
     ...(v.upsample ? { featureGrid: { upsample: v.upsample as 'nearest' | 'bilinear' } } : {}),
     ...(v['batch-size'] ? { batchSize: integer('batch-size', v['batch-size']) } : {}),
   };
+  // Option values are typed like the defaults here; their ranges and enumerations are checked by validateConfig.
+  switch (method) {
+    case 'npad':
+      return { ...(v.preset ? { preset: v.preset as NpadPreset } : {}), options, ...common };
+    case 'padim':
+      return { method, options, ...common };
+    case 'patchcore':
+      return { method, options, ...common };
+  }
 }

@@ -1,28 +1,62 @@
 /**
  * The library's main object: a fitted anomaly detector that can be saved, loaded and asked to score images.
- * It ties the backbone, the method and the model file together; the CLI and any other face call this.
+ * It ties the backbone, the method (N-pad, PaDiM or PatchCore) and the model file together; the CLI and any
+ * other face call this.
  */
 import { loadBackbone, type Backbone, type BackboneSpec } from '../backbone/index.js';
 import { FeatureExtractor } from '../backbone/featureExtractor.js';
 import { NpadInputError } from '../errors.js';
 import { inputSize, maxShift } from '../image/shiftedCrops.js';
 import { validatePreprocessOptions } from '../image/preprocess.js';
-import { fitNpad, scoreImages, type NpadModel, type ProgressCallback, type ScoredImage } from '../method/npad.js';
-import { DEFAULT_NPAD_OPTIONS, validateNpadOptions, type NpadOptions } from '../method/options.js';
+import type { ProgressCallback, ScoredImage } from '../method/npad.js';
+import { validateNpadOptions } from '../method/options.js';
+import { validatePadimOptions } from '../method/padim.js';
+import { validatePatchcoreOptions } from '../method/patchcore.js';
 import { loadModel, saveModel } from '../model/modelFile.js';
-import { resolveConfig, type DetectorConfig, type DetectorConfigInput } from './config.js';
-import { npadModelFromTensors, npadModelToTensors, type NpadModelMeta } from './modelTensors.js';
+import {
+  DEFAULT_METHOD_OPTIONS,
+  METHODS,
+  isMethodName,
+  resolveConfig,
+  type CommonConfigInput,
+  type DetectorConfig,
+  type DetectorConfigInput,
+  type MethodName,
+} from './config.js';
+import { fitMethod, scoreMethod, type FittedModel } from './methods.js';
+import { checkModelMeta, fittedModelFromTensors, fittedModelToTensors } from './modelTensors.js';
+
+/** Rejects option keys the method does not have (e.g. PatchCore's coresetRatio given to PaDiM). */
+function checkOptionKeys(method: MethodName, options: object): void {
+  const known = DEFAULT_METHOD_OPTIONS[method];
+  for (const key of Object.keys(options)) {
+    if (!(key in known)) throw new RangeError(`option ${key} does not apply to method ${method} (its options: ${Object.keys(known).join(', ')})`);
+  }
+}
 
 /** Checks a whole configuration, naming the bad option. */
 export function validateConfig(config: DetectorConfig): void {
-  validateNpadOptions(config.options);
-  validatePreprocessOptions(config.preprocess);
-  if (config.options.moduleD && config.options.shiftMax > maxShift(config.preprocess)) {
-    throw new RangeError(
-      `option shiftMax = ${config.options.shiftMax} needs ${config.options.shiftMax} px between the crop and the resized image on each side ` +
-        `(resize ${config.preprocess.resize}, crop ${String(config.preprocess.crop)} leave ${maxShift(config.preprocess)}): lower shiftMax or turn moduleD off`,
-    );
+  const method: unknown = config.method;
+  if (!isMethodName(method)) throw new RangeError(`method must be one of ${METHODS.join(', ')}; got ${String(method)}`);
+  checkOptionKeys(config.method, config.options);
+  switch (config.method) {
+    case 'npad':
+      validateNpadOptions(config.options);
+      if (config.options.moduleD && config.options.shiftMax > maxShift(config.preprocess)) {
+        throw new RangeError(
+          `option shiftMax = ${config.options.shiftMax} needs ${config.options.shiftMax} px between the crop and the resized image on each side ` +
+            `(resize ${config.preprocess.resize}, crop ${String(config.preprocess.crop)} leave ${maxShift(config.preprocess)}): lower shiftMax or turn moduleD off`,
+        );
+      }
+      break;
+    case 'padim':
+      validatePadimOptions(config.options);
+      break;
+    case 'patchcore':
+      validatePatchcoreOptions(config.options);
+      break;
   }
+  validatePreprocessOptions(config.preprocess);
   if (config.featureGrid.upsample !== 'nearest' && config.featureGrid.upsample !== 'bilinear') {
     throw new RangeError(`featureGrid.upsample must be 'nearest' or 'bilinear', got ${String(config.featureGrid.upsample)}`);
   }
@@ -34,7 +68,8 @@ export class Detector {
     readonly config: DetectorConfig,
     readonly backbone: Backbone,
     private readonly extractor: FeatureExtractor,
-    readonly model: NpadModel,
+    /** The fitted model, tagged with its method. */
+    readonly fitted: FittedModel,
   ) {}
 
   /** Side of the square anomaly maps this detector produces. */
@@ -42,14 +77,14 @@ export class Detector {
     return inputSize(this.config.preprocess);
   }
 
-  /** Fits a detector on nominal (defect-free) images. */
+  /** Fits a detector on nominal (defect-free) images; without `method` in the configuration, N-pad. */
   static async fit(trainImages: readonly string[], input: DetectorConfigInput | DetectorConfig = {}, progress?: ProgressCallback): Promise<Detector> {
-    const config = 'method' in input ? input : resolveConfig(input);
+    const config = resolveConfig(input);
     validateConfig(config);
     const backbone = await loadBackbone(config.backbone);
     const extractor = await FeatureExtractor.create(backbone, config.featureGrid, inputSize(config.preprocess));
-    const model = await fitNpad(trainImages, extractor, { options: config.options, preprocess: config.preprocess, batchSize: config.batchSize }, progress);
-    return new Detector(config, backbone, extractor, model);
+    const fitted = await fitMethod(config, trainImages, extractor, progress);
+    return new Detector(config, backbone, extractor, fitted);
   }
 
   /**
@@ -58,7 +93,7 @@ export class Detector {
    */
   static async load(path: string, overrides: { backbone?: BackboneSpec } = {}): Promise<Detector> {
     const peek = await loadModel(path);
-    const stored = parseStoredConfig(peek.header.config, path);
+    const stored = parseStoredConfig(peek.header.method, peek.header.config, path);
     const config: DetectorConfig = { ...stored.detector, backbone: overrides.backbone ?? stored.detector.backbone };
     const backbone = await loadBackbone(config.backbone);
     if (backbone.id !== peek.header.backbone.id || backbone.weightsSha256 !== peek.header.backbone.weightsSha256) {
@@ -69,19 +104,22 @@ export class Detector {
       );
     }
     const extractor = await FeatureExtractor.create(backbone, config.featureGrid, inputSize(config.preprocess));
-    const settings = { options: config.options, preprocess: config.preprocess, batchSize: config.batchSize };
-    return new Detector(config, backbone, extractor, npadModelFromTensors(settings, stored.model, peek.tensors, path));
+    return new Detector(config, backbone, extractor, fittedModelFromTensors(config, stored.model, peek.tensors, path));
   }
 
   /** Writes the detector to `path` atomically (a crash mid-save leaves any previous file intact). */
   async save(path: string): Promise<void> {
-    const { meta, tensors } = npadModelToTensors(this.model);
-    await saveModel(path, { method: 'npad', config: { detector: this.config, model: meta }, backbone: { id: this.backbone.id, weightsSha256: this.backbone.weightsSha256 } }, tensors);
+    const { meta, tensors } = fittedModelToTensors(this.fitted);
+    await saveModel(
+      path,
+      { method: this.config.method, config: { detector: this.config, model: meta }, backbone: { id: this.backbone.id, weightsSha256: this.backbone.weightsSha256 } },
+      tensors,
+    );
   }
 
   /** Scores images; `onImage` receives each result in order. */
   async score(paths: readonly string[], onImage: (index: number, result: ScoredImage) => void | Promise<void>): Promise<void> {
-    await scoreImages(this.model, this.extractor, paths, onImage);
+    await scoreMethod(this.fitted, this.extractor, paths, onImage);
   }
 }
 
@@ -89,27 +127,42 @@ function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
-/** Validates the configuration JSON of a model file (options missing in older files take today's defaults). */
-function parseStoredConfig(config: Record<string, unknown>, file: string): { detector: DetectorConfig; model: NpadModelMeta } {
+/**
+ * Validates the configuration JSON of a model file (options missing in older files take today's defaults).
+ * Files written before the baselines existed are N-pad files with the same layout.
+ */
+function parseStoredConfig(headerMethod: string, config: Record<string, unknown>, file: string): { detector: DetectorConfig; model: Record<string, unknown> } {
   const detector = config.detector;
   const model = config.model;
-  if (!isRecord(detector) || !isRecord(model) || detector.method !== 'npad' || !isRecord(detector.options) || !isRecord(detector.preprocess) || !isRecord(detector.backbone)) {
-    throw new NpadInputError(`${file}: model file has no valid npad configuration`, file);
+  const method = isRecord(detector) ? detector.method : undefined;
+  if (!isRecord(detector) || !isRecord(model) || !isMethodName(method) || !isRecord(detector.options) || !isRecord(detector.preprocess) || !isRecord(detector.backbone)) {
+    throw new NpadInputError(`${file}: model file has no valid ${isMethodName(headerMethod) ? headerMethod : 'npad'} configuration`, file);
   }
-  for (const key of ['trainCount', 'height', 'width', 'dim', 'chunkSize', 'centroidCount'] as const) {
-    if (typeof model[key] !== 'number') throw new NpadInputError(`${file}: model metadata lacks ${key}`, file);
-  }
-  const resolved = resolveConfig({
-    options: { ...DEFAULT_NPAD_OPTIONS, ...(detector.options as Partial<NpadOptions>) },
+  if (method !== headerMethod) throw new NpadInputError(`${file}: model file says method ${headerMethod} but its configuration is for ${method}`, file);
+  checkModelMeta(method, model, file);
+  const common: CommonConfigInput = {
     preprocess: detector.preprocess as Partial<DetectorConfig['preprocess']>,
     backbone: detector.backbone as BackboneSpec,
     featureGrid: isRecord(detector.featureGrid) ? (detector.featureGrid as Partial<DetectorConfig['featureGrid']>) : {},
     batchSize: typeof detector.batchSize === 'number' ? detector.batchSize : undefined,
-  });
+  };
+  const resolved = resolveConfig(storedInput(method, detector.options, common));
   try {
     validateConfig(resolved);
   } catch (e) {
     throw new NpadInputError(`${file}: invalid configuration in model file: ${(e as Error).message}`, file);
   }
-  return { detector: resolved, model: model as unknown as NpadModelMeta };
+  return { detector: resolved, model };
+}
+
+/** The configuration input of a stored method and options (the options are checked by validateConfig). */
+function storedInput(method: MethodName, options: Record<string, unknown>, common: CommonConfigInput): DetectorConfigInput {
+  switch (method) {
+    case 'npad':
+      return { ...common, method, options };
+    case 'padim':
+      return { ...common, method, options };
+    case 'patchcore':
+      return { ...common, method, options };
+  }
 }

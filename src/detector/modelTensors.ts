@@ -1,12 +1,17 @@
 /**
- * A fitted N-pad model as named tensors plus JSON, and back, for the model file (docs/model-format.md).
- * Precision matrices stay in their position chunks (`A.precision.0`, `A.precision.1`, …) so that a model
- * of any size is written and read without one multi-GB array.
+ * A fitted model (N-pad, PaDiM or PatchCore) as named tensors plus JSON, and back, for the model file
+ * (docs/model-format.md). Precision matrices stay in their position chunks (`A.precision.0`, `A.precision.1`, …)
+ * so that a model of any size is written and read without one multi-GB array.
  */
 import { NpadInputError } from '../errors.js';
 import type { GaussianGrid } from '../method/gaussians.js';
 import type { NpadModel } from '../method/npad.js';
+import type { PadimModel } from '../method/padim.js';
+import type { PatchcoreModel } from '../method/patchcore.js';
+import type { PatchEmbeddingShape } from '../method/patchcoreEmbedding.js';
 import type { ModelTensor } from '../model/modelFile.js';
+import type { DetectorConfig } from './config.js';
+import type { FittedModel } from './methods.js';
 
 /** The JSON part of a fitted N-pad model besides its configuration. */
 export interface NpadModelMeta {
@@ -51,7 +56,7 @@ function take(tensors: Map<string, ModelTensor>, name: string, file: string, siz
   return t.data;
 }
 
-function readGrid(prefix: string, meta: NpadModelMeta, tensors: Map<string, ModelTensor>, file: string): GaussianGrid {
+function readGrid(prefix: string, meta: Pick<NpadModelMeta, 'height' | 'width' | 'dim' | 'chunkSize'>, tensors: Map<string, ModelTensor>, file: string): GaussianGrid {
   const P = meta.height * meta.width;
   const d = meta.dim;
   const precisions: Float32Array[] = [];
@@ -87,4 +92,131 @@ export function npadModelFromTensors(
       centroidCount: meta.centroidCount,
     },
   };
+}
+
+/** The JSON part of a fitted PaDiM model besides its configuration. */
+export interface PadimModelMeta {
+  /** Nominal images fitted on. */
+  trainCount: number;
+  /** Rows of the feature grid. */
+  height: number;
+  /** Columns of the feature grid. */
+  width: number;
+  /** Channels kept, d. */
+  dim: number;
+  /** Positions per precision chunk. */
+  chunkSize: number;
+}
+
+/** The JSON part of a fitted PatchCore model besides its configuration. */
+export interface PatchcoreModelMeta {
+  /** Nominal images fitted on. */
+  trainCount: number;
+  /** Values of a patch feature (embedDim). */
+  dim: number;
+  /** Members of the memory bank. */
+  bankSize: number;
+  /** Nominal patch features before subsampling. */
+  totalPatches: number;
+  /** Channels, rows and columns of the stage maps (stages 2 and 3), which fix the patch grid. */
+  stages: { channels: number; height: number; width: number }[];
+}
+
+/** PaDiM: the kept channels and one Gaussian per position (`gaussian.mean`, `gaussian.precision.<chunk>`). */
+export function padimModelToTensors(model: PadimModel): { meta: PadimModelMeta; tensors: Map<string, ModelTensor> } {
+  const g = model.gaussians;
+  const tensors = new Map<string, ModelTensor>();
+  tensors.set('channels', { dtype: 'I32', shape: [model.channels.length], data: model.channels });
+  gridTensors('gaussian', g, tensors);
+  return { meta: { trainCount: model.trainCount, height: model.height, width: model.width, dim: g.dim, chunkSize: g.chunkSize }, tensors };
+}
+
+/** Rebuilds a fitted PaDiM model; `settings` come from the file's configuration. */
+export function padimModelFromTensors(settings: PadimModel['settings'], meta: PadimModelMeta, tensors: Map<string, ModelTensor>, file: string): PadimModel {
+  const channels = tensors.get('channels');
+  if (!channels || !(channels.data instanceof Int32Array) || channels.data.length !== meta.dim) {
+    throw new NpadInputError(`${file}: model file has no valid channels tensor`, file);
+  }
+  if (meta.dim !== settings.options.dim) throw new NpadInputError(`${file}: model metadata dim ${meta.dim} disagrees with option dim ${settings.options.dim}`, file);
+  const grid = readGrid('gaussian', meta, tensors, file);
+  return { settings, channels: channels.data, trainCount: meta.trainCount, height: meta.height, width: meta.width, gaussians: grid };
+}
+
+/** PatchCore: the memory bank `bank` [bankSize, dim], coreset members in selection order. */
+export function patchcoreModelToTensors(model: PatchcoreModel): { meta: PatchcoreModelMeta; tensors: Map<string, ModelTensor> } {
+  const E = model.shape.embedDim;
+  const tensors = new Map<string, ModelTensor>([['bank', f32(model.bank, [model.bankSize, E])]]);
+  const stages = model.shape.stages.map((s) => ({ channels: s.channels, height: s.height, width: s.width }));
+  return { meta: { trainCount: model.trainCount, dim: E, bankSize: model.bankSize, totalPatches: model.totalPatches, stages }, tensors };
+}
+
+/** Rebuilds a fitted PatchCore model; `settings` come from the file's configuration. */
+export function patchcoreModelFromTensors(
+  settings: PatchcoreModel['settings'],
+  meta: PatchcoreModelMeta,
+  tensors: Map<string, ModelTensor>,
+  file: string,
+): PatchcoreModel {
+  const o = settings.options;
+  if (meta.dim !== o.embedDim) throw new NpadInputError(`${file}: model metadata dim ${meta.dim} disagrees with option embedDim ${o.embedDim}`, file);
+  const shape: PatchEmbeddingShape = { stages: meta.stages, patchSize: o.patchSize, stageDim: o.stageDim, embedDim: o.embedDim, upsample: settings.upsample };
+  const bank = take(tensors, 'bank', file, meta.bankSize * meta.dim);
+  return { settings, trainCount: meta.trainCount, shape, bank, bankSize: meta.bankSize, totalPatches: meta.totalPatches };
+}
+
+/** The JSON part of a fitted model of any method. */
+export type ModelMeta = NpadModelMeta | PadimModelMeta | PatchcoreModelMeta;
+
+/** Tensors and metadata of a fitted model of any method. */
+export function fittedModelToTensors(fitted: FittedModel): { meta: ModelMeta; tensors: Map<string, ModelTensor> } {
+  switch (fitted.method) {
+    case 'npad':
+      return npadModelToTensors(fitted.model);
+    case 'padim':
+      return padimModelToTensors(fitted.model);
+    case 'patchcore':
+      return patchcoreModelToTensors(fitted.model);
+  }
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** The metadata numbers each method's model needs. */
+const META_NUMBERS = {
+  npad: ['trainCount', 'height', 'width', 'dim', 'chunkSize', 'centroidCount'],
+  padim: ['trainCount', 'height', 'width', 'dim', 'chunkSize'],
+  patchcore: ['trainCount', 'dim', 'bankSize', 'totalPatches'],
+} as const;
+
+/** Checks a model file's metadata for `method`, naming what is missing. */
+export function checkModelMeta(method: FittedModel['method'], meta: Record<string, unknown>, file: string): void {
+  for (const key of META_NUMBERS[method]) {
+    const v = meta[key];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new NpadInputError(`${file}: model metadata lacks ${key} (a non-negative integer)`, file);
+  }
+  if (method === 'patchcore') {
+    const stages = meta.stages;
+    const valid =
+      Array.isArray(stages) &&
+      stages.length > 0 &&
+      stages.every((s) => isRecord(s) && ['channels', 'height', 'width'].every((k) => Number.isSafeInteger(s[k]) && (s[k] as number) > 0));
+    if (!valid) throw new NpadInputError(`${file}: model metadata lacks stages (channels, height, width of each stage map)`, file);
+  }
+}
+
+/** Rebuilds the fitted model of `config.method` from a model file's metadata (checked by checkModelMeta) and tensors. */
+export function fittedModelFromTensors(config: DetectorConfig, meta: Record<string, unknown>, tensors: Map<string, ModelTensor>, file: string): FittedModel {
+  const { preprocess, batchSize } = config;
+  switch (config.method) {
+    case 'npad':
+      return { method: 'npad', model: npadModelFromTensors({ options: config.options, preprocess, batchSize }, meta as unknown as NpadModelMeta, tensors, file) };
+    case 'padim':
+      return { method: 'padim', model: padimModelFromTensors({ options: config.options, preprocess, batchSize }, meta as unknown as PadimModelMeta, tensors, file) };
+    case 'patchcore': {
+      const settings = { options: config.options, preprocess, upsample: config.featureGrid.upsample, batchSize };
+      return { method: 'patchcore', model: patchcoreModelFromTensors(settings, meta as unknown as PatchcoreModelMeta, tensors, file) };
+    }
+  }
 }

@@ -2,8 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FeatureExtractor, buildFeatureGraph } from '../../src/backbone/featureExtractor.js';
 import type { Backbone } from '../../src/backbone/index.js';
+import { stagesModel } from '../../src/backbone/stagesModel.js';
 import { createSession, runFloat } from '../../src/onnx/session.js';
-import { type Tensor4, emitPoolStages, maxAbsDiff, poolFeatures, seededRandom, uniform } from './helpers.js';
+import { type Tensor4, avgPool, concatChannels, emitPoolStages, maxAbsDiff, poolFeatures, seededRandom, uniform } from './helpers.js';
 
 /** The pooling backbone of helpers.ts as a Backbone built in code. */
 const poolBackbone: Backbone = {
@@ -114,6 +115,23 @@ describe('FeatureExtractor', () => {
     });
     assert.deepEqual(await fx.countPositive(x.data, 4), want);
     assert.ok(want.some((v) => v > 0) && want.some((v) => v < 4 * 64), 'the data has both signs');
+  });
+
+  it('returns the raw stage maps on their own grids, built in code or as a stages model', async () => {
+    // The same pooling backbone without emitStages goes through its stand-alone stages model (ONNX-file path).
+    const asModel: Backbone = { ...poolBackbone, id: 'test/pool-model', emitStages: undefined, buildStages: () => stagesModel(emitPoolStages) };
+    const x = images(2, 32, 6);
+    const p8 = avgPool(x, 8);
+    const want = [avgPool(x, 4), concatChannels([p8, { data: p8.data.map((v) => -v), dims: p8.dims }]), avgPool(x, 16)];
+    for (const backbone of [poolBackbone, asModel]) {
+      const fx = await FeatureExtractor.create(backbone, { upsample: 'bilinear' }, 32);
+      const got = await fx.extractStages(x.data, 2);
+      got.forEach((t, i) => {
+        assert.deepEqual(t.dims, want[i]!.dims, `${backbone.id} stage ${i + 1}`);
+        assert.ok(maxAbsDiff(t.data, want[i]!.data) < 1e-6, `${backbone.id} stage ${i + 1}`);
+      });
+      await assert.rejects(fx.extractStages(x.data, 3), RangeError);
+    }
   });
 
   it('rejects wrong sizes and bad selections', async () => {

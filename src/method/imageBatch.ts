@@ -1,0 +1,23 @@
+/**
+ * Network inputs of a batch of image files, as the baselines (PaDiM, PatchCore) read them: each image resized and
+ * centre-cropped once, no shifts. (N-pad's own loader in npad.ts does the same for its unshifted passes.)
+ */
+import { inputSize, loadShiftedCrops } from '../image/shiftedCrops.js';
+import type { PreprocessOptions } from '../image/preprocess.js';
+
+/** The images of `paths` as one ImageNet-normalised batch [B, 3, S, S] (decoded in parallel). */
+export async function loadImageBatch(paths: readonly string[], preprocess: PreprocessOptions): Promise<Float32Array> {
+  const size = inputSize(preprocess);
+  const per = 3 * size * size;
+  const out = new Float32Array(paths.length * per);
+  const crops = await Promise.all(paths.map((p) => loadShiftedCrops(p, preprocess, [{ dx: 0, dy: 0 }])));
+  crops.forEach((c, i) => out.set(c, i * per));
+  return out;
+}
+
+/** The largest value of a map (the baselines' image score). */
+export function maxOf(values: ArrayLike<number>): number {
+  let m = -Infinity;
+  for (let i = 0; i < values.length; i++) if (values[i]! > m) m = values[i]!;
+  return m;
+}

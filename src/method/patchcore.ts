@@ -1,0 +1,229 @@
+/**
+ * PatchCore (Roth, Pemula, Zepeda, Schölkopf, Brox, Gehler, *Towards Total Recall in Industrial Anomaly
+ * Detection*, CVPR 2022), the strongest baseline of the N-pad paper's tables, as the authors' code
+ * (amazon-science/patchcore-inspection) runs it:
+ *
+ * - features: backbone stages 2 and 3, each aggregated over 3×3 neighbourhoods and pooled to 1024 values, stage 3
+ *   brought to stage 2's grid (stride 8: 28×28 for 224), stacked and pooled to one 1024-d patch feature
+ *   (patchcoreEmbedding.ts);
+ * - fit: the patch features of all nominal images form the memory bank, subsampled by the approximate greedy
+ *   coreset (src/engine/coreset.ts) to a fraction of its size;
+ * - score: each patch's distance to its nearest bank feature (k = 1) is its score; the grid of scores is upsampled
+ *   bilinearly to the input and smoothed with a Gaussian (σ = 4); the image score is the largest patch score.
+ *
+ * Two points where the authors' code and the paper differ are options, defaulting to the code (which the
+ * reference figures used): the patch score is the squared Euclidean distance FAISS's IndexFlatL2 returns (the
+ * paper writes the distance), and the paper's re-weighting of the image score (its eq. 7) is off.
+ */
+import type { FeatureExtractor } from '../backbone/featureExtractor.js';
+import { approximateGreedyCoreset, distanceRows, rowSquaredNorms, validateCoresetOptions } from '../engine/coreset.js';
+import { assignToCentroids } from '../engine/kmeans.js';
+import { inputSize } from '../image/shiftedCrops.js';
+import type { PreprocessOptions } from '../image/preprocess.js';
+import type { FloatTensor } from '../onnx/session.js';
+import { gaussianSmooth, upsampleBilinear } from './anomalyMap.js';
+import { loadImageBatch } from './imageBatch.js';
+import type { ProgressCallback, ScoredImage } from './npad.js';
+import { embedPatches, validatePatchEmbeddingShape, type PatchEmbeddingShape } from './patchcoreEmbedding.js';
+
+/** PatchCore's options. */
+export interface PatchcoreOptions {
+  /** Fraction of the nominal patch features kept in the memory bank by the greedy coreset (paper 0.01–0.25; authors' example 0.1). */
+  coresetRatio: number;
+  /** Dimension of the random projection the coreset distances are computed in (authors 128; 0: none). */
+  projectionDim: number;
+  /** Random starting points of the approximate greedy coreset (authors 10). */
+  startPoints: number;
+  /** Seed of the projection and the starting points (PyTorch's draws cannot be reproduced; any seed is as good). */
+  seed: number;
+  /** Side of the neighbourhood each patch feature aggregates (authors' `patchsize` 3). */
+  patchSize: number;
+  /** Values each stage's patch vector is pooled to (authors' `pretrain_embed_dimension` 1024). */
+  stageDim: number;
+  /** Values of the final patch feature (authors' `target_embed_dimension` 1024). */
+  embedDim: number;
+  /** Patch score: 'squared' Euclidean distance to the nearest bank feature (authors' code, via FAISS) or 'euclidean' (paper). */
+  patchDistance: 'squared' | 'euclidean';
+  /** The paper's re-weighting of the image score (eq. 7) by how isolated the nearest bank feature is; off in the authors' code. */
+  reweight: boolean;
+  /** b of eq. 7: the bank features nearest to m* (m* itself included) the weight compares against (anomalib 9). */
+  reweightNeighbours: number;
+  /** σ of the Gaussian smoothing of the upsampled map, in pixels (authors 4). */
+  smoothingSigma: number;
+}
+
+/** The authors' configuration (their example script: 10 % coreset). */
+export const DEFAULT_PATCHCORE_OPTIONS: Readonly<PatchcoreOptions> = Object.freeze({
+  coresetRatio: 0.1,
+  projectionDim: 128,
+  startPoints: 10,
+  seed: 0,
+  patchSize: 3,
+  stageDim: 1024,
+  embedDim: 1024,
+  patchDistance: 'squared',
+  reweight: false,
+  reweightNeighbours: 9,
+  smoothingSigma: 4,
+} satisfies PatchcoreOptions);
+
+/** Which backbone stages feed PatchCore (1-based): the authors' layer2 and layer3. */
+export const PATCHCORE_STAGES: readonly [2, 3] = [2, 3];
+
+/** Checks option values, naming the bad one. */
+export function validatePatchcoreOptions(o: PatchcoreOptions): void {
+  validateCoresetOptions({ ratio: o.coresetRatio, projectionDim: o.projectionDim, startPoints: o.startPoints, seed: o.seed });
+  validatePatchEmbeddingShape({ stages: [{ channels: 1, height: 1, width: 1 }], patchSize: o.patchSize, stageDim: o.stageDim, embedDim: o.embedDim, upsample: 'bilinear' });
+  if (o.patchDistance !== 'squared' && o.patchDistance !== 'euclidean') {
+    throw new RangeError(`option patchDistance must be one of squared, euclidean; got ${String(o.patchDistance)}`);
+  }
+  if (typeof o.reweight !== 'boolean') throw new RangeError(`option reweight must be true or false, got ${String(o.reweight)}`);
+  if (!Number.isInteger(o.reweightNeighbours) || o.reweightNeighbours < 1) {
+    throw new RangeError(`option reweightNeighbours must be an integer ≥ 1, got ${String(o.reweightNeighbours)}`);
+  }
+  if (!(o.smoothingSigma >= 0)) throw new RangeError(`option smoothingSigma must be ≥ 0, got ${String(o.smoothingSigma)}`);
+}
+
+/** Everything that shapes a PatchCore fit besides the backbone. */
+export interface PatchcoreFitSettings {
+  /** PatchCore's options. */
+  options: PatchcoreOptions;
+  /** Resize and crop of the input images. */
+  preprocess: PreprocessOptions;
+  /** How stage 3 is brought to stage 2's grid (authors: bilinear). */
+  upsample: 'nearest' | 'bilinear';
+  /** Images per backbone batch while fitting. */
+  batchSize: number;
+}
+
+/** A fitted PatchCore detector. */
+export interface PatchcoreModel {
+  settings: PatchcoreFitSettings;
+  /** Nominal images it was fitted on. */
+  trainCount: number;
+  /** The patch feature's shape (stage map sizes, pooling), fixed by the backbone and the input size. */
+  shape: PatchEmbeddingShape;
+  /** The memory bank [bankSize, embedDim], coreset members in selection order. */
+  bank: Float32Array;
+  /** Members of the memory bank (rows of `bank`). */
+  bankSize: number;
+  /** Nominal patch features before subsampling. */
+  totalPatches: number;
+}
+
+function embeddingShape(stages: readonly FloatTensor[], o: PatchcoreOptions, upsample: PatchcoreFitSettings['upsample']): PatchEmbeddingShape {
+  return {
+    stages: stages.map((t) => ({ channels: t.dims[1]!, height: t.dims[2]!, width: t.dims[3]! })),
+    patchSize: o.patchSize,
+    stageDim: o.stageDim,
+    embedDim: o.embedDim,
+    upsample,
+  };
+}
+
+/** Patch features [B, P, embedDim] of a batch of image files, and the shape they were computed with. */
+async function patchFeatures(
+  paths: readonly string[],
+  extractor: FeatureExtractor,
+  settings: PatchcoreFitSettings,
+  known: PatchEmbeddingShape | null,
+): Promise<{ data: Float32Array; shape: PatchEmbeddingShape }> {
+  const all = await extractor.extractStages(await loadImageBatch(paths, settings.preprocess), paths.length);
+  const used = PATCHCORE_STAGES.map((s) => all[s - 1]!);
+  const shape = known ?? embeddingShape(used, settings.options, settings.upsample);
+  return { data: (await embedPatches(shape, used)).data, shape };
+}
+
+/** Fits PatchCore on nominal images. */
+export async function fitPatchcore(paths: readonly string[], extractor: FeatureExtractor, settings: PatchcoreFitSettings, progress?: ProgressCallback): Promise<PatchcoreModel> {
+  const o = settings.options;
+  validatePatchcoreOptions(o);
+  if (paths.length < 1) throw new RangeError('fitting needs at least one nominal image');
+  const blocks: Float32Array[] = [];
+  let shape: PatchEmbeddingShape | null = null;
+  for (let i = 0; i < paths.length; i += settings.batchSize) {
+    const batch = paths.slice(i, i + settings.batchSize);
+    const f = await patchFeatures(batch, extractor, settings, shape);
+    shape = f.shape;
+    blocks.push(f.data);
+    progress?.('features', i + batch.length, paths.length);
+  }
+  const E = o.embedDim;
+  const total = blocks.reduce((s, b) => s + b.length / E, 0);
+  const chosen = await approximateGreedyCoreset(
+    blocks,
+    E,
+    { ratio: o.coresetRatio, projectionDim: o.projectionDim, startPoints: o.startPoints, seed: o.seed },
+    (done, count) => progress?.('coreset', done, count),
+  );
+  // Gather the members from the per-batch blocks (all but the last hold the same number of rows).
+  const rowsPerBlock = blocks[0]!.length / E;
+  const bank = new Float32Array(chosen.length * E);
+  chosen.forEach((row, j) => {
+    const block = blocks[Math.floor(row / rowsPerBlock)]!;
+    const r = row % rowsPerBlock;
+    bank.set(block.subarray(r * E, (r + 1) * E), j * E);
+  });
+  return { settings, trainCount: paths.length, shape: shape!, bank, bankSize: chosen.length, totalPatches: total };
+}
+
+/**
+ * The paper's eq. 7 weight of the image score: with m_test the most anomalous patch feature, m* its nearest bank
+ * feature and N_b(m*) the b bank features nearest to m* (m* first), w = 1 − exp‖m_test − m*‖ / Σ_{m ∈ N_b(m*)} exp‖m_test − m‖
+ * (a softmax, computed stably). An m* among close neighbours (a dense region of the bank) gives a small weight.
+ */
+async function reweightFactor(model: PatchcoreModel, bankNorms: Float32Array, test: Float32Array, nearest: number): Promise<number> {
+  const E = model.shape.embedDim;
+  const M = model.bankSize;
+  const b = Math.min(model.settings.options.reweightNeighbours, M);
+  const fromStar = await distanceRows(model.bank, bankNorms, M, E, model.bank.subarray(nearest * E, (nearest + 1) * E), 1);
+  const others = Array.from({ length: M }, (_, i) => i).filter((i) => i !== nearest);
+  others.sort((x, y) => fromStar[x]! - fromStar[y]! || x - y);
+  const support = [nearest, ...others.slice(0, b - 1)];
+  const distances = support.map((m) => {
+    let s = 0;
+    for (let c = 0; c < E; c++) {
+      const diff = test[c]! - model.bank[m * E + c]!;
+      s += diff * diff;
+    }
+    return Math.sqrt(s);
+  });
+  const top = Math.max(...distances);
+  const total = distances.reduce((s, d) => s + Math.exp(d - top), 0);
+  return 1 - Math.exp(distances[0]! - top) / total;
+}
+
+/** Scores images with a fitted PatchCore model; `onImage` receives each result in order. */
+export async function scorePatchcore(
+  model: PatchcoreModel,
+  extractor: FeatureExtractor,
+  paths: readonly string[],
+  onImage: (index: number, result: ScoredImage) => void | Promise<void>,
+  imagesPerGroup = 8,
+): Promise<void> {
+  const o = model.settings.options;
+  const size = inputSize(model.settings.preprocess);
+  const E = model.shape.embedDim;
+  const { height: H, width: W } = model.shape.stages[0]!;
+  const P = H * W;
+  const bankNorms = o.reweight ? rowSquaredNorms(model.bank, model.bankSize, E) : null;
+  for (let i = 0; i < paths.length; i += imagesPerGroup) {
+    const group = paths.slice(i, i + imagesPerGroup);
+    const { data } = await patchFeatures(group, extractor, model.settings, model.shape);
+    const nn = await assignToCentroids(data, group.length * P, model.bank, model.bankSize, E);
+    for (let j = 0; j < group.length; j++) {
+      const squared = nn.distances.subarray(j * P, (j + 1) * P);
+      const patch = o.patchDistance === 'squared' ? squared : squared.map((v) => Math.sqrt(v));
+      const map = gaussianSmooth(upsampleBilinear(patch, H, W, size, size), size, size, o.smoothingSigma);
+      // The most anomalous patch, the first on ties (torch.max's rule).
+      let top = 0;
+      for (let p = 1; p < P; p++) if (patch[p]! > patch[top]!) top = p;
+      let score = patch[top]!;
+      if (bankNorms) {
+        const row = j * P + top;
+        score *= await reweightFactor(model, bankNorms, data.subarray(row * E, (row + 1) * E), nn.indices[row]!);
+      }
+      await onImage(i + j, { map, size, score });
+    }
+  }
+}
