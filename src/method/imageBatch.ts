@@ -1,6 +1,6 @@
 /**
- * Network inputs of a batch of image files, as the baselines (PaDiM, PatchCore) read them: each image resized and
- * centre-cropped once, no shifts. (N-pad's own loader in npad.ts does the same for its unshifted passes.)
+ * Network inputs of a batch of image files for fitting and for the baselines (PaDiM, PatchCore): each image
+ * resized and centre-cropped once, no shifts.
  */
 import { inputSize, loadShiftedCrops } from '../image/shiftedCrops.js';
 import type { PreprocessOptions } from '../image/preprocess.js';

@@ -9,6 +9,7 @@ import { PositionStatistics, toPositionMajor } from '../engine/positionStatistic
 import { loadShiftedCrops, inputSize } from '../image/shiftedCrops.js';
 import type { PreprocessOptions } from '../image/preprocess.js';
 import { averageNeighbourhood } from './aggregate.js';
+import { loadImageBatch } from './imageBatch.js';
 import { gaussianSmooth, upsampleBilinear } from './anomalyMap.js';
 import { VectorReservoir, buildCentroidBank } from './centroidBank.js';
 import { selectChannels } from './channels.js';
@@ -47,21 +48,12 @@ export interface ScoredImage {
   score: number;
 }
 
-async function loadBatch(paths: readonly string[], preprocess: PreprocessOptions): Promise<Float32Array> {
-  const size = inputSize(preprocess);
-  const per = 3 * size * size;
-  const out = new Float32Array(paths.length * per);
-  const crops = await Promise.all(paths.map((p) => loadShiftedCrops(p, preprocess, [{ dx: 0, dy: 0 }])));
-  crops.forEach((c, i) => out.set(c, i * per));
-  return out;
-}
-
 /** Counts, per backbone channel, the positive feature values over the nominal images (paper §3.1). */
 async function countPositiveChannels(paths: readonly string[], extractor: FeatureExtractor, s: NpadFitSettings, progress?: ProgressCallback): Promise<Float64Array> {
   const counts = new Float64Array(extractor.channels);
   for (let i = 0; i < paths.length; i += s.batchSize) {
     const batch = paths.slice(i, i + s.batchSize);
-    const c = await extractor.countPositive(await loadBatch(batch, s.preprocess), batch.length);
+    const c = await extractor.countPositive(await loadImageBatch(batch, s.preprocess), batch.length);
     for (let k = 0; k < counts.length; k++) counts[k]! += c[k]!;
     progress?.('channel statistics', Math.min(i + s.batchSize, paths.length), paths.length);
   }
@@ -87,7 +79,7 @@ export async function fitNpad(paths: readonly string[], extractor: FeatureExtrac
   for (let i = 0; i < paths.length; i += settings.batchSize) {
     const batch = paths.slice(i, i + settings.batchSize);
     const B = batch.length;
-    const features = await extractor.extract(await loadBatch(batch, settings.preprocess), B, channels);
+    const features = await extractor.extract(await loadImageBatch(batch, settings.preprocess), B, channels);
     if (statsA) await statsA.add(toPositionMajor(features, B, d, P), B);
     if (statsB && reservoir) {
       const g = averageNeighbourhood(features, B, d, H, W, o.aggregationRadius);
