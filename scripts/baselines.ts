@@ -12,7 +12,7 @@
  * reported per configuration; `npad eval --json` reports it for a single run.
  */
 import { readMvtecDataset } from '../src/data/mvtec.js';
-import { isMethodName, resolveConfig, type CommonConfigInput, type DetectorConfigInput } from '../src/detector/config.js';
+import { configInputFor, isMethodName, resolveConfig, type CommonConfigInput, type DetectorConfigInput } from '../src/detector/config.js';
 import { Detector } from '../src/detector/detector.js';
 import { fittedModelToTensors } from '../src/detector/modelTensors.js';
 import { evaluateDetector } from '../src/evaluation/runEvaluation.js';
@@ -35,14 +35,7 @@ function configOf(spec: Spec): DetectorConfigInput {
     ...(upsample ? { featureGrid: { upsample } } : {}),
     ...(batchSize !== undefined ? { batchSize } : {}),
   };
-  switch (method) {
-    case 'npad':
-      return { ...common, method, options };
-    case 'padim':
-      return { ...common, method, options };
-    case 'patchcore':
-      return { ...common, method, options };
-  }
+  return configInputFor(method, options, common);
 }
 
 /** Bytes of the tensors the model file would hold. */

@@ -102,6 +102,21 @@ export type DetectorConfigInput = CommonConfigInput &
       }
   );
 
+/**
+ * The configuration input of a method named at run time with loosely typed options (a model file, a script);
+ * the options are checked later by validateConfig.
+ */
+export function configInputFor(method: MethodName, options: Record<string, unknown>, common: CommonConfigInput): DetectorConfigInput {
+  switch (method) {
+    case 'npad':
+      return { ...common, method, options };
+    case 'padim':
+      return { ...common, method, options };
+    case 'patchcore':
+      return { ...common, method, options };
+  }
+}
+
 /** The defaults of N-pad and PaDiM: stages 2–3 repeated onto stage 1's grid, as the reference PaDiM. */
 export const DEFAULT_FEATURE_GRID: FeatureGridOptions = { upsample: 'nearest' };
 

@@ -17,6 +17,7 @@ import {
   DEFAULT_METHOD_OPTIONS,
   METHODS,
   isMethodName,
+  configInputFor,
   resolveConfig,
   type CommonConfigInput,
   type DetectorConfig,
@@ -146,7 +147,7 @@ function parseStoredConfig(headerMethod: string, config: Record<string, unknown>
     featureGrid: isRecord(detector.featureGrid) ? (detector.featureGrid as Partial<DetectorConfig['featureGrid']>) : {},
     batchSize: typeof detector.batchSize === 'number' ? detector.batchSize : undefined,
   };
-  const resolved = resolveConfig(storedInput(method, detector.options, common));
+  const resolved = resolveConfig(configInputFor(method, detector.options, common));
   try {
     validateConfig(resolved);
   } catch (e) {
@@ -155,14 +156,3 @@ function parseStoredConfig(headerMethod: string, config: Record<string, unknown>
   return { detector: resolved, model };
 }
 
-/** The configuration input of a stored method and options (the options are checked by validateConfig). */
-function storedInput(method: MethodName, options: Record<string, unknown>, common: CommonConfigInput): DetectorConfigInput {
-  switch (method) {
-    case 'npad':
-      return { ...common, method, options };
-    case 'padim':
-      return { ...common, method, options };
-    case 'patchcore':
-      return { ...common, method, options };
-  }
-}

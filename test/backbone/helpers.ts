@@ -5,21 +5,12 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { NpadInputError } from '../../src/errors.js';
+import { seededRandom } from '../../src/util/random.js';
 import type { GraphBuilder } from '../../src/onnx/graph.js';
 import type { TorchvisionArchSpec } from '../../src/backbone/torchvisionResnet.js';
 import { type DType, encodeSafetensors, float32ToFloat16Bits, float16BitsToFloat32 } from '../../src/tensorfile/safetensors.js';
 
-/** A seeded uniform [0,1) source (mulberry32), so synthetic weights are the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /** `n` uniform values in [lo, hi). */
 export function uniform(rand: () => number, n: number, lo: number, hi: number): Float32Array {

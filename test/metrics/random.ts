@@ -3,21 +3,7 @@
  * reproduces exactly.
  */
 
-/**
- * Mulberry32: a tiny 32-bit generator, good enough to draw test data.
- * @param seed - any 32-bit integer
- * @returns a function yielding uniform numbers in [0, 1)
- */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../../src/util/random.js';
 
 /**
  * Scores on a coarse grid (multiples of 1/levels) so that ties are frequent.
