@@ -70,8 +70,8 @@ export interface NpadOptions {
 
   /** Number of positions whose scores make the image score (paper eq. 12–14, k). */
   topK: number;
-  /** Which map the top-k positions are taken from. */
-  imageScoreSource: 'pixel' | 'A' | 'B';
+  /** Which map the top-k positions are taken from: the pixel score, module A's or B's map, or the centroid distance of every position (not the paper's; PatchCore-like). */
+  imageScoreSource: 'pixel' | 'A' | 'B' | 'centroid';
   /** How the sorted Mahalanobis (M) and centroid distances (E) are combined rank by rank. */
   imageScoreCombine: 'product' | 'geometric' | 'sum' | 'mahalanobis-only' | 'centroid-only';
   /** σ of the Gaussian smoothing of the upsampled map, in pixels (PaDiM and PatchCore: 4). */
@@ -145,7 +145,7 @@ export function validateNpadOptions(o: NpadOptions): void {
   oneOf('shiftSteps', ['all', 'max']);
   oneOf('shiftDirections', [4, 8]);
   oneOf('shiftAggregate', ['mean', 'min']);
-  oneOf('imageScoreSource', ['pixel', 'A', 'B']);
+  oneOf('imageScoreSource', ['pixel', 'A', 'B', 'centroid']);
   oneOf('imageScoreCombine', ['product', 'geometric', 'sum', 'mahalanobis-only', 'centroid-only']);
   if (o.imageScoreCombine === 'centroid-only' && !o.moduleB) throw new RangeError('imageScoreCombine centroid-only needs moduleB (the centroid bank)');
   for (const flag of ['moduleA', 'moduleB', 'moduleC', 'moduleD'] as const) {
@@ -158,5 +158,6 @@ export function validateNpadOptions(o: NpadOptions): void {
   if (!o.moduleA && !o.moduleB) throw new RangeError('at least one of moduleA and moduleB must be on');
   if (o.moduleC && !o.moduleA) throw new RangeError('moduleC scores against module A distributions: turn moduleA on');
   if (o.imageScoreSource === 'A' && !o.moduleA) throw new RangeError('imageScoreSource A needs moduleA');
+  if (o.imageScoreSource === 'centroid' && !o.moduleB) throw new RangeError('imageScoreSource centroid needs moduleB (the centroid bank)');
   if (o.imageScoreSource === 'B' && !o.moduleB) throw new RangeError('imageScoreSource B needs moduleB');
 }

@@ -127,7 +127,7 @@ export async function scoreFeatures(
     const b = b2 ? Math.sqrt(Math.max(0, b2[i]!)) : null;
     pixel[i] = a !== null && b !== null ? Math.sqrt(a * b) : (a ?? b)!;
   }
-  const source = opts.imageScoreSource === 'pixel' ? pixel : opts.imageScoreSource === 'A' ? sqrtAll(a2!) : sqrtAll(b2!);
+  const source = opts.imageScoreSource === 'A' ? sqrtAll(a2!) : opts.imageScoreSource === 'B' ? sqrtAll(b2!) : pixel;
   const image = await imageScores(model, source, aggregated, images, P, opts);
   return { pixel, image };
 }
@@ -144,8 +144,34 @@ export function topIndices(x: Float32Array, offset: number, n: number, k: number
 }
 
 /**
+ * Euclidean distance of aggregated features g(p) to their nearest centroid, at the given positions of each
+ * image (`positions[m]`), or at every position when `positions` is null. Returns [images, count].
+ */
+async function centroidDistances(
+  model: ScoringModel,
+  aggregated: Float32Array,
+  images: number,
+  P: number,
+  positions: Int32Array[] | null,
+): Promise<Float32Array> {
+  const d = model.dim;
+  const count = positions ? positions[0]!.length : P;
+  const vectors = new Float32Array(images * count * d);
+  for (let m = 0; m < images; m++) {
+    for (let j = 0; j < count; j++) {
+      const p = positions ? positions[m]![j]! : j;
+      for (let c = 0; c < d; c++) vectors[(m * count + j) * d + c] = aggregated[m * d * P + c * P + p]!;
+    }
+  }
+  const { distances } = await assignToCentroids(vectors, images * count, model.centroids!, model.centroidCount, d);
+  return distances.map((x) => Math.sqrt(x));
+}
+
+/**
  * Image score (eq. 12–14): M = the top-k scores; E = at the same positions, the Euclidean distance of g(p)
- * to its nearest centroid. Both sorted ascending and combined rank by rank, then averaged.
+ * to its nearest centroid. Both sorted ascending and combined rank by rank, then averaged. With
+ * imageScoreSource 'centroid' the k positions are those farthest from the centroid bank (E over the whole
+ * map) and M is the pixel score there.
  */
 async function imageScores(
   model: ScoringModel,
@@ -155,32 +181,24 @@ async function imageScores(
   P: number,
   opts: NpadOptions,
 ): Promise<Float64Array> {
-  const d = model.dim;
   const k = Math.min(opts.topK, P);
-  const top = Array.from({ length: images }, (_, m) => topIndices(source, m * P, P, k));
-  const useCentroids = opts.imageScoreCombine !== 'mahalanobis-only' && model.centroids !== null && aggregated !== null;
-  let centroidDistances: Float32Array | null = null;
-  if (useCentroids) {
-    const vectors = new Float32Array(images * k * d);
-    for (let m = 0; m < images; m++) {
-      for (let j = 0; j < k; j++) {
-        const p = top[m]![j]!;
-        for (let c = 0; c < d; c++) vectors[(m * k + j) * d + c] = aggregated![m * d * P + c * P + p]!;
-      }
-    }
-    const r = await assignToCentroids(vectors, images * k, model.centroids!, model.centroidCount, d);
-    centroidDistances = r.distances;
+  const hasBank = model.centroids !== null && aggregated !== null;
+  const allE = opts.imageScoreSource === 'centroid' && hasBank ? await centroidDistances(model, aggregated!, images, P, null) : null;
+  const rankBy = allE ?? source;
+  const top = Array.from({ length: images }, (_, m) => topIndices(rankBy, m * P, P, k));
+  let topE: Float32Array | null = null;
+  if (opts.imageScoreCombine !== 'mahalanobis-only' && hasBank) {
+    topE = allE ? Float32Array.from({ length: images * k }, (_, i) => allE[Math.floor(i / k) * P + top[Math.floor(i / k)]![i % k]!]!) : await centroidDistances(model, aggregated!, images, P, top);
   }
   const scores = new Float64Array(images);
   for (let m = 0; m < images; m++) {
     const M = Array.from(top[m]!, (p) => source[m * P + p]!).sort((a, b) => a - b);
-    if (!centroidDistances) {
+    if (!topE) {
       scores[m] = mean(M);
       continue;
     }
-    const E = Array.from({ length: k }, (_, j) => Math.sqrt(centroidDistances![m * k + j]!)).sort((a, b) => a - b);
-    const combined = M.map((mv, j) => combine(mv, E[j]!, opts.imageScoreCombine));
-    scores[m] = mean(combined);
+    const E = Array.from(topE.subarray(m * k, (m + 1) * k)).sort((a, b) => a - b);
+    scores[m] = mean(M.map((mv, j) => combine(mv, E[j]!, opts.imageScoreCombine)));
   }
   return scores;
 }
