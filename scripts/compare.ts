@@ -1,0 +1,139 @@
+/**
+ * N-pad beside its baselines and its own ablations, on the same backbone, images and metrics
+ * (docs/comparison.md). Every run is `npad fit` (timed, model size from the file) then `npad eval --model`,
+ * each its own process.
+ *
+ *   npm run build && node dist/scripts/compare.js [--dataset DIR] [--group methods|ablations|channels]...
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { packageRoot } from '../src/backbone/index.js';
+
+interface Run {
+  group: 'methods' | 'ablations' | 'channels';
+  label: string;
+  args: string[];
+}
+
+const CHANNEL_STEPS = [50, 100, 200, 300, 550];
+const RUNS: Run[] = [
+  { group: 'methods', label: 'N-pad (defaults)', args: [] },
+  { group: 'methods', label: 'PaDiM d = 100', args: ['--method', 'padim', '--set', 'dim=100'] },
+  { group: 'methods', label: 'PaDiM d = 550', args: ['--method', 'padim', '--set', 'dim=550'] },
+  { group: 'methods', label: 'PatchCore 1 %', args: ['--method', 'patchcore', '--set', 'coresetRatio=0.01'] },
+  { group: 'methods', label: 'PatchCore 10 %', args: ['--method', 'patchcore', '--set', 'coresetRatio=0.1'] },
+  ...(['exper1', 'exper2', 'exper3', 'exper4', 'exper5', 'npad'] as const).map((p) => ({ group: 'ablations' as const, label: p, args: ['--preset', p] })),
+  ...CHANNEL_STEPS.flatMap((d) => [
+    { group: 'channels' as const, label: `N-pad d = ${d}`, args: ['--dim', String(d), '--set', 'moduleD=false'] },
+    { group: 'channels' as const, label: `PaDiM d = ${d}`, args: ['--method', 'padim', '--set', `dim=${d}`] },
+  ]),
+];
+
+/** The paper's table 3: pixel AUROC on MVTec AD (mean of 15 categories, WideResNet-50). */
+const PAPER_TABLE3: Record<string, string> = { exper1: '98.38', exper2: '98.45', exper3: '98.59', exper4: '98.57', exper5: '98.65', npad: '98.75' };
+
+interface Measured {
+  label: string;
+  group: Run['group'];
+  image_auroc: number;
+  pixel_auroc: number;
+  pro: number;
+  fit_seconds: number;
+  ms_per_image: number;
+  model_mib: number;
+}
+
+const root = packageRoot();
+const cli = path.join(root, 'dist', 'src', 'cli', 'main.js');
+
+function npad(args: string[]): void {
+  const r = spawnSync(process.execPath, [cli, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error(`npad ${args.join(' ')} exited with ${String(r.status)}`);
+}
+
+async function measure(run: Run, dataset: string, outDir: string): Promise<Measured> {
+  const slug = run.label.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+  const model = path.join(outDir, `${slug}.npad`);
+  const json = path.join(outDir, `${slug}.json`);
+  const t0 = performance.now();
+  npad(['fit', dataset, '--out', model, ...run.args]);
+  const fitSeconds = (performance.now() - t0) / 1000;
+  const modelMiB = (await stat(model)).size / 2 ** 20;
+  npad(['eval', dataset, '--model', model, '--json', json]);
+  await unlink(model);
+  const r = JSON.parse(await readFile(json, 'utf8')) as { image_auroc: number; pixel_auroc: number; pro: number; timings: { ms_per_image: number } };
+  const m: Measured = { label: run.label, group: run.group, image_auroc: r.image_auroc, pixel_auroc: r.pixel_auroc, pro: r.pro, fit_seconds: fitSeconds, ms_per_image: r.timings.ms_per_image, model_mib: modelMiB };
+  await writeFile(json, JSON.stringify(m, null, 2) + '\n');
+  return m;
+}
+
+const pct = (x: number): string => (100 * x).toFixed(2);
+
+function row(m: Measured, extra = ''): string {
+  return `| ${m.label} | ${pct(m.image_auroc)} | ${pct(m.pixel_auroc)} | ${pct(m.pro)} | ${m.fit_seconds.toFixed(0)} | ${m.ms_per_image.toFixed(0)} | ${m.model_mib.toFixed(0)} |${extra}`;
+}
+
+/** AUROC against d as an SVG line plot, one line per method. */
+function channelPlot(points: Measured[]): string {
+  const W = 520, H = 320, L = 60, B = 40, T = 20, R = 140;
+  const series = ['N-pad', 'PaDiM'].map((name) => ({
+    name,
+    pts: points.filter((p) => p.label.startsWith(name)).map((p) => ({ d: Number(p.label.split('= ')[1]), y: p.pixel_auroc })),
+  }));
+  const ys = series.flatMap((s) => s.pts.map((p) => p.y));
+  const y0 = Math.min(...ys) - 0.002, y1 = Math.max(...ys) + 0.002;
+  const x = (d: number): number => L + ((d - 50) / 500) * (W - L - R);
+  const y = (v: number): number => T + (1 - (v - y0) / (y1 - y0)) * (H - T - B);
+  const colours = ['#c0392b', '#2c7fb8'];
+  const lines = series.map((s, i) => {
+    const path = s.pts.map((p, j) => `${j ? 'L' : 'M'}${x(p.d).toFixed(1)},${y(p.y).toFixed(1)}`).join(' ');
+    const dots = s.pts.map((p) => `<circle cx="${x(p.d).toFixed(1)}" cy="${y(p.y).toFixed(1)}" r="3" fill="${colours[i]}"/>`).join('');
+    return `<path d="${path}" fill="none" stroke="${colours[i]}" stroke-width="2"/>${dots}<text x="${W - R + 10}" y="${T + 20 + 18 * i}" fill="${colours[i]}" font-size="13">${s.name}</text>`;
+  });
+  const ticks = CHANNEL_STEPS.map((d) => `<text x="${x(d)}" y="${H - B + 16}" font-size="11" text-anchor="middle">${d}</text>`).join('');
+  const yTicks = [y0, (y0 + y1) / 2, y1].map((v) => `<text x="${L - 6}" y="${y(v) + 4}" font-size="11" text-anchor="end">${pct(v)}</text>`).join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>
+${ticks}${yTicks}
+<text x="${(L + W - R) / 2}" y="${H - 6}" font-size="12" text-anchor="middle">channels d</text>
+<text x="14" y="${(T + H - B) / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 14 ${(T + H - B) / 2})">pixel AUROC (%)</text>
+${lines.join('\n')}
+</svg>
+`;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { dataset: { type: 'string' }, group: { type: 'string', multiple: true } } });
+  const dataset = path.resolve(values.dataset ?? path.join(root, '..', 'shared', 'datasets', 'mvtec_ad', 'bottle'));
+  const name = path.basename(dataset);
+  const groups = values.group ?? ['methods', 'ablations'];
+  const outDir = path.join(root, 'results', 'compare', name);
+  await mkdir(outDir, { recursive: true });
+  const measured: Measured[] = [];
+  for (const run of RUNS.filter((r) => groups.includes(r.group))) {
+    process.stderr.write(`== ${name}: ${run.label}\n`);
+    measured.push(await measure(run, dataset, outDir));
+  }
+  const header = '| run | image AUROC | pixel AUROC | PRO | fit (s) | ms/image | model (MiB) |';
+  const rule = '| --- | --- | --- | --- | --- | --- | --- |';
+  const sections: string[] = [`# N-pad, its baselines and its ablations on ${name}\n\nRegenerated by scripts/compare.ts (2-core machine, ResNet50-v2, 256 → 224). Metrics in %; fit time includes process start and the backbone.`];
+  const byGroup = (g: Run['group']): Measured[] => measured.filter((m) => m.group === g);
+  if (byGroup('methods').length) sections.push(`## Methods\n\n${header}\n${rule}\n${byGroup('methods').map((m) => row(m)).join('\n')}`);
+  if (byGroup('ablations').length) {
+    sections.push(
+      `## Ablations (paper table 3: A weighted-similarity Gaussians, B aggregated Gaussians + centroids, C neighbours' distributions at inference, D shifting)\n\n` +
+        `${header.slice(0, -1)}| paper pixel AUROC (MVTec mean, WRN-50) |\n${rule} --- |\n${byGroup('ablations').map((m) => row(m, ` ${PAPER_TABLE3[m.label] ?? ''} |`)).join('\n')}`,
+    );
+  }
+  if (byGroup('channels').length) {
+    await writeFile(path.join(root, 'docs', `channels-${name}.svg`), channelPlot(byGroup('channels')));
+    sections.push(`## Channels d (N-pad without shifting)\n\n![pixel AUROC against d](channels-${name}.svg)\n\n${header}\n${rule}\n${byGroup('channels').map((m) => row(m)).join('\n')}`);
+  }
+  await writeFile(path.join(root, 'docs', `comparison-${name}.md`), sections.join('\n\n') + '\n');
+  process.stderr.write(`wrote docs/comparison-${name}.md\n`);
+}
+
+await main();
