@@ -8,7 +8,7 @@ import { FeatureExtractor } from '../backbone/featureExtractor.js';
 import { NpadInputError } from '../errors.js';
 import { inputSize, maxShift } from '../image/shiftedCrops.js';
 import { validatePreprocessOptions } from '../image/preprocess.js';
-import type { ProgressCallback, ScoredImage } from '../method/npad.js';
+import type { ProgressCallback, ScoredImageHandler } from '../method/npad.js';
 import { validateNpadOptions } from '../method/options.js';
 import { validatePadimOptions } from '../method/padim.js';
 import { validatePatchcoreOptions } from '../method/patchcore.js';
@@ -119,7 +119,7 @@ export class Detector {
   }
 
   /** Scores images; `onImage` receives each result in order. */
-  async score(paths: readonly string[], onImage: (index: number, result: ScoredImage) => void | Promise<void>): Promise<void> {
+  async score(paths: readonly string[], onImage: ScoredImageHandler): Promise<void> {
     await scoreMethod(this.fitted, this.extractor, paths, onImage);
   }
 }

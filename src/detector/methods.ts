@@ -3,7 +3,7 @@
  * configuration's `method`. The methods themselves live in src/method/ (npad.ts, padim.ts, patchcore.ts).
  */
 import type { FeatureExtractor } from '../backbone/featureExtractor.js';
-import { fitNpad, scoreImages, type NpadModel, type ProgressCallback, type ScoredImage } from '../method/npad.js';
+import { fitNpad, scoreImages, type NpadModel, type ProgressCallback, type ScoredImageHandler } from '../method/npad.js';
 import { fitPadim, scorePadim, type PadimModel } from '../method/padim.js';
 import { fitPatchcore, scorePatchcore, type PatchcoreModel } from '../method/patchcore.js';
 import type { DetectorConfig } from './config.js';
@@ -39,7 +39,7 @@ export async function scoreMethod(
   fitted: FittedModel,
   extractor: FeatureExtractor,
   paths: readonly string[],
-  onImage: (index: number, result: ScoredImage) => void | Promise<void>,
+  onImage: ScoredImageHandler,
 ): Promise<void> {
   switch (fitted.method) {
     case 'npad':

@@ -23,6 +23,9 @@ import { aggregateShiftedMaps, aggregateShiftedScores, shiftsFor } from './shift
 /** Reports progress of a long step: `done` of `total` units of `step`. */
 export type ProgressCallback = (step: string, done: number, total: number) => void;
 
+/** Receives each scored image, in input order (`index` into the paths given). */
+export type ScoredImageHandler = (index: number, result: ScoredImage) => void | Promise<void>;
+
 /** Everything that shapes a fit besides the backbone itself. */
 export interface NpadFitSettings {
   options: NpadOptions;
@@ -133,7 +136,7 @@ export async function scoreImages(
   model: NpadModel,
   extractor: FeatureExtractor,
   paths: readonly string[],
-  onImage: (index: number, result: ScoredImage) => void | Promise<void>,
+  onImage: ScoredImageHandler,
   imagesPerGroup = 4,
 ): Promise<void> {
   const o = model.settings.options;

@@ -20,7 +20,7 @@ import { PythonRandom } from '../util/pythonRandom.js';
 import { gaussianSmooth, upsampleBilinear } from './anomalyMap.js';
 import { fitPlainGaussians, type GaussianGrid } from './gaussians.js';
 import { loadImageBatch, maxOf } from './imageBatch.js';
-import type { ProgressCallback, ScoredImage } from './npad.js';
+import type { ProgressCallback, ScoredImageHandler } from './npad.js';
 import { moduleAScores } from './scoring.js';
 
 /** PaDiM's options. */
@@ -112,7 +112,7 @@ export async function scorePadim(
   model: PadimModel,
   extractor: FeatureExtractor,
   paths: readonly string[],
-  onImage: (index: number, result: ScoredImage) => void | Promise<void>,
+  onImage: ScoredImageHandler,
   imagesPerGroup = 8,
 ): Promise<void> {
   const o = model.settings.options;

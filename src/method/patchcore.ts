@@ -23,7 +23,7 @@ import type { PreprocessOptions } from '../image/preprocess.js';
 import type { FloatTensor } from '../onnx/session.js';
 import { gaussianSmooth, upsampleBilinear } from './anomalyMap.js';
 import { loadImageBatch } from './imageBatch.js';
-import type { ProgressCallback, ScoredImage } from './npad.js';
+import type { ProgressCallback, ScoredImageHandler } from './npad.js';
 import { embedPatches, validatePatchEmbeddingShape, type PatchEmbeddingShape } from './patchcoreEmbedding.js';
 
 /** PatchCore's options. */
@@ -198,7 +198,7 @@ export async function scorePatchcore(
   model: PatchcoreModel,
   extractor: FeatureExtractor,
   paths: readonly string[],
-  onImage: (index: number, result: ScoredImage) => void | Promise<void>,
+  onImage: ScoredImageHandler,
   imagesPerGroup = 8,
 ): Promise<void> {
   const o = model.settings.options;
