@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readMvtecDataset } from '../data/mvtec.js';
+import { trainSubset } from '../data/subset.js';
 import { Detector } from '../detector/detector.js';
 import { NpadInputError } from '../errors.js';
 import { evaluateDetector } from '../evaluation/runEvaluation.js';
@@ -12,6 +13,7 @@ import { terminalProgress } from './progress.js';
 export const EVAL_HELP = `npad eval DATASET_DIR [--model MODEL] [--json FILE] [options]
   Scores DATASET_DIR/test (MVTec AD layout) and prints image AUROC, pixel AUROC, PRO (FPR ≤ 0.3) and image
   F1-max. Without --model, fits first on DATASET_DIR/train/good with the options below.
+  --train-subset N   without --model: fit on N random training images (fixed seed; few-shot)
   --json FILE   also write the metrics, configuration and timings as JSON (atomically)
 
 ${CONFIG_HELP}`;
@@ -19,13 +21,14 @@ ${CONFIG_HELP}`;
 export async function evalCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { ...CONFIG_FLAGS, model: { type: 'string' }, json: { type: 'string' } },
+    options: { ...CONFIG_FLAGS, model: { type: 'string' }, json: { type: 'string' }, 'train-subset': { type: 'string' } },
     allowPositionals: true,
   });
   if (positionals.length !== 1) throw new NpadInputError(`npad eval takes one DATASET_DIR, got ${positionals.length}\n\n${EVAL_HELP}`);
   const root = positionals[0]!;
   const config = configFromFlags(values); // flags first: a typo should not wait for a folder scan
   const dataset = await readMvtecDataset(root);
+  if (values['train-subset']) dataset.train = trainSubset(dataset.train, Number(values['train-subset']));
   const progress = terminalProgress();
   const fitStarted = performance.now();
   const detector = values.model ? await Detector.load(values.model) : await Detector.fit(dataset.train, config, progress);
