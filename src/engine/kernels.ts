@@ -100,12 +100,12 @@ export async function nearestCentroid(
     const g = new GraphBuilder('nearest');
     const x = g.input('x', 'float', ['n', dim]);
     const c = g.input('centroids', 'float', ['k', dim]);
-    const cross = g.node('MatMul', [x, g.node('Transpose', [c], { perm: [1, 0] })]);
-    const two = g.constFloat([-2], []);
     const axis1 = g.constInt64([1]);
     const xNorm = g.node('ReduceSum', [g.node('Mul', [x, x]), axis1], { keepdims: 1 });
     const cNorm = g.node('ReduceSum', [g.node('Mul', [c, c]), axis1], { keepdims: 0 });
-    const d2 = g.node('Add', [g.node('Add', [g.node('Mul', [cross, two]), xNorm]), cNorm]);
+    // Gemm reads the centroids transposed in place (no copy of the bank per call): −2·x·cᵀ + ‖c‖².
+    const cross = g.node('Gemm', [x, c, cNorm], { transB: 1, alpha: { float: -2 }, beta: { float: 1 } });
+    const d2 = g.node('Add', [cross, xNorm]);
     // Opset 17's ReduceMin still takes its axes as an attribute (ReduceSum's became an input in 13).
     const dmin = g.node('ReduceMin', [d2], { axes: [1], keepdims: 0 });
     g.node('Relu', [dmin], {}, 'distance');

@@ -3,8 +3,7 @@
  * scoring, never while fitting) and computes the paper's metrics.
  */
 import type { LabelledImage } from '../data/mvtec.js';
-import { imageSize } from '../image/mask.js';
-import { loadMask } from '../image/mask.js';
+import { imageSize, loadMask } from '../image/mask.js';
 import type { PreprocessOptions } from '../image/preprocess.js';
 import { auroc, f1Max, perRegionOverlap } from '../metrics/index.js';
 

@@ -76,7 +76,7 @@ export async function fitNpad(paths: readonly string[], extractor: FeatureExtrac
   const counts = o.channelSelection === 'random' ? null : await countPositiveChannels(paths, extractor, settings, progress);
   const channels = selectChannels(o.channelSelection, d, extractor.channels, counts, o.seed);
 
-  const statsA = o.moduleA ? new PositionStatistics(P, d) : null;
+  let statsA = o.moduleA ? new PositionStatistics(P, d) : null;
   const statsB = o.moduleB ? new PositionStatistics(P, d) : null;
   const reservoir = o.moduleB ? new VectorReservoir(Math.min(o.kmeansSample, paths.length * P), d, o.seed) : null;
   for (let i = 0; i < paths.length; i += settings.batchSize) {
@@ -109,6 +109,7 @@ export async function fitNpad(paths: readonly string[], extractor: FeatureExtrac
       weighted = await fitWeightedGaussians(statsA, weights, o.epsilon);
     }
     progress?.('module A Gaussians', 1, 1);
+    statsA = null; // its d×d sums (3.8 GB at d = 550) are not needed for module B: let them go before B's inverses
   }
   let aggregated: GaussianGrid | null = null;
   let centroids: Float32Array | null = null;
