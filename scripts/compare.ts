@@ -3,9 +3,10 @@
  * (docs/comparison.md). Every run is `npad fit` (timed, model size from the file) then `npad eval --model`,
  * each its own process.
  *
- *   npm run build && node dist/scripts/compare.js [--dataset DIR] [--group G]...
+ *   npm run build && node dist/scripts/compare.js [--dataset DIR] [--group G]... [--skip LABEL]...
  *
- * Groups: methods, ablations (default), channels (with an SVG plot), fewshot, neighbourhood, shift, centroids.
+ * Groups: methods, ablations (default), channels (with an SVG plot), fewshot, neighbourhood, shift, centroids,
+ * inputsize (256 → 224, 384 → 336 and their ensemble).
  * Rows already measured (results/compare/<dataset>/*.json) are kept, so groups can be run one at a time.
  */
 import { spawnSync } from 'node:child_process';
@@ -14,12 +15,14 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/backbone/index.js';
 
-type Group = 'methods' | 'ablations' | 'channels' | 'fewshot' | 'neighbourhood' | 'shift' | 'centroids';
+type Group = 'methods' | 'ablations' | 'channels' | 'fewshot' | 'neighbourhood' | 'shift' | 'centroids' | 'inputsize';
 
 interface Run {
   group: Group;
   label: string;
   args: string[];
+  /** Labels of earlier runs (same group) whose models this run evaluates together as an ensemble, fitting nothing. */
+  ensembleOf?: string[];
 }
 
 const CHANNEL_STEPS = [50, 100, 200, 300, 550];
@@ -38,6 +41,9 @@ const RUNS: Run[] = [
   ...[0, 1, 2, 3].map((r) => ({ group: 'neighbourhood' as const, label: `training radius ${r}`, args: ['--set', `trainRadius=${r}`] })),
   ...[0, 1, 2, 4, 6].map((s) => ({ group: 'shift' as const, label: `shift ${s} px`, args: s === 0 ? ['--set', 'moduleD=false'] : ['--set', `shiftMax=${s}`] })),
   ...[256, 1024, 2048, 8192].map((k) => ({ group: 'centroids' as const, label: `${k} centroids`, args: ['--set', `maxCentroids=${k}`] })),
+  { group: 'inputsize', label: 'resize 256, crop 224', args: [] },
+  { group: 'inputsize', label: 'resize 384, crop 336', args: ['--resize', '384', '--crop', '336'] },
+  { group: 'inputsize', label: 'ensemble 224 + 336', args: [], ensembleOf: ['resize 256, crop 224', 'resize 384, crop 336'] },
 ];
 
 /** The paper's table 3: pixel AUROC on MVTec AD (mean of 15 categories, WideResNet-50). */
@@ -62,20 +68,40 @@ function npad(args: string[]): void {
   if (r.status !== 0) throw new Error(`npad ${args.join(' ')} exited with ${String(r.status)}`);
 }
 
-function slugOf(run: Run): string {
+function slugOf(run: Pick<Run, 'group' | 'label'>): string {
   return `${run.group}-${run.label.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`;
+}
+
+/** Runs whose models an ensemble run needs are kept on disk until the end of the script. */
+function isEnsembleMember(run: Run): boolean {
+  return RUNS.some((r) => r.group === run.group && r.ensembleOf?.includes(run.label));
 }
 
 async function measure(run: Run, dataset: string, outDir: string): Promise<Measured> {
   const slug = slugOf(run);
-  const model = path.join(outDir, `${slug}.npad`);
   const json = path.join(outDir, `${slug}.json`);
-  const t0 = performance.now();
-  npad(['fit', dataset, '--out', model, ...run.args]);
-  const fitSeconds = (performance.now() - t0) / 1000;
-  const modelMiB = (await stat(model)).size / 2 ** 20;
-  npad(['eval', dataset, '--model', model, '--json', json]);
-  await unlink(model);
+  const members = run.ensembleOf?.map((label) => ({ label, group: run.group })) ?? [];
+  let fitSeconds = 0;
+  let modelMiB = 0;
+  const models: string[] = [];
+  if (members.length) {
+    // An ensemble costs what its members cost to fit and store.
+    for (const m of members) {
+      const earlier = JSON.parse(await readFile(path.join(outDir, `${slugOf(m)}.json`), 'utf8')) as Measured;
+      fitSeconds += earlier.fit_seconds;
+      modelMiB += earlier.model_mib;
+      models.push(path.join(outDir, `${slugOf(m)}.npad`));
+    }
+  } else {
+    const model = path.join(outDir, `${slug}.npad`);
+    const t0 = performance.now();
+    npad(['fit', dataset, '--out', model, ...run.args]);
+    fitSeconds = (performance.now() - t0) / 1000;
+    modelMiB = (await stat(model)).size / 2 ** 20;
+    models.push(model);
+  }
+  npad(['eval', dataset, ...models.flatMap((m) => ['--model', m]), '--json', json]);
+  if (!isEnsembleMember(run)) await unlink(models[0]!).catch(() => undefined);
   const r = JSON.parse(await readFile(json, 'utf8')) as { image_auroc: number; pixel_auroc: number; pro: number; timings: { ms_per_image: number } };
   const m: Measured = { label: run.label, group: run.group, image_auroc: r.image_auroc, pixel_auroc: r.pixel_auroc, pro: r.pro, fit_seconds: fitSeconds, ms_per_image: r.timings.ms_per_image, model_mib: modelMiB };
   await writeFile(json, JSON.stringify(m, null, 2) + '\n');
@@ -119,16 +145,19 @@ ${lines.join('\n')}
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { dataset: { type: 'string' }, group: { type: 'string', multiple: true } } });
+  const { values } = parseArgs({ options: { dataset: { type: 'string' }, group: { type: 'string', multiple: true }, skip: { type: 'string', multiple: true } } });
   const dataset = path.resolve(values.dataset ?? path.join(root, '..', 'shared', 'datasets', 'mvtec_ad', 'bottle'));
   const name = path.basename(dataset);
   const groups = values.group ?? ['methods', 'ablations'];
   const outDir = path.join(root, 'results', 'compare', name);
   await mkdir(outDir, { recursive: true });
-  for (const run of RUNS.filter((r) => groups.includes(r.group))) {
+  const skipped = new Set(values.skip ?? []);
+  const chosen = RUNS.filter((r) => groups.includes(r.group) && !skipped.has(r.label));
+  for (const run of chosen) {
     process.stderr.write(`== ${name}: ${run.label}\n`);
     await measure(run, dataset, outDir);
   }
+  for (const run of chosen.filter(isEnsembleMember)) await unlink(path.join(outDir, `${slugOf(run)}.npad`)).catch(() => undefined);
   // Every row measured so far, this run or an earlier one, in the order of RUNS.
   const measured: Measured[] = [];
   for (const run of RUNS) {
@@ -158,6 +187,7 @@ async function main(): Promise<void> {
     ['neighbourhood', 'Training neighbourhood radius (paper figure 2a; radius 1 = 3×3)'],
     ['shift', 'Shift size of module D (paper figure 2c)'],
     ['centroids', 'Centroid bank size (paper appendix B)'],
+    ['inputsize', 'Input size and the 224 + 336 ensemble (paper table 4: 98.75 at 256 → 224, 98.98 for the ensemble; maps averaged at 224, fit and size summed)'],
   ];
   for (const [g, title] of sweeps) {
     if (byGroup(g).length) sections.push(`## ${title}\n\n${header}\n${rule}\n${byGroup(g).map((m) => row(m)).join('\n')}`);

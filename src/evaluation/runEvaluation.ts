@@ -17,7 +17,10 @@ export interface DatasetEvaluation {
   masks: Uint8Array[];
 }
 
-export async function evaluateDetector(detector: Detector, dataset: MvtecDataset, progress?: ProgressCallback): Promise<DatasetEvaluation> {
+/** What evaluation needs of a detector: a Detector or a DetectorEnsemble. */
+export type ImageScorer = Pick<Detector, 'config' | 'mapSize' | 'score'>;
+
+export async function evaluateDetector(detector: ImageScorer, dataset: MvtecDataset, progress?: ProgressCallback): Promise<DatasetEvaluation> {
   const test = dataset.test;
   const size = detector.mapSize;
   const maps: Float32Array[] = new Array<Float32Array>(test.length);

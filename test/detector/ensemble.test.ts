@@ -1,0 +1,56 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Detector } from '../../src/detector/detector.js';
+import { averageScoredImages, checkEnsembleMembers, DetectorEnsemble } from '../../src/detector/ensemble.js';
+import { resolveConfig } from '../../src/detector/config.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const bottle = path.resolve(repo, '..', 'shared', 'datasets', 'mvtec_ad', 'bottle');
+const haveData = await stat(bottle).then(() => true, () => false);
+
+test('members are averaged at the first member’s size', () => {
+  const a = { map: Float32Array.from([1, 2, 3, 4]), size: 2, score: 4 };
+  const b = { map: Float32Array.from([3, 4, 5, 6]), size: 2, score: 8 };
+  assert.deepEqual(averageScoredImages([a, b], 2), { map: Float32Array.from([2, 3, 4, 5]), size: 2, score: 6 });
+  // A constant 4×4 map brought to 2×2 stays constant.
+  const big = { map: new Float32Array(16).fill(7), size: 4, score: 1 };
+  const avg = averageScoredImages([a, big], 2);
+  assert.deepEqual(Array.from(avg.map), [4, 4.5, 5, 5.5]);
+  assert.equal(avg.score, 2.5);
+});
+
+test('members must crop the same part of the image', () => {
+  const m = (resize: number, crop: number | null): { config: ReturnType<typeof resolveConfig> } => ({ config: resolveConfig({ preprocess: { resize, crop } }) });
+  assert.doesNotThrow(() => checkEnsembleMembers([m(256, 224), m(384, 336)], ['a.npad', 'b.npad']));
+  assert.doesNotThrow(() => checkEnsembleMembers([m(256, null), m(320, null)], ['a.npad', 'b.npad']));
+  assert.throws(() => checkEnsembleMembers([m(256, 224), m(256, null)], ['a.npad', 'b.npad']), /b\.npad: crop null of 256 keeps 100\.0 %.*a\.npad/);
+  assert.throws(() => checkEnsembleMembers([], []), /at least one/);
+});
+
+test('an ensemble of 224 and 336 crops scores the mean of its members', { skip: !haveData && 'shared bottle data not found' }, async () => {
+  const dir = path.join(bottle, 'train', 'good');
+  const train = (await readdir(dir)).sort().slice(0, 4).map((f) => path.join(dir, f));
+  const probe = [path.join(bottle, 'test', 'broken_small', '000.png'), path.join(bottle, 'test', 'good', '000.png')];
+  const options = { dim: 12, maxCentroids: 16, kmeansSample: 1000, moduleD: false };
+  const small = await Detector.fit(train, { options, batchSize: 4 });
+  const large = await Detector.fit(train, { options, batchSize: 4, preprocess: { resize: 384, crop: 336 } });
+  const ensemble = new DetectorEnsemble([small, large]);
+  assert.equal(ensemble.mapSize, 224);
+  const got: { score: number; map: Float32Array; size: number }[] = [];
+  await ensemble.score(probe, (i, r) => void (got[i] = r));
+  for (let i = 0; i < probe.length; i++) {
+    const parts: { score: number; map: Float32Array; size: number }[] = [];
+    for (const d of [small, large]) await d.score([probe[i]!], (_j, r) => void parts.push(r));
+    assert.equal(parts[1]!.size, 336);
+    const expected = averageScoredImages(parts, 224);
+    assert.equal(got[i]!.size, 224);
+    // Scoring one image or two in a batch may round differently inside the backbone.
+    assert.ok(Math.abs(got[i]!.score - expected.score) < 1e-4 * expected.score);
+    let worst = 0;
+    expected.map.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - got[i]!.map[k]!) / Math.abs(v))));
+    assert.ok(worst < 1e-4, `largest relative difference ${worst}`);
+  }
+});
