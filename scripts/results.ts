@@ -1,13 +1,16 @@
 /**
  * Regenerates docs/results.md: fits and evaluates the default detector on the shared datasets (each run a
  * separate `npad eval` process, so its peak memory is its own), then writes the table beside the paper's
- * figures and the PyTorch reference figures from ../shared/datasets/README.md.
+ * figures and the PyTorch reference figures from ../shared/datasets/README.md. The comparison with PaDiM,
+ * PatchCore and the ablations is folded in from the rows scripts/compare.ts has measured
+ * (results/compare/<dataset>/), so both datasets' methods sit in one table.
  *
  *   npm run results                 # all runs
  *   npm run results -- --only bottle
+ *   npm run results -- --only none  # only re-render from measured JSON
  */
 import { spawnSync } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/backbone/index.js';
@@ -57,9 +60,75 @@ function pct(x: number): string {
   return (100 * x).toFixed(2);
 }
 
+/** A row measured by scripts/compare.ts. */
+interface ComparedRow {
+  label: string;
+  group: string;
+  image_auroc: number;
+  pixel_auroc: number;
+  pro: number;
+  fit_seconds: number;
+  ms_per_image: number;
+  model_mib: number;
+}
+
+const COMPARED_DATASETS = [
+  { dir: 'bottle', name: 'bottle' },
+  { dir: 'magnetic_tile', name: 'MTD (crop)' },
+];
+const METHOD_ORDER = ['N-pad (defaults)', 'PaDiM d = 100', 'PaDiM d = 550', 'PatchCore 1 %', 'PatchCore 10 %'];
+const ABLATION_ORDER = ['exper1', 'exper2', 'exper3', 'exper4', 'exper5', 'npad'];
+const PAPER_TABLE3: Record<string, string> = { exper1: '98.38', exper2: '98.45', exper3: '98.59', exper4: '98.57', exper5: '98.65', npad: '98.75' };
+
+async function comparedRows(dir: string): Promise<ComparedRow[]> {
+  const folder = path.join(root, 'results', 'compare', dir);
+  const files = await readdir(folder).catch(() => [] as string[]);
+  const rows: ComparedRow[] = [];
+  for (const f of files.filter((f) => f.endsWith('.json'))) rows.push(JSON.parse(await readFile(path.join(folder, f), 'utf8')) as ComparedRow);
+  return rows;
+}
+
+/** Methods × datasets and the ablations, from the rows scripts/compare.ts measured. */
+async function comparisonSection(): Promise<string> {
+  const methodLines: string[] = [];
+  const ablationLines: string[] = [];
+  for (const d of COMPARED_DATASETS) {
+    const rows = await comparedRows(d.dir);
+    const cells = (r: ComparedRow): string =>
+      `${pct(r.image_auroc)} | ${pct(r.pixel_auroc)} | ${pct(r.pro)} | ${r.fit_seconds.toFixed(0)} | ${r.ms_per_image.toFixed(0)} | ${r.model_mib.toFixed(0)}`;
+    for (const label of METHOD_ORDER) {
+      const r = rows.find((x) => x.group === 'methods' && x.label === label);
+      methodLines.push(`| ${d.name} | ${label} | ${r ? cells(r) : 'not measured | | | | |'} |`);
+    }
+    for (const label of ABLATION_ORDER) {
+      const r = rows.find((x) => x.group === 'ablations' && x.label === label);
+      if (r) ablationLines.push(`| ${d.name} | ${label} | ${cells(r)} | ${PAPER_TABLE3[label]!} |`);
+    }
+  }
+  const head = '| image AUROC | pixel AUROC | PRO | fit (s) | ms/image | model (MiB) |';
+  return `## N-pad beside PaDiM and PatchCore
+
+Same backbone, images, preprocessing and metrics for every method (scripts/compare.ts; each row one \`npad fit\`
+then \`npad eval --model\`, so fit time includes process start). Sweeps (channels with the SVG plot, few-shot,
+neighbourhood, shift, centroids, input-size ensemble): [comparison-bottle.md](comparison-bottle.md),
+[comparison-magnetic_tile.md](comparison-magnetic_tile.md).
+
+| dataset | method ${head}
+| --- | --- | --- | --- | --- | --- | --- | --- |
+${methodLines.join('\n')}
+
+Ablations (paper table 3: A weighted-similarity Gaussians, B aggregated Gaussians + centroids, C neighbours'
+distributions at inference, D shifting):
+
+| dataset | preset ${head} paper pixel AUROC (MVTec mean, WRN-50) |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${ablationLines.join('\n')}
+`;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { only: { type: 'string', multiple: true } } });
-  const runs = values.only ? RUNS.filter((r) => values.only!.includes(r.name)) : RUNS;
+  const runs = values.only ? RUNS.filter((r) => values.only!.includes(r.name)) : RUNS; // `--only none`: render only
   const outDir = path.join(root, 'results');
   await mkdir(outDir, { recursive: true });
   for (const run of runs) {
@@ -99,7 +168,8 @@ PyTorch reference implementations on the same backbone and data (../shared/datas
 bottle PatchCore 1 % 100 / 98.75 / PRO 94.4, PaDiM d = 550 99.6 / 98.29 / 95.0; MTD (crop) PatchCore 1 % 96.9 / 82.86 / 74.9,
 PaDiM d = 550 86.36 / 75.00 / 76.4.
 
-Configuration of these runs (the defaults; how each was chosen: docs/method-choices.md):
+${await comparisonSection()}
+Configuration of the runs in the first table (the defaults; how each was chosen: docs/method-choices.md):
 
 ${options}
 `;
