@@ -20,8 +20,17 @@ export function positionsPerChunk(dim: number, perPosition: number, budgetBytes 
   return Math.max(1, Math.floor(budgetBytes / bytesPerPosition));
 }
 
+/**
+ * Bytes of features gathered before one Gram call. The float64 packing after each call costs P·d²/2 additions
+ * whatever the number of images in it, so batches of 16 spent most of their time there (measured in
+ * bench/stages.ts: 3 GFLOP/s); gathering up to 128 images per call amortises it.
+ */
+const GATHER_BUDGET_BYTES = 256 * 2 ** 20;
+/** At most this many images per Gram call: float32 sums of more centred products would lose precision. */
+const MAX_IMAGES_PER_GRAM = 128;
+
 export class PositionStatistics {
-  /** Images accumulated so far. */
+  /** Images accumulated so far (after {@link flush}). */
   count = 0;
   /** Per-position centring point [P, d]. */
   private reference: Float32Array | null = null;
@@ -29,6 +38,11 @@ export class PositionStatistics {
   private readonly sums: Float64Array;
   /** Σ (x − ref)(x − ref)ᵀ per position, packed upper triangles, [P, d(d+1)/2]. */
   private readonly scatter: Float64Array;
+  /** Batches added but not yet in the sums (position-major [P, B, d] each). */
+  private pending: { x: Float32Array; batch: number }[] = [];
+  private pendingImages = 0;
+  /** Images gathered per Gram call. */
+  private readonly gatherImages: number;
 
   constructor(
     readonly positions: number,
@@ -36,20 +50,40 @@ export class PositionStatistics {
   ) {
     this.sums = new Float64Array(positions * dim);
     this.scatter = new Float64Array(positions * packedSize(dim));
+    this.gatherImages = Math.max(1, Math.min(MAX_IMAGES_PER_GRAM, Math.floor(GATHER_BUDGET_BYTES / (4 * positions * dim))));
   }
 
-  /** Adds a batch of position-major features x: [P, B, d]. */
+  /** Adds a batch of position-major features x: [P, B, d]. Call {@link flush} before reading the statistics. */
   async add(x: Float32Array, batch: number): Promise<void> {
     const { positions: P, dim: d } = this;
     if (x.length !== P * batch * d) throw new RangeError(`features: ${x.length} values, expected ${P}×${batch}×${d}`);
     if (!this.reference) this.reference = batchMean(x, P, batch, d);
+    this.pending.push({ x, batch });
+    this.pendingImages += batch;
+    if (this.pendingImages >= this.gatherImages) await this.flush();
+  }
+
+  /** Adds the gathered batches into the float64 sums. */
+  async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const batch = this.pendingImages;
+    const x = this.pending.length === 1 ? this.pending[0]!.x : interleaveBatches(this.pending, this.positions, this.dim);
+    this.pending = [];
+    this.pendingImages = 0;
+    await this.accumulate(x, batch);
+  }
+
+  /** Centred Gram matrices of one gathered batch [P, B, d], added into the float64 sums. */
+  private async accumulate(x: Float32Array, batch: number): Promise<void> {
+    const { positions: P, dim: d } = this;
+    const reference = this.reference!;
     const chunk = positionsPerChunk(d, batch);
     const tri = packedSize(d);
     for (let p0 = 0; p0 < P; p0 += chunk) {
       const pc = Math.min(chunk, P - p0);
       const { sums, grams } = await centredGram(
         x.subarray(p0 * batch * d, (p0 + pc) * batch * d),
-        this.reference.subarray(p0 * d, (p0 + pc) * d),
+        reference.subarray(p0 * d, (p0 + pc) * d),
         pc,
         batch,
         d,
@@ -100,9 +134,25 @@ export class PositionStatistics {
   }
 
   private requireReference(): Float32Array {
+    if (this.pending.length) throw new Error('PositionStatistics read before flush()');
     if (!this.reference || this.count === 0) throw new Error('no features accumulated yet');
     return this.reference;
   }
+}
+
+/** Concatenates position-major batches [P, B_i, d] into one [P, ΣB_i, d]. */
+function interleaveBatches(parts: readonly { x: Float32Array; batch: number }[], positions: number, dim: number): Float32Array {
+  const total = parts.reduce((n, part) => n + part.batch, 0);
+  const out = new Float32Array(positions * total * dim);
+  for (let p = 0; p < positions; p++) {
+    let o = p * total * dim;
+    for (const { x, batch } of parts) {
+      const run = batch * dim;
+      out.set(x.subarray(p * run, (p + 1) * run), o);
+      o += run;
+    }
+  }
+  return out;
 }
 
 /** Per-position mean of a position-major batch [P, B, d] → [P, d]. */

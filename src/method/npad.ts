@@ -8,6 +8,7 @@ import type { FeatureExtractor } from '../backbone/featureExtractor.js';
 import { PositionStatistics, toPositionMajor } from '../engine/positionStatistics.js';
 import { loadShiftedCrops, inputSize } from '../image/shiftedCrops.js';
 import type { PreprocessOptions } from '../image/preprocess.js';
+import type { ImageSource } from '../image/source.js';
 import { averageNeighbourhood } from './aggregate.js';
 import { loadImageBatch } from './imageBatch.js';
 import { gaussianSmooth, upsampleBilinear } from './anomalyMap.js';
@@ -91,6 +92,8 @@ export async function fitNpad(paths: readonly string[], extractor: FeatureExtrac
     }
     progress?.('features', i + B, paths.length);
   }
+  await statsA?.flush();
+  await statsB?.flush();
 
   let weighted: GaussianGrid | null = null;
   if (statsA) {
@@ -136,7 +139,7 @@ export async function fitNpad(paths: readonly string[], extractor: FeatureExtrac
 export async function scoreImages(
   model: NpadModel,
   extractor: FeatureExtractor,
-  paths: readonly string[],
+  paths: readonly ImageSource[],
   onImage: ScoredImageHandler,
   imagesPerGroup = 4,
 ): Promise<void> {

@@ -16,6 +16,7 @@ import type { FeatureExtractor } from '../backbone/featureExtractor.js';
 import { PositionStatistics, toPositionMajor } from '../engine/positionStatistics.js';
 import { inputSize } from '../image/shiftedCrops.js';
 import type { PreprocessOptions } from '../image/preprocess.js';
+import type { ImageSource } from '../image/source.js';
 import { PythonRandom } from '../util/pythonRandom.js';
 import { gaussianSmooth, upsampleBilinear } from './anomalyMap.js';
 import { fitPlainGaussians, type GaussianGrid } from './gaussians.js';
@@ -101,6 +102,7 @@ export async function fitPadim(paths: readonly string[], extractor: FeatureExtra
     await stats.add(toPositionMajor(features, batch.length, o.dim, P), batch.length);
     progress?.('features', i + batch.length, paths.length);
   }
+  await stats.flush();
   progress?.('Gaussians', 0, 1);
   const gaussians = await fitPlainGaussians(stats, o.epsilon);
   progress?.('Gaussians', 1, 1);
@@ -111,7 +113,7 @@ export async function fitPadim(paths: readonly string[], extractor: FeatureExtra
 export async function scorePadim(
   model: PadimModel,
   extractor: FeatureExtractor,
-  paths: readonly string[],
+  paths: readonly ImageSource[],
   onImage: ScoredImageHandler,
   imagesPerGroup = 8,
 ): Promise<void> {

@@ -16,6 +16,9 @@ test('streamed covariance equals the two-pass float64 covariance, even with a la
     for (let b = 0; b < size; b++) for (let p = 0; p < P; p++) for (let c = 0; c < d; c++) batch[(b * d + c) * P + p] = samples[((start + b) * P + p) * d + c]!;
     await stats.add(toPositionMajor(batch, size, d, P), size);
   }
+  // Batches are gathered before their Gram call; reading before flush() would miss them.
+  assert.throws(() => stats.meanInto(0, new Float64Array(d)), /flush/);
+  await stats.flush();
   assert.equal(stats.count, N);
   for (let p = 0; p < P; p++) {
     const own = new Float32Array(N * d);

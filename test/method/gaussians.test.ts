@@ -10,6 +10,7 @@ import { seededRandom } from '../../src/util/random.js';
 async function statsOf(features: Float32Array, N: number, d: number, P: number): Promise<PositionStatistics> {
   const s = new PositionStatistics(P, d);
   await s.add(toPositionMajor(features, N, d, P), N);
+  await s.flush();
   return s;
 }
 

@@ -1,0 +1,65 @@
+/**
+ * Floating-point work of each heavy stage, counted from the shapes (one multiply-add = 2 FLOP). Element-wise
+ * work (BatchNorm, ReLU, Sub, the ‖x‖² terms) is left out: it is memory-bound and small next to these.
+ */
+
+/** A convolution's FLOPs: 2 · Cin · Cout · k² · output pixels. */
+export function convFlops(inChannels: number, outChannels: number, kernel: number, outSide: number): number {
+  return 2 * inChannels * outChannels * kernel * kernel * outSide * outSide;
+}
+
+/**
+ * ResNet-50 stem and stages 1–3 (bottlenecks of widths 64/128/256, 3/4/6 blocks; the stride on the 3×3
+ * convolution, as ResNet50-v2 and torchvision's v1.5) for one square image of side `input`.
+ * `widthFactor` 2 gives Wide-ResNet-50-2 (inner widths doubled).
+ */
+export function resnet50StagesFlops(input: number, widthFactor = 1): number {
+  const stem = Math.ceil(input / 2);
+  let flops = convFlops(3, 64, 7, stem);
+  let inC = 64;
+  let side = Math.ceil(stem / 2); // after the 3×3/2 max-pool
+  const stages = [
+    { out: 256, blocks: 3, stride: 1 },
+    { out: 512, blocks: 4, stride: 2 },
+    { out: 1024, blocks: 6, stride: 2 },
+  ];
+  for (const s of stages) {
+    const width = (s.out / 4) * widthFactor;
+    for (let b = 0; b < s.blocks; b++) {
+      const stride = b === 0 ? s.stride : 1;
+      const outSide = Math.ceil(side / stride);
+      flops += convFlops(inC, width, 1, side); // 1×1 reduce at the input resolution
+      flops += convFlops(width, width, 3, outSide); // 3×3 carries the stride
+      flops += convFlops(width, s.out, 1, outSide); // 1×1 expand
+      if (b === 0) flops += convFlops(inC, s.out, 1, outSide); // projection shortcut
+      inC = s.out;
+      side = outSide;
+    }
+  }
+  return flops;
+}
+
+/** Centred Gram matrices of a batch: P positions × B vectors × d² (the per-position scatter). */
+export function gramFlops(positions: number, batch: number, dim: number): number {
+  return 2 * positions * batch * dim * dim;
+}
+
+/** Inverting n d×d matrices by LU with pivoting: about 2d³ each (⅔d³ factorisation + 4⁄3d³ for the inverse). */
+export function inverseFlops(count: number, dim: number): number {
+  return 2 * count * dim ** 3;
+}
+
+/** Squared Mahalanobis distances of K vectors at each of P positions: the (x − μ)ᵀΣ⁻¹ product, 2·d² each. */
+export function mahalanobisFlops(positions: number, perPosition: number, dim: number): number {
+  return 2 * positions * perPosition * dim * dim;
+}
+
+/** Distances of n vectors to k centroids via one MatMul: 2·n·k·d. */
+export function nearestCentroidFlops(vectors: number, centroids: number, dim: number): number {
+  return 2 * vectors * centroids * dim;
+}
+
+/** A plain MatMul [b, m, k] × [b, k, n]. */
+export function matmulFlops(batch: number, m: number, k: number, n: number): number {
+  return 2 * batch * m * k * n;
+}

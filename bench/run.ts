@@ -1,0 +1,95 @@
+/**
+ * Speed and memory of npad on this machine, in one run (docs/speed.md explains the figures):
+ *   1. the MatMul peak of onnxruntime here, and each heavy stage's achieved GFLOP/s and its ratio to that peak
+ *      (backbone, covariance, inversion, Mahalanobis, k-means; bench/stages.ts), for every d;
+ *   2. N-pad and PaDiM at each d on bottle: fit time, fit peak memory, latency (batch 1) and throughput
+ *      (batched), each configuration in its own process (bench/child.ts), and N-pad's cost over PaDiM's.
+ *
+ *   node --import tsx bench/run.ts [--dims 100,200,550] [--dataset DIR] [--latency 8] [--throughput 24] [--extra NAME=JSON]...
+ *
+ * Writes results/bench.json. Timings are noisy on a shared machine: compare ratios within one run.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { packageRoot } from '../src/backbone/index.js';
+import { releaseSessions, threadCount } from '../src/onnx/session.js';
+import type { EndToEndFigures } from './child.js';
+import { backboneStage, covarianceStage, inversionStage, kmeansStage, mahalanobisStage, matmulPeak, type StageFigure } from './stages.js';
+
+const root = packageRoot();
+
+function endToEnd(config: object, dataset: string, latency: number, throughput: number): EndToEndFigures {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'bench', 'child.ts'), JSON.stringify(config), dataset, String(latency), String(throughput)], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (r.status !== 0) throw new Error(`bench/child.ts ${JSON.stringify(config)} exited with ${String(r.status)}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as EndToEndFigures;
+}
+
+function table(header: string[], rows: (string | number)[][]): string {
+  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      dims: { type: 'string', default: '100,200,550' },
+      dataset: { type: 'string', default: path.join(root, '..', 'shared', 'datasets', 'mvtec_ad', 'bottle') },
+      latency: { type: 'string', default: '8' },
+      throughput: { type: 'string', default: '24' },
+      extra: { type: 'string', multiple: true },
+    },
+  });
+  const dims = values.dims.split(',').map(Number);
+  const out: Record<string, unknown> = { machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, threads: threadCount() }, dims };
+
+  process.stderr.write('stages …\n');
+  const peak = await matmulPeak();
+  const stages: StageFigure[] = [peak];
+  for (const d of dims) {
+    stages.push(await backboneStage(d), await covarianceStage(d), await inversionStage(d, d > 300 ? 64 : 256));
+    stages.push(await mahalanobisStage(d, 180, d > 300 ? 64 : 256), await mahalanobisStage(d, 8, d > 300 ? 64 : 256), await kmeansStage(d));
+    await releaseSessions();
+  }
+  out.stages = stages;
+  const stageTable = table(
+    ['stage', 'shape', 'GFLOP', 'seconds', 'GFLOP/s', 'of MatMul peak'],
+    stages.map((s) => [s.stage, s.shape, (s.flop / 1e9).toFixed(2), s.seconds.toFixed(3), s.gflops.toFixed(1), (s.gflops / peak.gflops).toFixed(2)]),
+  );
+  process.stdout.write(`\n${stageTable}\n`);
+
+  const configs: { name: string; config: object }[] = dims.flatMap((d) => [
+    { name: `N-pad d = ${d}`, config: { method: 'npad', options: { dim: d } } },
+    { name: `PaDiM d = ${d}`, config: { method: 'padim', options: { dim: d } } },
+  ]);
+  for (const e of values.extra ?? []) {
+    const eq = e.indexOf('=');
+    configs.push({ name: e.slice(0, eq), config: JSON.parse(e.slice(eq + 1)) as object });
+  }
+  const rows: { name: string; figures: EndToEndFigures }[] = [];
+  for (const c of configs) {
+    process.stderr.write(`${c.name} …\n`);
+    rows.push({ name: c.name, figures: endToEnd(c.config, values.dataset, Number(values.latency), Number(values.throughput)) });
+  }
+  out.endToEnd = rows;
+  const padimOf = (name: string): EndToEndFigures | undefined => rows.find((r) => r.name === name.replace('N-pad', 'PaDiM'))?.figures;
+  const e2eTable = table(
+    ['configuration', 'fit (s)', 'fit peak (GiB)', 'latency, batch 1 (ms)', 'throughput (img/s)', 'latency ÷ PaDiM same d'],
+    rows.map(({ name, figures: f }) => {
+      const p = name.startsWith('N-pad') ? padimOf(name) : undefined;
+      return [name, f.fitSeconds.toFixed(1), (f.fitPeakMiB / 1024).toFixed(2), f.latencyMs.toFixed(0), f.throughput.toFixed(2), p ? (f.latencyMs / p.latencyMs).toFixed(2) : ''];
+    }),
+  );
+  process.stdout.write(`\n${e2eTable}\n`);
+  await mkdir(path.join(root, 'results'), { recursive: true });
+  await writeFile(path.join(root, 'results', 'bench.json'), JSON.stringify(out, null, 2) + '\n');
+  await writeFile(path.join(root, 'results', 'bench.md'), `${stageTable}\n\n${e2eTable}\n`);
+  process.stderr.write('wrote results/bench.json and results/bench.md\n');
+}
+
+await main();

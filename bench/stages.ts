@@ -1,0 +1,141 @@
+/**
+ * This machine's MatMul peak and each heavy stage's achieved GFLOP/s, measured at the shapes of a bottle fit
+ * (224 crop → 56×56 = 3136 positions, batches of 16 images) with synthetic data, through the same engine code
+ * the detector calls (src/engine, the feature extractor). Each stage is timed over repeated runs after one
+ * warm-up run (onnxruntime optimises a graph on its first run) and the best run counts: the figures are what the
+ * stage can do, the end-to-end timings in run.ts are what a fit or a scoring call does.
+ */
+import { FeatureExtractor } from '../src/backbone/featureExtractor.js';
+import { loadBackbone } from '../src/backbone/index.js';
+import { batchedInverse, batchedMahalanobis, nearestCentroid } from '../src/engine/kernels.js';
+import { PositionStatistics } from '../src/engine/positionStatistics.js';
+import { GraphBuilder } from '../src/onnx/graph.js';
+import { cachedSession, runFloat } from '../src/onnx/session.js';
+import { gramFlops, inverseFlops, mahalanobisFlops, matmulFlops, nearestCentroidFlops, resnet50StagesFlops } from './flops.js';
+
+/** One measured stage. */
+export interface StageFigure {
+  stage: string;
+  /** What was run, e.g. `3136 positions × 16 images, d = 200`. */
+  shape: string;
+  flop: number;
+  seconds: number;
+  gflops: number;
+}
+
+/** Deterministic pseudo-random floats in [-1, 1) (xorshift), so runs do the same work. */
+export function randomFloats(n: number, seed = 1): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = (s >>> 0) / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+/** Best wall time of `runs` calls of `fn` after one warm-up call. */
+export async function bestSeconds(fn: () => Promise<unknown>, runs = 3): Promise<number> {
+  await fn();
+  let best = Infinity;
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    await fn();
+    best = Math.min(best, (performance.now() - t0) / 1000);
+  }
+  return best;
+}
+
+function figure(stage: string, shape: string, flop: number, seconds: number): StageFigure {
+  return { stage, shape, flop, seconds, gflops: flop / seconds / 1e9 };
+}
+
+/** The largest batched MatMul rate this machine reaches through onnxruntime (square 1024 and 2048 products). */
+export async function matmulPeak(): Promise<StageFigure> {
+  let best: StageFigure | null = null;
+  for (const [b, n] of [
+    [8, 1024],
+    [1, 2048],
+  ] as const) {
+    const session = await cachedSession(`bench-matmul:${b}:${n}`, () => {
+      const g = new GraphBuilder('matmul');
+      const a = g.input('a', 'float', [b, n, n]);
+      const c = g.input('b', 'float', [b, n, n]);
+      g.node('MatMul', [a, c], {}, 'y');
+      g.output('y', 'float', [b, n, n]);
+      return g.build();
+    });
+    const a = randomFloats(b * n * n, 3);
+    const c = randomFloats(b * n * n, 5);
+    const seconds = await bestSeconds(() => runFloat(session, { a: { data: a, dims: [b, n, n] }, b: { data: c, dims: [b, n, n] } }));
+    const f = figure('MatMul peak', `${b} × ${n}×${n}·${n}×${n}`, matmulFlops(b, n, n, n), seconds);
+    if (!best || f.gflops > best.gflops) best = f;
+  }
+  return best!;
+}
+
+/** Backbone (ResNet50-v2 stem + stages 1–3, with the feature grid and channel selection) on a batch of 16. */
+export async function backboneStage(dim: number, batch = 16, size = 224): Promise<StageFigure> {
+  const backbone = await loadBackbone({ kind: 'resnet50-v2' });
+  const extractor = await FeatureExtractor.create(backbone, { upsample: 'nearest' }, size);
+  const images = randomFloats(batch * 3 * size * size, 7);
+  const channels = Int32Array.from({ length: dim }, (_, i) => Math.floor((i * extractor.channels) / dim));
+  const seconds = await bestSeconds(() => extractor.extract(images, batch, channels), 2);
+  return figure('backbone', `${batch} images ${size}², stages 1–3`, batch * resnet50StagesFlops(size), seconds);
+}
+
+/**
+ * Fitting's per-position statistics: batches of 16 images added as the fit adds them (gathered into one centred
+ * Gram call per ~64 images, then summed into float64 packed triangles), 64 images per timed run.
+ */
+export async function covarianceStage(dim: number, positions = 3136, batch = 16, images = 64): Promise<StageFigure> {
+  const x = randomFloats(positions * batch * dim, 11);
+  const stats = new PositionStatistics(positions, dim);
+  const seconds = await bestSeconds(async () => {
+    for (let i = 0; i < images; i += batch) await stats.add(x, batch);
+    await stats.flush();
+  }, 2);
+  return figure('covariance', `${positions} positions × ${images} images, d = ${dim}`, gramFlops(positions, images, dim), seconds);
+}
+
+/** Symmetric, diagonally dominant test matrices (well conditioned, like a covariance + εI). */
+function testMatrices(count: number, dim: number): Float32Array {
+  const m = randomFloats(count * dim * dim, 13);
+  for (let n = 0; n < count; n++) {
+    const o = n * dim * dim;
+    for (let i = 0; i < dim; i++) {
+      for (let j = 0; j < i; j++) m[o + i * dim + j] = m[o + j * dim + i]!;
+      m[o + i * dim + i] = dim;
+    }
+  }
+  return m;
+}
+
+/** Inverting a chunk of per-position covariance matrices (com.microsoft Inverse). */
+export async function inversionStage(dim: number, count = 256): Promise<StageFigure> {
+  const m = testMatrices(count, dim);
+  const seconds = await bestSeconds(() => batchedInverse(m, count, dim), 2);
+  return figure('inversion', `${count} matrices, d = ${dim}`, inverseFlops(count, dim), seconds);
+}
+
+/**
+ * Scoring's Mahalanobis distances: a chunk of positions, K vectors each (N-pad with module C scores the 9
+ * neighbours of 4 images × 5 shifted versions = 180; PaDiM one vector per image).
+ */
+export async function mahalanobisStage(dim: number, perPosition: number, positions = 256): Promise<StageFigure> {
+  const x = randomFloats(positions * perPosition * dim, 17);
+  const mu = randomFloats(positions * dim, 19);
+  const prec = testMatrices(positions, dim);
+  const seconds = await bestSeconds(() => batchedMahalanobis(x, mu, prec, positions, perPosition, dim));
+  return figure(`Mahalanobis (K = ${perPosition})`, `${positions} positions × ${perPosition} vectors, d = ${dim}`, mahalanobisFlops(positions, perPosition, dim), seconds);
+}
+
+/** One k-means assignment step: a chunk of sampled vectors against the centroid bank. */
+export async function kmeansStage(dim: number, vectors = 16384, centroids = 2048): Promise<StageFigure> {
+  const x = randomFloats(vectors * dim, 23);
+  const c = randomFloats(centroids * dim, 29);
+  const seconds = await bestSeconds(() => nearestCentroid(x, vectors, c, centroids, dim));
+  return figure('k-means assignment', `${vectors} vectors × ${centroids} centroids, d = ${dim}`, nearestCentroidFlops(vectors, centroids, dim), seconds);
+}
