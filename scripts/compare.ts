@@ -6,7 +6,7 @@
  *   npm run build && node dist/scripts/compare.js [--dataset DIR] [--group G]... [--skip LABEL]...
  *
  * Groups: methods, ablations (default), channels (with an SVG plot), fewshot, neighbourhood, shift, centroids,
- * inputsize (256 → 224, 384 → 336 and their ensemble).
+ * inputsize (256 → 224, 384 → 336 and their ensemble), storage (f32 / f16 model files), fast (fast-preset candidates).
  * Rows already measured (results/compare/<dataset>/*.json) are kept, so groups can be run one at a time.
  */
 import { spawnSync } from 'node:child_process';
@@ -15,7 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/backbone/index.js';
 
-type Group = 'methods' | 'ablations' | 'channels' | 'fewshot' | 'neighbourhood' | 'shift' | 'centroids' | 'inputsize';
+type Group = 'methods' | 'ablations' | 'channels' | 'fewshot' | 'neighbourhood' | 'shift' | 'centroids' | 'inputsize' | 'storage' | 'fast';
 
 interface Run {
   group: Group;
@@ -44,6 +44,15 @@ const RUNS: Run[] = [
   { group: 'inputsize', label: 'resize 256, crop 224', args: [] },
   { group: 'inputsize', label: 'resize 384, crop 336', args: ['--resize', '384', '--crop', '336'] },
   { group: 'inputsize', label: 'ensemble 224 + 336', args: [], ensembleOf: ['resize 256, crop 224', 'resize 384, crop 336'] },
+  { group: 'storage', label: 'N-pad, f32', args: [] },
+  { group: 'storage', label: 'N-pad, f16', args: ['--storage', 'f16'] },
+  { group: 'storage', label: 'PaDiM d = 550, f32', args: ['--method', 'padim', '--set', 'dim=550'] },
+  { group: 'storage', label: 'PaDiM d = 550, f16', args: ['--method', 'padim', '--set', 'dim=550', '--storage', 'f16'] },
+  // Candidates for the fast preset: module B alone (exper2), fewer channels, smaller inputs.
+  { group: 'fast', label: 'exper2 d = 100', args: ['--preset', 'exper2', '--dim', '100'] },
+  { group: 'fast', label: 'exper2 d = 100, 192 → 168', args: ['--preset', 'exper2', '--dim', '100', '--resize', '192', '--crop', '168'] },
+  { group: 'fast', label: 'exper2 d = 100, 160 → 144', args: ['--preset', 'exper2', '--dim', '100', '--resize', '160', '--crop', '144'] },
+  { group: 'fast', label: 'exper2 d = 100, 160 → 144, 512 centroids', args: ['--preset', 'exper2', '--dim', '100', '--resize', '160', '--crop', '144', '--set', 'maxCentroids=512'] },
 ];
 
 /** The paper's table 3: pixel AUROC on MVTec AD (mean of 15 categories, WideResNet-50). */
@@ -187,6 +196,8 @@ async function main(): Promise<void> {
     ['neighbourhood', 'Training neighbourhood radius (paper figure 2a; radius 1 = 3×3)'],
     ['shift', 'Shift size of module D (paper figure 2c)'],
     ['centroids', 'Centroid bank size (paper appendix B)'],
+    ['storage', 'Storage precision of the model file (f16 halves it; widened to f32 on load)'],
+    ['fast', 'Fast preset candidates (module B alone, fewer channels, smaller input; pixel AUROC at the map size)'],
     ['inputsize', 'Input size and the 224 + 336 ensemble (paper table 4: 98.75 at 256 → 224, 98.98 for the ensemble; maps averaged at 224, fit and size summed)'],
   ];
   for (const [g, title] of sweeps) {

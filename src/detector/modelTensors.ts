@@ -10,8 +10,17 @@ import type { PadimModel } from '../method/padim.js';
 import type { PatchcoreModel } from '../method/patchcore.js';
 import type { PatchEmbeddingShape } from '../method/patchcoreEmbedding.js';
 import type { ModelTensor } from '../model/modelFile.js';
+import { float16BitsToFloat32, float32ToFloat16Bits } from '../tensorfile/safetensors.js';
 import type { DetectorConfig } from './config.js';
 import type { FittedModel } from './methods.js';
+
+/**
+ * How the large matrices (precision matrices, centroid and memory banks) are stored: 'f32', or 'f16' at half
+ * the size (IEEE binary16: about 3 significant digits; precision entries are bounded by 1/ε = 100, far inside
+ * its range). They are widened back to float32 on load, so scoring runs in float32 either way. The AUROC cost
+ * of f16 is measured in docs/speed.md. Means and everything small stay float32.
+ */
+export type StoragePrecision = 'f32' | 'f16';
 
 /** The JSON part of a fitted N-pad model besides its configuration. */
 export interface NpadModelMeta {
@@ -27,19 +36,24 @@ function f32(data: Float32Array, shape: number[]): ModelTensor {
   return { dtype: 'F32', shape, data };
 }
 
-function gridTensors(prefix: string, grid: GaussianGrid, out: Map<string, ModelTensor>): void {
+/** A large float tensor at the chosen storage precision. */
+function stored(data: Float32Array, shape: number[], precision: StoragePrecision): ModelTensor {
+  return precision === 'f16' ? { dtype: 'F16', shape, data: float32ToFloat16Bits(data) } : f32(data, shape);
+}
+
+function gridTensors(prefix: string, grid: GaussianGrid, out: Map<string, ModelTensor>, precision: StoragePrecision): void {
   out.set(`${prefix}.mean`, f32(grid.means, [grid.positions, grid.dim]));
-  grid.precisions.forEach((chunk, i) => out.set(`${prefix}.precision.${i}`, f32(chunk, [chunk.length / (grid.dim * grid.dim), grid.dim, grid.dim])));
+  grid.precisions.forEach((chunk, i) => out.set(`${prefix}.precision.${i}`, stored(chunk, [chunk.length / (grid.dim * grid.dim), grid.dim, grid.dim], precision)));
 }
 
 /** Tensors and metadata of a fitted model. */
-export function npadModelToTensors(model: NpadModel): { meta: NpadModelMeta; tensors: Map<string, ModelTensor> } {
+export function npadModelToTensors(model: NpadModel, precision: StoragePrecision = 'f32'): { meta: NpadModelMeta; tensors: Map<string, ModelTensor> } {
   const s = model.scoring;
   const tensors = new Map<string, ModelTensor>();
   tensors.set('channels', { dtype: 'I32', shape: [model.channels.length], data: model.channels });
-  if (s.weighted) gridTensors('A', s.weighted, tensors);
-  if (s.aggregated) gridTensors('B', s.aggregated, tensors);
-  if (s.centroids) tensors.set('B.centroids', f32(s.centroids, [s.centroidCount, s.dim]));
+  if (s.weighted) gridTensors('A', s.weighted, tensors, precision);
+  if (s.aggregated) gridTensors('B', s.aggregated, tensors, precision);
+  if (s.centroids) tensors.set('B.centroids', stored(s.centroids, [s.centroidCount, s.dim], precision));
   const chunkSize = s.weighted?.chunkSize ?? s.aggregated?.chunkSize ?? 0;
   return {
     meta: { trainCount: model.trainCount, height: s.height, width: s.width, dim: s.dim, chunkSize, centroidCount: s.centroidCount },
@@ -47,13 +61,16 @@ export function npadModelToTensors(model: NpadModel): { meta: NpadModelMeta; ten
   };
 }
 
+/** A float tensor of `size` values, stored as F32 or F16 (widened to float32). */
 function take(tensors: Map<string, ModelTensor>, name: string, file: string, size: number): Float32Array {
   const t = tensors.get(name);
   if (!t) throw new NpadInputError(`${file}: model file has no tensor ${name}`, file);
-  if (!(t.data instanceof Float32Array) || t.data.length !== size) {
-    throw new NpadInputError(`${file}: tensor ${name} has ${t.data.length} ${t.dtype} values, expected ${size} F32`, file);
+  if (t.data.length !== size || (t.dtype !== 'F32' && t.dtype !== 'F16')) {
+    throw new NpadInputError(`${file}: tensor ${name} has ${t.data.length} ${t.dtype} values, expected ${size} F32 or F16`, file);
   }
-  return t.data;
+  if (t.data instanceof Float32Array) return t.data;
+  if (t.data instanceof Uint16Array) return float16BitsToFloat32(t.data);
+  throw new NpadInputError(`${file}: tensor ${name} is not a float tensor`, file);
 }
 
 function readGrid(prefix: string, meta: Pick<NpadModelMeta, 'height' | 'width' | 'dim' | 'chunkSize'>, tensors: Map<string, ModelTensor>, file: string): GaussianGrid {
@@ -123,11 +140,11 @@ export interface PatchcoreModelMeta {
 }
 
 /** PaDiM: the kept channels and one Gaussian per position (`gaussian.mean`, `gaussian.precision.<chunk>`). */
-export function padimModelToTensors(model: PadimModel): { meta: PadimModelMeta; tensors: Map<string, ModelTensor> } {
+export function padimModelToTensors(model: PadimModel, precision: StoragePrecision = 'f32'): { meta: PadimModelMeta; tensors: Map<string, ModelTensor> } {
   const g = model.gaussians;
   const tensors = new Map<string, ModelTensor>();
   tensors.set('channels', { dtype: 'I32', shape: [model.channels.length], data: model.channels });
-  gridTensors('gaussian', g, tensors);
+  gridTensors('gaussian', g, tensors, precision);
   return { meta: { trainCount: model.trainCount, height: model.height, width: model.width, dim: g.dim, chunkSize: g.chunkSize }, tensors };
 }
 
@@ -143,9 +160,9 @@ export function padimModelFromTensors(settings: PadimModel['settings'], meta: Pa
 }
 
 /** PatchCore: the memory bank `bank` [bankSize, dim], coreset members in selection order. */
-export function patchcoreModelToTensors(model: PatchcoreModel): { meta: PatchcoreModelMeta; tensors: Map<string, ModelTensor> } {
+export function patchcoreModelToTensors(model: PatchcoreModel, precision: StoragePrecision = 'f32'): { meta: PatchcoreModelMeta; tensors: Map<string, ModelTensor> } {
   const E = model.shape.embedDim;
-  const tensors = new Map<string, ModelTensor>([['bank', f32(model.bank, [model.bankSize, E])]]);
+  const tensors = new Map<string, ModelTensor>([['bank', stored(model.bank, [model.bankSize, E], precision)]]);
   const stages = model.shape.stages.map((s) => ({ channels: s.channels, height: s.height, width: s.width }));
   return { meta: { trainCount: model.trainCount, dim: E, bankSize: model.bankSize, totalPatches: model.totalPatches, stages }, tensors };
 }
@@ -168,14 +185,14 @@ export function patchcoreModelFromTensors(
 export type ModelMeta = NpadModelMeta | PadimModelMeta | PatchcoreModelMeta;
 
 /** Tensors and metadata of a fitted model of any method. */
-export function fittedModelToTensors(fitted: FittedModel): { meta: ModelMeta; tensors: Map<string, ModelTensor> } {
+export function fittedModelToTensors(fitted: FittedModel, precision: StoragePrecision = 'f32'): { meta: ModelMeta; tensors: Map<string, ModelTensor> } {
   switch (fitted.method) {
     case 'npad':
-      return npadModelToTensors(fitted.model);
+      return npadModelToTensors(fitted.model, precision);
     case 'padim':
-      return padimModelToTensors(fitted.model);
+      return padimModelToTensors(fitted.model, precision);
     case 'patchcore':
-      return patchcoreModelToTensors(fitted.model);
+      return patchcoreModelToTensors(fitted.model, precision);
   }
 }
 

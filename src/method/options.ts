@@ -67,6 +67,12 @@ export interface NpadOptions {
   shiftDirections: 4 | 8;
   /** How shifted maps and scores are aggregated. */
   shiftAggregate: 'mean' | 'min';
+  /**
+   * Where module D shifts: 'image' (the paper: the crop window moves and every copy goes through the backbone)
+   * or 'features' (the feature grid moves by whole cells, the backbone runs once; an approximation, see
+   * featureShifts.ts; needs shifts in multiples of the 4 px grid stride, and no crop margin).
+   */
+  shiftSpace: 'image' | 'features';
 
   /** Number of positions whose scores make the image score (paper eq. 12–14, k). */
   topK: number;
@@ -103,6 +109,7 @@ export const DEFAULT_NPAD_OPTIONS: Readonly<NpadOptions> = Object.freeze({
   shiftSteps: 'max',
   shiftDirections: 4,
   shiftAggregate: 'min',
+  shiftSpace: 'image',
   topK: 10,
   imageScoreSource: 'pixel',
   imageScoreCombine: 'geometric',
@@ -119,6 +126,9 @@ export const NPAD_PRESETS = {
   npad: { moduleA: true, moduleB: true, moduleC: true, moduleD: true },
 } as const satisfies Record<string, Partial<NpadOptions>>;
 export type NpadPreset = keyof typeof NPAD_PRESETS;
+
+/** Stride of the feature grid in input pixels (stage 1 of the ResNet family). */
+export const FEATURE_STRIDE = 4;
 
 /** Checks option values, naming the bad one. */
 export function validateNpadOptions(o: NpadOptions): void {
@@ -145,6 +155,13 @@ export function validateNpadOptions(o: NpadOptions): void {
   oneOf('shiftSteps', ['all', 'max']);
   oneOf('shiftDirections', [4, 8]);
   oneOf('shiftAggregate', ['mean', 'min']);
+  oneOf('shiftSpace', ['image', 'features']);
+  if (o.moduleD && o.shiftSpace === 'features' && (o.shiftSteps !== 'max' || o.shiftMax % FEATURE_STRIDE !== 0)) {
+    throw new RangeError(
+      `option shiftSpace = features moves the feature grid by whole cells of ${FEATURE_STRIDE} px: shiftMax must be a multiple of ${FEATURE_STRIDE} ` +
+        `(got ${o.shiftMax}) and shiftSteps 'max' (got ${o.shiftSteps})`,
+    );
+  }
   oneOf('imageScoreSource', ['pixel', 'A', 'B', 'centroid']);
   oneOf('imageScoreCombine', ['product', 'geometric', 'sum', 'mahalanobis-only', 'centroid-only']);
   if (o.imageScoreCombine === 'centroid-only' && !o.moduleB) throw new RangeError('imageScoreCombine centroid-only needs moduleB (the centroid bank)');

@@ -41,7 +41,7 @@ const VECTOR_BUDGET_BYTES = 192 * 2 ** 20;
  * `offsetOf(q, k)` names the position whose vector (in `source`, channel-major [M, d, P]) is scored
  * against position q's Gaussian as its k-th entry; `consume` receives each result.
  */
-async function scoreAgainstGrid(
+export async function scoreAgainstGrid(
   grid: GaussianGrid,
   source: Float32Array,
   images: number,
@@ -120,16 +120,40 @@ export async function scoreFeatures(
   const aggregated = model.aggregated ? averageNeighbourhood(features, images, d, H, W, opts.aggregationRadius) : null;
   const a2 = model.weighted ? await moduleAScores(model.weighted, features, images, opts.moduleC ? inferenceHood : null) : null;
   const b2 = model.aggregated && aggregated ? await moduleBScores(model.aggregated, aggregated, images) : null;
+  const pixel = combineModuleScores(a2, b2, images * P);
+  const image = await imageScoresOf(model, pixel, a2, b2, aggregated, images, P, opts);
+  return { pixel, image };
+}
 
-  const pixel = new Float32Array(images * P);
-  for (let i = 0; i < images * P; i++) {
+/** Pixel score (eq. 11) from modules A's and B's squared distances: the geometric mean of the two distances, or the one present. */
+export function combineModuleScores(a2: Float32Array | null, b2: Float32Array | null, count: number): Float32Array {
+  const pixel = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
     const a = a2 ? Math.sqrt(Math.max(0, a2[i]!)) : null;
     const b = b2 ? Math.sqrt(Math.max(0, b2[i]!)) : null;
     pixel[i] = a !== null && b !== null ? Math.sqrt(a * b) : (a ?? b)!;
   }
+  return pixel;
+}
+
+/**
+ * Image scores of M score maps from the map the options name (pixel, A or B). `aggregatedOf(m)` says whose
+ * aggregated features (index into `aggregated`) map m's centroid distances read: m itself unless several maps
+ * share one image's features (shifting in feature space).
+ */
+export async function imageScoresOf(
+  model: ScoringModel,
+  pixel: Float32Array,
+  a2: Float32Array | null,
+  b2: Float32Array | null,
+  aggregated: Float32Array | null,
+  images: number,
+  P: number,
+  opts: NpadOptions,
+  aggregatedOf: (m: number) => number = (m) => m,
+): Promise<Float64Array> {
   const source = opts.imageScoreSource === 'A' ? sqrtAll(a2!) : opts.imageScoreSource === 'B' ? sqrtAll(b2!) : pixel;
-  const image = await imageScores(model, source, aggregated, images, P, opts);
-  return { pixel, image };
+  return imageScores(model, source, aggregated, images, P, opts, aggregatedOf);
 }
 
 function sqrtAll(x: Float32Array): Float32Array {
@@ -153,14 +177,16 @@ async function centroidDistances(
   images: number,
   P: number,
   positions: Int32Array[] | null,
+  aggregatedOf: (m: number) => number,
 ): Promise<Float32Array> {
   const d = model.dim;
   const count = positions ? positions[0]!.length : P;
   const vectors = new Float32Array(images * count * d);
   for (let m = 0; m < images; m++) {
+    const base = aggregatedOf(m) * d * P;
     for (let j = 0; j < count; j++) {
       const p = positions ? positions[m]![j]! : j;
-      for (let c = 0; c < d; c++) vectors[(m * count + j) * d + c] = aggregated[m * d * P + c * P + p]!;
+      for (let c = 0; c < d; c++) vectors[(m * count + j) * d + c] = aggregated[base + c * P + p]!;
     }
   }
   const { distances } = await assignToCentroids(vectors, images * count, model.centroids!, model.centroidCount, d);
@@ -180,15 +206,16 @@ async function imageScores(
   images: number,
   P: number,
   opts: NpadOptions,
+  aggregatedOf: (m: number) => number,
 ): Promise<Float64Array> {
   const k = Math.min(opts.topK, P);
   const hasBank = model.centroids !== null && aggregated !== null;
-  const allE = opts.imageScoreSource === 'centroid' && hasBank ? await centroidDistances(model, aggregated!, images, P, null) : null;
+  const allE = opts.imageScoreSource === 'centroid' && hasBank ? await centroidDistances(model, aggregated!, images, P, null, aggregatedOf) : null;
   const rankBy = allE ?? source;
   const top = Array.from({ length: images }, (_, m) => topIndices(rankBy, m * P, P, k));
   let topE: Float32Array | null = null;
   if (opts.imageScoreCombine !== 'mahalanobis-only' && hasBank) {
-    topE = allE ? Float32Array.from({ length: images * k }, (_, i) => allE[Math.floor(i / k) * P + top[Math.floor(i / k)]![i % k]!]!) : await centroidDistances(model, aggregated!, images, P, top);
+    topE = allE ? Float32Array.from({ length: images * k }, (_, i) => allE[Math.floor(i / k) * P + top[Math.floor(i / k)]![i % k]!]!) : await centroidDistances(model, aggregated!, images, P, top, aggregatedOf);
   }
   const scores = new Float64Array(images);
   for (let m = 0; m < images; m++) {

@@ -1,0 +1,41 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Detector } from '../../src/detector/detector.js';
+import type { DetectorConfigInput } from '../../src/detector/config.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const bottle = path.resolve(repo, '..', 'shared', 'datasets', 'mvtec_ad', 'bottle');
+const haveData = await stat(bottle).then(() => true, () => false);
+
+const CONFIGS: [string, DetectorConfigInput][] = [
+  ['npad', { options: { dim: 16, maxCentroids: 16, kmeansSample: 1000, moduleD: false }, batchSize: 4 }],
+  ['padim', { method: 'padim', options: { dim: 16 }, batchSize: 4 }],
+  ['patchcore', { method: 'patchcore', options: { coresetRatio: 0.05, embedDim: 64 }, batchSize: 4 }],
+];
+
+for (const [name, config] of CONFIGS) {
+  test(`${name}: a model stored in f16 is about half the size and scores within f16 rounding`, { skip: !haveData && 'shared bottle data not found' }, async () => {
+    const dir = path.join(bottle, 'train', 'good');
+    const train = (await readdir(dir)).sort().slice(0, 4).map((f) => path.join(dir, f));
+    const probe = path.join(bottle, 'test', 'broken_small', '000.png');
+    const detector = await Detector.fit(train, config);
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'npad-f16-'));
+    const full = path.join(tmp, 'f32.npad');
+    const half = path.join(tmp, 'f16.npad');
+    await detector.save(full);
+    await detector.save(half, { precision: 'f16' });
+    const [sizeFull, sizeHalf] = [(await stat(full)).size, (await stat(half)).size];
+    assert.ok(sizeHalf < 0.6 * sizeFull, `f16 file ${sizeHalf} B vs f32 ${sizeFull} B`);
+    const results: { score: number; map: Float32Array }[] = [];
+    for (const file of [full, half]) await (await Detector.load(file)).score([probe], (_i, r) => void results.push(r));
+    const [a, b] = results as [{ score: number; map: Float32Array }, { score: number; map: Float32Array }];
+    assert.ok(Math.abs(a.score - b.score) < 1e-2 * a.score, `scores ${a.score} vs ${b.score}`);
+    let worst = 0;
+    a.map.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - b.map[i]!) / Math.max(1e-6, Math.abs(v)))));
+    assert.ok(worst < 2e-2, `largest relative map difference ${worst}`);
+  });
+}
