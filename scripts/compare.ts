@@ -104,12 +104,13 @@ async function measure(run: Run, dataset: string, outDir: string): Promise<Measu
   } else {
     const model = path.join(outDir, `${slug}.npad`);
     const t0 = performance.now();
-    npad(['fit', dataset, '--out', model, ...run.args]);
+    // --holdout 0: fit on every training image, as `npad eval` does, so rows compare with docs/results.md.
+    npad(['fit', dataset, '--out', model, '--holdout', '0', ...run.args]);
     fitSeconds = (performance.now() - t0) / 1000;
     modelMiB = (await stat(model)).size / 2 ** 20;
     models.push(model);
   }
-  npad(['eval', dataset, ...models.flatMap((m) => ['--model', m]), '--json', json]);
+  npad(['eval', dataset, ...models.flatMap((m) => ['--model', m]), '--json', json, '--report', 'none']);
   if (!isEnsembleMember(run)) await unlink(models[0]!).catch(() => undefined);
   const r = JSON.parse(await readFile(json, 'utf8')) as { image_auroc: number; pixel_auroc: number; pro: number; timings: { ms_per_image: number } };
   const m: Measured = { label: run.label, group: run.group, image_auroc: r.image_auroc, pixel_auroc: r.pixel_auroc, pro: r.pro, fit_seconds: fitSeconds, ms_per_image: r.timings.ms_per_image, model_mib: modelMiB };

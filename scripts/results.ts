@@ -134,7 +134,7 @@ async function main(): Promise<void> {
   for (const run of runs) {
     const json = path.join(outDir, `${run.name}.json`);
     process.stderr.write(`== ${run.name}: npad eval ${run.dataset} ${run.args.join(' ')}\n`);
-    const r = spawnSync(process.execPath, [path.join(root, 'dist', 'src', 'cli', 'main.js'), 'eval', run.dataset, '--json', json, ...run.args], { stdio: 'inherit' });
+    const r = spawnSync(process.execPath, [path.join(root, 'dist', 'src', 'cli', 'main.js'), 'eval', run.dataset, '--json', json, '--report', path.join(outDir, `${run.name}.html`), ...run.args], { stdio: 'inherit' });
     if (r.status !== 0) throw new Error(`${run.name}: npad eval exited with ${String(r.status)}`);
   }
   const rows: string[] = [];

@@ -1,6 +1,7 @@
 /**
- * npad's public API: fit a detector (N-pad, or the baselines PaDiM and PatchCore) on nominal images, save and
- * load it, score images, evaluate on an MVTec-layout dataset. See README.md for an example.
+ * npad's public API: fit a detector (N-pad, or the baselines PaDiM and PatchCore) on nominal images, set its
+ * score thresholds, save and load it, score images or predict verdicts with heatmaps and masks, evaluate on an
+ * MVTec-layout dataset with an HTML report. See README.md for an example, docs/scores.md for the scores.
  */
 export { Detector, validateConfig } from './detector/detector.js';
 export {
@@ -24,3 +25,22 @@ export { evaluateDetector, type DatasetEvaluation } from './evaluation/runEvalua
 export type { EvaluationMetrics } from './evaluation/evaluate.js';
 export { auroc, perRegionOverlap, f1Max } from './metrics/index.js';
 export { NpadInputError } from './errors.js';
+export {
+  DEFAULT_FALSE_ALARM_RATE,
+  DEFAULT_HOLDOUT_FRACTION,
+  f1MaxCalibration,
+  holdoutCalibration,
+  manualCalibration,
+  normaliseImageScore,
+  normalisePixelScore,
+  normaliseScore,
+  splitHoldout,
+  describeCalibration,
+  type ScoreCalibration,
+} from './detector/calibration.js';
+export { readModelCalibration, writeModelCalibration } from './detector/calibrationFile.js';
+export { predictionFrom, type Prediction, type PredictionHandler, type SkippedImageHandler } from './detector/predict.js';
+export type { ImageSource, EncodedImage, DecodedImage } from './image/source.js';
+export type { PreprocessOptions } from './image/preprocess.js';
+export { renderOverlayPng, renderMaskPng, type OverlayOptions } from './report/overlay.js';
+export { buildEvaluationReport, type EvaluationReportInput } from './report/evaluationReport.js';

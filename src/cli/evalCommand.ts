@@ -1,14 +1,23 @@
 /** `npad eval DATASET_DIR [--model MODEL] [--json FILE]`: measures a detector on an MVTec-layout test set. */
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { readMvtecDataset } from '../data/mvtec.js';
+import { checkImages, checkTestItems, skippedLines, type SkippedInput } from '../data/checkImages.js';
+import { readMvtecDataset, type MvtecDataset } from '../data/mvtec.js';
 import { trainSubset } from '../data/subset.js';
+import { describeCalibration, f1MaxCalibration, type ScoreCalibration } from '../detector/calibration.js';
+import { writeModelCalibration } from '../detector/calibrationFile.js';
 import { Detector } from '../detector/detector.js';
 import { DetectorEnsemble } from '../detector/ensemble.js';
 import { NpadInputError } from '../errors.js';
 import { evaluateDetector } from '../evaluation/runEvaluation.js';
+import type { ProgressCallback } from '../method/npad.js';
+import { buildEvaluationReport, describeOperatingPoint, operatingPoint } from '../report/evaluationReport.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { CONFIG_FLAGS, CONFIG_HELP, configFromFlags } from './configFlags.js';
+import { MEMORY_FLAG, MEMORY_HELP, memoryGuardFromFlag } from './memoryFlag.js';
 import { peakRssMiB, writeJsonAtomic } from './output.js';
+import { EXIT_SKIPPED } from './predictCommand.js';
 import { terminalProgress } from './progress.js';
 
 export const EVAL_HELP = `npad eval DATASET_DIR [--model MODEL]... [--json FILE] [options]
@@ -18,25 +27,46 @@ export const EVAL_HELP = `npad eval DATASET_DIR [--model MODEL]... [--json FILE]
   --resize 256 --crop 224 and --resize 384 --crop 336, the N-pad paper's table 4).
   --train-subset N   without --model: fit on N random training images (fixed seed; few-shot)
   --json FILE   also write the metrics, configuration and timings as JSON (atomically)
+  --report FILE|none  the HTML report (metrics, ROC and PRO curves, the hardest images with heatmaps; one
+                self-contained file). Default: beside --json (FILE.json → FILE.html), else npad-report.html
+  --save-threshold f1-max  with one --model: store in MODEL the thresholds maximising image and pixel F1 on
+                this test set, for npad predict (docs/scores.md)
+${MEMORY_HELP}
+  Unreadable training images, test images or masks are named and skipped (a test item whole); the metrics
+  are computed on the rest and the exit code is then 3.
 
 ${CONFIG_HELP}`;
 
 export async function evalCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { ...CONFIG_FLAGS, model: { type: 'string', multiple: true }, json: { type: 'string' }, 'train-subset': { type: 'string' } },
+    options: {
+      ...CONFIG_FLAGS,
+      model: { type: 'string', multiple: true },
+      json: { type: 'string' },
+      'train-subset': { type: 'string' },
+      report: { type: 'string' },
+      'save-threshold': { type: 'string' },
+      ...MEMORY_FLAG,
+    },
     allowPositionals: true,
   });
   if (positionals.length !== 1) throw new NpadInputError(`npad eval takes one DATASET_DIR, got ${positionals.length}\n\n${EVAL_HELP}`);
   const root = positionals[0]!;
   const config = configFromFlags(values); // flags first: a typo should not wait for a folder scan
+  const saveThreshold = values['save-threshold'];
+  if (saveThreshold !== undefined && saveThreshold !== 'f1-max') throw new NpadInputError(`--save-threshold: expected f1-max, got '${saveThreshold}'`);
+  if (saveThreshold && (values.model ?? []).length !== 1) throw new NpadInputError('--save-threshold needs exactly one --model (the file the thresholds are stored in)');
+  const reportFile = values.report === 'none' ? null : (values.report ?? (values.json ? values.json.replace(/\.json$/i, '') + '.html' : 'npad-report.html'));
+  const memoryGuard = memoryGuardFromFlag(values['memory-limit']);
   const dataset = await readMvtecDataset(root);
   if (values['train-subset']) dataset.train = trainSubset(dataset.train, Number(values['train-subset']));
   const progress = terminalProgress();
-  const fitStarted = performance.now();
   const models = values.model ?? [];
-  const loaded = await Promise.all(models.map((m) => Detector.load(m)));
-  const detector = loaded.length === 0 ? await Detector.fit(dataset.train, config, progress) : loaded.length === 1 ? loaded[0]! : new DetectorEnsemble(loaded, models);
+  const loaded = await Promise.all(models.map((m) => Detector.load(m))); // a bad model file stops the run before any check
+  const skipped = await skipUnreadable(dataset, models.length === 0, progress);
+  const fitStarted = performance.now();
+  const detector = loaded.length === 0 ? await Detector.fit(dataset.train, config, progress, memoryGuard) : loaded.length === 1 ? loaded[0]! : new DetectorEnsemble(loaded, models);
   const fitSeconds = models.length ? 0 : (performance.now() - fitStarted) / 1000;
   const { backbone } = detector instanceof DetectorEnsemble ? detector.members[0]! : detector;
   const result = await evaluateDetector(detector, dataset, progress);
@@ -56,6 +86,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       ms_per_image: (1000 * result.scoreSeconds) / dataset.test.length,
     },
     peak_rss_mib: peakRssMiB(),
+    skipped,
   };
   const pct = (x: number): string => (100 * x).toFixed(2).padStart(6);
   process.stdout.write(
@@ -63,6 +94,79 @@ export async function evalCommand(argv: string[]): Promise<number> {
       `  image AUROC   ${pct(m.image_auroc)}\n  pixel AUROC   ${pct(m.pixel_auroc)}\n  PRO (≤0.3)    ${pct(m.pro)}\n  image F1-max  ${pct(m.image_f1_max)}\n` +
       `  fit ${fitSeconds.toFixed(1)} s, scoring ${report.timings.ms_per_image.toFixed(0)} ms/image, peak memory ${report.peak_rss_mib.toFixed(0)} MiB\n`,
   );
-  if (values.json) await writeJsonAtomic(values.json, report);
-  return 0;
+  // The thresholds the verdicts use: stored now from this test set, or the single model's own.
+  let calibration: ScoreCalibration | null = detector instanceof Detector ? detector.calibration : null;
+  if (saveThreshold) {
+    calibration = f1MaxCalibration(result.outcomes.map((o) => o.score), result.outcomes.map((o) => o.label), result.maps, result.masks);
+    await writeModelCalibration(models[0]!, calibration);
+    process.stdout.write(`  saved in ${models[0]!}: ${describeCalibration(calibration)}\n`);
+  }
+  const op = calibration ? operatingPoint(result.outcomes.map((o) => o.score), result.outcomes.map((o) => o.label), calibration.imageThreshold) : null;
+  if (calibration && op) process.stdout.write(`  at the model's threshold (${calibration.source}): ${describeOperatingPoint(op)}\n`);
+  if (values.json) {
+    const threshold = calibration && op
+      ? { source: calibration.source, image_threshold: calibration.imageThreshold, pixel_threshold: calibration.pixelThreshold, false_alarms: op.falseAlarms, misses: op.misses }
+      : null;
+    await writeJsonAtomic(values.json, { ...report, threshold });
+  }
+  if (reportFile) {
+    progress('report', 0, 1);
+    const html = await buildEvaluationReport({
+      title: `${path.basename(path.resolve(root))}: ${detector.config.method}${detector instanceof DetectorEnsemble ? ` ensemble of ${detector.members.length}` : ''}`,
+      datasetRoot: root,
+      evaluation: result,
+      preprocess: detector.config.preprocess,
+      calibration,
+      details: [
+        ['model', models.length ? models.join(', ') : `fitted on ${dataset.train.length} training images`],
+        ['method and options', `${detector.config.method} ${JSON.stringify(detector.config.options)}`],
+        ['preprocessing', `resize ${detector.config.preprocess.resize}, crop ${String(detector.config.preprocess.crop)}`],
+        ['backbone', `${backbone.id} (weights sha256 ${backbone.weightsSha256.slice(0, 12)}…)`],
+        ['timings', `fit ${fitSeconds.toFixed(1)} s, scoring ${report.timings.ms_per_image.toFixed(0)} ms/image, peak memory ${report.peak_rss_mib.toFixed(0)} MiB`],
+      ],
+    });
+    await mkdir(path.dirname(path.resolve(reportFile)), { recursive: true });
+    await writeFileAtomic(reportFile, [new TextEncoder().encode(html)]);
+    progress('report', 1, 1);
+    process.stdout.write(`  report: ${reportFile}\n`);
+  }
+  const skippedCount = skipped.train.length + skipped.test.length;
+  if (skippedCount === 0) return 0;
+  process.stderr.write(`npad: finished with ${skippedCount} input${skippedCount === 1 ? '' : 's'} skipped (named above; exit code ${EXIT_SKIPPED})\n`);
+  return EXIT_SKIPPED;
+}
+
+/**
+ * Decodes every image the run will read (the training images when it fits, every test image and mask) and leaves
+ * the unreadable ones out of `dataset`, naming each on stderr: one bad file among hundreds should not stop a
+ * long evaluation. A test item with a bad image or mask is left out whole.
+ * @throws NpadInputError when nothing usable is left (no training image, or not both good and defective test images)
+ */
+async function skipUnreadable(
+  dataset: MvtecDataset,
+  fitting: boolean,
+  progress: ProgressCallback,
+): Promise<{ train: SkippedInput[]; test: SkippedInput[] }> {
+  const train = fitting ? await checkImages(dataset.train, { progress: (done, total) => progress('checking training images', done, total) }) : null;
+  if (train && train.readable.length === 0) {
+    throw new NpadInputError(`${dataset.root}: none of the ${dataset.train.length} training images can be read (first: ${train.skipped[0]!.reason})`, dataset.root);
+  }
+  const test = await checkTestItems(dataset.test, { progress: (done, total) => progress('checking test images', done, total) });
+  const lines = [
+    ...(train ? skippedLines(train.skipped, dataset.train.length, 'training images', `fitting on the other ${train.readable.length}`) : []),
+    ...skippedLines(test.skipped, dataset.test.length, 'test images (unreadable image or mask)', `metrics on the other ${test.readable.length}`),
+  ];
+  for (const line of lines) process.stderr.write(`npad: ${line}\n`);
+  for (const label of [0, 1] as const) {
+    if (!test.readable.some((t) => t.label === label)) {
+      const kind = label === 0 ? 'good' : 'defective';
+      throw new NpadInputError(
+        `${path.join(dataset.root, 'test')}: no ${kind} test image${test.skipped.length ? ` is left after skipping ${test.skipped.length} unreadable` : ''}: the metrics need good and defective images`,
+        path.join(dataset.root, 'test'),
+      );
+    }
+  }
+  if (train) dataset.train = train.readable;
+  dataset.test = test.readable;
+  return { train: train?.skipped ?? [], test: test.skipped };
 }

@@ -1,31 +1,69 @@
 /** `npad fit TRAIN_DIR --out MODEL`: fits a detector on nominal images and saves it. */
 import { parseArgs } from 'node:util';
+import { checkImages, skippedLines } from '../data/checkImages.js';
 import { trainSubset } from '../data/subset.js';
+import { DEFAULT_FALSE_ALARM_RATE, DEFAULT_HOLDOUT_FRACTION, describeCalibration, splitHoldout } from '../detector/calibration.js';
 import { Detector } from '../detector/detector.js';
+import type { StoragePrecision } from '../detector/modelTensors.js';
 import { NpadInputError } from '../errors.js';
 import { CONFIG_FLAGS, CONFIG_HELP, configFromFlags } from './configFlags.js';
+import { MEMORY_FLAG, MEMORY_HELP, memoryGuardFromFlag } from './memoryFlag.js';
+import { fractionFlag } from './numberFlags.js';
 import { peakRssMiB } from './output.js';
 import { terminalProgress } from './progress.js';
+import { EXIT_SKIPPED } from './predictCommand.js';
 import { findTrainImages } from './trainImages.js';
 
 export const FIT_HELP = `npad fit TRAIN_DIR --out MODEL [options]
   Fits a detector on the defect-free images of TRAIN_DIR (an MVTec-layout root, whose train/good is used,
   or a plain folder of images) and writes it to MODEL (atomically).
   --train-subset N   fit on N of the images, drawn at random with a fixed seed (few-shot)
+  --holdout F        share of the images held out of the fit to set the score threshold (default
+                     ${DEFAULT_HOLDOUT_FRACTION}, at least one image; 0: fit on all, no threshold until npad calibrate)
+  --false-alarm-rate R  share of good images the threshold may call defective (default ${DEFAULT_FALSE_ALARM_RATE}; docs/scores.md)
+  --storage f32|f16  precision of the stored matrices (default f32; f16 halves the file, see docs/speed.md)
+${MEMORY_HELP}
+  Unreadable images are named and skipped; the fit uses the rest and the exit code is then 3.
 
 ${CONFIG_HELP}`;
 
 export async function fitCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: { ...CONFIG_FLAGS, out: { type: 'string' }, 'train-subset': { type: 'string' } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({ args: argv, options: { ...CONFIG_FLAGS, out: { type: 'string' }, 'train-subset': { type: 'string' }, holdout: { type: 'string' }, 'false-alarm-rate': { type: 'string' }, storage: { type: 'string', default: 'f32' }, ...MEMORY_FLAG }, allowPositionals: true });
   if (positionals.length !== 1) throw new NpadInputError(`npad fit takes one TRAIN_DIR, got ${positionals.length}\n\n${FIT_HELP}`);
   if (!values.out) throw new NpadInputError(`npad fit needs --out MODEL\n\n${FIT_HELP}`);
   const config = configFromFlags(values); // flags first: a typo should not wait for a folder scan
+  const holdoutFraction = values.holdout === undefined ? DEFAULT_HOLDOUT_FRACTION : fractionFlag('holdout', values.holdout, { allowZero: true });
+  const falseAlarmRate = values['false-alarm-rate'] === undefined ? DEFAULT_FALSE_ALARM_RATE : fractionFlag('false-alarm-rate', values['false-alarm-rate']);
+  const memoryGuard = memoryGuardFromFlag(values['memory-limit']);
   const all = await findTrainImages(positionals[0]!);
   const images = values['train-subset'] ? trainSubset(all, Number(values['train-subset'])) : all;
   const started = performance.now();
-  const detector = await Detector.fit(images, config, terminalProgress());
-  await detector.save(values.out);
+  const progress = terminalProgress();
+  // Every image is decoded once up front: an unreadable one is named and left out instead of stopping the fit.
+  const checked = await checkImages(images, { progress: (done, total) => progress('checking images', done, total) });
+  if (checked.readable.length === 0) {
+    throw new NpadInputError(`${positionals[0]!}: none of the ${images.length} training images can be read (first: ${checked.skipped[0]!.reason})`, positionals[0]!);
+  }
+  const skipped = skippedLines(checked.skipped, images.length, 'training images', `fitting on the other ${checked.readable.length}`);
+  for (const line of skipped) process.stderr.write(`npad: ${line}\n`);
+  const { fit, holdout } = splitHoldout(checked.readable, holdoutFraction);
+  const detector = await Detector.fit(fit, config, progress, memoryGuard);
+  if (holdout.length) await detector.calibrate(holdout, { falseAlarmRate }, progress);
+  await detector.save(values.out, { precision: storagePrecision(values.storage) });
   const seconds = (performance.now() - started) / 1000;
-  process.stdout.write(`fitted on ${images.length} images in ${seconds.toFixed(1)} s (peak memory ${peakRssMiB().toFixed(0)} MiB); saved ${values.out}\n`);
-  return 0;
+  process.stdout.write(`fitted on ${fit.length} images in ${seconds.toFixed(1)} s (peak memory ${peakRssMiB().toFixed(0)} MiB); saved ${values.out}\n`);
+  process.stdout.write(
+    detector.calibration
+      ? `threshold: ${describeCalibration(detector.calibration)}\n`
+      : `no score threshold (--holdout 0): before npad predict, run npad calibrate ${values.out} --good DIR (good images not fitted on)\n`,
+  );
+  if (checked.skipped.length === 0) return 0;
+  process.stderr.write(`npad: finished with ${checked.skipped.length} of ${images.length} training images skipped (named above; exit code ${EXIT_SKIPPED})\n`);
+  return EXIT_SKIPPED;
+}
+
+/** The --storage flag's value, checked. */
+function storagePrecision(value: string): StoragePrecision {
+  if (value !== 'f32' && value !== 'f16') throw new NpadInputError(`--storage must be f32 or f16, got '${value}'`);
+  return value;
 }

@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 /**
- * The `npad` command. User mistakes (NpadInputError, bad options) print one clear line and exit 2; anything
+ * The `npad` command. User mistakes (NpadInputError, bad options) print one clear line and exit 2 (nothing done);
+ * `npad fit`, `npad eval` and `npad predict` exit 3 when they finished but skipped unreadable images; anything
  * else is a bug and prints its stack.
  */
 import { NpadInputError } from '../errors.js';
 import { EVAL_HELP, evalCommand } from './evalCommand.js';
 import { FIT_HELP, fitCommand } from './fitCommand.js';
+import { CALIBRATE_HELP, calibrateCommand } from './calibrateCommand.js';
+import { PREDICT_HELP, predictCommand } from './predictCommand.js';
+import { SERVE_HELP, serveCommand } from './serveCommand.js';
 
 const USAGE = `npad — N-pad visual anomaly detection
 
@@ -13,6 +17,12 @@ Commands:
 ${FIT_HELP}
 
 ${EVAL_HELP.split('\n\n')[0]}
+
+${PREDICT_HELP}
+
+${CALIBRATE_HELP}
+
+${SERVE_HELP}
 `;
 
 /** Errors that are the user's to fix: shown as a message, never as a stack trace. */
@@ -30,6 +40,12 @@ async function main(argv: string[]): Promise<number> {
       return fitCommand(rest);
     case 'eval':
       return evalCommand(rest);
+    case 'predict':
+      return predictCommand(rest);
+    case 'calibrate':
+      return calibrateCommand(rest);
+    case 'serve':
+      return serveCommand(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -37,7 +53,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(USAGE);
       return command === undefined ? 2 : 0;
     default:
-      throw new NpadInputError(`unknown command '${command}' (expected fit or eval; npad --help lists them)`);
+      throw new NpadInputError(`unknown command '${command}' (expected fit, eval, predict, calibrate or serve; npad --help lists them)`);
   }
 }
 

@@ -54,7 +54,7 @@ export async function readMvtecDataset(root: string): Promise<MvtecDataset> {
   await requireFolder(root, `folder not found (${LAYOUT_HINT})`);
   const trainDir = join(root, 'train', 'good');
   if (!(await isFolder(trainDir))) {
-    throw new NpadInputError(`${root}: no train/good folder: ${LAYOUT_HINT}`, root);
+    throw new NpadInputError(`${root}: no train/good folder${await caseHint(root, ['train', 'good'])}: ${LAYOUT_HINT}`, root);
   }
   const train = await listImages(trainDir);
   if (train.length === 0) {
@@ -62,7 +62,7 @@ export async function readMvtecDataset(root: string): Promise<MvtecDataset> {
   }
   const testDir = join(root, 'test');
   if (!(await isFolder(testDir))) {
-    throw new NpadInputError(`${root}: no test folder: ${LAYOUT_HINT}`, root);
+    throw new NpadInputError(`${root}: no test folder${await caseHint(root, ['test'])}: ${LAYOUT_HINT}`, root);
   }
   const test: LabelledImage[] = [];
   for (const defect of await listSubfolders(testDir)) {
@@ -105,6 +105,27 @@ export async function listImages(dir: string): Promise<string[]> {
     if (isImageName(entry.name) && (await isFileEntry(dir, entry))) names.push(entry.name);
   }
   return sortByCodePoint(names).map((name) => join(dir, name));
+}
+
+/**
+ * When `root` holds the folder `segments` under another capitalisation (e.g. Train/Good for train/good), a hint
+ * saying so, as " (found Train/Good: …)"; else "". Folder names are case-sensitive on Linux, and a dataset copied
+ * from a case-insensitive file system often differs only in case.
+ */
+export async function caseHint(root: string, segments: readonly string[]): Promise<string> {
+  let dir = root;
+  const found: string[] = [];
+  for (const segment of segments) {
+    if (!(await isFolder(dir))) return '';
+    const names = await listSubfolders(dir);
+    const match = names.find((n) => n === segment) ?? names.find((n) => n.toLowerCase() === segment.toLowerCase());
+    if (match === undefined) return '';
+    found.push(match);
+    dir = join(dir, match);
+  }
+  const wanted = segments.join('/');
+  const actual = found.join('/');
+  return actual === wanted ? '' : ` (found ${actual}: folder names are case-sensitive, rename it ${wanted})`;
 }
 
 /** True for a visible file name with an image extension. */

@@ -8,6 +8,7 @@ import { FeatureExtractor } from '../backbone/featureExtractor.js';
 import { NpadInputError } from '../errors.js';
 import { inputSize, maxShift } from '../image/shiftedCrops.js';
 import { validatePreprocessOptions } from '../image/preprocess.js';
+import type { ImageSource } from '../image/source.js';
 import type { ProgressCallback, ScoredImageHandler } from '../method/npad.js';
 import { validateNpadOptions } from '../method/options.js';
 import { validatePadimOptions } from '../method/padim.js';
@@ -24,8 +25,21 @@ import {
   type DetectorConfigInput,
   type MethodName,
 } from './config.js';
+import { DEFAULT_FALSE_ALARM_RATE, holdoutCalibration, parseCalibration, type ScoreCalibration } from './calibration.js';
 import { fitMethod, scoreMethod, type FittedModel } from './methods.js';
-import { checkModelMeta, fittedModelFromTensors, fittedModelToTensors } from './modelTensors.js';
+import { checkFitMemory, type MemoryGuardOptions } from './memoryEstimate.js';
+import { checkModelGrid, checkOptionLimits, parseStoredBackbone } from './loadChecks.js';
+import { predictImages, type PredictionHandler, type SkippedImageHandler } from './predict.js';
+import { checkModelMeta, fittedModelFromTensors, fittedModelToTensors, type StoragePrecision } from './modelTensors.js';
+
+/** How {@link Detector.save} writes the model. */
+export interface SaveOptions {
+  /**
+   * Storage of the large matrices: 'f32' (default) or 'f16', half the file size; they are widened to float32
+   * on load. The AUROC cost of f16 is measured in docs/speed.md.
+   */
+  precision?: StoragePrecision;
+}
 
 /** Rejects option keys the method does not have (e.g. PatchCore's coresetRatio given to PaDiM). */
 function checkOptionKeys(method: MethodName, options: object): void {
@@ -43,7 +57,8 @@ export function validateConfig(config: DetectorConfig): void {
   switch (config.method) {
     case 'npad':
       validateNpadOptions(config.options);
-      if (config.options.moduleD && config.options.shiftMax > maxShift(config.preprocess)) {
+      // Shifting in image space moves the crop window inside the resized image, so it needs that margin.
+      if (config.options.moduleD && config.options.shiftSpace === 'image' && config.options.shiftMax > maxShift(config.preprocess)) {
         throw new RangeError(
           `option shiftMax = ${config.options.shiftMax} needs ${config.options.shiftMax} px between the crop and the resized image on each side ` +
             `(resize ${config.preprocess.resize}, crop ${String(config.preprocess.crop)} leave ${maxShift(config.preprocess)}): lower shiftMax or turn moduleD off`,
@@ -62,9 +77,15 @@ export function validateConfig(config: DetectorConfig): void {
     throw new RangeError(`featureGrid.upsample must be 'nearest' or 'bilinear', got ${String(config.featureGrid.upsample)}`);
   }
   if (!Number.isInteger(config.batchSize) || config.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${config.batchSize}`);
+  checkOptionLimits(config);
 }
 
 export class Detector {
+  /** Thresholds and normalisation of the scores (null until calibrated; see calibration.ts). */
+  private currentCalibration: ScoreCalibration | null = null;
+  /** The model file this detector was loaded from, for messages. */
+  private loadedFrom: string | null = null;
+
   private constructor(
     readonly config: DetectorConfig,
     readonly backbone: Backbone,
@@ -78,10 +99,28 @@ export class Detector {
     return inputSize(this.config.preprocess);
   }
 
-  /** Fits a detector on nominal (defect-free) images; without `method` in the configuration, N-pad. */
-  static async fit(trainImages: readonly string[], input: DetectorConfigInput | DetectorConfig = {}, progress?: ProgressCallback): Promise<Detector> {
+  /**
+   * The score thresholds and normalisation (docs/scores.md), saved with the model; null for a detector never
+   * calibrated (e.g. fitted without held-out images, or loaded from a file written before thresholds existed).
+   */
+  get calibration(): ScoreCalibration | null {
+    return this.currentCalibration;
+  }
+
+  /** Sets (or, with null, removes) the calibration; {@link save} stores it with the model. */
+  setCalibration(calibration: ScoreCalibration | null): void {
+    this.currentCalibration = calibration === null ? null : parseCalibration(calibration, 'calibration');
+  }
+
+  /**
+   * Fits a detector on nominal (defect-free) images; without `method` in the configuration, N-pad.
+   * @param guard the memory the fit may use (default: NPAD_MEMORY_LIMIT, else the machine's; memoryEstimate.ts)
+   * @throws NpadInputError "not enough memory …", before any work, when the configuration cannot fit that memory
+   */
+  static async fit(trainImages: readonly string[], input: DetectorConfigInput | DetectorConfig = {}, progress?: ProgressCallback, guard: MemoryGuardOptions = {}): Promise<Detector> {
     const config = resolveConfig(input);
     validateConfig(config);
+    checkFitMemory(config, trainImages.length, guard);
     const backbone = await loadBackbone(config.backbone);
     const extractor = await FeatureExtractor.create(backbone, config.featureGrid, inputSize(config.preprocess));
     const fitted = await fitMethod(config, trainImages, extractor, progress);
@@ -105,22 +144,88 @@ export class Detector {
       );
     }
     const extractor = await FeatureExtractor.create(backbone, config.featureGrid, inputSize(config.preprocess));
-    return new Detector(config, backbone, extractor, fittedModelFromTensors(config, stored.model, peek.tensors, path));
+    const fitted = fittedModelFromTensors(config, stored.model, peek.tensors, path);
+    await checkModelGrid(fitted, extractor, path); // the configuration JSON is not checksummed: it must match the tensors
+    const detector = new Detector(config, backbone, extractor, fitted);
+    // Files written before thresholds existed have none: they load, and predict explains how to calibrate.
+    const calibration = peek.header.config.calibration;
+    detector.currentCalibration = calibration === undefined || calibration === null ? null : parseCalibration(calibration, path);
+    detector.loadedFrom = path;
+    return detector;
   }
 
   /** Writes the detector to `path` atomically (a crash mid-save leaves any previous file intact). */
-  async save(path: string): Promise<void> {
-    const { meta, tensors } = fittedModelToTensors(this.fitted);
+  async save(path: string, options: SaveOptions = {}): Promise<void> {
+    const { meta, tensors } = fittedModelToTensors(this.fitted, options.precision ?? 'f32');
     await saveModel(
       path,
-      { method: this.config.method, config: { detector: this.config, model: meta }, backbone: { id: this.backbone.id, weightsSha256: this.backbone.weightsSha256 } },
+      {
+        method: this.config.method,
+        config: { detector: this.config, model: meta, ...(this.currentCalibration ? { calibration: this.currentCalibration } : {}) },
+        backbone: { id: this.backbone.id, weightsSha256: this.backbone.weightsSha256 } },
       tensors,
     );
   }
 
-  /** Scores images; `onImage` receives each result in order. */
-  async score(paths: readonly string[], onImage: ScoredImageHandler): Promise<void> {
-    await scoreMethod(this.fitted, this.extractor, paths, onImage);
+  /** Scores images (files, encoded bytes or pixels); `onImage` receives each result in order. */
+  async score(inputs: readonly ImageSource[], onImage: ScoredImageHandler): Promise<void> {
+    await scoreMethod(this.fitted, this.extractor, inputs, onImage);
+  }
+
+  /**
+   * Sets the thresholds from nominal images that were not used for fitting (held out): scores them and keeps the
+   * thresholds at which a good image is called defective, or shows a non-empty mask, at `falseAlarmRate`
+   * (calibration.ts: holdoutCalibration). {@link save} stores the result with the model.
+   *
+   * @param nominal good images the detector was not fitted on
+   * @param options.falseAlarmRate target share of good images called defective (default 0.01)
+   * @param progress receives 'threshold' steps while the images are scored
+   * @returns the new calibration
+   * @throws NpadInputError when an image cannot be read; RangeError when `nominal` is empty
+   */
+  async calibrate(nominal: readonly ImageSource[], options: { falseAlarmRate?: number } = {}, progress?: ProgressCallback): Promise<ScoreCalibration> {
+    if (nominal.length === 0) throw new RangeError('calibration needs at least one nominal image');
+    const scores = new Float64Array(nominal.length);
+    const maps: Float32Array[] = [];
+    await this.score(nominal, (i, r) => {
+      scores[i] = r.score;
+      maps[i] = r.map;
+      progress?.('threshold', i + 1, nominal.length);
+    });
+    this.currentCalibration = holdoutCalibration(scores, maps, options.falseAlarmRate ?? DEFAULT_FALSE_ALARM_RATE);
+    return this.currentCalibration;
+  }
+
+  /**
+   * The calibration, which verdicts need.
+   * @throws NpadInputError, naming the model file, when there is none; the message says how to make one
+   */
+  requireCalibration(): ScoreCalibration {
+    if (this.currentCalibration) return this.currentCalibration;
+    const model = this.loadedFrom ?? 'MODEL';
+    throw new NpadInputError(
+      `${this.loadedFrom ?? 'detector'}: the model has no score threshold, so it cannot call images good or defective ` +
+        `(it was fitted with --holdout 0, or by an older npad). Set one from good images it was not fitted on: ` +
+        `npad calibrate ${model} --good DIR; or from a labelled test set: npad eval DATASET --model ${model} --save-threshold f1-max; ` +
+        `or by hand: npad calibrate ${model} --image-threshold X --pixel-threshold Y (see docs/scores.md)`,
+      this.loadedFrom ?? undefined,
+    );
+  }
+
+  /**
+   * Predicts a verdict (good / defective), the raw and normalised image score, the anomaly map and the defect mask
+   * of each input, with the detector's calibration. Inputs are file paths, encoded image bytes (a Buffer, named
+   * `<buffer N>` in messages, or `{ name, bytes }`) or decoded pixels.
+   *
+   * @param onResult receives each prediction, in input order
+   * @param onSkip receives each input that cannot be read or decoded, which is then skipped; without it the first
+   *   such input stops the run with its NpadInputError
+   * @throws NpadInputError when the detector has no calibration (the message says how to make one)
+   */
+  async predict(inputs: readonly (ImageSource | Buffer)[], onResult: PredictionHandler, onSkip?: SkippedImageHandler): Promise<void> {
+    const calibration = this.requireCalibration();
+    const named = inputs.map((input, i) => (Buffer.isBuffer(input) ? { name: `<buffer ${i}>`, bytes: input } : input));
+    await predictImages({ preprocess: this.config.preprocess, score: (x, on) => this.score(x, on) }, calibration, named, onResult, onSkip);
   }
 }
 
@@ -143,7 +248,7 @@ function parseStoredConfig(headerMethod: string, config: Record<string, unknown>
   checkModelMeta(method, model, file);
   const common: CommonConfigInput = {
     preprocess: detector.preprocess as Partial<DetectorConfig['preprocess']>,
-    backbone: detector.backbone as BackboneSpec,
+    backbone: parseStoredBackbone(detector.backbone, file),
     featureGrid: isRecord(detector.featureGrid) ? (detector.featureGrid as Partial<DetectorConfig['featureGrid']>) : {},
     batchSize: typeof detector.batchSize === 'number' ? detector.batchSize : undefined,
   };

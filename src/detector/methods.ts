@@ -3,6 +3,7 @@
  * configuration's `method`. The methods themselves live in src/method/ (npad.ts, padim.ts, patchcore.ts).
  */
 import type { FeatureExtractor } from '../backbone/featureExtractor.js';
+import type { ImageSource } from '../image/source.js';
 import { fitNpad, scoreImages, type NpadModel, type ProgressCallback, type ScoredImageHandler } from '../method/npad.js';
 import { fitPadim, scorePadim, type PadimModel } from '../method/padim.js';
 import { fitPatchcore, scorePatchcore, type PatchcoreModel } from '../method/patchcore.js';
@@ -38,7 +39,7 @@ export async function fitMethod(
 export async function scoreMethod(
   fitted: FittedModel,
   extractor: FeatureExtractor,
-  paths: readonly string[],
+  paths: readonly ImageSource[],
   onImage: ScoredImageHandler,
 ): Promise<void> {
   switch (fitted.method) {

@@ -15,6 +15,13 @@
  * - animated and multi-page files give their first frame/page.
  * - 16-bit samples are scaled by 1/65535 straight from 16 bits, so 257·k reads
  *   as exactly k/255 and nothing is lost by going through 8 bits.
+ *
+ * Decompression bombs: besides the pixel limit, a file must hold enough bytes
+ * for the size it declares ({@link checkDataSize}). Decoders fill missing data
+ * with grey rather than fail (libjpeg on a cut-short scan, libwebp on an
+ * animation canvas with a tiny frame), so a 400-byte file declaring
+ * 9000×9000 pixels would otherwise decode, taking 1.2 GB and seconds, to an
+ * image that is mostly invented.
  */
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
@@ -73,6 +80,7 @@ export async function decodeRgb(
   const meta = await readMetadata(bytes, label);
   // Checked here rather than left to sharp, whose message names neither size.
   checkPixelLimit(meta.width, meta.height, limit, label);
+  checkDataSize(bytes, meta.format, meta.width, meta.height, label);
   const sharpOptions = sharpInputOptions(limit);
   const sixteen = bitDepth(meta, label) === 16;
   let decoded: { data: Buffer; info: OutputInfo };
@@ -201,6 +209,49 @@ function checkPixelLimit(width: number, height: number, limit: number, name: str
   }
 }
 
+/**
+ * Pixels one byte of a file can legitimately hold at most, with a wide margin: deflate (PNG, TIFF) tops out near
+ * 1032:1, so a 1-bit flat PNG holds about 8 000 pixels per byte; lossless WebP's pixel packing and back-references
+ * reach about 16 000 on a flat image.
+ */
+const MAX_PIXELS_PER_BYTE = 100_000;
+/**
+ * The same for Huffman-coded JPEG: every 8×8 block of every component costs at least one bit (its DC code), so a
+ * file holds at most 512 pixels per byte; 2048 leaves a factor of 4.
+ */
+const MAX_PIXELS_PER_JPEG_BYTE = 2048;
+
+/**
+ * Refuses a file far too small for the size it declares (a damaged file, or a decompression bomb within the pixel
+ * limit), before any pixel memory is allocated.
+ */
+function checkDataSize(bytes: Buffer, format: string | undefined, width: number, height: number, name: string): void {
+  const pixels = width * height;
+  const perByte = format === 'jpeg' && isHuffmanJpeg(bytes) ? MAX_PIXELS_PER_JPEG_BYTE : MAX_PIXELS_PER_BYTE;
+  if (pixels > bytes.length * perByte) {
+    throw new NpadInputError(
+      `${name}: not a decodable image (it declares ${width}×${height} = ${pixels} pixels in only ${bytes.length} bytes: damaged, or a decompression bomb)`,
+      name,
+    );
+  }
+}
+
+/** True when the JPEG's frame header (its first SOF marker) says Huffman coding; false for arithmetic or unknown. */
+function isHuffmanJpeg(bytes: Buffer): boolean {
+  for (let i = 2; i + 4 <= bytes.length; ) {
+    if (bytes[i] !== 0xff) return false;
+    const marker = bytes[i + 1]!;
+    if (marker === 0xff) {
+      i++; // fill byte
+      continue;
+    }
+    // SOF0–3 and 5–7 are Huffman, SOF9–11 and 13–15 arithmetic; C4 (DHT), C8 (JPG) and CC (DAC) are not frames.
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return marker < 0xc8;
+    i += 2 + bytes.readUInt16BE(i + 2);
+  }
+  return false;
+}
+
 /** Validates the limitInputPixels option (a programming or CLI-flag mistake). */
 function validateLimit(limit: number | undefined): number {
   if (limit === undefined) return DEFAULT_LIMIT_INPUT_PIXELS;
@@ -213,8 +264,14 @@ function validateLimit(limit: number | undefined): number {
 /** Wraps a decoder error as "name: not a decodable image (reason)". */
 function notDecodable(name: string, err: unknown): NpadInputError {
   const reason = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim();
+  // libvips logs each decoder complaint once per attempt ("VipsJpeg: premature end … VipsJpeg: premature end …"):
+  // keep each clause once.
+  const clauses = reason.split(/ (?=Vips\w+: )/);
+  let unique = clauses.filter((c, i) => clauses.indexOf(c) === i).join(' ');
+  // sharp reports "Unknown error" when libvips left no message (e.g. a PNG cut short inside its pixel data).
+  if (unique === 'Unknown error' || unique === '') unique = 'damaged or cut short: the decoder gave no reason';
   // libvips says "header: " with nothing after for some truncations; drop the dangling colon.
-  return new NpadInputError(`${name}: not a decodable image (${reason.replace(/:$/, '')})`, name);
+  return new NpadInputError(`${name}: not a decodable image (${unique.replace(/:$/, '')})`, name);
 }
 
 /** A short, user-facing description of a file-system error. */

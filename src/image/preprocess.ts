@@ -8,8 +8,8 @@
  * comparable with the Python reference. The aspect ratio is not kept.
  */
 import { NpadInputError } from '../errors.js';
-import { decodeRgb } from './decode.js';
 import type { DecodeOptions, RgbImage } from './decode.js';
+import { decodeImageSource, type ImageSource } from './source.js';
 
 /** How images are brought to the network's input size. */
 export interface PreprocessOptions {
@@ -131,22 +131,22 @@ export function centreOffset(resized: number, crop: number): number {
 }
 
 /**
- * Loads an image file as the network's input: decode → resize to
+ * Loads an image as the network's input: decode → resize to
  * resize×resize → centre crop → ImageNet normalisation.
  *
- * @param path image file
+ * @param source image file, encoded bytes or decoded pixels
  * @param opts preprocessing sizes
  * @param decode decoding limits
  * @returns float32 [3, crop, crop], or [3, resize, resize] when crop is null
  * @throws NpadInputError on a bad file or bad options
  */
 export async function loadImageTensor(
-  path: string,
+  source: ImageSource,
   opts: PreprocessOptions,
   decode?: DecodeOptions,
 ): Promise<Float32Array> {
   const { resize, crop } = validatePreprocessOptions(opts);
-  const img = resizeBilinear(await decodeRgb(path, path, decode), resize, resize);
+  const img = resizeBilinear(await decodeImageSource(source, decode), resize, resize);
   if (crop === null) return cropNormalised(img, 0, 0, resize);
   const offset = centreOffset(resize, crop);
   return cropNormalised(img, offset, offset, crop);

@@ -3,8 +3,9 @@
  * whose window is moved by (dx, dy) inside the resized image, so no padding is ever invented.
  */
 import { NpadInputError } from '../errors.js';
-import { decodeRgb, type DecodeOptions } from './decode.js';
+import type { DecodeOptions } from './decode.js';
 import { centreOffset, cropNormalised, resizeBilinear, validatePreprocessOptions, type PreprocessOptions } from './preprocess.js';
+import { decodeImageSource, type ImageSource } from './source.js';
 
 /** The side of the network input for these preprocessing options. */
 export function inputSize(opts: PreprocessOptions): number {
@@ -17,11 +18,12 @@ export function maxShift(opts: PreprocessOptions): number {
 }
 
 /**
- * Loads `path` and returns the crops for each shift, concatenated: [shifts.length, 3, S, S] (ImageNet-normalised).
- * @throws NpadInputError when the file cannot be decoded or a shift leaves the resized image
+ * Loads an image (a file, bytes or pixels) and returns the crops for each shift, concatenated: [shifts.length, 3, S, S]
+ * (ImageNet-normalised).
+ * @throws NpadInputError when the image cannot be decoded or a shift leaves the resized image
  */
 export async function loadShiftedCrops(
-  path: string,
+  source: ImageSource,
   opts: PreprocessOptions,
   shifts: readonly { dx: number; dy: number }[],
   decode?: DecodeOptions,
@@ -29,7 +31,7 @@ export async function loadShiftedCrops(
   const { resize } = validatePreprocessOptions(opts);
   const size = inputSize(opts);
   const margin = maxShift(opts);
-  const img = resizeBilinear(await decodeRgb(path, path, decode), resize, resize);
+  const img = resizeBilinear(await decodeImageSource(source, decode), resize, resize);
   const base = opts.crop === null ? 0 : centreOffset(resize, opts.crop);
   const out = new Float32Array(shifts.length * 3 * size * size);
   shifts.forEach(({ dx, dy }, i) => {

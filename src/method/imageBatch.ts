@@ -4,9 +4,10 @@
  */
 import { inputSize, loadShiftedCrops } from '../image/shiftedCrops.js';
 import type { PreprocessOptions } from '../image/preprocess.js';
+import type { ImageSource } from '../image/source.js';
 
-/** The images of `paths` as one ImageNet-normalised batch [B, 3, S, S] (decoded in parallel). */
-export async function loadImageBatch(paths: readonly string[], preprocess: PreprocessOptions): Promise<Float32Array> {
+/** The images of `paths` (files, bytes or pixels) as one ImageNet-normalised batch [B, 3, S, S] (decoded in parallel). */
+export async function loadImageBatch(paths: readonly ImageSource[], preprocess: PreprocessOptions): Promise<Float32Array> {
   const size = inputSize(preprocess);
   const per = 3 * size * size;
   const out = new Float32Array(paths.length * per);

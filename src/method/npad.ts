@@ -18,6 +18,7 @@ import { fitPlainGaussians, fitWeightedGaussians, type GaussianGrid } from './ga
 import { squareNeighbourhoods, type Neighbourhoods } from './neighbourhood.js';
 import { computeNeighbourWeights } from './neighbourWeights.js';
 import { validateNpadOptions, type NpadOptions } from './options.js';
+import { scoreShiftedFeatures } from './featureShifts.js';
 import { scoreFeatures, type ScoringModel } from './scoring.js';
 import { aggregateShiftedMaps, aggregateShiftedScores, shiftsFor } from './shifting.js';
 
@@ -151,22 +152,28 @@ export async function scoreImages(
   const { height: H, width: W, dim: d } = model.scoring;
   const P = H * W;
   const hood: Neighbourhoods | null = o.moduleC ? squareNeighbourhoods(H, W, o.inferenceRadius, o.neighbourhoodShape) : null;
-  const per = V * 3 * size * size;
+  // In feature space the backbone sees each image once and the copies are made on the grid, already aligned.
+  const inFeatureSpace = V > 1 && o.shiftSpace === 'features';
+  const crops = inFeatureSpace ? [shifts[0]!] : shifts;
+  const per = crops.length * 3 * size * size;
   for (let i = 0; i < paths.length; i += imagesPerGroup) {
     const group = paths.slice(i, i + imagesPerGroup);
     const inputs = new Float32Array(group.length * per);
-    const crops = await Promise.all(group.map((p) => loadShiftedCrops(p, pre, shifts)));
-    crops.forEach((c, j) => inputs.set(c, j * per));
-    const features = await extractor.extract(inputs, group.length * V, model.channels);
-    if (features.length !== group.length * V * d * P) throw new Error('feature extractor returned an unexpected size');
-    const scores = await scoreFeatures(model.scoring, features, group.length * V, o, hood);
+    const loaded = await Promise.all(group.map((p) => loadShiftedCrops(p, pre, crops)));
+    loaded.forEach((c, j) => inputs.set(c, j * per));
+    const features = await extractor.extract(inputs, group.length * crops.length, model.channels);
+    if (features.length !== group.length * crops.length * d * P) throw new Error('feature extractor returned an unexpected size');
+    const scores = inFeatureSpace
+      ? await scoreShiftedFeatures(model.scoring, features, group.length, o, shifts, size / W)
+      : await scoreFeatures(model.scoring, features, group.length * V, o, hood);
     for (let j = 0; j < group.length; j++) {
       const maps: Float32Array[] = [];
       for (let v = 0; v < V; v++) {
         const m = j * V + v;
         maps.push(upsampleBilinear(scores.pixel.subarray(m * P, (m + 1) * P), H, W, size, size));
       }
-      const merged = V === 1 ? maps[0]! : aggregateShiftedMaps(maps, shifts, size, o.shiftAggregate);
+      const aligned = inFeatureSpace ? shifts.map(() => ({ dx: 0, dy: 0 })) : shifts;
+      const merged = V === 1 ? maps[0]! : aggregateShiftedMaps(maps, aligned, size, o.shiftAggregate);
       const map = gaussianSmooth(merged, size, size, o.smoothingSigma);
       const score = aggregateShiftedScores(scores.image.subarray(j * V, (j + 1) * V), o.shiftAggregate);
       await onImage(i + j, { map, size, score });

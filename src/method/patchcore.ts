@@ -20,6 +20,7 @@ import { approximateGreedyCoreset, distanceRows, rowSquaredNorms, validateCorese
 import { assignToCentroids } from '../engine/kmeans.js';
 import { inputSize } from '../image/shiftedCrops.js';
 import type { PreprocessOptions } from '../image/preprocess.js';
+import type { ImageSource } from '../image/source.js';
 import type { FloatTensor } from '../onnx/session.js';
 import { gaussianSmooth, upsampleBilinear } from './anomalyMap.js';
 import { loadImageBatch } from './imageBatch.js';
@@ -121,9 +122,9 @@ function embeddingShape(stages: readonly FloatTensor[], o: PatchcoreOptions, ups
   };
 }
 
-/** Patch features [B, P, embedDim] of a batch of image files, and the shape they were computed with. */
+/** Patch features [B, P, embedDim] of a batch of images, and the shape they were computed with. */
 async function patchFeatures(
-  paths: readonly string[],
+  paths: readonly ImageSource[],
   extractor: FeatureExtractor,
   settings: PatchcoreFitSettings,
   known: PatchEmbeddingShape | null,
@@ -197,7 +198,7 @@ async function reweightFactor(model: PatchcoreModel, bankNorms: Float32Array, te
 export async function scorePatchcore(
   model: PatchcoreModel,
   extractor: FeatureExtractor,
-  paths: readonly string[],
+  paths: readonly ImageSource[],
   onImage: ScoredImageHandler,
   imagesPerGroup = 8,
 ): Promise<void> {

@@ -1,0 +1,105 @@
+/**
+ * Verdicts: a scored image turned into good / defective, a normalised score and a defect mask by a calibration;
+ * and the prediction loop that decodes inputs first, so an unreadable image is reported and skipped while the
+ * others are still scored.
+ */
+import { NpadInputError } from '../errors.js';
+import { resizeBilinear, type PreprocessOptions } from '../image/preprocess.js';
+import { decodeImageSource, imageSourceName, type DecodedImage, type ImageSource } from '../image/source.js';
+import type { ScoredImage, ScoredImageHandler } from '../method/npad.js';
+import { normaliseImageScore, type ScoreCalibration } from './calibration.js';
+
+/** The verdict on one image. */
+export interface Prediction {
+  /** 'defective' when the image score is at or above the calibration's image threshold */
+  verdict: 'good' | 'defective';
+  /** raw image score */
+  score: number;
+  /** the image score normalised so the threshold is 0.5 and a typical good image 0.1 (docs/scores.md) */
+  normalisedScore: number;
+  /** raw pixel scores, size×size, row-major, over the network input (the resized, centre-cropped image) */
+  map: Float32Array;
+  /** side of the map and mask */
+  size: number;
+  /** 1 where map ≥ the calibration's pixel threshold, else 0 */
+  mask: Uint8Array;
+}
+
+/** Receives each prediction, in input order (`index` into the inputs given). */
+export type PredictionHandler = (index: number, prediction: Prediction) => void | Promise<void>;
+
+/** Receives each input that could not be read or decoded, in input order. */
+export type SkippedImageHandler = (index: number, error: NpadInputError) => void | Promise<void>;
+
+/** Turns a scored image into a verdict with a calibration. */
+export function predictionFrom(result: ScoredImage, calibration: ScoreCalibration): Prediction {
+  const mask = new Uint8Array(result.map.length);
+  for (let i = 0; i < mask.length; i++) mask[i] = result.map[i]! >= calibration.pixelThreshold ? 1 : 0;
+  return {
+    verdict: result.score >= calibration.imageThreshold ? 'defective' : 'good',
+    score: result.score,
+    normalisedScore: normaliseImageScore(calibration, result.score),
+    map: result.map,
+    size: result.size,
+    mask,
+  };
+}
+
+/** Images decoded (and resized) ahead of scoring at once: bounds the pixels held, keeps the backbone's batches full. */
+const IMAGES_PER_CHUNK = 8;
+
+/** What prediction needs of a detector. */
+export interface PredictingScorer {
+  /** the detector's resize and crop */
+  preprocess: PreprocessOptions;
+  /** scores images in order */
+  score(inputs: readonly ImageSource[], onImage: ScoredImageHandler): Promise<void>;
+}
+
+/**
+ * Predicts a verdict for each input. Inputs are decoded a few at a time before scoring; one that cannot be read
+ * or decoded goes to `onSkip` (or, without `onSkip`, stops the run with its NpadInputError) and the rest are
+ * scored. Each is decoded once: the scorer receives the pixels, already resized (resizing to the same size again
+ * is exact), so the scores are those of scoring the files themselves.
+ */
+export async function predictImages(
+  scorer: PredictingScorer,
+  calibration: ScoreCalibration,
+  inputs: readonly ImageSource[],
+  onResult: PredictionHandler,
+  onSkip?: SkippedImageHandler,
+): Promise<void> {
+  const { resize } = scorer.preprocess;
+  for (let start = 0; start < inputs.length; start += IMAGES_PER_CHUNK) {
+    const chunk = inputs.slice(start, start + IMAGES_PER_CHUNK);
+    const decoded = await Promise.allSettled(chunk.map((input) => decodeImageSource(input)));
+    const ready: DecodedImage[] = [];
+    const indices: number[] = [];
+    const skipped: { index: number; error: NpadInputError }[] = [];
+    for (let j = 0; j < chunk.length; j++) {
+      const d = decoded[j]!;
+      if (d.status === 'fulfilled') {
+        ready.push({ name: imageSourceName(chunk[j]!), image: resizeBilinear(d.value, resize, resize) });
+        indices.push(start + j);
+      } else if (d.reason instanceof NpadInputError && onSkip) {
+        skipped.push({ index: start + j, error: d.reason });
+      } else {
+        throw d.reason;
+      }
+    }
+    // Skips are reported between the results, so the handlers see every index in order.
+    const flushSkipsBefore = async (index: number): Promise<void> => {
+      while (skipped.length && skipped[0]!.index < index) {
+        const s = skipped.shift()!;
+        await onSkip!(s.index, s.error);
+      }
+    };
+    if (ready.length) {
+      await scorer.score(ready, async (k, r) => {
+        await flushSkipsBefore(indices[k]!);
+        await onResult(indices[k]!, predictionFrom(r, calibration));
+      });
+    }
+    await flushSkipsBefore(Infinity);
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * Builds the HTML evaluation report from an evaluation: the metrics, the image and pixel ROC curves and the PRO
+ * curve, the operating point at the threshold, and a gallery of the hardest test images (the highest-scored good
+ * ones, the lowest-scored defective ones) with heatmap overlays and ground-truth outlines.
+ */
+import path from 'node:path';
+import { describeCalibration, f1MaxCalibration, formatScore, type ScoreCalibration } from '../detector/calibration.js';
+import { predictionFrom } from '../detector/predict.js';
+import type { DatasetEvaluation } from '../evaluation/runEvaluation.js';
+import type { PreprocessOptions } from '../image/preprocess.js';
+import { DEFAULT_MAX_FPR, proCurve, rocCurve } from '../metrics/index.js';
+import { renderHtmlReport, type GalleryItem } from './htmlReport.js';
+import { renderOverlayPng } from './overlay.js';
+import { renderCurveSvg } from './svgCurves.js';
+
+/** What the report is built from. */
+export interface EvaluationReportInput {
+  /** heading, e.g. "bottle: N-pad" */
+  title: string;
+  /** the dataset folder (image paths are shown relative to it) */
+  datasetRoot: string;
+  /** the scored test set */
+  evaluation: DatasetEvaluation;
+  /** the detector's resize and crop (the overlays show the image as the network saw it) */
+  preprocess: PreprocessOptions;
+  /** the model's calibration; without one, the thresholds are F1-max on this test set (and the report says so) */
+  calibration: ScoreCalibration | null;
+  /** further rows of the details table (configuration, timings…) */
+  details?: readonly (readonly [string, string])[];
+  /** pictures per gallery row (default 6) */
+  gallerySize?: number;
+}
+
+/** How the test images fare at a calibration's image threshold. */
+export interface OperatingPoint {
+  /** good images at or above the threshold */
+  falseAlarms: number;
+  /** good images */
+  good: number;
+  /** defective images below the threshold */
+  misses: number;
+  /** defective images */
+  defective: number;
+}
+
+/** Counts of false alarms and misses at an image threshold. */
+export function operatingPoint(scores: ArrayLike<number>, labels: ArrayLike<number>, threshold: number): OperatingPoint {
+  const p: OperatingPoint = { falseAlarms: 0, good: 0, misses: 0, defective: 0 };
+  for (let i = 0; i < scores.length; i++) {
+    if (labels[i] === 1) {
+      p.defective++;
+      if (scores[i]! < threshold) p.misses++;
+    } else {
+      p.good++;
+      if (scores[i]! >= threshold) p.falseAlarms++;
+    }
+  }
+  return p;
+}
+
+/** "3 of 20 good images called defective, 1 of 63 defective missed". */
+export function describeOperatingPoint(p: OperatingPoint): string {
+  return `${p.falseAlarms} of ${p.good} good images called defective, ${p.misses} of ${p.defective} defective missed`;
+}
+
+const pct = (x: number): string => `${(100 * x).toFixed(2)} %`;
+
+/** The report as a self-contained HTML document. */
+export async function buildEvaluationReport(input: EvaluationReportInput): Promise<string> {
+  const { evaluation, preprocess } = input;
+  const { outcomes, maps, masks, metrics } = evaluation;
+  const size = maps[0]?.length ? Math.round(Math.sqrt(maps[0].length)) : 0;
+  const scores = outcomes.map((o) => o.score);
+  const labels = outcomes.map((o) => o.label);
+  const calibration = input.calibration ?? f1MaxCalibration(scores, labels, maps, masks);
+  const calibrationNote = input.calibration ? describeCalibration(calibration) : `${describeCalibration(calibration)}; the model has none, so these are chosen on this test set`;
+
+  const imageRoc = rocCurve(scores, labels);
+  const n = size * size;
+  const pixels = new Float32Array(maps.length * n);
+  const pixelLabels = new Uint8Array(maps.length * n);
+  maps.forEach((m, i) => {
+    pixels.set(m, i * n);
+    pixelLabels.set(masks[i]!, i * n);
+  });
+  const pixelRoc = rocCurve(pixels, pixelLabels);
+  const pro = proCurve(maps, masks, size, size);
+  const op = operatingPoint(scores, labels, calibration.imageThreshold);
+
+  const rocChart = renderCurveSvg({
+    title: 'ROC',
+    xLabel: 'false-positive rate',
+    yLabel: 'true-positive rate',
+    xMax: 1,
+    diagonal: true,
+    series: [
+      { label: `image (AUROC ${(100 * metrics.image_auroc).toFixed(1)})`, x: imageRoc.fpr, y: imageRoc.tpr, colour: '#1f6fd1' },
+      { label: `pixel (AUROC ${(100 * metrics.pixel_auroc).toFixed(1)})`, x: pixelRoc.fpr, y: pixelRoc.tpr, colour: '#e07b00' },
+    ],
+    points: [{ x: op.falseAlarms / Math.max(1, op.good), y: 1 - op.misses / Math.max(1, op.defective), label: `image threshold ${formatScore(calibration.imageThreshold)}`, colour: '#c0182b' }],
+  });
+  const proChart = renderCurveSvg({
+    title: `PRO up to FPR ${DEFAULT_MAX_FPR}`,
+    xLabel: 'pixel false-positive rate',
+    yLabel: 'per-region overlap',
+    xMax: DEFAULT_MAX_FPR,
+    series: [{ label: `PRO (area ${(100 * metrics.pro).toFixed(1)})`, x: pro.fpr, y: pro.pro, colour: '#2e9d4f' }],
+  });
+
+  const count = input.gallerySize ?? 6;
+  const byScore = outcomes.map((o, i) => ({ o, i }));
+  const worstGood = byScore.filter((x) => x.o.label === 0).sort((a, b) => b.o.score - a.o.score).slice(0, count);
+  const hardestDefective = byScore.filter((x) => x.o.label === 1).sort((a, b) => a.o.score - b.o.score).slice(0, count);
+  const picture = async ({ o, i }: { o: (typeof outcomes)[number]; i: number }): Promise<GalleryItem> => {
+    const p = predictionFrom({ map: maps[i]!, size, score: o.score }, calibration);
+    const png = await renderOverlayPng(o.path, p, preprocess, calibration, { groundTruth: masks[i]! });
+    return {
+      title: path.relative(input.datasetRoot, o.path) || o.path,
+      lines: [`score ${formatScore(o.score)} (normalised ${p.normalisedScore.toFixed(3)}): ${p.verdict}`],
+      png,
+    };
+  };
+  const galleries = [
+    {
+      heading: 'Highest-scored good images',
+      note: 'The good test images closest to (or over) the threshold: where false alarms come from.',
+      items: await Promise.all(worstGood.map(picture)),
+    },
+    {
+      heading: 'Lowest-scored defective images',
+      note: 'The defective test images closest to (or under) the threshold: the defects most easily missed.',
+      items: await Promise.all(hardestDefective.map(picture)),
+    },
+  ].filter((g) => g.items.length > 0);
+
+  return renderHtmlReport({
+    title: input.title,
+    subtitle: path.resolve(input.datasetRoot),
+    metrics: [
+      ['image AUROC', pct(metrics.image_auroc)],
+      ['pixel AUROC', pct(metrics.pixel_auroc)],
+      [`PRO (FPR ≤ ${DEFAULT_MAX_FPR})`, pct(metrics.pro)],
+      ['image F1-max', pct(metrics.image_f1_max)],
+    ],
+    details: [
+      ['test images', `${outcomes.length} (${op.good} good, ${op.defective} defective)`],
+      ['thresholds', calibrationNote],
+      ['at the image threshold', describeOperatingPoint(op)],
+      ...(input.details ?? []),
+    ],
+    charts: [rocChart, proChart],
+    galleries,
+    generatedAt: new Date().toISOString(),
+  });
+}

@@ -1,0 +1,53 @@
+/** The server's limits, with defaults sized for one inspection camera per server on an ordinary machine. */
+
+/** Limits and sizes of an {@link InspectionServer}; every field has a default. */
+export interface ServerOptions {
+  /** Largest request body in bytes (413 above). Default 32 MiB. */
+  maxBodyBytes: number;
+  /** Largest image, width × height, checked from its header before decoding (413 above). Default 40 MP. */
+  maxImagePixels: number;
+  /** Milliseconds a request may take from arrival to answer, queueing included (504 after). Default 30 s. */
+  requestTimeoutMs: number;
+  /** Images scored at once (the CNN already uses every core, so 1 is usually fastest). Default 1. */
+  concurrency: number;
+  /** Requests that may wait for inference; more get 503 with Retry-After. Default 16. */
+  maxQueue: number;
+  /** Milliseconds a shutdown waits for requests in flight before closing their connections. Default 60 s. */
+  shutdownGraceMs: number;
+  /** One line per event (shutdown, internal errors), e.g. `(line) => process.stderr.write(line + '\n')`; default silent. */
+  log: (line: string) => void;
+  /** One line per request answered (method, path, status, milliseconds); default silent. */
+  accessLog: (line: string) => void;
+}
+
+/** The defaults of {@link ServerOptions}. */
+export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = {
+  maxBodyBytes: 32 * 1024 * 1024,
+  maxImagePixels: 40_000_000,
+  requestTimeoutMs: 30_000,
+  concurrency: 1,
+  maxQueue: 16,
+  shutdownGraceMs: 60_000,
+  log: () => {},
+  accessLog: () => {},
+};
+
+/**
+ * Fills in defaults and checks every limit.
+ * @throws RangeError naming the option and the bad value
+ */
+export function resolveServerOptions(input: Partial<ServerOptions> = {}): ServerOptions {
+  const o: ServerOptions = { ...DEFAULT_SERVER_OPTIONS, ...input };
+  const positiveInteger = (key: keyof ServerOptions, min = 1): void => {
+    const v = o[key];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new RangeError(`server option ${key} must be an integer ≥ ${min}, got ${String(v)}`);
+  };
+  positiveInteger('maxBodyBytes');
+  positiveInteger('maxImagePixels');
+  positiveInteger('requestTimeoutMs');
+  positiveInteger('concurrency');
+  positiveInteger('maxQueue', 0);
+  positiveInteger('shutdownGraceMs', 0);
+  if (typeof o.log !== 'function' || typeof o.accessLog !== 'function') throw new RangeError('server options log and accessLog must be functions');
+  return o;
+}

@@ -1,0 +1,248 @@
+/**
+ * The web page `npad serve` shows at `/`: drop images (or pick them), see each one's heatmap overlay, score and
+ * verdict, and move a threshold slider that re-judges the shown images in the browser on the normalised scale
+ * (0.5 = the model's own threshold). One self-contained document: inline CSS and script, no external
+ * resources (the server's Content-Security-Policy forbids them), so it works on an isolated factory network.
+ *
+ * Kept as a TypeScript string so that it ships inside the compiled package with no file lookup at run time.
+ * The script avoids backticks and dollar-brace so that it can sit in this template literal unchanged.
+ */
+export const PAGE_HTML = String.raw`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>npad inspection</title>
+<link rel="icon" href="data:,">
+<style>
+  :root { --good: #1b7f3b; --bad: #b3261e; --ink: #1d1d1f; --muted: #5f6368; --line: #d9dce1; --bg: #f6f7f9; }
+  * { box-sizing: border-box; }
+  body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); background: var(--bg); }
+  header { display: flex; flex-wrap: wrap; gap: 12px 24px; align-items: center; padding: 14px 24px; background: #fff; border-bottom: 1px solid var(--line); }
+  h1 { font-size: 18px; margin: 0 12px 0 0; }
+  select, button { font: inherit; padding: 4px 8px; }
+  #model-info { color: var(--muted); font-size: 13px; }
+  #controls { display: grid; grid-template-columns: minmax(260px, 1fr) minmax(260px, 1fr); gap: 16px 24px; padding: 16px 24px; }
+  #drop { border: 2px dashed #9aa0a6; border-radius: 10px; padding: 22px; text-align: center; background: #fff; cursor: pointer; }
+  #drop.over { border-color: #1a73e8; background: #eef4fe; }
+  #drop input { display: block; margin: 10px auto 0; }
+  .threshold { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 12px 16px; }
+  .threshold input[type=range] { width: 100%; }
+  .hint { color: var(--muted); font-size: 13px; margin: 6px 0 0; }
+  #summary { grid-column: 1 / -1; margin: 0; min-height: 1.4em; color: var(--muted); }
+  #results { display: flex; flex-wrap: wrap; gap: 16px; padding: 0 24px 32px; }
+  .card { width: 260px; background: #fff; border: 1px solid var(--line); border-radius: 10px; overflow: hidden; border-top: 6px solid var(--line); }
+  .card[data-verdict=good] { border-top-color: var(--good); }
+  .card[data-verdict=defective] { border-top-color: var(--bad); }
+  .card.failed { border-top-color: #8a8a8a; }
+  .card .overlay { display: block; width: 258px; height: 258px; object-fit: contain; background: #222; }
+  .card .placeholder { display: flex; align-items: center; justify-content: center; width: 258px; height: 258px; background: #eceef1; color: var(--muted); }
+  .card .text { padding: 8px 12px 12px; }
+  .card .name { font-size: 14px; margin: 0 0 4px; overflow-wrap: anywhere; }
+  .verdict { display: inline-block; font-weight: 600; padding: 1px 8px; border-radius: 10px; color: #fff; background: #8a8a8a; }
+  .card[data-verdict=good] .verdict { background: var(--good); }
+  .card[data-verdict=defective] .verdict { background: var(--bad); }
+  .score, .meta, .error { margin: 4px 0 0; font-size: 13px; }
+  .meta { color: var(--muted); }
+  .error { color: var(--bad); overflow-wrap: anywhere; }
+  @media (max-width: 640px) { #controls { grid-template-columns: 1fr; } }
+</style>
+</head>
+<body>
+<header>
+  <h1>npad inspection</h1>
+  <label>Model <select id="model" aria-label="model"><option value="">loading…</option></select></label>
+  <span id="model-info"></span>
+</header>
+<section id="controls">
+  <div id="drop" tabindex="0" aria-label="drop images here or press Enter to choose files">
+    <strong>Drop images here</strong> or choose files
+    <input id="file" type="file" accept="image/*,.bmp,.tif,.tiff" multiple>
+  </div>
+  <div class="threshold">
+    <label for="threshold">Threshold on the normalised score: <output id="threshold-value" for="threshold">0.50</output></label>
+    <input id="threshold" type="range" min="0" max="1" step="0.01" value="0.5">
+    <button id="reset-threshold" type="button">Model's threshold (0.5)</button>
+    <p class="hint">0.5 is the model's own threshold (raw score <span id="raw-threshold">–</span>); lower finds more defects and more false alarms.
+      Moving the slider re-judges the images shown, here in the browser; the white outline in each overlay stays at the model's pixel threshold.</p>
+  </div>
+  <p id="summary" role="status" aria-live="polite"></p>
+</section>
+<main id="results" aria-label="results"></main>
+<script>
+(function () {
+  'use strict';
+  var byId = function (id) { return document.getElementById(id); };
+  var modelSelect = byId('model');
+  var slider = byId('threshold');
+  var results = byId('results');
+  var models = [];
+  var pending = [];
+  var busy = false;
+
+  function sleep(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
+  function threshold() { return Number(slider.value); }
+  function format(x, digits) { return Number.isFinite(x) ? x.toFixed(digits) : String(x); }
+
+  function el(tag, className, text) {
+    var e = document.createElement(tag);
+    if (className) e.className = className;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  function showModelInfo() {
+    var m = models.find(function (x) { return x.name === modelSelect.value; });
+    if (!m) return;
+    var c = m.config || {};
+    var parts = [m.method];
+    if (c.inputSize) parts.push(c.inputSize + ' px input');
+    if (c.dim) parts.push('d = ' + c.dim);
+    parts.push('threshold ' + format(m.threshold.score, 3) + ' (' + m.threshold.source + ')');
+    byId('model-info').textContent = parts.join(' · ');
+    byId('raw-threshold').textContent = format(m.threshold.score, 3);
+  }
+
+  async function loadModels() {
+    for (;;) {
+      try {
+        var res = await fetch('/v1/models');
+        if (res.ok) {
+          models = (await res.json()).models;
+          modelSelect.textContent = '';
+          models.forEach(function (m) { var o = el('option', '', m.name); o.value = m.name; modelSelect.appendChild(o); });
+          showModelInfo();
+          summarise();
+          return;
+        }
+        byId('summary').textContent = 'Waiting for the models to load…';
+      } catch (e) {
+        byId('summary').textContent = 'The server does not answer; retrying…';
+      }
+      await sleep(1000);
+    }
+  }
+
+  // Verdict from the normalised score and the slider: the same rule the server applies at 0.5.
+  function judge(card) {
+    if (card.dataset.normalised === undefined) return;
+    var verdict = Number(card.dataset.normalised) >= threshold() ? 'defective' : 'good';
+    card.dataset.verdict = verdict;
+    card.querySelector('.verdict').textContent = verdict;
+  }
+
+  function summarise() {
+    var cards = Array.prototype.slice.call(results.querySelectorAll('.card'));
+    var good = cards.filter(function (c) { return c.dataset.verdict === 'good'; }).length;
+    var bad = cards.filter(function (c) { return c.dataset.verdict === 'defective'; }).length;
+    var failed = cards.filter(function (c) { return c.classList.contains('failed'); }).length;
+    var waiting = cards.length - good - bad - failed;
+    var text = cards.length === 0 ? 'No images yet.' : good + ' good · ' + bad + ' defective';
+    if (failed) text += ' · ' + failed + ' failed';
+    if (waiting) text += ' · ' + waiting + ' being scored';
+    byId('summary').textContent = text;
+  }
+
+  function onThreshold() {
+    byId('threshold-value').textContent = format(threshold(), 2);
+    results.querySelectorAll('.card').forEach(judge);
+    summarise();
+  }
+
+  function newCard(file) {
+    var card = el('article', 'card');
+    card.appendChild(el('div', 'placeholder', 'scoring…'));
+    var text = el('div', 'text');
+    text.appendChild(el('h2', 'name', file.name));
+    text.appendChild(el('span', 'verdict', 'waiting'));
+    card.appendChild(text);
+    results.insertBefore(card, results.firstChild);
+    return card;
+  }
+
+  function showResult(card, r) {
+    var img = el('img', 'overlay');
+    img.alt = 'heatmap overlay of ' + r.file;
+    if (r.overlayPng) img.src = 'data:image/png;base64,' + r.overlayPng;
+    card.replaceChild(img, card.firstChild);
+    card.dataset.normalised = String(r.normalisedScore);
+    var text = card.querySelector('.text');
+    text.appendChild(el('p', 'score', 'score ' + format(r.normalisedScore, 3) + ' (raw ' + format(r.score, 3) + ')'));
+    text.appendChild(el('p', 'meta', r.model + ' · ' + r.image.width + '×' + r.image.height + ' · ' + Math.round(r.timings.totalMs) + ' ms'));
+    // Let the slider reach every score shown, so each verdict can be flipped.
+    var top = Math.max(1, Math.ceil(r.normalisedScore * 100 + 1) / 100);
+    if (top > Number(slider.max)) slider.max = String(top);
+    judge(card);
+  }
+
+  function showFailure(card, message) {
+    card.classList.add('failed');
+    card.firstChild.textContent = 'not scored';
+    card.querySelector('.verdict').textContent = 'error';
+    card.querySelector('.text').appendChild(el('p', 'error', message));
+  }
+
+  async function score(job) {
+    for (var attempt = 0; attempt < 20; attempt++) {
+      var form = new FormData();
+      form.append('image', job.file, job.file.name);
+      var res;
+      try {
+        res = await fetch('/v1/models/' + encodeURIComponent(job.model) + '/predict', { method: 'POST', body: form });
+      } catch (e) {
+        showFailure(job.card, 'the server did not answer (' + e.message + ')');
+        return;
+      }
+      var body = await res.json().catch(function () { return null; });
+      if (res.status === 503 && body && body.error && body.error.code === 'queue_full') {
+        await sleep(1000 * Number(res.headers.get('Retry-After') || '1'));
+        continue;
+      }
+      if (!res.ok) {
+        showFailure(job.card, body && body.error ? body.error.message : 'HTTP ' + res.status);
+        return;
+      }
+      showResult(job.card, body);
+      return;
+    }
+    showFailure(job.card, 'the server stayed busy; try again later');
+  }
+
+  async function pump() {
+    if (busy) return;
+    busy = true;
+    while (pending.length) {
+      await score(pending.shift());
+      summarise();
+    }
+    busy = false;
+  }
+
+  function addFiles(list) {
+    var model = modelSelect.value;
+    if (!model) { byId('summary').textContent = 'The models are not loaded yet.'; return; }
+    Array.prototype.forEach.call(list, function (file) { pending.push({ file: file, model: model, card: newCard(file) }); });
+    summarise();
+    pump();
+  }
+
+  var drop = byId('drop');
+  var input = byId('file');
+  input.addEventListener('change', function () { addFiles(input.files); input.value = ''; });
+  drop.addEventListener('click', function (e) { if (e.target !== input) input.click(); });
+  drop.addEventListener('keydown', function (e) { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); input.click(); } });
+  drop.addEventListener('dragover', function (e) { e.preventDefault(); drop.classList.add('over'); });
+  drop.addEventListener('dragleave', function () { drop.classList.remove('over'); });
+  drop.addEventListener('drop', function (e) { e.preventDefault(); drop.classList.remove('over'); addFiles(e.dataTransfer.files); });
+  // Dropping beside the zone must not make the browser navigate away to the image.
+  window.addEventListener('dragover', function (e) { e.preventDefault(); });
+  window.addEventListener('drop', function (e) { e.preventDefault(); });
+  slider.addEventListener('input', onThreshold);
+  byId('reset-threshold').addEventListener('click', function () { slider.value = '0.5'; onThreshold(); });
+  modelSelect.addEventListener('change', showModelInfo);
+  loadModels();
+})();
+</script>
+</body>
+</html>
+`;

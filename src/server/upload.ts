@@ -1,0 +1,114 @@
+/**
+ * Reading an uploaded image from a request: the body, bounded in size, and the image in it, sent one of three
+ * ways — the raw bytes (any image/* type or application/octet-stream; what `curl --data-binary @x.png` and
+ * the web page send), a multipart/form-data form (the field `image`, or else the first file), or JSON
+ * `{"image": "<base64>", "filename": "…"}`.
+ */
+import type { IncomingMessage } from 'node:http';
+import { HttpError } from './httpError.js';
+import { multipartBoundary, parseMultipart } from './multipart.js';
+
+/** Raised when the client disconnects before its body arrived: there is nobody left to answer. */
+export class ClientGoneError extends Error {
+  constructor() {
+    super('the client closed the connection before sending its whole body');
+    this.name = 'ClientGoneError';
+  }
+}
+
+/** An image taken out of a request. */
+export interface ImageUpload {
+  bytes: Buffer;
+  /** the file name the client gave, or a stand-in, for messages */
+  label: string;
+}
+
+/**
+ * Reads the request body, refusing more than `maxBytes`.
+ * @throws HttpError 413 when the declared or the actual length is over the limit (the rest of the body is
+ *   discarded by node after the answer); ClientGoneError when the client leaves midway
+ */
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) return Promise.reject(tooLarge(declared, maxBytes));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    let over = false;
+    req.on('data', (chunk: Buffer) => {
+      if (over) return; // keep reading and dropping, so the 413 reaches a client still sending
+      length += chunk.length;
+      if (length > maxBytes) {
+        over = true;
+        chunks.length = 0;
+        reject(tooLarge(null, maxBytes));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!over) resolve(Buffer.concat(chunks, length));
+    });
+    req.on('close', () => {
+      if (!req.complete && !over) reject(new ClientGoneError());
+    });
+    req.on('error', () => {
+      if (!over) reject(new ClientGoneError());
+    });
+  });
+}
+
+function tooLarge(declared: number | null, maxBytes: number): HttpError {
+  const size = declared === null ? `more than ${maxBytes} bytes` : `${declared} bytes`;
+  return new HttpError(413, 'body_too_large', `request body of ${size} is over the server's limit of ${maxBytes} bytes (--max-body-mb)`, { Connection: 'close' });
+}
+
+/**
+ * Takes the image out of a body according to its Content-Type.
+ * @param contentType the request's Content-Type header
+ * @param body the whole body
+ * @param fallbackLabel the name used in messages when the client gave no file name
+ * @throws HttpError 400 for an empty body or a malformed form/JSON, 415 for a content type that cannot carry
+ *   an image
+ */
+export function imageFromBody(contentType: string | undefined, body: Buffer, fallbackLabel: string): ImageUpload {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (body.length === 0) throw new HttpError(400, 'empty_body', 'the request body is empty: send the image bytes (or a form or JSON carrying them)');
+  if (type === '' || type === 'application/octet-stream' || type.startsWith('image/')) return { bytes: body, label: fallbackLabel };
+  if (type === 'multipart/form-data') return imageFromForm(body, contentType!, fallbackLabel);
+  if (type === 'application/json') return imageFromJson(body, fallbackLabel);
+  throw new HttpError(
+    415,
+    'unsupported_media_type',
+    `Content-Type ${type} cannot carry an image: send the raw bytes (image/* or application/octet-stream), multipart/form-data or application/json`,
+  );
+}
+
+function imageFromForm(body: Buffer, contentType: string, fallbackLabel: string): ImageUpload {
+  const parts = parseMultipart(body, multipartBoundary(contentType));
+  const part = parts.find((p) => p.name === 'image') ?? parts.find((p) => p.filename !== null);
+  if (!part) throw new HttpError(400, 'no_image', `the form has no field named "image" and no file (fields: ${parts.map((p) => p.name).join(', ') || 'none'})`);
+  if (part.data.length === 0) throw new HttpError(400, 'empty_body', `the form field "${part.name}" is empty`);
+  return { bytes: part.data, label: part.filename || fallbackLabel };
+}
+
+function imageFromJson(body: Buffer, fallbackLabel: string): ImageUpload {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch (e) {
+    throw new HttpError(400, 'bad_json', `the JSON body does not parse: ${(e as Error).message}`);
+  }
+  const record = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  const image = record?.image;
+  if (typeof image !== 'string') throw new HttpError(400, 'no_image', 'the JSON body needs an "image" field holding the image bytes in base64');
+  const base64 = image.replace(/^data:[^,]*;base64,/, '').replace(/\s+/g, '');
+  // Buffer.from skips characters outside the alphabet silently; check, so a mangled upload is named as such.
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(base64) || base64.length % 4 === 1) {
+    throw new HttpError(400, 'bad_base64', 'the JSON field "image" is not valid base64');
+  }
+  const bytes = Buffer.from(base64, 'base64');
+  if (bytes.length === 0) throw new HttpError(400, 'empty_body', 'the JSON field "image" is empty');
+  const filename = typeof record!.filename === 'string' && record!.filename ? record!.filename : fallbackLabel;
+  return { bytes, label: filename };
+}
