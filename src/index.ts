@@ -44,3 +44,5 @@ export type { ImageSource, EncodedImage, DecodedImage } from './image/source.js'
 export type { PreprocessOptions } from './image/preprocess.js';
 export { renderOverlayPng, renderMaskPng, type OverlayOptions } from './report/overlay.js';
 export { buildEvaluationReport, type EvaluationReportInput } from './report/evaluationReport.js';
+export { checkImages, checkTestItems, type CheckedInputs, type SkippedInput } from './data/checkImages.js';
+export { checkFitMemory, estimateFitMemory, memoryBudget, type MemoryEstimate, type MemoryGuardOptions } from './detector/memoryEstimate.js';

@@ -29,7 +29,7 @@ export const CONFIG_FLAGS = {
 
 export const CONFIG_HELP = `Detector options (fit, and eval without --model):
   --method M             npad (default) | padim | patchcore (the N-pad paper's baselines, on the same backbone)
-  --preset NAME          N-pad only: exper1 … exper5 (the paper's ablations) or npad (default)
+  --preset NAME          N-pad only: exper1 … exper5 (the paper's ablations), npad (default) or fast (docs/speed.md)
   --dim N                channels kept, d (N-pad default ${DEFAULT_NPAD_OPTIONS.dim}, PaDiM ${DEFAULT_PADIM_OPTIONS.dim}; not PatchCore)
   --set KEY=VALUE        any option of the method, e.g. --set moduleD=false --set beta=0.5 (N-pad,
                          docs/method-choices.md), --set seed=7 (PaDiM), --set coresetRatio=0.01 (PatchCore,

@@ -97,7 +97,7 @@ export function parseStoredBackbone(value: unknown, file: string): BackboneSpec 
 export async function checkModelGrid(fitted: FittedModel, extractor: FeatureExtractor, file: string): Promise<void> {
   const mismatch = (what: string, stored: string, actual: string): NpadInputError =>
     new NpadInputError(
-      `${file}: damaged model file: its ${what} is ${stored} but the backbone gives ${actual} at the input size ${extractor.inputSize} its configuration asks for`,
+      `${file}: damaged model file: its ${what} ${what.endsWith('s') ? 'are' : 'is'} ${stored} but the backbone gives ${actual} at the input size ${extractor.inputSize} its configuration asks for`,
       file,
     );
   const grid = (height: number, width: number): void => {

@@ -103,13 +103,15 @@ export async function nearestCentroid(
     const axis1 = g.constInt64([1]);
     const xNorm = g.node('ReduceSum', [g.node('Mul', [x, x]), axis1], { keepdims: 1 });
     const cNorm = g.node('ReduceSum', [g.node('Mul', [c, c]), axis1], { keepdims: 0 });
-    // Gemm reads the centroids transposed in place (no copy of the bank per call): −2·x·cᵀ + ‖c‖².
+    // Gemm reads the centroids transposed in place (no copy of the bank per call): ‖c‖² − 2·x·cᵀ. ‖x‖² is the
+    // same for every centroid, so it is added after the minimum: the [n, k] product is written once and read
+    // once (ArgMin), which matters because at d = 200 those passes cost as much as the product itself.
     const cross = g.node('Gemm', [x, c, cNorm], { transB: 1, alpha: { float: -2 }, beta: { float: 1 } });
-    const d2 = g.node('Add', [cross, xNorm]);
-    // Opset 17's ReduceMin still takes its axes as an attribute (ReduceSum's became an input in 13).
-    const dmin = g.node('ReduceMin', [d2], { axes: [1], keepdims: 0 });
-    g.node('Relu', [dmin], {}, 'distance');
-    g.node('Cast', [g.node('ArgMin', [d2], { axis: 1, keepdims: 0 })], { to: 1 }, 'index');
+    const nearest = g.node('ArgMin', [cross], { axis: 1, keepdims: 1 });
+    const partial = g.node('GatherElements', [cross, nearest], { axis: 1 });
+    const d2 = g.node('Add', [partial, xNorm]);
+    g.node('Relu', [g.node('Squeeze', [d2, axis1])], {}, 'distance');
+    g.node('Cast', [g.node('Squeeze', [nearest, axis1])], { to: 1 }, 'index');
     g.output('distance', 'float', ['n']);
     g.output('index', 'float', ['n']);
     return g.build();

@@ -124,6 +124,12 @@ export const NPAD_PRESETS = {
   exper4: { moduleA: true, moduleB: false, moduleC: true, moduleD: false },
   exper5: { moduleA: true, moduleB: true, moduleC: true, moduleD: false },
   npad: { moduleA: true, moduleB: true, moduleC: true, moduleD: true },
+  /**
+   * For lines that need speed over the last tenth of a point: module B alone (aggregated Gaussians + centroid
+   * bank) on 100 channels. Bottle: pixel AUROC 98.34 against 98.72 for the full method, about 5× faster
+   * (docs/speed.md).
+   */
+  fast: { moduleA: false, moduleB: true, moduleC: false, moduleD: false, dim: 100 },
 } as const satisfies Record<string, Partial<NpadOptions>>;
 export type NpadPreset = keyof typeof NPAD_PRESETS;
 

@@ -8,7 +8,7 @@
  *   {"done": i, "ms": …, "outcome": "ok" | "refused" | "crash", "message"?: …}
  *   {"summary": {...}}                                     at the end
  *
- *   node --import tsx test/robustness/fuzzChild.ts SEED DIR [imageCases] [modelCases]
+ *   node --import tsx test/robustness/fuzzChild.ts SEED DIR [imageCases] [modelCases]   (env NPAD_FUZZ_MAX_LOADS: Detector.load cases, default 150)
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -292,13 +292,15 @@ async function main(): Promise<void> {
     models.push([name, await import('node:fs/promises').then((fs) => fs.readFile(file))]);
   }
   let detectorLoads = 0;
+  // Each Detector.load that gets past the checksum runs the backbone once: capped to bound the run (env for longer runs).
+  const maxDetectorLoads = Number(process.env.NPAD_FUZZ_MAX_LOADS ?? 150);
   for (let k = 0; k < modelCases; k++) {
     const [name, base] = pick(models);
     const m = mutateModel(base);
     const file = path.join(dir!, `model-${k}.npad`);
     await writeFile(file, m.bytes);
     // Detector.load costs a backbone check when the file gets that far: run it on a third of the cases.
-    if (random() < 0.35 && detectorLoads < 150) {
+    if (random() < 0.35 && detectorLoads < maxDetectorLoads) {
       detectorLoads++;
       // A model that loads must also score: a damaged configuration must not pass the load and fail later.
       await run('Detector.load', name, m.what, async () => {

@@ -1,0 +1,245 @@
+/**
+ * Each claim about model files, tried: the checksum, the format version, the backbone identity, the validation of
+ * the configuration JSON (which no checksum covers), and atomic saving when the disk fills up, both with an
+ * injected ENOSPC and, where a tmpfs can be mounted in a private namespace, on a really full file system. The
+ * SIGKILL-midway case is test/model/crash.test.ts. Outcomes go to docs/robustness.md.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { Detector } from '../../src/detector/detector.js';
+import { NpadInputError } from '../../src/errors.js';
+import { loadModel, saveModel, type ModelTensor } from '../../src/model/modelFile.js';
+import { setPath, withNpadMeta } from './modelBytes.js';
+import { REPO, stable, table, writeSection } from './report.js';
+
+const weights = process.env.NPAD_WEIGHTS_DIR ?? path.resolve(REPO, '..', 'shared', 'models', 'resnet50-v2-imagenet');
+const haveWeights = await stat(weights).then(() => true, () => false);
+const noWeights = !haveWeights && 'backbone weights not found';
+
+let tmp = '';
+const rows: string[][] = [];
+const backbone = { id: 'test-backbone', weightsSha256: 'a'.repeat(64) };
+const plain = (n: number): Map<string, ModelTensor> => new Map([['weights', { dtype: 'F32', shape: [n], data: new Float32Array(n).map((_, i) => (i % 13) / 7) }]]);
+/** Tiny detectors fitted on synthetic images, by method (filled by the first test that needs them). */
+const fitted = new Map<string, string>();
+
+before(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'npad-models-'));
+});
+after(async () => {
+  await writeSection(
+    'model',
+    [
+      '## Model files',
+      '',
+      'Run by test/robustness/modelFiles.test.ts (the SIGKILL row by test/model/crash.test.ts). A model file is',
+      'safetensors with an `npad` JSON header (docs/model-format.md): its tensors carry a SHA-256 checksum, the header a',
+      'format version and the backbone\'s identity. The configuration in the header is not checksummed, so every',
+      'value of it is checked on loading, and a model whose configuration does not match its tensors is refused there',
+      'rather than failing when it scores. Saving writes a temporary file, fsyncs it and renames it over the old one.',
+      '',
+      table(['claim', 'case', 'outcome'], rows),
+    ].join('\n'),
+  );
+  await rm(tmp, { recursive: true, force: true });
+});
+
+/** Runs a call expected to fail with an NpadInputError starting with `file`; records the row. */
+async function refused(claim: string, label: string, call: () => Promise<unknown>, file: string, detail: RegExp): Promise<void> {
+  let error: unknown = null;
+  try {
+    await call();
+  } catch (e) {
+    error = e;
+  }
+  assert.ok(error instanceof NpadInputError, `${label}: expected an NpadInputError, got ${error === null ? 'success' : String(error)}`);
+  assert.ok(error.message.startsWith(`${file}: `), error.message);
+  assert.match(error.message, detail);
+  rows.push([claim, label, `refused: ${stable(error.message, tmp)}`]);
+}
+
+/** Saves a plain two-version pair of model files and returns the path of the first. */
+async function plainModel(name: string, values = 1000): Promise<string> {
+  const file = path.join(tmp, name);
+  await saveModel(file, { method: 'small', config: { k: 1 }, backbone }, plain(values));
+  return file;
+}
+
+/** A tiny detector of `method` fitted on synthetic 64×64 images (cached). */
+async function tinyDetector(method: 'npad' | 'padim' | 'patchcore'): Promise<string> {
+  const known = fitted.get(method);
+  if (known) return known;
+  const images: string[] = [];
+  for (let k = 0; k < 4; k++) {
+    const px = Buffer.alloc(64 * 64 * 3).map((_, i) => ((i % 192) + ((i * 7919 + k * 104729) % 48)) & 255);
+    const file = path.join(tmp, `train-${k}.png`);
+    await writeFile(file, await sharp(px, { raw: { width: 64, height: 64, channels: 3 } }).png().toBuffer());
+    images.push(file);
+  }
+  const common = { preprocess: { resize: 64, crop: 56 }, batchSize: 4 };
+  const config =
+    method === 'npad'
+      ? { ...common, options: { dim: 8, maxCentroids: 8, kmeansSample: 500, moduleD: false } }
+      : method === 'padim'
+        ? { ...common, method, options: { dim: 8 } }
+        : { ...common, method, options: { coresetRatio: 0.05 } };
+  const file = path.join(tmp, `tiny-${method}.npad`);
+  await (await Detector.fit(images, config)).save(file);
+  fitted.set(method, file);
+  return file;
+}
+
+test('the checksum, the format version and the file type are checked', async () => {
+  const file = await plainModel('base.npad');
+  const bytes = await readFile(file);
+  const flipped = Buffer.from(bytes);
+  flipped[flipped.length - 10]! ^= 0x01;
+  const flippedFile = path.join(tmp, 'flipped.npad');
+  await writeFile(flippedFile, flipped);
+  await refused('tensor checksum', 'one bit flipped in the tensor data', () => loadModel(flippedFile), flippedFile, /tensor data does not match its checksum: the file is damaged/);
+
+  const newer = path.join(tmp, 'newer.npad');
+  await writeFile(newer, withNpadMeta(bytes, (m) => setPath(m, ['formatVersion'], 2)));
+  await refused('format version', 'formatVersion 2 (a newer npad)', () => loadModel(newer), newer, /made by a newer npad \(format 2\); this npad reads format 1/);
+
+  const other = path.join(tmp, 'other.npad');
+  await writeFile(other, withNpadMeta(bytes, (m) => setPath(m, ['format'], 'something-else')));
+  await refused('format name', 'another tool\'s "npad" metadata', () => loadModel(other), other, /not an npad model/);
+
+  const half = path.join(tmp, 'half.npad');
+  await writeFile(half, bytes.subarray(0, bytes.length >> 1));
+  await refused('complete file', 'the first half of a model file', () => loadModel(half), half, /damaged|not a safetensors file/);
+
+  const empty = path.join(tmp, 'empty.npad');
+  await writeFile(empty, '');
+  await refused('complete file', 'a zero-byte file', () => loadModel(empty), empty, /./);
+
+  const image = path.join(tmp, 'image.npad');
+  await writeFile(image, await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } }).png().toBuffer());
+  await refused('file type', 'a PNG named .npad', () => loadModel(image), image, /not a safetensors file/);
+
+  const folder = path.join(tmp, 'folder.npad');
+  await mkdir(folder);
+  await refused('file type', 'a folder', () => loadModel(folder), folder, /folder/);
+  await refused('file type', 'a missing file', () => loadModel(path.join(tmp, 'missing.npad')), path.join(tmp, 'missing.npad'), /no such file/);
+});
+
+test('the backbone identity is checked', { skip: noWeights }, async () => {
+  const file = await tinyDetector('npad');
+  const bytes = await readFile(file);
+  const moved = path.join(tmp, 'other-weights.npad');
+  await writeFile(moved, withNpadMeta(bytes, (m) => setPath(m, ['backbone', 'weightsSha256'], 'b'.repeat(64))));
+  await refused('backbone identity', 'Detector.load of a model fitted with other weights (recorded weightsSha256 changed)', () => Detector.load(moved), moved, /fitted with backbone .* \(weights sha256 bbbbbbbbbbbb…\) but the backbone found is/);
+  await refused('backbone identity', 'loadModel expecting another backbone', () => loadModel(file, { backboneId: 'torchvision/resnet18' }), file, /fitted with backbone .* but the current backbone is torchvision\/resnet18/);
+});
+
+test('the configuration in the file, which no checksum covers, is validated on loading', { skip: noWeights }, async () => {
+  const cases: [string, 'npad' | 'padim' | 'patchcore', (string | number)[], unknown, RegExp][] = [
+    ['crop changed from 56 to 48 (the grid no longer matches the tensors)', 'npad', ['config', 'detector', 'preprocess', 'crop'], 48, /feature grid is 14×14 but the backbone gives 12×12/],
+    ['PaDiM: resize and crop removed (the defaults, 256 → 224, do not match)', 'padim', ['config', 'detector', 'preprocess'], {}, /feature grid/],
+    ['PatchCore: a stage map\'s channels changed', 'patchcore', ['config', 'model', 'stages', 0, 'channels'], 2, /stage maps are 2×7×7/],
+    ['PaDiM: smoothingSigma 1e308', 'padim', ['config', 'detector', 'options', 'smoothingSigma'], 1e308, /option smoothingSigma must be at most 64/],
+    ['N-pad: inferenceRadius 1000000', 'npad', ['config', 'detector', 'options', 'inferenceRadius'], 1_000_000, /option inferenceRadius must be at most 8/],
+    ['PaDiM: backbone kind removed', 'padim', ['config', 'detector', 'backbone', 'kind'], undefined, /invalid backbone specification: kind undefined/],
+    ['N-pad: backbone kind onnx without a file', 'npad', ['config', 'detector', 'backbone', 'kind'], 'onnx', /invalid backbone specification: no file/],
+    ['N-pad: model dim 13 for 8 channels', 'npad', ['config', 'model', 'dim'], 13, /no valid channels tensor/],
+    ['N-pad: moduleA off while moduleC is on', 'npad', ['config', 'detector', 'options', 'moduleA'], false, /invalid configuration in model file: moduleC/],
+  ];
+  for (const [label, method, at, value, detail] of cases) {
+    const bytes = await readFile(await tinyDetector(method));
+    const file = path.join(tmp, `tampered-${rows.length}.npad`);
+    await writeFile(file, withNpadMeta(bytes, (m) => setPath(m, at, value)));
+    await refused('configuration JSON', `Detector.load, ${label}`, () => Detector.load(file), file, detail);
+  }
+});
+
+/** Makes every FileHandle.write fail with ENOSPC once `room` bytes have been written (a short write first). */
+async function withFullDisk<T>(room: number, body: () => Promise<T>): Promise<T> {
+  const probe: FileHandle = await open(path.join(tmp, 'probe'), 'w');
+  const proto = Object.getPrototypeOf(probe) as { write: (this: FileHandle, buffer: Uint8Array, offset?: number, length?: number, position?: number | null) => Promise<unknown> };
+  await probe.close();
+  const original = proto.write;
+  let left = room;
+  proto.write = function (buffer, offset = 0, length = buffer.length - offset, position) {
+    if (left <= 0) {
+      return Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' }));
+    }
+    const allowed = Math.min(length, left);
+    left -= allowed;
+    return original.call(this, buffer, offset, allowed, position);
+  };
+  try {
+    return await body();
+  } finally {
+    proto.write = original;
+  }
+}
+
+test('a full disk while saving leaves the previous model intact, and the error names the file', async () => {
+  const dir = path.join(tmp, 'full');
+  await mkdir(dir);
+  const file = path.join(dir, 'model.npad');
+  await saveModel(file, { method: 'small', config: { version: 1 }, backbone }, plain(25_000));
+  const previous = await readFile(file);
+  await withFullDisk(300_000, () =>
+    refused(
+      'atomic save',
+      'the disk fills up after 300 kB of a 4 MB save (ENOSPC injected into every write)',
+      () => saveModel(file, { method: 'big', config: { version: 2 }, backbone }, plain(1_000_000)),
+      file,
+      /cannot write: the disk is full$/,
+    ),
+  );
+  assert.ok(previous.equals(await readFile(file)), 'the previous file is byte-identical');
+  assert.equal((await loadModel(file)).header.method, 'small');
+  assert.deepEqual(await readdir(dir), ['model.npad'], 'no temporary file left');
+  rows[rows.length - 1]![2] += '; the previous model is byte-identical and loads; no temporary file is left';
+});
+
+test('a really full file system (1 MiB tmpfs) behaves the same', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'npad-tmpfs-'));
+  try {
+    // A private mount namespace: the tmpfs exists only for the child and goes away with it.
+    const r = spawnSync(
+      'unshare',
+      ['-r', '-m', 'sh', '-c', 'mount -t tmpfs -o size=1m tmpfs "$1" && exec "$2" --import "$3" "$4" "$1"', 'sh', dir, process.execPath, import.meta.resolve('tsx'), path.join(REPO, 'test', 'robustness', 'fullDiskChild.ts')],
+      { encoding: 'utf8', cwd: REPO, timeout: 60_000 },
+    );
+    if (r.status !== 0 || !r.stdout.trim()) {
+      const why = (r.error?.message ?? r.stderr.trim().split('\n')[0]) || `exit ${r.status}`;
+      rows.push(['atomic save', 'a real full disk: 1 MiB tmpfs', `not run on this machine (cannot mount a tmpfs in a private namespace: ${why})`]);
+      t.skip(`cannot mount a tmpfs here: ${why}`);
+      return;
+    }
+    const report = JSON.parse(r.stdout.trim()) as { thrown: { name: string; message: string; code?: string } | null; previousIntact: boolean; loadedMethod: string; leftovers: string[] };
+    assert.ok(report.thrown, 'the save failed');
+    assert.equal(report.thrown.name, 'NpadInputError');
+    assert.equal(report.thrown.code, 'ENOSPC');
+    assert.match(report.thrown.message, /model\.npad: cannot write: the disk is full$/);
+    assert.equal(report.previousIntact, true);
+    assert.equal(report.loadedMethod, 'small');
+    assert.deepEqual(report.leftovers, []);
+    rows.push([
+      'atomic save',
+      'a real full disk: saving a 4 MB model over a 100 kB one on a 1 MiB tmpfs (unshare -r -m)',
+      `refused: ${stable(report.thrown.message, dir)}; the previous model is byte-identical and loads; no temporary file is left`,
+    ]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('saving into a missing folder names it', async () => {
+  const file = path.join(tmp, 'no-such-folder', 'model.npad');
+  await refused('atomic save', 'the output folder does not exist', () => saveModel(file, { method: 'small', config: {}, backbone }, plain(10)), file, /cannot write: the folder .* does not exist/);
+  rows.push([
+    'atomic save',
+    'the process is killed (SIGKILL) half way through a 200 MB save',
+    'the previous model is byte-identical and loads with its checksum verified; the partial temporary file stays beside it (test/model/crash.test.ts)',
+  ]);
+});
