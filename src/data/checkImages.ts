@@ -56,6 +56,18 @@ async function sortItems<T>(items: readonly T[], check: (item: T) => Promise<voi
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
+  // libvips keeps one error buffer for all threads, so two decodes failing at once can swap or lose their
+  // decoder messages: each failure is checked again alone, for a message that belongs to its file.
+  for (let i = 0; i < items.length; i++) {
+    if (problems[i] === null) continue;
+    try {
+      await check(items[i]!);
+      problems[i] = null;
+    } catch (err) {
+      if (!(err instanceof NpadInputError)) throw err;
+      problems[i] = err.message;
+    }
+  }
   const readable: T[] = [];
   const skipped: SkippedInput[] = [];
   items.forEach((item, i) => {

@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -148,7 +148,7 @@ test('npad eval with no defective test image left exits 2', { skip }, async () =
 
 test('bad folders, model files and flags exit 2 with one line', { skip }, async () => {
   const root = await smallDataset('layout');
-  await import('node:fs/promises').then((fs) => fs.rename(path.join(root, 'train'), path.join(root, 'Train')));
+  await rename(path.join(root, 'train'), path.join(root, 'Train'));
   let r = npad('`Train/good` instead of `train/good`', ['eval', 'layout', ...TINY]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /found Train\/good: folder names are case-sensitive/);

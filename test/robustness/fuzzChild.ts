@@ -10,7 +10,7 @@
  *
  *   node --import tsx test/robustness/fuzzChild.ts SEED DIR [imageCases] [modelCases]   (env NPAD_FUZZ_MAX_LOADS: Detector.load cases, default 150)
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { Detector } from '../../src/detector/detector.js';
@@ -289,7 +289,7 @@ async function main(): Promise<void> {
   for (const [name, config] of fits) {
     const file = path.join(dir!, `base-${name}.npad`);
     await (await Detector.fit(train, config)).save(file);
-    models.push([name, await import('node:fs/promises').then((fs) => fs.readFile(file))]);
+    models.push([name, await readFile(file)]);
   }
   let detectorLoads = 0;
   // Each Detector.load that gets past the checksum runs the backbone once: capped to bound the run (env for longer runs).

@@ -48,6 +48,7 @@ const MEASURED: Measurement[] = [
   { run: 'PatchCore 10 %, bottle (209 images)', input: { method: 'patchcore' }, trainCount: 209, peakMiB: 1764, source: 'fit' },
   { run: 'N-pad d = 300, module D off, 20 images', input: { options: { dim: 300, moduleD: false } }, trainCount: 20, peakMiB: 4302, source: 'fit' },
   { run: 'PaDiM d = 400, 20 images', input: { method: 'padim', options: { dim: 400 } }, trainCount: 20, peakMiB: 4914, source: 'fit' },
+  { run: 'N-pad d = 200 (defaults), bottle (209 images)', input: {}, trainCount: 209, peakMiB: 2621, source: 'fit' },
   { run: 'N-pad d = 200, bottle', input: {}, trainCount: 209, peakMiB: 2867, source: 'eval (results/bottle.json)', earlierCode: true },
   { run: 'N-pad d = 550, module D off, bottle', input: { options: { dim: 550, moduleD: false } }, trainCount: 209, peakMiB: 15827, source: 'eval (results/bottle-d550.json)', earlierCode: true },
   { run: 'N-pad d = 200, MTD', input: {}, trainCount: 761, peakMiB: 3231, source: 'eval (results/mtd.json)', earlierCode: true },
