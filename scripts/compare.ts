@@ -28,6 +28,7 @@ interface Run {
 const CHANNEL_STEPS = [50, 100, 200, 300, 550];
 const RUNS: Run[] = [
   { group: 'methods', label: 'N-pad (defaults)', args: [] },
+  { group: 'methods', label: 'N-pad, shifting in image space (the paper)', args: ['--set', 'shiftSpace=image'] },
   { group: 'methods', label: 'PaDiM d = 100', args: ['--method', 'padim', '--set', 'dim=100'] },
   { group: 'methods', label: 'PaDiM d = 550', args: ['--method', 'padim', '--set', 'dim=550'] },
   { group: 'methods', label: 'PatchCore 1 %', args: ['--method', 'patchcore', '--set', 'coresetRatio=0.01'] },

@@ -14,7 +14,7 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const bottle = path.resolve(repo, '..', 'shared', 'datasets', 'mvtec_ad', 'bottle');
 const haveData = await stat(bottle).then(() => true, () => false);
 // A small, fast configuration: the CLI's plumbing is under test here, not accuracy.
-const SMALL = ['--dim', '24', '--set', 'maxCentroids=64', '--set', 'kmeansSample=4000', '--set', 'shiftMax=2', '--batch-size', '4'];
+const SMALL = ['--dim', '24', '--set', 'maxCentroids=64', '--set', 'kmeansSample=4000', '--set', 'shiftMax=4', '--batch-size', '4'];
 
 function npad(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'src', 'cli', 'main.ts'), ...args], {

@@ -16,7 +16,7 @@ test('a saved detector scores exactly like the fitted one', { skip: !haveData &&
   const train = (await readdir(dir)).sort().slice(0, 5).map((f) => path.join(dir, f));
   const probe = path.join(bottle, 'test', 'broken_small', '000.png');
   const detector = await Detector.fit(train, {
-    options: { dim: 16, maxCentroids: 32, kmeansSample: 2000, shiftMax: 2 },
+    options: { dim: 16, maxCentroids: 32, kmeansSample: 2000, shiftMax: 2, shiftSpace: 'image' },
     batchSize: 5,
   });
   const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'npad-det-')), 'm.npad');
@@ -32,9 +32,12 @@ test('a saved detector scores exactly like the fitted one', { skip: !haveData &&
 });
 
 test('configuration checks name the bad option', () => {
-  assert.throws(() => validateConfig(resolveConfig({ options: { shiftMax: 20 } })), /shiftMax = 20/);
+  assert.throws(() => validateConfig(resolveConfig({ options: { shiftMax: 20, shiftSpace: 'image' } })), /shiftMax = 20/);
   assert.throws(() => validateConfig(resolveConfig({ options: { dim: 0 } })), /option dim/);
   assert.throws(() => validateConfig(resolveConfig({ preset: 'exper2', options: { moduleC: true } })), /moduleC/);
   assert.throws(() => validateConfig(resolveConfig({ options: { shiftAggregate: 'median' as 'mean' } })), /shiftAggregate/);
   assert.doesNotThrow(() => validateConfig(resolveConfig({ preset: 'exper1' })));
+  // Shifting in feature space needs no crop margin, only whole grid cells.
+  assert.doesNotThrow(() => validateConfig(resolveConfig({ preprocess: { crop: null }, options: { shiftSpace: 'features' } })));
+  assert.throws(() => validateConfig(resolveConfig({ options: { shiftSpace: 'features', shiftMax: 2 } })), /multiple of 4/);
 });

@@ -250,7 +250,9 @@ test('timeouts: slow inference 504, a request timing out in the queue never runs
 }));
 
 test('a client that leaves while queued costs no inference; a model bug is a 500 without internals', run.wrap(async () => {
-  const slow = fakeModel('slow', { delayMs: 300 });
+  // The first request holds the model for 1.5 s, far longer than the 100 ms before the second leaves, so a
+  // loaded machine's late timers cannot let the second reach the model first.
+  const slow = fakeModel('slow', { delayMs: 1500 });
   const broken = fakeModel('broken', { fail: new TypeError('boom: internal detail') });
   const logged: string[] = [];
   const { server, url } = await startServer([slow, broken], { concurrency: 1, maxQueue: 4, log: (l) => logged.push(l) });
