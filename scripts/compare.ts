@@ -14,6 +14,7 @@ import { mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/backbone/index.js';
+import { PAPER_TABLE3, type ComparedRow } from './comparedRow.js';
 
 type Group = 'methods' | 'ablations' | 'channels' | 'fewshot' | 'neighbourhood' | 'shift' | 'centroids' | 'inputsize' | 'storage' | 'fast';
 
@@ -56,19 +57,8 @@ const RUNS: Run[] = [
   { group: 'fast', label: 'exper2 d = 100, 160 → 144, 512 centroids', args: ['--preset', 'exper2', '--dim', '100', '--resize', '160', '--crop', '144', '--set', 'maxCentroids=512'] },
 ];
 
-/** The paper's table 3: pixel AUROC on MVTec AD (mean of 15 categories, WideResNet-50). */
-const PAPER_TABLE3: Record<string, string> = { exper1: '98.38', exper2: '98.45', exper3: '98.59', exper4: '98.57', exper5: '98.65', npad: '98.75' };
-
-interface Measured {
-  label: string;
-  group: Group;
-  image_auroc: number;
-  pixel_auroc: number;
-  pro: number;
-  fit_seconds: number;
-  ms_per_image: number;
-  model_mib: number;
-}
+/** A measured row; its group is one of this script's. */
+type Measured = ComparedRow & { group: Group };
 
 const root = packageRoot();
 const cli = path.join(root, 'dist', 'src', 'cli', 'main.js');
