@@ -63,3 +63,45 @@ export function nearestCentroidFlops(vectors: number, centroids: number, dim: nu
 export function matmulFlops(batch: number, m: number, k: number, n: number): number {
   return 2 * batch * m * k * n;
 }
+
+/** What decides the work of scoring one image. */
+export interface ScoringShape {
+  method: 'npad' | 'padim';
+  dim: number;
+  /** Side of the network input (224). */
+  input: number;
+  /** N-pad only: modules and shifting, as NpadOptions. */
+  moduleA?: boolean;
+  moduleB?: boolean;
+  moduleC?: boolean;
+  moduleD?: boolean;
+  shiftSpace?: 'image' | 'features';
+  /** Shifted copies besides the original (4: the axis directions). */
+  shifts?: number;
+}
+
+/**
+ * FLOP of scoring one image: the backbone once per crop it sees, and 2·d² per Gaussian a feature meets (the
+ * Mahalanobis product). N-pad with module C meets the 9 Gaussians of its 3×3 neighbourhood in module A; module D
+ * multiplies both modules by the copies in image space, while in feature space the copies share the 21 distinct
+ * offsets of a 3×3 neighbourhood moved one cell in 4 directions (featureShifts.ts). Top-k centroid distances and
+ * element-wise work are left out (under 1 %).
+ */
+export function scoringFlopsPerImage(s: ScoringShape): { backbone: number; mahalanobis: number; total: number } {
+  const positions = (s.input / 4) ** 2;
+  const perGaussian = 2 * s.dim * s.dim * positions;
+  if (s.method === 'padim') {
+    const backbone = resnet50StagesFlops(s.input);
+    return { backbone, mahalanobis: perGaussian, total: backbone + perGaussian };
+  }
+  const copies = s.moduleD ? 1 + (s.shifts ?? 4) : 1;
+  const hood = s.moduleC ? 9 : 1;
+  const inFeatures = s.moduleD && s.shiftSpace === 'features';
+  const crops = inFeatures ? 1 : copies;
+  // Feature space: distinct offsets σ − o; for 4 unit shifts and a 3×3 hood that is the 5×5 square less its corners.
+  const gaussiansA = !s.moduleA ? 0 : inFeatures ? (s.moduleC ? 21 : copies) : copies * hood;
+  const gaussiansB = !s.moduleB ? 0 : copies;
+  const backbone = crops * resnet50StagesFlops(s.input);
+  const mahalanobis = (gaussiansA + gaussiansB) * perGaussian;
+  return { backbone, mahalanobis, total: backbone + mahalanobis };
+}

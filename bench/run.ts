@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     { name: `PaDiM d = ${d}`, config: { method: 'padim', options: { dim: d } } },
   ]);
   for (const e of values.extra ?? []) {
-    const eq = e.indexOf('=');
+    const eq = e.indexOf('={'); // names may contain '=' ("d = 200"); the JSON starts with '{'
     configs.push({ name: e.slice(0, eq), config: JSON.parse(e.slice(eq + 1)) as object });
   }
   const rows: { name: string; figures: EndToEndFigures }[] = [];

@@ -45,26 +45,36 @@ function reflect(i: number, n: number): number {
   return j;
 }
 
-/** Separable Gaussian smoothing of an H×W map (σ in pixels; σ = 0 returns a copy). */
+/**
+ * Separable Gaussian smoothing of an H×W map (σ in pixels; σ = 0 returns a copy).
+ * Both passes run along contiguous memory (each row is copied once with its reflected border; the vertical pass
+ * adds whole rows), with each output's sum taken in the kernel's order in float64, as a per-pixel loop would.
+ */
 export function gaussianSmooth(map: Float32Array, H: number, W: number, sigma: number): Float32Array {
   if (sigma <= 0) return map.slice();
   const k = gaussianKernel(sigma);
   const r = (k.length - 1) / 2;
   const tmp = new Float32Array(H * W);
-  const out = new Float32Array(H * W);
+  const padded = new Float64Array(W + 2 * r);
   for (let y = 0; y < H; y++) {
+    const row = y * W;
+    for (let x = -r; x < W + r; x++) padded[x + r] = map[row + reflect(x, W)]!;
     for (let x = 0; x < W; x++) {
       let s = 0;
-      for (let i = -r; i <= r; i++) s += k[i + r]! * map[y * W + reflect(x + i, W)]!;
-      tmp[y * W + x] = s;
+      for (let i = 0; i < k.length; i++) s += k[i]! * padded[x + i]!;
+      tmp[row + x] = s;
     }
   }
+  const out = new Float32Array(H * W);
+  const acc = new Float64Array(W);
   for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      let s = 0;
-      for (let i = -r; i <= r; i++) s += k[i + r]! * tmp[reflect(y + i, H) * W + x]!;
-      out[y * W + x] = s;
+    acc.fill(0);
+    for (let i = -r; i <= r; i++) {
+      const weight = k[i + r]!;
+      const src = reflect(y + i, H) * W;
+      for (let x = 0; x < W; x++) acc[x]! += weight * tmp[src + x]!;
     }
+    out.set(acc, y * W);
   }
   return out;
 }

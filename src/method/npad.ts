@@ -136,13 +136,19 @@ export async function fitNpad(paths: readonly string[], extractor: FeatureExtrac
   };
 }
 
-/** Scores images with a fitted model; `imagesPerGroup` images (each with its shifted versions) share one pass over the Gaussians. */
+/** Crops per backbone call while scoring (the fit's default batch size). */
+const CROPS_PER_BATCH = 16;
+
+/**
+ * Scores images with a fitted model. Images go through the backbone and the Gaussians in groups of
+ * `imagesPerGroup` (default: as many as make 16 crops with their shifted copies, the batch size fitting uses).
+ */
 export async function scoreImages(
   model: NpadModel,
   extractor: FeatureExtractor,
   paths: readonly ImageSource[],
   onImage: ScoredImageHandler,
-  imagesPerGroup = 4,
+  imagesPerGroup?: number,
 ): Promise<void> {
   const o = model.settings.options;
   const pre = model.settings.preprocess;
@@ -156,8 +162,9 @@ export async function scoreImages(
   const inFeatureSpace = V > 1 && o.shiftSpace === 'features';
   const crops = inFeatureSpace ? [shifts[0]!] : shifts;
   const per = crops.length * 3 * size * size;
-  for (let i = 0; i < paths.length; i += imagesPerGroup) {
-    const group = paths.slice(i, i + imagesPerGroup);
+  const groupSize = imagesPerGroup ?? Math.max(1, Math.floor(CROPS_PER_BATCH / crops.length));
+  for (let i = 0; i < paths.length; i += groupSize) {
+    const group = paths.slice(i, i + groupSize);
     const inputs = new Float32Array(group.length * per);
     const loaded = await Promise.all(group.map((p) => loadShiftedCrops(p, pre, crops)));
     loaded.forEach((c, j) => inputs.set(c, j * per));
