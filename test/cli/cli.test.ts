@@ -4,42 +4,19 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, unlink, writeFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, unlink, writeFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { haveData, runNpad, smallDataset as smallDatasetOf } from './helpers.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bottle = path.resolve(repo, '..', 'shared', 'datasets', 'mvtec_ad', 'bottle');
-const haveData = await stat(bottle).then(() => true, () => false);
 // A small, fast configuration: the CLI's plumbing is under test here, not accuracy.
 const SMALL = ['--dim', '24', '--set', 'maxCentroids=64', '--set', 'kmeansSample=4000', '--set', 'shiftMax=4', '--batch-size', '4'];
 
-function npad(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'src', 'cli', 'main.ts'), ...args], {
-    cwd: repo,
-    encoding: 'utf8',
-    env: { ...process.env, NPAD_THREADS: '2' },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+function npad(...args: string[]): ReturnType<typeof runNpad> {
+  return runNpad(args, 2);
 }
 
-/** A small MVTec-layout copy: 6 train images, 3 good and 3 broken_large test images with masks. */
-async function smallDataset(): Promise<string> {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'npad-cli-'));
-  const copy = async (from: string, to: string, count: number, suffix = ''): Promise<void> => {
-    await mkdir(path.join(root, to), { recursive: true });
-    const files = (await readdir(path.join(bottle, from))).sort().slice(0, count);
-    for (const f of files) await copyFile(path.join(bottle, from, f), path.join(root, to, f));
-    void suffix;
-  };
-  await copy('train/good', 'train/good', 6);
-  await copy('test/good', 'test/good', 3);
-  await copy('test/broken_large', 'test/broken_large', 3);
-  await copy('ground_truth/broken_large', 'ground_truth/broken_large', 3);
-  return root;
-}
+const smallDataset = (): Promise<string> => smallDatasetOf('npad-cli-', 3);
 
 test('fit, save, load and evaluate from the command line', { skip: !haveData && 'shared bottle data not found' }, async () => {
   const root = await smallDataset();

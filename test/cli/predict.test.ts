@@ -4,38 +4,20 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { writeModelCalibration } from '../../src/detector/calibrationFile.js';
+import { haveData, runNpad, smallDataset as smallDatasetOf } from './helpers.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bottle = path.resolve(repo, '..', 'shared', 'datasets', 'mvtec_ad', 'bottle');
-const haveData = await stat(bottle).then(() => true, () => false);
 // A small, fast configuration: the plumbing is under test, not accuracy.
 const SMALL = ['--dim', '12', '--set', 'maxCentroids=16', '--set', 'kmeansSample=1000', '--set', 'moduleD=false', '--batch-size', '4'];
 
-function npad(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'src', 'cli', 'main.ts'), ...args], {
-    cwd: repo,
-    encoding: 'utf8',
-    env: { ...process.env, NPAD_THREADS: '1' },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+function npad(...args: string[]): ReturnType<typeof runNpad> {
+  return runNpad(args, 1);
 }
 
-/** A small MVTec-layout copy: 6 train images, 2 good and 2 broken_large test images with masks. */
-async function smallDataset(): Promise<string> {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'npad-predict-'));
-  for (const [from, count] of [['train/good', 6], ['test/good', 2], ['test/broken_large', 2], ['ground_truth/broken_large', 2]] as const) {
-    await mkdir(path.join(root, from), { recursive: true });
-    for (const f of (await readdir(path.join(bottle, from))).sort().slice(0, count)) await copyFile(path.join(bottle, from, f), path.join(root, from, f));
-  }
-  return root;
-}
+const smallDataset = (): Promise<string> => smallDatasetOf('npad-predict-', 2);
 
 test('fit holds out a threshold; predict writes verdicts, overlays, masks, JSON Lines; skips bad images with exit 3', { skip: !haveData && 'shared bottle data not found' }, async () => {
   const root = await smallDataset();
