@@ -250,8 +250,7 @@ test('timeouts: slow inference 504, a request timing out in the queue never runs
 }));
 
 test('a client that leaves while queued costs no inference; a model bug is a 500 without internals', run.wrap(async () => {
-  // The first request holds the model for 1.5 s, far longer than the 100 ms before the second leaves, so a
-  // loaded machine's late timers cannot let the second reach the model first.
+  // The first request holds the model for 1.5 s, far longer than the 100 ms before the second leaves.
   const slow = fakeModel('slow', { delayMs: 1500 });
   const broken = fakeModel('broken', { fail: new TypeError('boom: internal detail') });
   const logged: string[] = [];
@@ -259,6 +258,8 @@ test('a client that leaves while queued costs no inference; a model bug is a 500
   try {
     const image = await solidPng(4, 4, [0, 0, 0]);
     const first = send(`${url}/v1/models/slow/predict`, png(image));
+    // The second request must find the model busy, so it waits in the queue: send it once the first runs.
+    while (slow.calls < 1) await new Promise((r) => setTimeout(r, 5));
     const leaving = new AbortController();
     const second = fetch(`${url}/v1/models/slow/predict`, { ...png(image), signal: leaving.signal }).catch((e: Error) => e.name);
     await new Promise((r) => setTimeout(r, 100));
