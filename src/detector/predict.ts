@@ -45,8 +45,11 @@ export function predictionFrom(result: ScoredImage, calibration: ScoreCalibratio
   };
 }
 
-/** Images decoded (and resized) ahead of scoring at once: bounds the pixels held, keeps the backbone's batches full. */
-const IMAGES_PER_CHUNK = 8;
+/**
+ * Images decoded (and resized) ahead of scoring at once: bounds the pixels held, and matches the 16 crops per
+ * backbone call N-pad scores with (src/method/npad.ts), so a smaller chunk would not cap the batch.
+ */
+const IMAGES_PER_CHUNK = 16;
 
 /** What prediction needs of a detector. */
 export interface PredictingScorer {

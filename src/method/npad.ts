@@ -157,9 +157,10 @@ export async function scoreImages(
   const V = shifts.length;
   const { height: H, width: W, dim: d } = model.scoring;
   const P = H * W;
-  const hood: Neighbourhoods | null = o.moduleC ? squareNeighbourhoods(H, W, o.inferenceRadius, o.neighbourhoodShape) : null;
-  // In feature space the backbone sees each image once and the copies are made on the grid, already aligned.
+  // In feature space the backbone sees each image once and the copies are made on the grid, already aligned
+  // (featureShifts.ts takes module C's neighbourhood as offsets, so it needs no neighbour lists).
   const inFeatureSpace = V > 1 && o.shiftSpace === 'features';
+  const hood: Neighbourhoods | null = o.moduleC && !inFeatureSpace ? squareNeighbourhoods(H, W, o.inferenceRadius, o.neighbourhoodShape) : null;
   const crops = inFeatureSpace ? [shifts[0]!] : shifts;
   const per = crops.length * 3 * size * size;
   const groupSize = imagesPerGroup ?? Math.max(1, Math.floor(CROPS_PER_BATCH / crops.length));
