@@ -173,6 +173,7 @@ export class FeatureExtractor {
       const session = await cachedSession(
         this.cacheKey(output),
         build((g) => emitStages(g, g.input(IMAGE, 'float', ['batch', 3, s, s]))),
+        { arena: true },
       );
       return onlyOutput(await runFloat(session, { [IMAGE]: { data: images, dims: [batch, 3, s, s] } }, ['out']));
     }
@@ -225,7 +226,7 @@ function stagesSession(backbone: Backbone): Promise<ort.InferenceSession> {
   const key = `${backbone.id}|${backbone.weightsSha256}`;
   let s = stagesSessions.get(key);
   if (!s) {
-    s = createSession(backbone.buildStages());
+    s = createSession(backbone.buildStages(), { arena: true });
     stagesSessions.set(key, s);
     s.catch(() => stagesSessions.delete(key));
   }

@@ -52,11 +52,12 @@ const PRECISION_CHUNK_COPIES = 2;
 /** k-means assignment budget (src/engine/kmeans.ts). */
 const KMEANS_ASSIGN_BYTES = 128 * MiB;
 /**
- * Chunk budget of the streaming Gram (src/engine/positionStatistics.ts positionsPerChunk). The batches gathered
- * before a Gram call (≤ 256 MiB of features per module) are not counted apart: at the measured sizes the feature
- * phase stays below the Gaussian phases (N-pad d = 200 on all of bottle: 2.6 GiB measured, at module B).
+ * Features of a fit's batch and what the streaming Gram holds: the images gathered for one call
+ * (src/engine/positionStatistics.ts GATHER_BUDGET_BYTES, 256 MiB per module) are not counted apart: at the
+ * measured sizes the feature phase stays below the Gaussian phases (N-pad d = 200 on all of bottle: 2.6 GiB
+ * measured, at module B).
  */
-const GRAM_CHUNK_BYTES = 256 * MiB;
+const GATHER_BYTES = 256 * MiB;
 /** PatchCore: candidate distance rows per coreset call (src/engine/coreset.ts CANDIDATES). */
 const CORESET_CANDIDATES = 48;
 /** Channels of stages 1–3 of the ResNet-50 family, assumed when the backbone is not loaded yet. */
@@ -169,7 +170,7 @@ export function estimateFitMemory(config: DetectorConfig, trainCount: number): M
       const reservoir: MemoryPart = { what: `k-means sample (${sample} vectors)`, bytes: sample * d * 4 };
       const streamFeatures: MemoryPart = {
         what: 'feature copies of a batch',
-        bytes: (o.moduleB ? 4 : 2) * batch * d * P * 4 + Math.min(GRAM_CHUNK_BYTES, P * 4 * (d * d + batch * d)),
+        bytes: (o.moduleB ? 4 : 2) * batch * d * P * 4 + Math.min(GATHER_BYTES, P * 4 * (d * d + batch * d)),
       };
       const phases: { phase: string; parts: MemoryPart[] }[] = [
         {
@@ -189,7 +190,7 @@ export function estimateFitMemory(config: DetectorConfig, trainCount: number): M
     case 'padim': {
       const d = Math.min(config.options.dim, backboneChannels(config));
       const stats: MemoryPart = { what: `statistics (${P} positions × d = ${d})`, bytes: statisticsBytes(P, d) };
-      const streamFeatures: MemoryPart = { what: 'feature copies of a batch', bytes: 2 * batch * d * P * 4 + Math.min(GRAM_CHUNK_BYTES, P * 4 * (d * d + batch * d)) };
+      const streamFeatures: MemoryPart = { what: 'feature copies of a batch', bytes: 2 * batch * d * P * 4 + Math.min(GATHER_BYTES, P * 4 * (d * d + batch * d)) };
       return peakOf([
         { phase: 'feature extraction', parts: [stats, images, streamFeatures] },
         {

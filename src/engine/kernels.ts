@@ -2,45 +2,68 @@
  * The numeric kernels as small ONNX graphs run by onnxruntime (batched MatMul, com.microsoft Inverse, ...).
  * Each function builds its graph once (cached by name and fixed sizes) and runs it on one chunk of
  * positions; the chunking itself lives with the callers, which know their memory budget.
+ *
+ * The sessions keep onnxruntime's memory arena (src/onnx/session.ts), so callers must keep each run small:
+ * KERNEL_CHUNK_BYTES of output or intermediate per run. Runs of that size reuse their memory; runs of hundreds
+ * of MB paid about 1 ms per MB in page faults, more than the arithmetic (measured at d = 200: the centred Gram
+ * went from 33 to ~100 GFLOP/s).
  * Plain TypeScript equivalents for tests are in reference.ts.
  */
 import { GraphBuilder } from '../onnx/graph.js';
-import { cachedSession, runFloat } from '../onnx/session.js';
+import * as ort from 'onnxruntime-node';
+import { cachedSession, floatTensor, int64Tensor, runFloat, runTensors } from '../onnx/session.js';
+
+/** Bytes of the largest output or intermediate tensor a kernel run should make (see the file comment). */
+export const KERNEL_CHUNK_BYTES = 8 * 2 ** 20;
 
 /**
- * Per-position centred sums and Gram matrices of one batch.
- * x: [P, B, d] (position-major features), reference: [P, d] (centring point per position).
- * Returns sums [P, d] of (x − ref) and grams [P, d, d] of Σ_b (x − ref)(x − ref)ᵀ, in float32; the batch is
- * short (≤ a few dozen images) and centred, so float32 is exact enough here; callers add the batches in float64.
+ * Per-position centred sums and Gram matrices of positions p0 … p0+count−1 of B images.
+ * features: channel-major [B, d, P] as the backbone gives them (passed whole: onnxruntime reads input buffers in
+ * place, and the graph slices the positions it needs, so no transposed copy is made in TypeScript);
+ * reference: [count, d] (centring point per position).
+ * Returns sums [count, d] of (x − ref) and grams [count, d, d] of Σ_b (x − ref)(x − ref)ᵀ, in float32; the
+ * batch is at most a few hundred centred images, so float32 is exact enough here; callers add the batches in
+ * float64.
  */
 export async function centredGram(
-  x: Float32Array,
-  reference: Float32Array,
-  positions: number,
+  features: Float32Array,
   batch: number,
   dim: number,
+  positions: number,
+  p0: number,
+  count: number,
+  reference: Float32Array,
 ): Promise<{ sums: Float32Array; grams: Float32Array }> {
   const session = await cachedSession(`centredGram:${dim}`, () => {
     const g = new GraphBuilder('centredGram');
-    const xs = g.input('x', 'float', ['p', 'b', dim]);
-    const ref = g.input('reference', 'float', ['p', dim]);
-    const refB = g.node('Unsqueeze', [ref, g.constInt64([1])]);
-    const xc = g.node('Sub', [xs, refB]);
-    g.node('ReduceSum', [xc, g.constInt64([1])], { keepdims: 0 }, 'sums');
-    const xt = g.node('Transpose', [xc], { perm: [0, 2, 1] });
-    g.node('MatMul', [xt, xc], {}, 'grams');
-    g.output('sums', 'float', ['p', dim]);
-    g.output('grams', 'float', ['p', dim, dim]);
+    const xs = g.input('x', 'float', ['b', dim, 'p']);
+    const range = g.input('range', 'int64', [2]);
+    const ref = g.input('reference', 'float', ['q', dim]);
+    const start = g.node('Slice', [range, g.constInt64([0]), g.constInt64([1])]);
+    const end = g.node('Slice', [range, g.constInt64([1]), g.constInt64([2])]);
+    const cells = g.node('Slice', [xs, start, end, g.constInt64([2])]); // [b, d, q]
+    const perPosition = g.node('Transpose', [cells], { perm: [2, 1, 0] }); // [q, d, b]
+    const xc = g.node('Sub', [perPosition, g.node('Unsqueeze', [ref, g.constInt64([2])])]);
+    g.node('ReduceSum', [xc, g.constInt64([2])], { keepdims: 0 }, 'sums');
+    g.node('MatMul', [xc, g.node('Transpose', [xc], { perm: [0, 2, 1] })], {}, 'grams');
+    g.output('sums', 'float', ['q', dim]);
+    g.output('grams', 'float', ['q', dim, dim]);
     return g.build();
-  });
-  const out = await runFloat(session, {
-    x: { data: x, dims: [positions, batch, dim] },
-    reference: { data: reference, dims: [positions, dim] },
+  }, { arena: true });
+  const out = await runTensors(session, {
+    x: floatTensor(features.subarray(0, batch * dim * positions), [batch, dim, positions]),
+    range: int64Tensor([p0, p0 + count]),
+    reference: floatTensor(reference, [count, dim]),
   });
   return { sums: out.sums!.data, grams: out.grams!.data };
 }
 
-/** Batched matrix inverse: [n, d, d] → [n, d, d] (com.microsoft Inverse, LU with pivoting). */
+/** Elements per run of a kernel whose runs hold `perItem` floats per item, within KERNEL_CHUNK_BYTES. */
+function itemsPerRun(perItem: number): number {
+  return Math.max(1, Math.floor(KERNEL_CHUNK_BYTES / (4 * perItem)));
+}
+
+/** Batched matrix inverse: [n, d, d] → [n, d, d] (com.microsoft Inverse, LU with pivoting), in small runs. */
 export async function batchedInverse(matrices: Float32Array, count: number, dim: number): Promise<Float32Array> {
   const session = await cachedSession(`inverse:${dim}`, () => {
     const g = new GraphBuilder('inverse');
@@ -48,14 +71,104 @@ export async function batchedInverse(matrices: Float32Array, count: number, dim:
     g.node('Inverse', [a], {}, 'inverse', 'com.microsoft');
     g.output('inverse', 'float', ['n', dim, dim]);
     return g.build();
-  });
-  const out = await runFloat(session, { a: { data: matrices, dims: [count, dim, dim] } });
-  return out.inverse!.data;
+  }, { arena: true });
+  const size = dim * dim;
+  const run = itemsPerRun(size);
+  const out = new Float32Array(count * size);
+  for (let i0 = 0; i0 < count; i0 += run) {
+    const n = Math.min(run, count - i0);
+    const r = await runFloat(session, { a: { data: matrices.subarray(i0 * size, (i0 + n) * size), dims: [n, dim, dim] } });
+    out.set(r.inverse!.data, i0 * size);
+  }
+  return out;
+}
+
+/**
+ * The Mahalanobis graph in one of two forms. 'rows': (x − μ)·Σ⁻¹, the vectors as rows. 'columns':
+ * Σ⁻¹·(x − μ)ᵀ, so that MLAS streams each large matrix in place instead of packing a copy of it, with the
+ * vectors as columns in strips of 16. The vectors are gathered inside the graph from a table of rows by index,
+ * so callers pass their feature rows as they are instead of copying K vectors per position. (Gathering straight
+ * from channel-major features, Gather on the position axis, was tried: 3× slower at d = 200.)
+ */
+function mahalanobisModel(dim: number, form: 'rows' | 'columns'): Uint8Array {
+  const g = new GraphBuilder('mahalanobis');
+  const table = g.input('rows', 'float', ['n', dim]);
+  const indices = g.input('indices', 'int32', ['p', 'k']);
+  const mu = g.input('mean', 'float', ['p', dim]);
+  const prec = g.input('precision', 'float', ['p', dim, dim]);
+  const x = g.node('Gather', [table, indices], { axis: 0 }); // [p, k, d]
+  const diff = g.node('Sub', [x, g.node('Unsqueeze', [mu, g.constInt64([1])])]);
+  if (form === 'rows') {
+    const product = g.node('Mul', [g.node('MatMul', [diff, prec]), diff]);
+    g.node('ReduceSum', [product, g.constInt64([2])], { keepdims: 0 }, 'distance');
+  } else {
+    const columns = g.node('Transpose', [diff], { perm: [0, 2, 1] });
+    const product = g.node('Mul', [g.node('MatMul', [prec, columns]), columns]);
+    g.node('ReduceSum', [product, g.constInt64([1])], { keepdims: 0 }, 'distance');
+  }
+  g.output('distance', 'float', ['p', 'k']);
+  return g.build();
+}
+
+/**
+ * Squared Mahalanobis distances of K vectors per position to that position's Gaussian, the vectors named by
+ * index into a table of rows: rows [n, d], indices [P, K] (row numbers), means [P, d], precisions [P, d, d]
+ * (symmetric) → [P, K] with (x − μ)ᵀ Σ⁻¹ (x − μ). Runs of positions keep the [p, K, d] intermediates small.
+ */
+export async function mahalanobisOfRows(
+  rows: Float32Array,
+  indices: Int32Array,
+  means: Float32Array,
+  precisions: Float32Array,
+  positions: number,
+  perPosition: number,
+  dim: number,
+): Promise<Float32Array> {
+  const { form, width } = mahalanobisForm(dim, perPosition);
+  const session = await cachedSession(`mahalanobis:${form}:${dim}`, () => mahalanobisModel(dim, form), { arena: true });
+  const run = itemsPerRun(width * dim);
+  const out = new Float32Array(positions * perPosition);
+  const table = floatTensor(rows, [rows.length / dim, dim]);
+  // Padded runs repeat each position's first vector in the extra columns; their distances are dropped.
+  const padded = width > perPosition ? new Int32Array(Math.min(run, positions) * width) : null;
+  for (let p0 = 0; p0 < positions; p0 += run) {
+    const n = Math.min(run, positions - p0);
+    let runIndices = indices.subarray(p0 * perPosition, (p0 + n) * perPosition);
+    if (padded) {
+      for (let i = 0; i < n; i++) {
+        padded.set(runIndices.subarray(i * perPosition, (i + 1) * perPosition), i * width);
+        padded.fill(runIndices[i * perPosition]!, i * width + perPosition, (i + 1) * width);
+      }
+      runIndices = padded.subarray(0, n * width);
+    }
+    const r = await runTensors(session, {
+      rows: table,
+      indices: new ort.Tensor('int32', runIndices, [n, width]),
+      mean: floatTensor(means.subarray(p0 * dim, (p0 + n) * dim), [n, dim]),
+      precision: floatTensor(precisions.subarray(p0 * dim * dim, (p0 + n) * dim * dim), [n, dim, dim]),
+    });
+    const distances = r.distance!.data;
+    if (!padded) out.set(distances, p0 * perPosition);
+    else for (let i = 0; i < n; i++) out.set(distances.subarray(i * width, i * width + perPosition), (p0 + i) * perPosition);
+  }
+  return out;
+}
+
+/**
+ * Which Mahalanobis graph to run for K vectors per position at dimension d, and how many columns (K padded).
+ * Measured per 8 MB run on the 2-core machine (docs/speed.md): for d ≥ 384 and K ≤ 32 the 'columns' form is
+ * faster (d = 550: K = 16 in 18 ms against 32 ms, K = 21 in 31 against 36 ms per 221 positions), as long as K
+ * fills its strips of 16 (padding 21 to 32 costs nothing there); for smaller d, or many vectors (K = 84:
+ * 134 against 113 GFLOP/s), 'rows' is.
+ */
+export function mahalanobisForm(dim: number, perPosition: number): { form: 'rows' | 'columns'; width: number } {
+  if (dim < 384 || perPosition > 32 || perPosition === 1) return { form: 'rows', width: perPosition };
+  return { form: 'columns', width: perPosition <= 8 ? perPosition : Math.ceil(perPosition / 16) * 16 };
 }
 
 /**
  * Squared Mahalanobis distances of K vectors per position to that position's Gaussian.
- * vectors: [P, K, d], means: [P, d], precisions: [P, d, d] → [P, K] with (x − μ)ᵀ Σ⁻¹ (x − μ).
+ * vectors: [P, K, d], means: [P, d], precisions: [P, d, d] (symmetric) → [P, K] with (x − μ)ᵀ Σ⁻¹ (x − μ).
  */
 export async function batchedMahalanobis(
   vectors: Float32Array,
@@ -65,24 +178,8 @@ export async function batchedMahalanobis(
   perPosition: number,
   dim: number,
 ): Promise<Float32Array> {
-  const session = await cachedSession(`mahalanobis:${dim}`, () => {
-    const g = new GraphBuilder('mahalanobis');
-    const x = g.input('x', 'float', ['p', 'k', dim]);
-    const mu = g.input('mean', 'float', ['p', dim]);
-    const prec = g.input('precision', 'float', ['p', dim, dim]);
-    const diff = g.node('Sub', [x, g.node('Unsqueeze', [mu, g.constInt64([1])])]);
-    const projected = g.node('MatMul', [diff, prec]);
-    const product = g.node('Mul', [projected, diff]);
-    g.node('ReduceSum', [product, g.constInt64([2])], { keepdims: 0 }, 'distance');
-    g.output('distance', 'float', ['p', 'k']);
-    return g.build();
-  });
-  const out = await runFloat(session, {
-    x: { data: vectors, dims: [positions, perPosition, dim] },
-    mean: { data: means, dims: [positions, dim] },
-    precision: { data: precisions, dims: [positions, dim, dim] },
-  });
-  return out.distance!.data;
+  const identity = Int32Array.from({ length: positions * perPosition }, (_, i) => i);
+  return mahalanobisOfRows(vectors, identity, means, precisions, positions, perPosition, dim);
 }
 
 /**
@@ -115,7 +212,7 @@ export async function nearestCentroid(
     g.output('distance', 'float', ['n']);
     g.output('index', 'float', ['n']);
     return g.build();
-  });
+  }, { arena: true });
   const out = await runFloat(session, {
     x: { data: vectors, dims: [count, dim] },
     centroids: { data: centroids, dims: [centroidCount, dim] },

@@ -3,7 +3,7 @@
  * MatMul per chunk in onnxruntime (nearestCentroid); the centroid update sums in float64.
  */
 import { seededRandom, sampleWithoutReplacement } from '../util/random.js';
-import { nearestCentroid } from './kernels.js';
+import { KERNEL_CHUNK_BYTES, nearestCentroid } from './kernels.js';
 
 export interface KMeansOptions {
   /** Number of centroids. */
@@ -13,9 +13,6 @@ export interface KMeansOptions {
   /** Seed of the initial centroid draw. */
   seed: number;
 }
-
-/** Bytes of the distance matrix one assignment call may produce. */
-const ASSIGN_BUDGET_BYTES = 128 * 2 ** 20;
 
 /** Assigns each of n vectors [n, d] to its nearest centroid; returns indices and squared distances. */
 export async function assignToCentroids(
@@ -27,7 +24,8 @@ export async function assignToCentroids(
 ): Promise<{ indices: Int32Array; distances: Float32Array }> {
   const indices = new Int32Array(n);
   const distances = new Float32Array(n);
-  const rows = Math.max(1, Math.floor(ASSIGN_BUDGET_BYTES / (4 * k)));
+  // Each call's [rows, k] distance matrix stays within a kernel run (the session keeps its arena).
+  const rows = Math.max(1, Math.floor(KERNEL_CHUNK_BYTES / (4 * k)));
   for (let i0 = 0; i0 < n; i0 += rows) {
     const m = Math.min(rows, n - i0);
     const r = await nearestCentroid(vectors.subarray(i0 * dim, (i0 + m) * dim), m, centroids, k, dim);

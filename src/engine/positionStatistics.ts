@@ -7,27 +7,33 @@
  * the variance to cancellation once the mean is large against the spread.
  * Memory: the d×d scatter matrices are symmetric, so only the upper triangle is kept (d(d+1)/2 per position).
  */
-import { centredGram } from './kernels.js';
+import { KERNEL_CHUNK_BYTES, centredGram } from './kernels.js';
 
 /** Number of entries of a packed upper triangle of a d×d matrix. */
 export function packedSize(dim: number): number {
   return (dim * (dim + 1)) / 2;
 }
 
-/** Positions per onnxruntime call, so a chunk's d×d Gram output stays near `budgetBytes`. */
-export function positionsPerChunk(dim: number, perPosition: number, budgetBytes = 256 * 2 ** 20): number {
-  const bytesPerPosition = 4 * (dim * dim + perPosition * dim);
-  return Math.max(1, Math.floor(budgetBytes / bytesPerPosition));
+/**
+ * Bytes of features gathered before one Gram call (per statistics object). Each call's output and its float64
+ * packing cost P·d² whatever the number of images in it, so the more images per call the closer the Gram gets
+ * to the MatMul rate (bench/stages.ts): at d = 200, 16 images per call ran at 3 GFLOP/s. 256 MiB holds 214
+ * images at d = 100 (all of bottle's 209), 107 at d = 200 and 38 at d = 550; larger budgets were measured to gain
+ * little (the Gram reads its positions across the whole buffer) for up to 1 GiB more memory per module.
+ */
+export const GATHER_BUDGET_BYTES = 256 * 2 ** 20;
+/** At most this many images per Gram call: float32 sums of more centred products would lose precision. */
+export const MAX_IMAGES_PER_GRAM = 256;
+
+/** Images gathered before one Gram call for a grid of `positions` × `dim`. */
+export function imagesPerGram(positions: number, dim: number): number {
+  return Math.max(1, Math.min(MAX_IMAGES_PER_GRAM, Math.floor(GATHER_BUDGET_BYTES / (4 * positions * dim))));
 }
 
-/**
- * Bytes of features gathered before one Gram call. The float64 packing after each call costs P·d²/2 additions
- * whatever the number of images in it, so batches of 16 spent most of their time there (measured in
- * bench/stages.ts: 3 GFLOP/s); gathering up to 128 images per call amortises it.
- */
-const GATHER_BUDGET_BYTES = 256 * 2 ** 20;
-/** At most this many images per Gram call: float32 sums of more centred products would lose precision. */
-const MAX_IMAGES_PER_GRAM = 128;
+/** Positions per Gram run, so that its d×d outputs stay within the kernels' run size. */
+function positionsPerGramRun(dim: number): number {
+  return Math.max(1, Math.floor(KERNEL_CHUNK_BYTES / (4 * dim * dim)));
+}
 
 export class PositionStatistics {
   /** Images accumulated so far (after {@link flush}). */
@@ -38,67 +44,71 @@ export class PositionStatistics {
   private readonly sums: Float64Array;
   /** Σ (x − ref)(x − ref)ᵀ per position, packed upper triangles, [P, d(d+1)/2]. */
   private readonly scatter: Float64Array;
-  /** Batches added but not yet in the sums (position-major [P, B, d] each). */
-  private pending: { x: Float32Array; batch: number }[] = [];
-  private pendingImages = 0;
   /** Images gathered per Gram call. */
   private readonly gatherImages: number;
+  /** Channel-major features of the images not yet in the sums, [gatherImages, d, P] (allocated on first use). */
+  private gathered: Float32Array | null = null;
+  private pendingImages = 0;
 
+  /**
+   * @param gatherImages images per Gram call (default {@link imagesPerGram}; tests set it small to cross
+   * the gather boundary inside a batch)
+   */
   constructor(
     readonly positions: number,
     readonly dim: number,
+    gatherImages = imagesPerGram(positions, dim),
   ) {
     this.sums = new Float64Array(positions * dim);
     this.scatter = new Float64Array(positions * packedSize(dim));
-    this.gatherImages = Math.max(1, Math.min(MAX_IMAGES_PER_GRAM, Math.floor(GATHER_BUDGET_BYTES / (4 * positions * dim))));
+    this.gatherImages = gatherImages;
   }
 
-  /** Adds a batch of position-major features x: [P, B, d]. Call {@link flush} before reading the statistics. */
-  async add(x: Float32Array, batch: number): Promise<void> {
+  /**
+   * Adds a batch of channel-major features [B, d, P] (as the backbone gives them), copied as they are into the
+   * gather buffer. Call {@link flush} before reading the statistics.
+   */
+  async add(features: Float32Array, batch: number): Promise<void> {
     const { positions: P, dim: d } = this;
-    if (x.length !== P * batch * d) throw new RangeError(`features: ${x.length} values, expected ${P}×${batch}×${d}`);
-    if (!this.reference) this.reference = batchMean(x, P, batch, d);
-    this.pending.push({ x, batch });
-    this.pendingImages += batch;
-    if (this.pendingImages >= this.gatherImages) await this.flush();
+    const perImage = d * P;
+    if (features.length !== batch * perImage) throw new RangeError(`features: ${features.length} values, expected ${batch}×${d}×${P}`);
+    if (!this.reference) this.reference = batchMean(features, P, batch, d);
+    for (let b0 = 0; b0 < batch; ) {
+      const G = this.gatherImages;
+      const take = Math.min(batch - b0, G - this.pendingImages);
+      this.gathered ??= new Float32Array(G * perImage);
+      this.gathered.set(features.subarray(b0 * perImage, (b0 + take) * perImage), this.pendingImages * perImage);
+      this.pendingImages += take;
+      b0 += take;
+      if (this.pendingImages === G) await this.accumulateGathered();
+    }
   }
 
-  /** Adds the gathered batches into the float64 sums. */
+  /** Adds the gathered images into the float64 sums and frees the gather buffer (call it once all are added). */
   async flush(): Promise<void> {
-    if (this.pending.length === 0) return;
-    const batch = this.pendingImages;
-    const x = this.pending.length === 1 ? this.pending[0]!.x : interleaveBatches(this.pending, this.positions, this.dim);
-    this.pending = [];
-    this.pendingImages = 0;
-    await this.accumulate(x, batch);
+    await this.accumulateGathered();
+    this.gathered = null;
   }
 
-  /** Centred Gram matrices of one gathered batch [P, B, d], added into the float64 sums. */
-  private async accumulate(x: Float32Array, batch: number): Promise<void> {
+  /**
+   * Centred Gram matrices of the gathered images, a few positions per onnxruntime run (the graph reads its
+   * positions straight from the channel-major buffer), added into the float64 sums.
+   */
+  private async accumulateGathered(): Promise<void> {
+    const B = this.pendingImages;
+    if (B === 0) return;
     const { positions: P, dim: d } = this;
     const reference = this.reference!;
-    const chunk = positionsPerChunk(d, batch);
+    const run = positionsPerGramRun(d);
     const tri = packedSize(d);
-    for (let p0 = 0; p0 < P; p0 += chunk) {
-      const pc = Math.min(chunk, P - p0);
-      const { sums, grams } = await centredGram(
-        x.subarray(p0 * batch * d, (p0 + pc) * batch * d),
-        reference.subarray(p0 * d, (p0 + pc) * d),
-        pc,
-        batch,
-        d,
-      );
-      for (let i = 0; i < pc * d; i++) this.sums[p0 * d + i]! += sums[i]!;
-      for (let p = 0; p < pc; p++) {
-        const g = p * d * d;
-        let k = (p0 + p) * tri;
-        for (let r = 0; r < d; r++) {
-          const row = g + r * d;
-          for (let c = r; c < d; c++) this.scatter[k++]! += grams[row + c]!;
-        }
-      }
+    for (let p0 = 0; p0 < P; p0 += run) {
+      const pc = Math.min(run, P - p0);
+      const { sums, grams } = await centredGram(this.gathered!, B, d, P, p0, pc, reference.subarray(p0 * d, (p0 + pc) * d));
+      addInto(this.sums, p0 * d, sums);
+      addUpperTriangles(this.scatter, p0 * tri, grams, pc, d);
     }
-    this.count += batch;
+    this.pendingImages = 0;
+    this.count += B;
   }
 
   /** Mean of position p (float64, length d) written into `out`. */
@@ -134,49 +144,39 @@ export class PositionStatistics {
   }
 
   private requireReference(): Float32Array {
-    if (this.pending.length) throw new Error('PositionStatistics read before flush()');
+    if (this.pendingImages > 0) throw new Error('PositionStatistics read before flush()');
     if (!this.reference || this.count === 0) throw new Error('no features accumulated yet');
     return this.reference;
   }
 }
 
-/** Concatenates position-major batches [P, B_i, d] into one [P, ΣB_i, d]. */
-function interleaveBatches(parts: readonly { x: Float32Array; batch: number }[], positions: number, dim: number): Float32Array {
-  const total = parts.reduce((n, part) => n + part.batch, 0);
-  const out = new Float32Array(positions * total * dim);
-  for (let p = 0; p < positions; p++) {
-    let o = p * total * dim;
-    for (const { x, batch } of parts) {
-      const run = batch * dim;
-      out.set(x.subarray(p * run, (p + 1) * run), o);
-      o += run;
-    }
-  }
-  return out;
-}
-
-/** Per-position mean of a position-major batch [P, B, d] → [P, d]. */
-function batchMean(x: Float32Array, positions: number, batch: number, dim: number): Float32Array {
+/** Per-position mean of channel-major features [B, d, P] → [P, d]. */
+function batchMean(features: Float32Array, positions: number, batch: number, dim: number): Float32Array {
   const out = new Float32Array(positions * dim);
-  for (let p = 0; p < positions; p++) {
-    for (let b = 0; b < batch; b++) {
-      const row = (p * batch + b) * dim;
-      for (let i = 0; i < dim; i++) out[p * dim + i]! += x[row + i]! / batch;
-    }
-  }
-  return out;
-}
-
-/** Converts channel-major features [B, d, P] (as the backbone gives them) to position-major [P, B, d]. */
-export function toPositionMajor(features: Float32Array, batch: number, dim: number, positions: number): Float32Array {
-  const out = new Float32Array(features.length);
   for (let b = 0; b < batch; b++) {
     for (let c = 0; c < dim; c++) {
       const src = (b * dim + c) * positions;
-      for (let p = 0; p < positions; p++) out[(p * batch + b) * dim + c] = features[src + p]!;
+      for (let p = 0; p < positions; p++) out[p * dim + c]! += features[src + p]! / batch;
     }
   }
   return out;
+}
+
+/** target[offset + i] += values[i]. */
+function addInto(target: Float64Array, offset: number, values: Float32Array): void {
+  for (let i = 0; i < values.length; i++) target[offset + i]! += values[i]!;
+}
+
+/** Adds the upper triangles of `count` d×d matrices (row-major float32) into packed float64 triangles at `offset`. */
+function addUpperTriangles(packed: Float64Array, offset: number, matrices: Float32Array, count: number, dim: number): void {
+  let k = offset;
+  for (let m = 0; m < count; m++) {
+    for (let r = 0; r < dim; r++) {
+      let i = (m * dim + r) * dim + r;
+      const end = k + dim - r;
+      while (k < end) packed[k++]! += matrices[i++]!;
+    }
+  }
 }
 
 /**

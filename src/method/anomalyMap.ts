@@ -2,7 +2,14 @@
  * From grid scores to a pixel anomaly map: bilinear upsampling to the input crop (half-pixel centres, as
  * PyTorch's interpolate with align_corners=False) and Gaussian smoothing (σ = 4 as PaDiM and PatchCore; the
  * kernel is truncated at 4σ and the border reflected, like scipy.ndimage.gaussian_filter).
+ *
+ * Both steps are linear and separable, so for a batch of maps they run in onnxruntime as small MatMuls:
+ * map = S · U·G·Uᵀ · Sᵀ, with U the upsampling and S the smoothing as matrices along one axis
+ * ({@link anomalyMaps}). The plain functions below are the same operators, kept as the reference and for
+ * single maps.
  */
+import { GraphBuilder } from '../onnx/graph.js';
+import { cachedSession, runFloat } from '../onnx/session.js';
 
 /** Bilinear upsampling of an h×w map to H×W. */
 export function upsampleBilinear(map: ArrayLike<number>, h: number, w: number, H: number, W: number): Float32Array {
@@ -77,4 +84,69 @@ export function gaussianSmooth(map: Float32Array, H: number, W: number, sigma: n
     out.set(acc, y * W);
   }
   return out;
+}
+
+/** The h → H bilinear upsampling along one axis as an H×h matrix (the weights upsampleBilinear uses). */
+export function bilinearMatrix(h: number, H: number): Float32Array {
+  const m = new Float32Array(H * h);
+  const scale = h / H;
+  for (let y = 0; y < H; y++) {
+    const f = Math.max(0, (y + 0.5) * scale - 0.5);
+    const y0 = Math.min(h - 1, Math.floor(f));
+    const y1 = Math.min(h - 1, y0 + 1);
+    const t = f - y0;
+    m[y * h + y0]! += 1 - t;
+    m[y * h + y1]! += t;
+  }
+  return m;
+}
+
+/** The 1-D Gaussian smoothing of n samples (radius round(4σ), scipy's reflect border) as an n×n matrix. */
+export function gaussianMatrix(n: number, sigma: number): Float32Array {
+  const k = gaussianKernel(sigma);
+  const r = (k.length - 1) / 2;
+  const m = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let t = -r; t <= r; t++) m[i * n + reflect(i + t, n)]! += k[t + r]!;
+  return Float32Array.from(m);
+}
+
+/** How the aligned copies of one image's map are combined (N-pad's module D; one copy: no choice). */
+export type CopyAggregate = 'min' | 'mean';
+
+/**
+ * Anomaly maps of M images from their grid scores [M, V, h, w]: each of the V aligned copies upsampled to
+ * size × size, the copies combined (minimum or mean), then smoothed with σ (0: none). Returns [M, size, size].
+ * One onnxruntime call; float32 arithmetic, within ~1e-6 relative of the float64 plain functions.
+ */
+export async function anomalyMaps(
+  grids: Float32Array,
+  images: number,
+  copies: number,
+  h: number,
+  w: number,
+  size: number,
+  sigma: number,
+  aggregate: CopyAggregate,
+): Promise<Float32Array> {
+  const key = `anomalyMaps:${h}:${w}:${size}:${sigma}:${copies > 1 ? aggregate : 'one'}`;
+  const session = await cachedSession(key, () => {
+    const g = new GraphBuilder('anomalyMaps');
+    const grid = g.input('grid', 'float', ['m', copies, h, w]);
+    const uy = g.constFloat(bilinearMatrix(h, size), [size, h]);
+    const uxT = g.node('Transpose', [g.constFloat(bilinearMatrix(w, size), [size, w])], { perm: [1, 0] });
+    const up = g.node('MatMul', [g.node('MatMul', [uy, grid]), uxT]); // [m, V, size, size]
+    const axis = g.constInt64([1]);
+    const merged = copies === 1 ? g.node('Squeeze', [up, axis]) : g.node(aggregate === 'min' ? 'ReduceMin' : 'ReduceMean', [up], { axes: [1], keepdims: 0 });
+    if (sigma > 0) {
+      const smooth = g.constFloat(gaussianMatrix(size, sigma), [size, size]);
+      const smoothT = g.node('Transpose', [smooth], { perm: [1, 0] });
+      g.node('MatMul', [g.node('MatMul', [smooth, merged]), smoothT], {}, 'maps');
+    } else {
+      g.node('Identity', [merged], {}, 'maps');
+    }
+    g.output('maps', 'float', ['m', size, size]);
+    return g.build();
+  }, { arena: true });
+  const out = await runFloat(session, { grid: { data: grids, dims: [images, copies, h, w] } });
+  return out.maps!.data;
 }

@@ -131,7 +131,7 @@ export async function scoreShiftedFeatures(
   const offsetsB = new OffsetSet();
   const pairsB = sigmas.map((s) => offsetsB.add(s));
 
-  const aggregated = model.aggregated ? averageNeighbourhood(features, images, d, H, W, opts.aggregationRadius) : null;
+  const aggregated = model.aggregated ? await averageNeighbourhood(features, images, d, H, W, opts.aggregationRadius) : null;
   const distA = model.weighted ? await distancesAtOffsets(model.weighted, features, images, offsetsA.list, H, W) : null;
   const distB = model.aggregated && aggregated ? await distancesAtOffsets(model.aggregated, aggregated, images, offsetsB.list, H, W) : null;
 

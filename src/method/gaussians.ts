@@ -4,8 +4,9 @@
  * chunk of positions (covariance in float64 → float32 → batched inverse in onnxruntime), so no whole-grid
  * d×d×P temporary is ever built besides the result.
  */
-import { batchedInverse } from '../engine/kernels.js';
-import { covarianceFromPacked, packedSize, positionsPerChunk, type PositionStatistics } from '../engine/positionStatistics.js';
+import { KERNEL_CHUNK_BYTES } from '../engine/kernels.js';
+import { blockedSpdInverse } from '../engine/blockedInverse.js';
+import { covarianceFromPacked, packedSize, type PositionStatistics } from '../engine/positionStatistics.js';
 
 /** Gaussians of every grid position: means [P, d] and precision matrices in chunks of positions. */
 export interface GaussianGrid {
@@ -25,9 +26,12 @@ export interface NeighbourWeights {
   weights: Float64Array;
 }
 
+/** Bytes of one stored chunk of precision matrices. */
+const PRECISION_CHUNK_BYTES = 256 * 2 ** 20;
+
 /** Positions per precision chunk for dimension d (≈ 256 MB of float32 matrices). */
 export function gaussianChunkSize(dim: number): number {
-  return positionsPerChunk(dim, 0);
+  return Math.max(1, Math.floor(PRECISION_CHUNK_BYTES / (4 * dim * dim)));
 }
 
 /** Plain per-position means [P, d] in float64. */
@@ -54,30 +58,37 @@ export async function precisionChunk(
   const d = stats.dim;
   const n = stats.count;
   if (n < 2 && epsilon === 0) throw new RangeError('a covariance needs at least 2 images, or epsilon > 0');
-  const covariances = new Float32Array(count * d * d);
+  const precisions = new Float32Array(count * d * d);
+  // Covariances are built and inverted a kernel run at a time (a few MB) rather than the whole chunk at once.
+  const run = Math.max(1, Math.min(count, Math.floor(KERNEL_CHUNK_BYTES / (4 * d * d))));
+  const covariances = new Float32Array(run * d * d);
   const acc = new Float64Array(packedSize(d));
-  for (let i = 0; i < count; i++) {
-    const p = p0 + i;
-    const centre = centres.subarray(p * d, (p + 1) * d);
-    acc.fill(0);
-    let totalWeight = 1;
-    if (!weights) {
-      stats.addScatterAbout(p, centre, 1, acc);
-    } else {
-      totalWeight = 0;
-      for (let k = 0; k < weights.perPosition; k++) {
-        const w = weights.weights[p * weights.perPosition + k]!;
-        // Weights below 1e-9 change no digit of a float32 result; skipping them saves most of the work
-        // when the Bhattacharyya similarity is sharp.
-        if (w < 1e-9) continue;
-        stats.addScatterAbout(weights.indices[p * weights.perPosition + k]!, centre, w, acc);
-        totalWeight += w;
+  for (let i0 = 0; i0 < count; i0 += run) {
+    const rc = Math.min(run, count - i0);
+    for (let i = 0; i < rc; i++) {
+      const p = p0 + i0 + i;
+      const centre = centres.subarray(p * d, (p + 1) * d);
+      acc.fill(0);
+      let totalWeight = 1;
+      if (!weights) {
+        stats.addScatterAbout(p, centre, 1, acc);
+      } else {
+        totalWeight = 0;
+        for (let k = 0; k < weights.perPosition; k++) {
+          const w = weights.weights[p * weights.perPosition + k]!;
+          // Weights below 1e-9 change no digit of a float32 result; skipping them saves most of the work
+          // when the Bhattacharyya similarity is sharp.
+          if (w < 1e-9) continue;
+          stats.addScatterAbout(weights.indices[p * weights.perPosition + k]!, centre, w, acc);
+          totalWeight += w;
+        }
       }
+      const denominator = Math.max(1, n * totalWeight - 1);
+      covarianceFromPacked(acc, d, denominator, epsilon, covariances, i * d * d);
     }
-    const denominator = Math.max(1, n * totalWeight - 1);
-    covarianceFromPacked(acc, d, denominator, epsilon, covariances, i * d * d);
+    precisions.set(await blockedSpdInverse(covariances.subarray(0, rc * d * d), rc, d), i0 * d * d);
   }
-  return batchedInverse(covariances, count, d);
+  return precisions;
 }
 
 /** The plain covariance of position p about `centre` (÷ N − 1) + εI, as float32 into out[offset …]. */

@@ -16,6 +16,33 @@ export async function loadImageBatch(paths: readonly ImageSource[], preprocess: 
   return out;
 }
 
+/** One batch of {@link prefetchedBatches}: where it starts in the list, its items and what `load` made of them. */
+export interface LoadedBatch<T, L> {
+  start: number;
+  items: readonly T[];
+  loaded: L;
+}
+
+/**
+ * Walks `items` in batches of `size`, loading the next batch while the caller works on the current one. Image
+ * decoding runs on libuv's threads, so it overlaps the backbone and the scoring. A failed load surfaces when
+ * its batch is reached, as it would without prefetching.
+ */
+export async function* prefetchedBatches<T, L>(items: readonly T[], size: number, load: (batch: readonly T[]) => Promise<L>): AsyncGenerator<LoadedBatch<T, L>> {
+  const start = (i: number): { i: number; batch: readonly T[]; loading: Promise<L> } => {
+    const batch = items.slice(i, i + size);
+    const loading = load(batch);
+    loading.catch(() => {}); // handled when awaited below; this only stops an early rejection being reported as unhandled
+    return { i, batch, loading };
+  };
+  let next = items.length > 0 ? start(0) : null;
+  while (next) {
+    const current = next;
+    next = current.i + size < items.length ? start(current.i + size) : null;
+    yield { start: current.i, items: current.batch, loaded: await current.loading };
+  }
+}
+
 /** The largest value of a map (the baselines' image score). */
 export function maxOf(values: ArrayLike<number>): number {
   let m = -Infinity;

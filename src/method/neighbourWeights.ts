@@ -10,7 +10,7 @@
 import { batchedMahalanobis } from '../engine/kernels.js';
 import type { PositionStatistics } from '../engine/positionStatistics.js';
 import { seededRandom } from '../util/random.js';
-import { batchedInverse } from '../engine/kernels.js';
+import { blockedSpdInverse } from '../engine/blockedInverse.js';
 import { gaussianChunkSize, plainCovarianceInto, positionMeans, precisionChunk, type NeighbourWeights } from './gaussians.js';
 import type { Neighbourhoods } from './neighbourhood.js';
 import type { NeighbourWeighting } from './options.js';
@@ -96,7 +96,7 @@ async function pairwiseBhattacharyya(stats: PositionStatistics, hood: Neighbourh
       }
     }
     if (pairs.length === 0) continue;
-    const precisions = await batchedInverse(averaged.subarray(0, pairs.length * d * d), pairs.length, d);
+    const precisions = await blockedSpdInverse(averaged.subarray(0, pairs.length * d * d), pairs.length, d);
     const vectors = new Float32Array(pairs.length * d);
     const centres = new Float32Array(pairs.length * d);
     pairs.forEach((g, j) => {

@@ -5,13 +5,13 @@
  * modules A–D on each test image and returns a pixel map and an image score.
  */
 import type { FeatureExtractor } from '../backbone/featureExtractor.js';
-import { PositionStatistics, toPositionMajor } from '../engine/positionStatistics.js';
+import { PositionStatistics, imagesPerGram } from '../engine/positionStatistics.js';
 import { loadShiftedCrops, inputSize } from '../image/shiftedCrops.js';
 import type { PreprocessOptions } from '../image/preprocess.js';
 import type { ImageSource } from '../image/source.js';
 import { averageNeighbourhood } from './aggregate.js';
-import { loadImageBatch } from './imageBatch.js';
-import { gaussianSmooth, upsampleBilinear } from './anomalyMap.js';
+import { loadImageBatch, prefetchedBatches } from './imageBatch.js';
+import { anomalyMaps, gaussianSmooth, upsampleBilinear } from './anomalyMap.js';
 import { VectorReservoir, buildCentroidBank } from './centroidBank.js';
 import { selectChannels } from './channels.js';
 import { fitPlainGaussians, fitWeightedGaussians, type GaussianGrid } from './gaussians.js';
@@ -20,7 +20,7 @@ import { computeNeighbourWeights } from './neighbourWeights.js';
 import { validateNpadOptions, type NpadOptions } from './options.js';
 import { scoreShiftedFeatures } from './featureShifts.js';
 import { scoreFeatures, type ScoringModel } from './scoring.js';
-import { aggregateShiftedMaps, aggregateShiftedScores, shiftsFor } from './shifting.js';
+import { aggregateShiftedMaps, aggregateShiftedScores, shiftsFor, type Shift } from './shifting.js';
 
 /** Reports progress of a long step: `done` of `total` units of `step`. */
 export type ProgressCallback = (step: string, done: number, total: number) => void;
@@ -56,11 +56,10 @@ export interface ScoredImage {
 /** Counts, per backbone channel, the positive feature values over the nominal images (paper §3.1). */
 async function countPositiveChannels(paths: readonly string[], extractor: FeatureExtractor, s: NpadFitSettings, progress?: ProgressCallback): Promise<Float64Array> {
   const counts = new Float64Array(extractor.channels);
-  for (let i = 0; i < paths.length; i += s.batchSize) {
-    const batch = paths.slice(i, i + s.batchSize);
-    const c = await extractor.countPositive(await loadImageBatch(batch, s.preprocess), batch.length);
+  for await (const { start, items: batch, loaded } of prefetchedBatches(paths, s.batchSize, (b) => loadImageBatch(b, s.preprocess))) {
+    const c = await extractor.countPositive(loaded, batch.length);
     for (let k = 0; k < counts.length; k++) counts[k]! += c[k]!;
-    progress?.('channel statistics', Math.min(i + s.batchSize, paths.length), paths.length);
+    progress?.('channel statistics', start + batch.length, paths.length);
   }
   return counts;
 }
@@ -78,17 +77,18 @@ export async function fitNpad(paths: readonly string[], extractor: FeatureExtrac
   const counts = o.channelSelection === 'random' ? null : await countPositiveChannels(paths, extractor, settings, progress);
   const channels = selectChannels(o.channelSelection, d, extractor.channels, counts, o.seed);
 
-  let statsA = o.moduleA ? new PositionStatistics(P, d) : null;
-  const statsB = o.moduleB ? new PositionStatistics(P, d) : null;
+  // No gather slots beyond the number of images.
+  const gather = Math.min(imagesPerGram(P, d), paths.length);
+  let statsA = o.moduleA ? new PositionStatistics(P, d, gather) : null;
+  const statsB = o.moduleB ? new PositionStatistics(P, d, gather) : null;
   const reservoir = o.moduleB ? new VectorReservoir(Math.min(o.kmeansSample, paths.length * P), d, o.seed) : null;
-  for (let i = 0; i < paths.length; i += settings.batchSize) {
-    const batch = paths.slice(i, i + settings.batchSize);
+  for await (const { start: i, items: batch, loaded } of prefetchedBatches(paths, settings.batchSize, (b) => loadImageBatch(b, settings.preprocess))) {
     const B = batch.length;
-    const features = await extractor.extract(await loadImageBatch(batch, settings.preprocess), B, channels);
-    if (statsA) await statsA.add(toPositionMajor(features, B, d, P), B);
+    const features = await extractor.extract(loaded, B, channels);
+    if (statsA) await statsA.add(features, B);
     if (statsB && reservoir) {
-      const g = averageNeighbourhood(features, B, d, H, W, o.aggregationRadius);
-      await statsB.add(toPositionMajor(g, B, d, P), B);
+      const g = await averageNeighbourhood(features, B, d, H, W, o.aggregationRadius);
+      await statsB.add(g, B);
       reservoir.offerChannelMajor(g, B, P);
     }
     progress?.('features', i + B, paths.length);
@@ -164,27 +164,34 @@ export async function scoreImages(
   const crops = inFeatureSpace ? [shifts[0]!] : shifts;
   const per = crops.length * 3 * size * size;
   const groupSize = imagesPerGroup ?? Math.max(1, Math.floor(CROPS_PER_BATCH / crops.length));
-  for (let i = 0; i < paths.length; i += groupSize) {
-    const group = paths.slice(i, i + groupSize);
+  const loadGroup = async (group: readonly ImageSource[]): Promise<Float32Array> => {
     const inputs = new Float32Array(group.length * per);
     const loaded = await Promise.all(group.map((p) => loadShiftedCrops(p, pre, crops)));
     loaded.forEach((c, j) => inputs.set(c, j * per));
+    return inputs;
+  };
+  for await (const { start: i, items: group, loaded: inputs } of prefetchedBatches(paths, groupSize, loadGroup)) {
     const features = await extractor.extract(inputs, group.length * crops.length, model.channels);
     if (features.length !== group.length * crops.length * d * P) throw new Error('feature extractor returned an unexpected size');
     const scores = inFeatureSpace
       ? await scoreShiftedFeatures(model.scoring, features, group.length, o, shifts, size / W)
       : await scoreFeatures(model.scoring, features, group.length * V, o, hood);
+    // Copies already aligned with the crop (one copy, or shifted on the grid) make their maps in one batched
+    // call; copies of moved crops are moved back one by one, counting only the pixels each covers.
+    const aligned = V === 1 || inFeatureSpace;
+    const batchMaps = aligned ? await anomalyMaps(scores.pixel, group.length, V, H, W, size, o.smoothingSigma, o.shiftAggregate) : null;
     for (let j = 0; j < group.length; j++) {
-      const maps: Float32Array[] = [];
-      for (let v = 0; v < V; v++) {
-        const m = j * V + v;
-        maps.push(upsampleBilinear(scores.pixel.subarray(m * P, (m + 1) * P), H, W, size, size));
-      }
-      const aligned = inFeatureSpace ? shifts.map(() => ({ dx: 0, dy: 0 })) : shifts;
-      const merged = V === 1 ? maps[0]! : aggregateShiftedMaps(maps, aligned, size, o.shiftAggregate);
-      const map = gaussianSmooth(merged, size, size, o.smoothingSigma);
+      const map = batchMaps ? batchMaps.slice(j * size * size, (j + 1) * size * size) : movedCopiesMap(scores.pixel, j, V, H, W, size, shifts, o);
       const score = aggregateShiftedScores(scores.image.subarray(j * V, (j + 1) * V), o.shiftAggregate);
       await onImage(i + j, { map, size, score });
     }
   }
+}
+
+/** The map of image j from V copies whose crops were moved (image-space shifting): each moved back, then combined. */
+function movedCopiesMap(pixel: Float32Array, j: number, V: number, H: number, W: number, size: number, shifts: readonly Shift[], o: NpadOptions): Float32Array {
+  const P = H * W;
+  const maps: Float32Array[] = [];
+  for (let v = 0; v < V; v++) maps.push(upsampleBilinear(pixel.subarray((j * V + v) * P, (j * V + v + 1) * P), H, W, size, size));
+  return gaussianSmooth(aggregateShiftedMaps(maps, shifts, size, o.shiftAggregate), size, size, o.smoothingSigma);
 }

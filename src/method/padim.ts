@@ -13,14 +13,14 @@
  *   of that map, as the reference implementation takes it.
  */
 import type { FeatureExtractor } from '../backbone/featureExtractor.js';
-import { PositionStatistics, toPositionMajor } from '../engine/positionStatistics.js';
+import { PositionStatistics, imagesPerGram } from '../engine/positionStatistics.js';
 import { inputSize } from '../image/shiftedCrops.js';
 import type { PreprocessOptions } from '../image/preprocess.js';
 import type { ImageSource } from '../image/source.js';
 import { PythonRandom } from '../util/pythonRandom.js';
-import { gaussianSmooth, upsampleBilinear } from './anomalyMap.js';
+import { anomalyMaps } from './anomalyMap.js';
 import { fitPlainGaussians, type GaussianGrid } from './gaussians.js';
-import { loadImageBatch, maxOf } from './imageBatch.js';
+import { loadImageBatch, maxOf, prefetchedBatches } from './imageBatch.js';
 import type { ProgressCallback, ScoredImageHandler } from './npad.js';
 import { moduleAScores } from './scoring.js';
 
@@ -95,12 +95,11 @@ export async function fitPadim(paths: readonly string[], extractor: FeatureExtra
   const W = extractor.gridWidth;
   const P = H * W;
   const channels = padimChannels(o.dim, extractor.channels, o.seed);
-  const stats = new PositionStatistics(P, o.dim);
-  for (let i = 0; i < paths.length; i += settings.batchSize) {
-    const batch = paths.slice(i, i + settings.batchSize);
-    const features = await extractor.extract(await loadImageBatch(batch, settings.preprocess), batch.length, channels);
-    await stats.add(toPositionMajor(features, batch.length, o.dim, P), batch.length);
-    progress?.('features', i + batch.length, paths.length);
+  const stats = new PositionStatistics(P, o.dim, Math.min(imagesPerGram(P, o.dim), paths.length));
+  for await (const { start, items: batch, loaded } of prefetchedBatches(paths, settings.batchSize, (b) => loadImageBatch(b, settings.preprocess))) {
+    const features = await extractor.extract(loaded, batch.length, channels);
+    await stats.add(features, batch.length);
+    progress?.('features', start + batch.length, paths.length);
   }
   await stats.flush();
   progress?.('Gaussians', 0, 1);
@@ -121,14 +120,14 @@ export async function scorePadim(
   const size = inputSize(model.settings.preprocess);
   const { height: H, width: W } = model;
   const P = H * W;
-  for (let i = 0; i < paths.length; i += imagesPerGroup) {
-    const group = paths.slice(i, i + imagesPerGroup);
-    const features = await extractor.extract(await loadImageBatch(group, model.settings.preprocess), group.length, model.channels);
+  for await (const { start: i, items: group, loaded } of prefetchedBatches(paths, imagesPerGroup, (g) => loadImageBatch(g, model.settings.preprocess))) {
+    const features = await extractor.extract(loaded, group.length, model.channels);
     if (features.length !== group.length * o.dim * P) throw new Error('feature extractor returned an unexpected size');
     const squared = await moduleAScores(model.gaussians, features, group.length, null);
+    const distances = squared.map((v) => Math.sqrt(Math.max(0, v)));
+    const maps = await anomalyMaps(distances, group.length, 1, H, W, size, o.smoothingSigma, 'min');
     for (let j = 0; j < group.length; j++) {
-      const distance = squared.subarray(j * P, (j + 1) * P).map((v) => Math.sqrt(Math.max(0, v)));
-      const map = gaussianSmooth(upsampleBilinear(distance, H, W, size, size), size, size, o.smoothingSigma);
+      const map = maps.slice(j * size * size, (j + 1) * size * size);
       await onImage(i + j, { map, size, score: maxOf(map) });
     }
   }

@@ -3,7 +3,7 @@
  * neighbours' distributions, and of module B; their geometric mean as the pixel score (eq. 11); and the
  * image score from the top-k scores and the centroid distances (eq. 12–14).
  */
-import { batchedMahalanobis } from '../engine/kernels.js';
+import { KERNEL_CHUNK_BYTES, mahalanobisOfRows } from '../engine/kernels.js';
 import { assignToCentroids } from '../engine/kmeans.js';
 import { averageNeighbourhood } from './aggregate.js';
 import type { GaussianGrid } from './gaussians.js';
@@ -32,14 +32,12 @@ export interface GridScores {
   image: Float64Array;
 }
 
-/** Bytes of the vectors one Mahalanobis call may gather. */
-const VECTOR_BUDGET_BYTES = 192 * 2 ** 20;
-
 /**
- * Squared Mahalanobis distance of K gathered vectors per position against that position's Gaussian,
- * chunk by chunk of the grid's precision matrices, images in groups that keep the gathered vectors small.
+ * Squared Mahalanobis distance of K vectors per position against that position's Gaussian.
  * `offsetOf(q, k)` names the position whose vector (in `source`, channel-major [M, d, P]) is scored
- * against position q's Gaussian as its k-th entry; `consume` receives each result.
+ * against position q's Gaussian as its k-th entry; `consume` receives each result. The features are transposed
+ * once into position rows and the kernel gathers the vectors by index, a kernel run of positions at a time
+ * (all images per run unless one position's vectors for every image would not fit one).
  */
 export async function scoreAgainstGrid(
   grid: GaussianGrid,
@@ -50,33 +48,57 @@ export async function scoreAgainstGrid(
   consume: (q: number, m: number, k: number, distance: number) => void,
 ): Promise<void> {
   const { dim: d, positions: P } = grid;
-  const group = Math.max(1, Math.min(images, Math.floor(VECTOR_BUDGET_BYTES / (4 * grid.chunkSize * perPosition * d))));
+  const rows = toPositionRows(source, images, d, P);
+  const bytesPerImage = 4 * perPosition * d;
+  const group = Math.max(1, Math.min(images, Math.floor(KERNEL_CHUNK_BYTES / bytesPerImage)));
+  const run = Math.max(1, Math.floor(KERNEL_CHUNK_BYTES / (bytesPerImage * group)));
+  const indices = new Int32Array(Math.min(run, P) * group * perPosition);
   for (let chunkIndex = 0; chunkIndex < grid.precisions.length; chunkIndex++) {
-    const p0 = chunkIndex * grid.chunkSize;
-    const pc = Math.min(grid.chunkSize, P - p0);
-    const means = grid.means.subarray(p0 * d, (p0 + pc) * d);
-    for (let m0 = 0; m0 < images; m0 += group) {
-      const mc = Math.min(group, images - m0);
-      const perQ = mc * perPosition;
-      const vectors = new Float32Array(pc * perQ * d);
-      for (let i = 0; i < pc; i++) {
-        for (let k = 0; k < perPosition; k++) {
-          const p = offsetOf(p0 + i, k);
-          for (let m = 0; m < mc; m++) {
-            const dst = ((i * mc + m) * perPosition + k) * d;
-            const base = (m0 + m) * d * P + p;
-            for (let c = 0; c < d; c++) vectors[dst + c] = source[base + c * P]!;
+    const c0 = chunkIndex * grid.chunkSize;
+    const chunkEnd = Math.min(P, c0 + grid.chunkSize);
+    const precisions = grid.precisions[chunkIndex]!;
+    for (let p0 = c0; p0 < chunkEnd; p0 += run) {
+      const pc = Math.min(run, chunkEnd - p0);
+      const means = grid.means.subarray(p0 * d, (p0 + pc) * d);
+      const precision = precisions.subarray((p0 - c0) * d * d, (p0 - c0 + pc) * d * d);
+      for (let m0 = 0; m0 < images; m0 += group) {
+        const mc = Math.min(group, images - m0);
+        const perQ = mc * perPosition;
+        for (let i = 0; i < pc; i++) {
+          for (let k = 0; k < perPosition; k++) {
+            const p = offsetOf(p0 + i, k);
+            for (let m = 0; m < mc; m++) indices[(i * mc + m) * perPosition + k] = (m0 + m) * P + p;
           }
         }
-      }
-      const dist = await batchedMahalanobis(vectors, means, grid.precisions[chunkIndex]!, pc, perQ, d);
-      for (let i = 0; i < pc; i++) {
-        for (let m = 0; m < mc; m++) {
-          for (let k = 0; k < perPosition; k++) consume(p0 + i, m0 + m, k, dist[(i * mc + m) * perPosition + k]!);
+        const dist = await mahalanobisOfRows(rows, indices.subarray(0, pc * perQ), means, precision, pc, perQ, d);
+        for (let i = 0; i < pc; i++) {
+          for (let m = 0; m < mc; m++) {
+            for (let k = 0; k < perPosition; k++) consume(p0 + i, m0 + m, k, dist[(i * mc + m) * perPosition + k]!);
+          }
         }
       }
     }
   }
+}
+
+/** Channel-major features [M, d, P] as position rows [M, P, d], transposed in tiles that stay in cache. */
+export function toPositionRows(source: Float32Array, images: number, dim: number, positions: number): Float32Array {
+  const out = new Float32Array(images * positions * dim);
+  const tile = 32;
+  for (let m = 0; m < images; m++) {
+    const base = m * dim * positions;
+    for (let c0 = 0; c0 < dim; c0 += tile) {
+      const c1 = Math.min(dim, c0 + tile);
+      for (let p0 = 0; p0 < positions; p0 += tile) {
+        const p1 = Math.min(positions, p0 + tile);
+        for (let c = c0; c < c1; c++) {
+          const from = base + c * positions;
+          for (let p = p0; p < p1; p++) out[base + p * dim + c] = source[from + p]!;
+        }
+      }
+    }
+  }
+  return out;
 }
 
 /**
@@ -117,7 +139,7 @@ export async function scoreFeatures(
 ): Promise<GridScores> {
   const { height: H, width: W, dim: d } = model;
   const P = H * W;
-  const aggregated = model.aggregated ? averageNeighbourhood(features, images, d, H, W, opts.aggregationRadius) : null;
+  const aggregated = model.aggregated ? await averageNeighbourhood(features, images, d, H, W, opts.aggregationRadius) : null;
   const a2 = model.weighted ? await moduleAScores(model.weighted, features, images, opts.moduleC ? inferenceHood : null) : null;
   const b2 = model.aggregated && aggregated ? await moduleBScores(model.aggregated, aggregated, images) : null;
   const pixel = combineModuleScores(a2, b2, images * P);
@@ -160,11 +182,26 @@ function sqrtAll(x: Float32Array): Float32Array {
   return x.map((v) => Math.sqrt(Math.max(0, v)));
 }
 
-/** Indices of the k largest values of x[offset … offset+n), largest first. */
+/**
+ * Indices of the k largest values of x[offset … offset+n), largest first; ties go to the lower index. One pass
+ * with a sorted list of the best k so far (k is small: topK = 10), instead of sorting all n.
+ */
 export function topIndices(x: Float32Array, offset: number, n: number, k: number): Int32Array {
-  const idx = Array.from({ length: n }, (_, i) => i);
-  idx.sort((a, b) => x[offset + b]! - x[offset + a]! || a - b);
-  return Int32Array.from(idx.slice(0, Math.min(k, n)));
+  const count = Math.min(k, n);
+  const best = new Int32Array(count);
+  let filled = 0;
+  for (let i = 0; i < n; i++) {
+    const v = x[offset + i]!;
+    // Strictly greater than the current k-th: an equal value later in the list loses the tie.
+    if (filled === count && !(v > x[offset + best[count - 1]!]!)) continue;
+    let j = filled < count ? filled++ : count - 1;
+    while (j > 0 && v > x[offset + best[j - 1]!]!) {
+      best[j] = best[j - 1]!;
+      j--;
+    }
+    best[j] = i;
+  }
+  return best;
 }
 
 /**

@@ -20,22 +20,35 @@ export function threadCount(): number {
   return Math.max(1, os.availableParallelism());
 }
 
-function sessionOptions(): ort.InferenceSession.SessionOptions {
+/** How a session manages its memory. */
+export interface SessionMemory {
+  /**
+   * Keep onnxruntime's memory arena, so that the blocks of one run are reused by the next. A fresh block costs
+   * its page faults on every run (about 1 ms per MB on this project's machine, bench/stages.ts), which made
+   * small kernels spend more time allocating than computing. The arena holds its largest run's memory for the
+   * life of the process, so only graphs whose runs are kept small (bounded chunks) should ask for it.
+   */
+  arena?: boolean;
+}
+
+function sessionOptions(memory: SessionMemory = {}): ort.InferenceSession.SessionOptions {
   return {
     intraOpNumThreads: threadCount(),
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
-    // The arena keeps freed blocks for reuse; with multi-GB chunked runs it would hold the peak forever.
-    enableCpuMemArena: false,
+    enableCpuMemArena: memory.arena ?? false,
   };
 }
 
-/** Returns the cached session for `key`, building the model with `build()` on first use. */
-export function cachedSession(key: string, build: () => Uint8Array): Promise<ort.InferenceSession> {
+/**
+ * Returns the cached session for `key`, building the model with `build()` on first use. `memory` applies when
+ * the session is created (the key should name it if one graph is ever wanted both ways).
+ */
+export function cachedSession(key: string, build: () => Uint8Array, memory?: SessionMemory): Promise<ort.InferenceSession> {
   let s = cache.get(key);
   if (!s) {
-    s = ort.InferenceSession.create(build(), sessionOptions());
+    s = ort.InferenceSession.create(build(), sessionOptions(memory));
     cache.set(key, s);
     s.catch(() => cache.delete(key));
   }
@@ -43,10 +56,10 @@ export function cachedSession(key: string, build: () => Uint8Array): Promise<ort
 }
 
 /** Creates (uncached) a session from model bytes or a file path. */
-export function createSession(model: Uint8Array | string): Promise<ort.InferenceSession> {
+export function createSession(model: Uint8Array | string, memory?: SessionMemory): Promise<ort.InferenceSession> {
   return typeof model === 'string'
-    ? ort.InferenceSession.create(model, sessionOptions())
-    : ort.InferenceSession.create(model, sessionOptions());
+    ? ort.InferenceSession.create(model, sessionOptions(memory))
+    : ort.InferenceSession.create(model, sessionOptions(memory));
 }
 
 /** Drops every cached session (frees their memory). */
@@ -61,14 +74,17 @@ export function floatTensor(data: Float32Array, dims: readonly number[]): ort.Te
   return new ort.Tensor('float32', data, dims);
 }
 
-/** Runs a session on float32 inputs and returns the named float32 outputs. */
-export async function runFloat(
+/** Wraps integers as an int64 onnxruntime tensor of shape [n] (e.g. slice bounds). */
+export function int64Tensor(values: readonly number[]): ort.Tensor {
+  return new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), [values.length]);
+}
+
+/** Runs a session on prepared tensors (any types) and returns the named float32 outputs. */
+export async function runTensors(
   session: ort.InferenceSession,
-  inputs: Record<string, FloatTensor>,
+  feeds: Record<string, ort.Tensor>,
   outputNames: readonly string[] = session.outputNames,
 ): Promise<Record<string, FloatTensor>> {
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const [k, v] of Object.entries(inputs)) feeds[k] = floatTensor(v.data, v.dims);
   const results = await session.run(feeds, [...outputNames]);
   const out: Record<string, FloatTensor> = {};
   for (const name of outputNames) {
@@ -78,4 +94,15 @@ export async function runFloat(
     out[name] = { data: t.data as Float32Array, dims: t.dims };
   }
   return out;
+}
+
+/** Runs a session on float32 inputs and returns the named float32 outputs. */
+export async function runFloat(
+  session: ort.InferenceSession,
+  inputs: Record<string, FloatTensor>,
+  outputNames: readonly string[] = session.outputNames,
+): Promise<Record<string, FloatTensor>> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [k, v] of Object.entries(inputs)) feeds[k] = floatTensor(v.data, v.dims);
+  return runTensors(session, feeds, outputNames);
 }

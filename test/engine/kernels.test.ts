@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { batchedInverse, batchedMahalanobis, centredGram, nearestCentroid } from '../../src/engine/kernels.js';
+import { batchedInverse, batchedMahalanobis, centredGram, mahalanobisOfRows, nearestCentroid } from '../../src/engine/kernels.js';
 import { invertReference, mahalanobisReference } from '../../src/engine/reference.js';
 import { kMeans } from '../../src/engine/kmeans.js';
 import { seededRandom } from '../../src/util/random.js';
@@ -31,9 +31,9 @@ test('batched inverse matches Gauss–Jordan on small SPD matrices', async () =>
   });
 });
 
-test('Mahalanobis kernel matches the plain formula', async () => {
+// d = 6, K = 4 runs the 'rows' graph; d = 384 the 'columns' one (few vectors, large matrices), K = 12 padded to 16.
+for (const [d, P, K] of [[6, 3, 4], [384, 2, 3], [384, 3, 12]] as const) test(`Mahalanobis kernel matches the plain formula (d = ${d}, K = ${K})`, async () => {
   const random = seededRandom(2);
-  const d = 6, P = 3, K = 4;
   const prec = new Float32Array(P * d * d);
   for (let p = 0; p < P; p++) prec.set(Float32Array.from(randomSpd(d, random)), p * d * d);
   const means = Float32Array.from({ length: P * d }, () => random());
@@ -45,12 +45,32 @@ test('Mahalanobis kernel matches the plain formula', async () => {
   }
 });
 
-test('centred Gram: sums and outer products per position', async () => {
-  // P = 1, B = 2, d = 2: x = [1, 2], [3, 5]; reference [1, 1] → centred [0, 1], [2, 4].
-  const { sums, grams } = await centredGram(Float32Array.from([1, 2, 3, 5]), Float32Array.from([1, 1]), 1, 2, 2);
+test('centred Gram: sums and outer products per position, read from channel-major features', async () => {
+  // B = 2, d = 2, P = 3; position 1 holds x = [1, 2], [3, 5]; reference [1, 1] → centred [0, 1], [2, 4].
+  // Channel-major [B, d, P]: image 0 channel 0 = [9, 1, 9], channel 1 = [9, 2, 9]; image 1: [9, 3, 9], [9, 5, 9].
+  const features = Float32Array.from([9, 1, 9, 9, 2, 9, 9, 3, 9, 9, 5, 9]);
+  const { sums, grams } = await centredGram(features, 2, 2, 3, 1, 1, Float32Array.from([1, 1]));
   assert.deepEqual(Array.from(sums), [2, 5]);
   // [0,1]ᵀ[0,1] + [2,4]ᵀ[2,4] = [[0,0],[0,1]] + [[4,8],[8,16]]
   assert.deepEqual(Array.from(grams), [4, 8, 8, 17]);
+});
+
+// Indices that repeat and skip rows; d = 384 with 12 vectors runs the 'columns' graph padded to 16.
+for (const [d, K] of [[5, 4], [384, 12]] as const) test(`Mahalanobis of rows gathered by index (d = ${d}, K = ${K})`, async () => {
+  const random = seededRandom(4);
+  const N = 7, Q = 3;
+  const rows = Float32Array.from({ length: N * d }, () => random() * 2 - 1);
+  const indices = Int32Array.from({ length: Q * K }, () => Math.floor(random() * N));
+  const prec = new Float32Array(Q * d * d);
+  for (let q = 0; q < Q; q++) prec.set(Float32Array.from(randomSpd(d, random)), q * d * d);
+  const means = Float32Array.from({ length: Q * d }, () => random() - 0.5);
+  const out = await mahalanobisOfRows(rows, indices, means, prec, Q, K, d);
+  assert.equal(out.length, Q * K);
+  for (let q = 0; q < Q; q++) for (let k = 0; k < K; k++) {
+    const row = indices[q * K + k]!;
+    const ref = mahalanobisReference(rows.subarray(row * d, (row + 1) * d), means.subarray(q * d, (q + 1) * d), prec.subarray(q * d * d, (q + 1) * d * d), d);
+    assert.ok(Math.abs(out[q * K + k]! - ref) < 1e-4 * (1 + ref), `q ${q} k ${k}`);
+  }
 });
 
 test('nearest centroid: distances and indices by hand', async () => {

@@ -1,20 +1,20 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { PositionStatistics, covarianceFromPacked, packedSize, toPositionMajor } from '../../src/engine/positionStatistics.js';
+import { PositionStatistics, covarianceFromPacked, packedSize } from '../../src/engine/positionStatistics.js';
 import { covarianceReference } from '../../src/engine/reference.js';
 import { seededRandom } from '../../src/util/random.js';
 
-test('streamed covariance equals the two-pass float64 covariance, even with a large mean', async () => {
+for (const gather of [undefined, 4, 7]) test(`streamed covariance equals the two-pass float64 covariance, even with a large mean (${gather ?? 'default'} images per Gram call)`, async () => {
   const random = seededRandom(5);
   const P = 3, d = 4, N = 23;
   // Large offset against a small spread: raw float32 sums of squares would cancel catastrophically.
   const samples = Float32Array.from({ length: N * P * d }, () => 1000 + random());
-  const stats = new PositionStatistics(P, d);
+  const stats = new PositionStatistics(P, d, gather);
   // Channel-major batches [B, d, P] as the backbone gives them, in uneven batch sizes.
   for (const [start, size] of [[0, 10], [10, 7], [17, 6]] as const) {
     const batch = new Float32Array(size * d * P);
     for (let b = 0; b < size; b++) for (let p = 0; p < P; p++) for (let c = 0; c < d; c++) batch[(b * d + c) * P + p] = samples[((start + b) * P + p) * d + c]!;
-    await stats.add(toPositionMajor(batch, size, d, P), size);
+    await stats.add(batch, size);
   }
   // Batches are gathered before their Gram call; reading before flush() would miss them.
   assert.throws(() => stats.meanInto(0, new Float64Array(d)), /flush/);

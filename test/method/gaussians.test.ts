@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { PositionStatistics, toPositionMajor } from '../../src/engine/positionStatistics.js';
+import { PositionStatistics } from '../../src/engine/positionStatistics.js';
 import { invertReference, covarianceReference } from '../../src/engine/reference.js';
 import { fitPlainGaussians, fitWeightedGaussians } from '../../src/method/gaussians.js';
 import { computeNeighbourWeights } from '../../src/method/neighbourWeights.js';
@@ -9,7 +9,7 @@ import { seededRandom } from '../../src/util/random.js';
 
 async function statsOf(features: Float32Array, N: number, d: number, P: number): Promise<PositionStatistics> {
   const s = new PositionStatistics(P, d);
-  await s.add(toPositionMajor(features, N, d, P), N);
+  await s.add(features, N);
   await s.flush();
   return s;
 }
