@@ -44,11 +44,6 @@ export function gramFlops(positions: number, batch: number, dim: number): number
   return 2 * positions * batch * dim * dim;
 }
 
-/** Inverting n d×d matrices by LU with pivoting: about 2d³ each (⅔d³ factorisation + 4⁄3d³ for the inverse). */
-export function inverseFlops(count: number, dim: number): number {
-  return 2 * count * dim ** 3;
-}
-
 /** Squared Mahalanobis distances of K vectors at each of P positions: the (x − μ)ᵀΣ⁻¹ product, 2·d² each. */
 export function mahalanobisFlops(positions: number, perPosition: number, dim: number): number {
   return 2 * positions * perPosition * dim * dim;

@@ -6,6 +6,7 @@
  *      (batched), each configuration in its own process (bench/child.ts), and N-pad's cost over PaDiM's.
  *
  *   node --import tsx bench/run.ts [--dims 100,200,550] [--dataset DIR] [--latency 8] [--throughput 24] [--extra NAME=JSON]...
+ *     [--stages-only | --no-stages]
  *
  * Writes results/bench.json. Timings are noisy on a shared machine: compare ratios within one run.
  */
@@ -43,6 +44,8 @@ async function main(): Promise<void> {
       latency: { type: 'string', default: '8' },
       throughput: { type: 'string', default: '24' },
       extra: { type: 'string', multiple: true },
+      'stages-only': { type: 'boolean', default: false },
+      'no-stages': { type: 'boolean', default: false },
     },
   });
   const dims = values.dims.split(',').map(Number);
@@ -51,7 +54,7 @@ async function main(): Promise<void> {
   process.stderr.write('stages …\n');
   const peak = await matmulPeak();
   const stages: StageFigure[] = [peak];
-  for (const d of dims) {
+  for (const d of values['no-stages'] ? [] : dims) {
     stages.push(await backboneStage(d), await covarianceStage(d), await inversionStage(d, d > 300 ? 64 : 256));
     stages.push(await mahalanobisStage(d, 180, d > 300 ? 64 : 256), await mahalanobisStage(d, 8, d > 300 ? 64 : 256), await kmeansStage(d));
     await releaseSessions();
@@ -62,6 +65,7 @@ async function main(): Promise<void> {
     stages.map((s) => [s.stage, s.shape, (s.flop / 1e9).toFixed(2), s.seconds.toFixed(3), s.gflops.toFixed(1), (s.gflops / peak.gflops).toFixed(2)]),
   );
   process.stdout.write(`\n${stageTable}\n`);
+  if (values['stages-only']) return;
 
   const configs: { name: string; config: object }[] = dims.flatMap((d) => [
     { name: `N-pad d = ${d}`, config: { method: 'npad', options: { dim: d } } },
