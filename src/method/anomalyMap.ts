@@ -11,23 +11,42 @@
 import { GraphBuilder } from '../onnx/graph.js';
 import { cachedSession, runFloat } from '../onnx/session.js';
 
+/** For each of N outputs resized from n samples: its two source samples and the weight of the second. */
+interface BilinearTaps {
+  lo: Int32Array;
+  hi: Int32Array;
+  t: Float64Array;
+}
+
+/** Bilinear taps along one axis, n → N samples (half-pixel centres, clamped at the border). */
+function bilinearTaps(n: number, N: number): BilinearTaps {
+  const taps = { lo: new Int32Array(N), hi: new Int32Array(N), t: new Float64Array(N) };
+  const scale = n / N;
+  for (let i = 0; i < N; i++) {
+    const f = Math.max(0, (i + 0.5) * scale - 0.5);
+    const lo = Math.min(n - 1, Math.floor(f));
+    taps.lo[i] = lo;
+    taps.hi[i] = Math.min(n - 1, lo + 1);
+    taps.t[i] = f - lo;
+  }
+  return taps;
+}
+
 /** Bilinear upsampling of an h×w map to H×W. */
 export function upsampleBilinear(map: ArrayLike<number>, h: number, w: number, H: number, W: number): Float32Array {
   const out = new Float32Array(H * W);
-  const sy = h / H;
-  const sx = w / W;
+  const ys = bilinearTaps(h, H);
+  const xs = bilinearTaps(w, W);
   for (let y = 0; y < H; y++) {
-    const fy = Math.max(0, (y + 0.5) * sy - 0.5);
-    const y0 = Math.min(h - 1, Math.floor(fy));
-    const y1 = Math.min(h - 1, y0 + 1);
-    const ty = fy - y0;
+    const r0 = ys.lo[y]! * w;
+    const r1 = ys.hi[y]! * w;
+    const ty = ys.t[y]!;
     for (let x = 0; x < W; x++) {
-      const fx = Math.max(0, (x + 0.5) * sx - 0.5);
-      const x0 = Math.min(w - 1, Math.floor(fx));
-      const x1 = Math.min(w - 1, x0 + 1);
-      const tx = fx - x0;
-      const top = map[y0 * w + x0]! * (1 - tx) + map[y0 * w + x1]! * tx;
-      const bottom = map[y1 * w + x0]! * (1 - tx) + map[y1 * w + x1]! * tx;
+      const x0 = xs.lo[x]!;
+      const x1 = xs.hi[x]!;
+      const tx = xs.t[x]!;
+      const top = map[r0 + x0]! * (1 - tx) + map[r0 + x1]! * tx;
+      const bottom = map[r1 + x0]! * (1 - tx) + map[r1 + x1]! * tx;
       out[y * W + x] = top * (1 - ty) + bottom * ty;
     }
   }
@@ -89,14 +108,10 @@ export function gaussianSmooth(map: Float32Array, H: number, W: number, sigma: n
 /** The h → H bilinear upsampling along one axis as an H×h matrix (the weights upsampleBilinear uses). */
 export function bilinearMatrix(h: number, H: number): Float32Array {
   const m = new Float32Array(H * h);
-  const scale = h / H;
+  const { lo, hi, t } = bilinearTaps(h, H);
   for (let y = 0; y < H; y++) {
-    const f = Math.max(0, (y + 0.5) * scale - 0.5);
-    const y0 = Math.min(h - 1, Math.floor(f));
-    const y1 = Math.min(h - 1, y0 + 1);
-    const t = f - y0;
-    m[y * h + y0]! += 1 - t;
-    m[y * h + y1]! += t;
+    m[y * h + lo[y]!]! += 1 - t[y]!;
+    m[y * h + hi[y]!]! += t[y]!;
   }
   return m;
 }
