@@ -1,7 +1,6 @@
 /**
  * Fitting streams: peak memory against the number of training images. Fits N-pad (defaults unless --dim) on
- * 50, 200 and all training images of MTD (761), each in its own process (the fit child of bench/child.ts with no
- * scoring), and prints fit time and peak resident memory. Flat peaks show that the per-position statistics,
+ * 50, 200 and all training images of MTD (761), each `npad fit` in its own process, and prints fit time and peak resident memory. Flat peaks show that the per-position statistics,
  * not the images, set the memory.
  *
  *   node --import tsx bench/fit-memory.ts [--dataset DIR] [--counts 50,200,all] [--dim 200]

@@ -2,8 +2,10 @@
  * Speed and memory of npad on this machine, in one run (docs/speed.md explains the figures):
  *   1. the MatMul peak of onnxruntime here, and each heavy stage's achieved GFLOP/s and its ratio to that peak
  *      (backbone, covariance, inversion, Mahalanobis, k-means; bench/stages.ts), for every d;
- *   2. N-pad and PaDiM at each d on bottle: fit time, fit peak memory, latency (batch 1) and throughput
- *      (batched), each configuration in its own process (bench/child.ts), and N-pad's cost over PaDiM's.
+ *   2. N-pad and PaDiM at each d on bottle: fit time and fit peak memory, each fit in its own process
+ *      (bench/child.ts, which saves the model); then latency (batch 1) and throughput (batched) of N-pad and PaDiM
+ *      at the same d measured side by side in one process, taking turns (bench/speedChild.ts), and N-pad's cost
+ *      over PaDiM's.
  *
  *   node --import tsx bench/run.ts [--dims 100,200,550] [--dataset DIR] [--latency 8] [--throughput 24] [--extra NAME=JSON]...
  *     [--stages-only | --no-stages]
@@ -11,26 +13,31 @@
  * Writes results/bench.json. Timings are noisy on a shared machine: compare ratios within one run.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/backbone/index.js';
 import { releaseSessions, threadCount } from '../src/onnx/session.js';
-import type { EndToEndFigures } from './child.js';
+import type { FitFigures } from './child.js';
+import type { SpeedFigures } from './speedChild.js';
 import { backboneStage, covarianceStage, inversionStage, kmeansStage, mahalanobisStage, matmulPeak, type StageFigure } from './stages.js';
 
 const root = packageRoot();
 
-function endToEnd(config: object, dataset: string, latency: number, throughput: number): EndToEndFigures {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'bench', 'child.ts'), JSON.stringify(config), dataset, String(latency), String(throughput)], {
+/** Runs a bench script in its own process and returns the JSON its last line prints. */
+function child<T>(script: string, args: string[]): T {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'bench', script), ...args], {
     cwd: root,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  if (r.status !== 0) throw new Error(`bench/child.ts ${JSON.stringify(config)} exited with ${String(r.status)}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as EndToEndFigures;
+  if (r.status !== 0) throw new Error(`bench/${script} ${args.join(' ')} exited with ${String(r.status)}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as T;
 }
+
+/** One configuration's figures: its fit, and its scoring speed. */
+interface EndToEndFigures extends FitFigures, SpeedFigures {}
 
 function table(header: string[], rows: (string | number)[][]): string {
   return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
@@ -76,17 +83,38 @@ async function main(): Promise<void> {
     configs.push({ name: e.slice(0, eq), config: JSON.parse(e.slice(eq + 1)) as object });
   }
   const rows: { name: string; figures: EndToEndFigures }[] = [];
-  for (const c of configs) {
-    process.stderr.write(`${c.name} …\n`);
-    rows.push({ name: c.name, figures: endToEnd(c.config, values.dataset, Number(values.latency), Number(values.throughput)) });
+  const models = await mkdtemp(path.join(os.tmpdir(), 'npad-bench-'));
+  try {
+    const fits = configs.map((c, i) => {
+      process.stderr.write(`fit ${c.name} …\n`);
+      const file = path.join(models, `${i}.npad`);
+      return { name: c.name, file, fit: child<FitFigures>('child.ts', [JSON.stringify(c.config), values.dataset, file]) };
+    });
+    // Speed: each N-pad with the PaDiM of its d in one process, taking turns; the others on their own.
+    const paired = new Set<number>();
+    for (const [i, f] of fits.entries()) {
+      if (paired.has(i)) continue;
+      const partner = f.name.startsWith('N-pad d = ') ? fits.findIndex((g) => g.name === f.name.replace('N-pad', 'PaDiM')) : -1;
+      const group = partner >= 0 ? [i, partner] : [i];
+      group.forEach((j) => paired.add(j));
+      process.stderr.write(`speed ${group.map((j) => fits[j]!.name).join(' and ')} …\n`);
+      const speed = child<SpeedFigures[]>('speedChild.ts', [values.dataset, values.latency, values.throughput, ...group.map((j) => fits[j]!.file)]);
+      group.forEach((j, k) => {
+        rows[j] = { name: fits[j]!.name, figures: { ...fits[j]!.fit, ...speed[k]! } };
+      });
+      for (const j of group) await rm(fits[j]!.file, { force: true });
+    }
+  } finally {
+    await rm(models, { recursive: true, force: true });
   }
   out.endToEnd = rows;
   const padimOf = (name: string): EndToEndFigures | undefined => rows.find((r) => r.name === name.replace('N-pad', 'PaDiM'))?.figures;
   const e2eTable = table(
-    ['configuration', 'fit (s)', 'fit peak (GiB)', 'latency, batch 1 (ms)', 'throughput (img/s)', 'latency ÷ PaDiM same d'],
+    ['configuration', 'fit (s)', 'fit peak (GiB)', 'latency, batch 1 (ms)', 'throughput (img/s)', 'latency ÷ PaDiM same d', 'PaDiM throughput ÷ this'],
     rows.map(({ name, figures: f }) => {
       const p = name.startsWith('N-pad') ? padimOf(name) : undefined;
-      return [name, f.fitSeconds.toFixed(1), (f.fitPeakMiB / 1024).toFixed(2), f.latencyMs.toFixed(0), f.throughput.toFixed(2), p ? (f.latencyMs / p.latencyMs).toFixed(2) : ''];
+      const ratios = p ? [(f.latencyMs / p.latencyMs).toFixed(2), (p.throughput / f.throughput).toFixed(2)] : ['', ''];
+      return [name, f.fitSeconds.toFixed(1), (f.fitPeakMiB / 1024).toFixed(2), f.latencyMs.toFixed(0), f.throughput.toFixed(2), ...ratios];
     }),
   );
   process.stdout.write(`\n${e2eTable}\n`);

@@ -150,8 +150,7 @@ export async function anomalyMaps(
     const uy = g.constFloat(bilinearMatrix(h, size), [size, h]);
     const uxT = g.node('Transpose', [g.constFloat(bilinearMatrix(w, size), [size, w])], { perm: [1, 0] });
     const up = g.node('MatMul', [g.node('MatMul', [uy, grid]), uxT]); // [m, V, size, size]
-    const axis = g.constInt64([1]);
-    const merged = copies === 1 ? g.node('Squeeze', [up, axis]) : g.node(aggregate === 'min' ? 'ReduceMin' : 'ReduceMean', [up], { axes: [1], keepdims: 0 });
+    const merged = copies === 1 ? g.node('Squeeze', [up, g.constInt64([1])]) : g.node(aggregate === 'min' ? 'ReduceMin' : 'ReduceMean', [up], { axes: [1], keepdims: 0 });
     if (sigma > 0) {
       const smooth = g.constFloat(gaussianMatrix(size, sigma), [size, size]);
       const smoothT = g.node('Transpose', [smooth], { perm: [1, 0] });
