@@ -18,8 +18,9 @@ export function packedSize(dim: number): number {
  * Bytes of features gathered before one Gram call (per statistics object). Each call's output and its float64
  * packing cost P·d² whatever the number of images in it, so the more images per call the closer the Gram gets
  * to the MatMul rate (bench/stages.ts): at d = 200, 16 images per call ran at 3 GFLOP/s. 256 MiB holds 214
- * images at d = 100 (all of bottle's 209), 107 at d = 200 and 38 at d = 550; larger budgets were measured to gain
- * little (the Gram reads its positions across the whole buffer) for up to 1 GiB more memory per module.
+ * images at d = 100 (all of bottle's 209), 107 at d = 200 and 38 at d = 550. 1 GiB (155 images at d = 550) took
+ * the covariance stage there from 0.12 to 0.25 of the MatMul peak, for 1.3 GB more fit memory: not taken, the
+ * memory guard's estimate is calibrated on this budget (src/detector/memoryEstimate.ts).
  */
 export const GATHER_BUDGET_BYTES = 256 * 2 ** 20;
 /** At most this many images per Gram call: float32 sums of more centred products would lose precision. */

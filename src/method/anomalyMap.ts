@@ -8,6 +8,7 @@
  * ({@link anomalyMaps}). The plain functions below are the same operators, kept as the reference and for
  * single maps.
  */
+import { KERNEL_CHUNK_BYTES } from '../engine/kernels.js';
 import { GraphBuilder } from '../onnx/graph.js';
 import { cachedSession, runFloat } from '../onnx/session.js';
 
@@ -161,6 +162,14 @@ export async function anomalyMaps(
     g.output('maps', 'float', ['m', size, size]);
     return g.build();
   }, { arena: true });
-  const out = await runFloat(session, { grid: { data: grids, dims: [images, copies, h, w] } });
-  return out.maps!.data;
+  // Runs of images whose upsampled copies [m, V, size, size] stay within a kernel run (the session keeps its arena).
+  const run = Math.max(1, Math.floor(KERNEL_CHUNK_BYTES / (4 * copies * size * size)));
+  const perImage = copies * h * w;
+  const maps = new Float32Array(images * size * size);
+  for (let m0 = 0; m0 < images; m0 += run) {
+    const n = Math.min(run, images - m0);
+    const out = await runFloat(session, { grid: { data: grids.subarray(m0 * perImage, (m0 + n) * perImage), dims: [n, copies, h, w] } });
+    maps.set(out.maps!.data, m0 * size * size);
+  }
+  return maps;
 }

@@ -56,10 +56,10 @@ export function cachedSession(key: string, build: () => Uint8Array, memory?: Ses
 }
 
 /** Creates (uncached) a session from model bytes or a file path. */
-export function createSession(model: Uint8Array | string, memory?: SessionMemory): Promise<ort.InferenceSession> {
+export function createSession(model: Uint8Array | string): Promise<ort.InferenceSession> {
   return typeof model === 'string'
-    ? ort.InferenceSession.create(model, sessionOptions(memory))
-    : ort.InferenceSession.create(model, sessionOptions(memory));
+    ? ort.InferenceSession.create(model, sessionOptions())
+    : ort.InferenceSession.create(model, sessionOptions());
 }
 
 /** Drops every cached session (frees their memory). */
@@ -72,6 +72,11 @@ export async function releaseSessions(): Promise<void> {
 /** Wraps float32 data as an onnxruntime tensor. */
 export function floatTensor(data: Float32Array, dims: readonly number[]): ort.Tensor {
   return new ort.Tensor('float32', data, dims);
+}
+
+/** Wraps int32 data (e.g. gather indices) as an onnxruntime tensor. */
+export function int32Tensor(data: Int32Array, dims: readonly number[]): ort.Tensor {
+  return new ort.Tensor('int32', data, dims);
 }
 
 /** Wraps integers as an int64 onnxruntime tensor of shape [n] (e.g. slice bounds). */
