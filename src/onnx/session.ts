@@ -38,6 +38,11 @@ function sessionOptions(memory: SessionMemory = {}): ort.InferenceSession.Sessio
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     enableCpuMemArena: memory.arena ?? false,
+    // onnxruntime's pool threads spin after each run by default. npad runs several sessions in turn (backbone,
+    // Mahalanobis, maps), so each one's spinning threads took the cores from the next: on this 2-core machine
+    // PaDiM's latency went 144 → 88 ms and the fast preset's 145 → 55 ms with spinning off, and throughput
+    // rose a little (bench/run.ts).
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
 }
 
