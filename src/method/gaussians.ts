@@ -65,30 +65,44 @@ export async function precisionChunk(
   const acc = new Float64Array(packedSize(d));
   for (let i0 = 0; i0 < count; i0 += run) {
     const rc = Math.min(run, count - i0);
-    for (let i = 0; i < rc; i++) {
-      const p = p0 + i0 + i;
-      const centre = centres.subarray(p * d, (p + 1) * d);
-      acc.fill(0);
-      let totalWeight = 1;
-      if (!weights) {
-        stats.addScatterAbout(p, centre, 1, acc);
-      } else {
-        totalWeight = 0;
-        for (let k = 0; k < weights.perPosition; k++) {
-          const w = weights.weights[p * weights.perPosition + k]!;
-          // Weights below 1e-9 change no digit of a float32 result; skipping them saves most of the work
-          // when the Bhattacharyya similarity is sharp.
-          if (w < 1e-9) continue;
-          stats.addScatterAbout(weights.indices[p * weights.perPosition + k]!, centre, w, acc);
-          totalWeight += w;
-        }
-      }
-      const denominator = Math.max(1, n * totalWeight - 1);
-      covarianceFromPacked(acc, d, denominator, epsilon, covariances, i * d * d);
-    }
+    for (let i = 0; i < rc; i++) covarianceInto(stats, p0 + i0 + i, centres, weights, epsilon, acc, covariances, i * d * d);
     precisions.set(await blockedSpdInverse(covariances.subarray(0, rc * d * d), rc, d), i0 * d * d);
   }
   return precisions;
+}
+
+/**
+ * The covariance of position p (plain, or module A's weighted one) + εI as float32 into out[offset …], summed in
+ * the float64 scratch `acc` (packed triangle).
+ */
+function covarianceInto(
+  stats: PositionStatistics,
+  p: number,
+  centres: Float64Array,
+  weights: NeighbourWeights | null,
+  epsilon: number,
+  acc: Float64Array,
+  out: Float32Array,
+  offset: number,
+): void {
+  const d = stats.dim;
+  const centre = centres.subarray(p * d, (p + 1) * d);
+  acc.fill(0);
+  let totalWeight = 1;
+  if (!weights) {
+    stats.addScatterAbout(p, centre, 1, acc);
+  } else {
+    totalWeight = 0;
+    for (let k = 0; k < weights.perPosition; k++) {
+      const w = weights.weights[p * weights.perPosition + k]!;
+      // Weights below 1e-9 change no digit of a float32 result; skipping them saves most of the work
+      // when the Bhattacharyya similarity is sharp.
+      if (w < 1e-9) continue;
+      stats.addScatterAbout(weights.indices[p * weights.perPosition + k]!, centre, w, acc);
+      totalWeight += w;
+    }
+  }
+  covarianceFromPacked(acc, d, Math.max(1, stats.count * totalWeight - 1), epsilon, out, offset);
 }
 
 /** The plain covariance of position p about `centre` (÷ N − 1) + εI, as float32 into out[offset …]. */
