@@ -45,8 +45,12 @@ const ACTIVATIONS_PER_IMAGE_224 = { fullGrid: 40 * MiB, selected: 4 * MiB, patch
 /** Budget of one chunk of precision matrices (src/method/gaussians.ts gaussianChunkSize: 256 MiB). */
 const PRECISION_CHUNK_BYTES = 256 * MiB;
 /**
- * Copies of a precision chunk alive at once: the covariances, and onnxruntime's inverse output. Two copies fit
- * the measured d = 550 and MTD-without-crop peaks within 1 % (docs/robustness.md).
+ * Copies of a precision chunk alive at once, as calibrated on the code that built a chunk's covariances and
+ * onnxruntime's inverse output whole: two copies fit the measured d = 550 and MTD-without-crop peaks within 1 %
+ * (docs/robustness.md). Today's code inverts 8 MiB runs, so this errs high by up to one chunk (256 MiB). Fits
+ * measured since (bench/run.ts, bottle): N-pad d = 100 / 200 / 550 at 1.69 / 2.52 / 11.80 GiB against estimates
+ * of 1.64 / 2.62 / 11.93; PaDiM d = 100 at 1.28 GiB against 1.01 (its gather buffer holds all 209 images at that
+ * d, and the backbone's arena a batch of activations).
  */
 const PRECISION_CHUNK_COPIES = 2;
 /** k-means assignment budget (src/engine/kmeans.ts). */
