@@ -14,6 +14,7 @@
  * The recursion is unrolled when the graph is built (the size is fixed per graph; the batch size is symbolic).
  */
 import { GraphBuilder } from '../onnx/graph.js';
+import { KERNEL_CHUNK_BYTES } from './kernels.js';
 import { cachedSession, runFloat } from '../onnx/session.js';
 
 /**
@@ -24,24 +25,21 @@ import { cachedSession, runFloat } from '../onnx/session.js';
 export const BLOCKED_INVERSE_LEAF = 64;
 
 /**
- * Default input bytes per onnxruntime run. The graph makes about twenty intermediate tensors per level; run on
- * a whole 256-matrix batch they are hundreds of MB of freshly mapped memory, which costs more than the
- * arithmetic (1.3–1.6× slower than 1–4 MB runs at d = 200 and 550). Small runs keep them in cache and in reused
- * heap blocks; 8 MB and up was slower again.
- */
-export const BLOCKED_INVERSE_CHUNK_BYTES = 4 << 20;
-
-/**
  * Block sizes of one split are rounded to this multiple, for MatMul panels aligned to its SIMD kernels (no
  * measurable difference against plain halving on this machine, but it gives fewer, rounder blocks).
  */
 const ALIGN = 16;
 
-/** Tuning knobs of blockedSpdInverse (both default to the measured values above). */
+/** Tuning knobs of blockedSpdInverse. */
 export interface BlockedInverseOptions {
   /** Blocks of at most this size are inverted by com.microsoft `Inverse`. */
   leaf?: number;
-  /** Input bytes per onnxruntime run (at least one matrix per run). */
+  /**
+   * Input bytes per onnxruntime run (at least one matrix per run); default the kernels' run size,
+   * KERNEL_CHUNK_BYTES. The graph makes about twenty intermediate tensors per level: run on a whole 256-matrix
+   * batch they were hundreds of MB of fresh memory, 1.3–1.6× slower than small runs. With the session's arena,
+   * 8 MiB runs measured as fast as 16 MiB and faster than 4 MiB (d = 550: 71 against 61 GFLOP/s).
+   */
   chunkBytes?: number;
 }
 
@@ -154,7 +152,7 @@ export async function blockedSpdInverse(
   const size = dim * dim;
   if (matrices.length !== count * size) throw new RangeError(`expected ${count}×${dim}×${dim} values, got ${matrices.length}`);
   const session = await cachedSession(`blockedInverse:${dim}:${leaf}`, () => blockedInverseModel(dim, leaf), { arena: true });
-  const perRun = matricesPerRun(dim, options.chunkBytes ?? BLOCKED_INVERSE_CHUNK_BYTES);
+  const perRun = matricesPerRun(dim, options.chunkBytes ?? KERNEL_CHUNK_BYTES);
   const out = new Float32Array(count * size);
   for (let first = 0; first < count; first += perRun) {
     const n = Math.min(perRun, count - first);

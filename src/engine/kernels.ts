@@ -163,7 +163,7 @@ export async function mahalanobisOfRows(
  * fills its strips of 16 (padding 21 to 32 costs nothing there); for smaller d, or many vectors (K = 84:
  * 134 against 113 GFLOP/s), 'rows' is.
  */
-export function mahalanobisForm(dim: number, perPosition: number): { form: 'rows' | 'columns'; width: number } {
+function mahalanobisForm(dim: number, perPosition: number): { form: 'rows' | 'columns'; width: number } {
   if (dim < 384 || perPosition > 32 || perPosition === 1) return { form: 'rows', width: perPosition };
   return { form: 'columns', width: perPosition <= 8 ? perPosition : Math.ceil(perPosition / 16) * 16 };
 }

@@ -72,10 +72,10 @@ export async function precisionChunk(
 }
 
 /**
- * The covariance of position p (plain, or module A's weighted one) + εI as float32 into out[offset …], summed in
- * the float64 scratch `acc` (packed triangle).
+ * The covariance of position p about centres[p] (plain ÷ N − 1, or module A's weighted one, eq. 8) + εI as
+ * float32 into out[offset …], summed in the float64 scratch `acc` (a packed triangle, reused across calls).
  */
-function covarianceInto(
+export function covarianceInto(
   stats: PositionStatistics,
   p: number,
   centres: Float64Array,
@@ -103,13 +103,6 @@ function covarianceInto(
     }
   }
   covarianceFromPacked(acc, d, Math.max(1, stats.count * totalWeight - 1), epsilon, out, offset);
-}
-
-/** The plain covariance of position p about `centre` (÷ N − 1) + εI, as float32 into out[offset …]. */
-export function plainCovarianceInto(stats: PositionStatistics, p: number, centre: Float64Array, epsilon: number, out: Float32Array, offset = 0): void {
-  const acc = new Float64Array(packedSize(stats.dim));
-  stats.addScatterAbout(p, centre, 1, acc);
-  covarianceFromPacked(acc, stats.dim, Math.max(1, stats.count - 1), epsilon, out, offset);
 }
 
 /** Plain Gaussians of every position (PaDiM; module B on aggregated features). */

@@ -8,10 +8,10 @@
  * Uniform and random weights are the paper's table-5 comparisons.
  */
 import { batchedMahalanobis } from '../engine/kernels.js';
-import type { PositionStatistics } from '../engine/positionStatistics.js';
+import { packedSize, type PositionStatistics } from '../engine/positionStatistics.js';
 import { seededRandom } from '../util/random.js';
 import { blockedSpdInverse } from '../engine/blockedInverse.js';
-import { gaussianChunkSize, plainCovarianceInto, positionMeans, precisionChunk, type NeighbourWeights } from './gaussians.js';
+import { covarianceInto, gaussianChunkSize, positionMeans, precisionChunk, type NeighbourWeights } from './gaussians.js';
 import type { Neighbourhoods } from './neighbourhood.js';
 import type { NeighbourWeighting } from './options.js';
 
@@ -73,8 +73,8 @@ async function pairwiseBhattacharyya(stats: PositionStatistics, hood: Neighbourh
   const { positions: P, dim: d } = stats;
   const K = hood.perPosition;
   const means = positionMeans(stats);
-  const covOf = (p: number, out: Float32Array, offset: number): void =>
-    plainCovarianceInto(stats, p, means.subarray(p * d, (p + 1) * d), opts.epsilon, out, offset);
+  const acc = new Float64Array(packedSize(d));
+  const covOf = (p: number, out: Float32Array, offset: number): void => covarianceInto(stats, p, means, null, opts.epsilon, acc, out, offset);
   const chunk = Math.max(1, Math.floor(gaussianChunkSize(d) / K));
   const own = new Float32Array(d * d);
   const other = new Float32Array(d * d);

@@ -82,7 +82,7 @@ export async function scoreAgainstGrid(
 }
 
 /** Channel-major features [M, d, P] as position rows [M, P, d], transposed in tiles that stay in cache. */
-export function toPositionRows(source: Float32Array, images: number, dim: number, positions: number): Float32Array {
+function toPositionRows(source: Float32Array, images: number, dim: number, positions: number): Float32Array {
   const out = new Float32Array(images * positions * dim);
   const tile = 32;
   for (let m = 0; m < images; m++) {
