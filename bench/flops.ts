@@ -2,6 +2,7 @@
  * Floating-point work of each heavy stage, counted from the shapes (one multiply-add = 2 FLOP). Element-wise
  * work (BatchNorm, ReLU, Sub, the ‖x‖² terms) is left out: it is memory-bound and small next to these.
  */
+import { packedBlockBounds, packedMatrixSize } from '../src/engine/packedPrecision.js';
 
 /** A convolution's FLOPs: 2 · Cin · Cout · k² · output pixels. */
 export function convFlops(inChannels: number, outChannels: number, kernel: number, outSide: number): number {
@@ -44,9 +45,13 @@ export function gramFlops(positions: number, batch: number, dim: number): number
   return 2 * positions * batch * dim * dim;
 }
 
-/** Squared Mahalanobis distances of K vectors at each of P positions: the (x − μ)ᵀΣ⁻¹ product, 2·d² each. */
+/**
+ * Squared Mahalanobis distances of K vectors at each of P positions: the precision matrix times (x − μ), 2 FLOP
+ * per stored value of the matrix: d² below d = 384, the 0.625·d² of the packed strips from there on
+ * (src/engine/packedPrecision.ts).
+ */
 export function mahalanobisFlops(positions: number, perPosition: number, dim: number): number {
-  return 2 * positions * perPosition * dim * dim;
+  return 2 * positions * perPosition * packedMatrixSize(packedBlockBounds(dim), dim);
 }
 
 /** Distances of n vectors to k centroids via one MatMul: 2·n·k·d. */
@@ -76,15 +81,15 @@ export interface ScoringShape {
 }
 
 /**
- * FLOP of scoring one image: the backbone once per crop it sees, and 2·d² per Gaussian a feature meets (the
- * Mahalanobis product). N-pad with module C meets the 9 Gaussians of its 3×3 neighbourhood in module A; module D
+ * FLOP of scoring one image: the backbone once per crop it sees, and one Mahalanobis product per Gaussian a
+ * feature meets (mahalanobisFlops). N-pad with module C meets the 9 Gaussians of its 3×3 neighbourhood in module A; module D
  * multiplies both modules by the copies in image space, while in feature space the copies share the 21 distinct
  * offsets of a 3×3 neighbourhood moved one cell in 4 directions (featureShifts.ts). Top-k centroid distances and
  * element-wise work are left out (under 1 %).
  */
 export function scoringFlopsPerImage(s: ScoringShape): { backbone: number; mahalanobis: number; total: number } {
   const positions = (s.input / 4) ** 2;
-  const perGaussian = 2 * s.dim * s.dim * positions;
+  const perGaussian = mahalanobisFlops(positions, 1, s.dim);
   if (s.method === 'padim') {
     const backbone = resnet50StagesFlops(s.input);
     return { backbone, mahalanobis: perGaussian, total: backbone + perGaussian };

@@ -8,7 +8,8 @@
 import { FeatureExtractor } from '../src/backbone/featureExtractor.js';
 import { loadBackbone } from '../src/backbone/index.js';
 import { blockedInverseFlops, blockedSpdInverse } from '../src/engine/blockedInverse.js';
-import { batchedMahalanobis, nearestCentroid } from '../src/engine/kernels.js';
+import { mahalanobisOfRows, nearestCentroid } from '../src/engine/kernels.js';
+import { packPrecisions } from '../src/engine/packedPrecision.js';
 import { PositionStatistics, imagesPerGram } from '../src/engine/positionStatistics.js';
 import { GraphBuilder } from '../src/onnx/graph.js';
 import { cachedSession, runFloat } from '../src/onnx/session.js';
@@ -133,8 +134,10 @@ export async function inversionStage(dim: number, count = 256): Promise<StageFig
 export async function mahalanobisStage(dim: number, perPosition: number, positions = 256): Promise<StageFigure> {
   const x = randomFloats(positions * perPosition * dim, 17);
   const mu = randomFloats(positions * dim, 19);
-  const prec = testMatrices(positions, dim);
-  const seconds = await bestSeconds(() => batchedMahalanobis(x, mu, prec, positions, perPosition, dim));
+  // Packed once beforehand, as a fitted or loaded model holds them; the vectors are rows gathered by index.
+  const prec = { packed: packPrecisions(testMatrices(positions, dim), positions, dim), count: positions, first: 0 };
+  const indices = Int32Array.from({ length: positions * perPosition }, (_, i) => i);
+  const seconds = await bestSeconds(() => mahalanobisOfRows(x, indices, mu, prec, positions, perPosition, dim));
   return figure(`Mahalanobis (K = ${perPosition})`, `${positions} positions × ${perPosition} vectors, d = ${dim}`, mahalanobisFlops(positions, perPosition, dim), seconds);
 }
 

@@ -8,7 +8,8 @@
  * backbone; backbone activations; transient chunk copies) are calibrated against measured peak RSS
  * (docs/robustness.md lists the comparison):
  *
- * - N-pad: per module on, streaming statistics P × (d + d(d+1)/2) float64 and a Gaussian grid P × d² float32,
+ * - N-pad: per module on, streaming statistics P × (d + d(d+1)/2) float64 and a Gaussian grid P × d² float32
+ *   (0.625 · d² from d = 384 on, packed by symmetry),
  *   with P = (input / 4)² grid positions; module A's statistics are released before module B's inverses; the
  *   k-means sample (≤ kmeansSample × d float32).
  * - PaDiM: one set of statistics and one grid.
@@ -23,6 +24,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { NpadInputError } from '../errors.js';
+import { packedBlockBounds, packedMatrixSize } from '../engine/packedPrecision.js';
 import { inputSize } from '../image/shiftedCrops.js';
 import type { DetectorConfig } from './config.js';
 
@@ -111,9 +113,9 @@ function statisticsBytes(positions: number, d: number): number {
   return positions * (4 * d + 8 * d + 8 * ((d * (d + 1)) / 2));
 }
 
-/** Bytes of one Gaussian grid: means and the precision matrices, float32. */
+/** Bytes of one Gaussian grid: means and the precision matrices, float32, packed by symmetry from d = 384 on. */
 function gridBytes(positions: number, d: number): number {
-  return positions * (4 * d + 4 * d * d);
+  return positions * (4 * d + 4 * packedMatrixSize(packedBlockBounds(d), d));
 }
 
 /** Transient copies of precision chunks while a grid is inverted. */

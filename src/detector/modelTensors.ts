@@ -4,6 +4,7 @@
  * so that a model of any size is written and read without one multi-GB array.
  */
 import { NpadInputError } from '../errors.js';
+import { invalidBlockBounds, packPrecisions, packedBlockBounds, packedMatrixSize, unpackPrecisions } from '../engine/packedPrecision.js';
 import type { GaussianGrid } from '../method/gaussians.js';
 import type { NpadModel } from '../method/npad.js';
 import type { PadimModel } from '../method/padim.js';
@@ -30,6 +31,8 @@ export interface NpadModelMeta {
   dim: number;
   chunkSize: number;
   centroidCount: number;
+  /** Block bounds of the packed precision matrices (engine/packedPrecision.ts); absent in older files: full matrices. */
+  precisionBlocks?: number[];
 }
 
 function f32(data: Float32Array, shape: number[]): ModelTensor {
@@ -41,9 +44,16 @@ function stored(data: Float32Array, shape: number[], precision: StoragePrecision
   return precision === 'f16' ? { dtype: 'F16', shape, data: float32ToFloat16Bits(data) } : f32(data, shape);
 }
 
+/** A grid's tensors, its precision matrices in their packed form: [chunk, d, d] for one block, else [chunk, packed size]. */
 function gridTensors(prefix: string, grid: GaussianGrid, out: Map<string, ModelTensor>, precision: StoragePrecision): void {
-  out.set(`${prefix}.mean`, f32(grid.means, [grid.positions, grid.dim]));
-  grid.precisions.forEach((chunk, i) => out.set(`${prefix}.precision.${i}`, stored(chunk, [chunk.length / (grid.dim * grid.dim), grid.dim, grid.dim], precision)));
+  const d = grid.dim;
+  const bounds = packedBlockBounds(d);
+  const size = packedMatrixSize(bounds, d);
+  out.set(`${prefix}.mean`, f32(grid.means, [grid.positions, d]));
+  grid.precisions.forEach((chunk, i) => {
+    const count = chunk.length / size;
+    out.set(`${prefix}.precision.${i}`, stored(chunk, bounds.length === 2 ? [count, d, d] : [count, size], precision));
+  });
 }
 
 /** Tensors and metadata of a fitted model. */
@@ -56,7 +66,7 @@ export function npadModelToTensors(model: NpadModel, precision: StoragePrecision
   if (s.centroids) tensors.set('B.centroids', stored(s.centroids, [s.centroidCount, s.dim], precision));
   const chunkSize = s.weighted?.chunkSize ?? s.aggregated?.chunkSize ?? 0;
   return {
-    meta: { trainCount: model.trainCount, height: s.height, width: s.width, dim: s.dim, chunkSize, centroidCount: s.centroidCount },
+    meta: { trainCount: model.trainCount, height: s.height, width: s.width, dim: s.dim, chunkSize, centroidCount: s.centroidCount, precisionBlocks: packedBlockBounds(s.dim) },
     tensors,
   };
 }
@@ -73,12 +83,24 @@ function take(tensors: Map<string, ModelTensor>, name: string, file: string, siz
   throw new NpadInputError(`${file}: tensor ${name} is not a float tensor`, file);
 }
 
-function readGrid(prefix: string, meta: Pick<NpadModelMeta, 'height' | 'width' | 'dim' | 'chunkSize'>, tensors: Map<string, ModelTensor>, file: string): GaussianGrid {
+/**
+ * A grid from its tensors. Precision matrices stored in other blocks than today's (files before packing stored
+ * them full) are unpacked and packed again, chunk by chunk.
+ */
+function readGrid(prefix: string, meta: Pick<NpadModelMeta, 'height' | 'width' | 'dim' | 'chunkSize' | 'precisionBlocks'>, tensors: Map<string, ModelTensor>, file: string): GaussianGrid {
   const P = meta.height * meta.width;
   const d = meta.dim;
+  const stored = meta.precisionBlocks ?? [0, d];
+  const problem = invalidBlockBounds(stored, d);
+  if (problem) throw new NpadInputError(`${file}: model metadata precisionBlocks ${JSON.stringify(stored)} ${problem}`, file);
+  const wanted = packedBlockBounds(d);
+  const same = stored.length === wanted.length && stored.every((b, i) => b === wanted[i]);
+  const size = packedMatrixSize(stored, d);
   const precisions: Float32Array[] = [];
   for (let p0 = 0, i = 0; p0 < P; p0 += meta.chunkSize, i++) {
-    precisions.push(take(tensors, `${prefix}.precision.${i}`, file, Math.min(meta.chunkSize, P - p0) * d * d));
+    const count = Math.min(meta.chunkSize, P - p0);
+    const chunk = take(tensors, `${prefix}.precision.${i}`, file, count * size);
+    precisions.push(same ? chunk : packPrecisions(unpackPrecisions(chunk, count, d, stored), count, d, wanted));
   }
   return { positions: P, dim: d, chunkSize: meta.chunkSize, means: take(tensors, `${prefix}.mean`, file, P * d), precisions };
 }
@@ -123,6 +145,8 @@ export interface PadimModelMeta {
   dim: number;
   /** Positions per precision chunk. */
   chunkSize: number;
+  /** Block bounds of the packed precision matrices (engine/packedPrecision.ts); absent in older files: full matrices. */
+  precisionBlocks?: number[];
 }
 
 /** The JSON part of a fitted PatchCore model besides its configuration. */
@@ -145,7 +169,7 @@ export function padimModelToTensors(model: PadimModel, precision: StoragePrecisi
   const tensors = new Map<string, ModelTensor>();
   tensors.set('channels', { dtype: 'I32', shape: [model.channels.length], data: model.channels });
   gridTensors('gaussian', g, tensors, precision);
-  return { meta: { trainCount: model.trainCount, height: model.height, width: model.width, dim: g.dim, chunkSize: g.chunkSize }, tensors };
+  return { meta: { trainCount: model.trainCount, height: model.height, width: model.width, dim: g.dim, chunkSize: g.chunkSize, precisionBlocks: packedBlockBounds(g.dim) }, tensors };
 }
 
 /** Rebuilds a fitted PaDiM model; `settings` come from the file's configuration. */

@@ -11,6 +11,7 @@
  */
 import { GraphBuilder } from '../onnx/graph.js';
 import { cachedSession, floatTensor, int32Tensor, int64Tensor, runFloat, runTensors } from '../onnx/session.js';
+import { packPrecisions, packedBlockBounds, packedStrips, stripViews } from './packedPrecision.js';
 
 /** Bytes of the largest output or intermediate tensor a kernel run should make (see the file comment). */
 export const KERNEL_CHUNK_BYTES = 8 * 2 ** 20;
@@ -86,26 +87,32 @@ export async function batchedInverse(matrices: Float32Array, count: number, dim:
 }
 
 /**
- * The Mahalanobis graph in one of two forms. 'rows': (x − μ)·Σ⁻¹, the vectors as rows. 'columns':
- * Σ⁻¹·(x − μ)ᵀ, so that MLAS streams each large matrix in place instead of packing a copy of it, with the
- * vectors as columns in strips of 16. The vectors are gathered inside the graph from a table of rows by index,
- * so callers pass their feature rows as they are instead of copying K vectors per position. (Gathering straight
- * from channel-major features, Gather on the position axis, was tried: 3× slower at d = 200.)
+ * The Mahalanobis graph for precision matrices packed in the blocks `bounds` (packedPrecision.ts). One block:
+ * (x − μ)·Σ⁻¹, the vectors as rows. Several: strip_i · (x − μ)ᵀ from row o_i on, for each strip, the vectors
+ * as columns (so MLAS streams each strip in place), concatenated and dotted with (x − μ)ᵀ. The vectors are
+ * gathered inside the graph from a table of rows by index, so callers pass their feature rows as they are
+ * instead of copying K vectors per position. (Gathering straight from channel-major features, Gather on the
+ * position axis, was tried: 3× slower at d = 200.)
  */
-function mahalanobisModel(dim: number, form: 'rows' | 'columns'): Uint8Array {
+function mahalanobisModel(dim: number, bounds: readonly number[]): Uint8Array {
   const g = new GraphBuilder('mahalanobis');
   const table = g.input('rows', 'float', ['n', dim]);
   const indices = g.input('indices', 'int32', ['p', 'k']);
   const mu = g.input('mean', 'float', ['p', dim]);
-  const prec = g.input('precision', 'float', ['p', dim, dim]);
   const x = g.node('Gather', [table, indices], { axis: 0 }); // [p, k, d]
   const diff = g.node('Sub', [x, g.node('Unsqueeze', [mu, g.constInt64([1])])]);
-  if (form === 'rows') {
+  if (bounds.length === 2) {
+    const prec = g.input('strip0', 'float', ['p', dim, dim]);
     const product = g.node('Mul', [g.node('MatMul', [diff, prec]), diff]);
     g.node('ReduceSum', [product, g.constInt64([2])], { keepdims: 0 }, 'distance');
   } else {
-    const columns = g.node('Transpose', [diff], { perm: [0, 2, 1] });
-    const product = g.node('Mul', [g.node('MatMul', [prec, columns]), columns]);
+    const columns = g.node('Transpose', [diff], { perm: [0, 2, 1] }); // [p, d, k]
+    const parts = packedStrips(bounds, dim).map(({ start, end }, i) => {
+      const strip = g.input(`strip${i}`, 'float', ['p', end - start, dim - start]);
+      const tail = start === 0 ? columns : g.node('Slice', [columns, g.constInt64([start]), g.constInt64([dim]), g.constInt64([1])]);
+      return g.node('MatMul', [strip, tail]); // [p, end − start, k]
+    });
+    const product = g.node('Mul', [g.node('Concat', parts, { axis: 1 }), columns]);
     g.node('ReduceSum', [product, g.constInt64([1])], { keepdims: 0 }, 'distance');
   }
   g.output('distance', 'float', ['p', 'k']);
@@ -113,64 +120,58 @@ function mahalanobisModel(dim: number, form: 'rows' | 'columns'): Uint8Array {
 }
 
 /**
+ * Positions of packed precision matrices per Mahalanobis run. Measured at d = 550 (21 vectors, 448 positions):
+ * runs of 16, 32, 64 positions took 30, 29, 31 ms; the strips of a run and its [p, d, K] intermediates then
+ * stay close to the cache instead of streaming megabytes of slices through memory.
+ */
+const PACKED_RUN_POSITIONS = 32;
+
+/** Precision matrices first … first+n−1 of `count` in the packed layout of packedPrecision.ts. */
+export interface PrecisionRange {
+  packed: Float32Array;
+  count: number;
+  first: number;
+}
+
+/**
  * Squared Mahalanobis distances of K vectors per position to that position's Gaussian, the vectors named by
- * index into a table of rows: rows [n, d], indices [P, K] (row numbers), means [P, d], precisions [P, d, d]
- * (symmetric) → [P, K] with (x − μ)ᵀ Σ⁻¹ (x − μ). Runs of positions keep the [p, K, d] intermediates small.
+ * index into a table of rows: rows [n, d], indices [P, K] (row numbers), means [P, d], and P packed precision
+ * matrices from `precisions.first` on → [P, K] with (x − μ)ᵀ Σ⁻¹ (x − μ). Runs of positions keep the [p, K, d]
+ * intermediates small.
  */
 export async function mahalanobisOfRows(
   rows: Float32Array,
   indices: Int32Array,
   means: Float32Array,
-  precisions: Float32Array,
+  precisions: PrecisionRange,
   positions: number,
   perPosition: number,
   dim: number,
 ): Promise<Float32Array> {
-  const { form, width } = mahalanobisForm(dim, perPosition);
-  const session = await cachedSession(`mahalanobis:${form}:${dim}`, () => mahalanobisModel(dim, form), { arena: true });
-  const run = itemsPerRun(width * dim);
+  const bounds = packedBlockBounds(dim);
+  const session = await cachedSession(`mahalanobis:${bounds.join(',')}`, () => mahalanobisModel(dim, bounds), { arena: true });
+  const run = bounds.length === 2 ? itemsPerRun(perPosition * dim) : Math.min(PACKED_RUN_POSITIONS, itemsPerRun(perPosition * dim));
   const out = new Float32Array(positions * perPosition);
   const table = floatTensor(rows, [rows.length / dim, dim]);
-  // Padded runs repeat each position's first vector in the extra columns; their distances are dropped.
-  const padded = width > perPosition ? new Int32Array(Math.min(run, positions) * width) : null;
   for (let p0 = 0; p0 < positions; p0 += run) {
     const n = Math.min(run, positions - p0);
-    let runIndices = indices.subarray(p0 * perPosition, (p0 + n) * perPosition);
-    if (padded) {
-      for (let i = 0; i < n; i++) {
-        padded.set(runIndices.subarray(i * perPosition, (i + 1) * perPosition), i * width);
-        padded.fill(runIndices[i * perPosition]!, i * width + perPosition, (i + 1) * width);
-      }
-      runIndices = padded.subarray(0, n * width);
-    }
-    const r = await runTensors(session, {
+    const feeds: Record<string, ReturnType<typeof floatTensor>> = {
       rows: table,
-      indices: int32Tensor(runIndices, [n, width]),
+      indices: int32Tensor(indices.subarray(p0 * perPosition, (p0 + n) * perPosition), [n, perPosition]),
       mean: floatTensor(means.subarray(p0 * dim, (p0 + n) * dim), [n, dim]),
-      precision: floatTensor(precisions.subarray(p0 * dim * dim, (p0 + n) * dim * dim), [n, dim, dim]),
+    };
+    stripViews(precisions.packed, precisions.count, dim, precisions.first + p0, n, bounds).forEach((v, i) => {
+      feeds[`strip${i}`] = floatTensor(v.data, v.dims);
     });
-    const distances = r.distance!.data;
-    if (!padded) out.set(distances, p0 * perPosition);
-    else for (let i = 0; i < n; i++) out.set(distances.subarray(i * width, i * width + perPosition), (p0 + i) * perPosition);
+    const r = await runTensors(session, feeds);
+    out.set(r.distance!.data, p0 * perPosition);
   }
   return out;
 }
 
 /**
- * Which Mahalanobis graph to run for K vectors per position at dimension d, and how many columns (K padded).
- * Measured per 8 MB run on the 2-core machine (docs/speed.md): for d ≥ 384 and K ≤ 32 the 'columns' form is
- * faster (d = 550: K = 16 in 18 ms against 32 ms, K = 21 in 31 against 36 ms per 221 positions), as long as K
- * fills its strips of 16 (padding 21 to 32 costs nothing there); for smaller d, or many vectors (K = 84:
- * 134 against 113 GFLOP/s), 'rows' is.
- */
-function mahalanobisForm(dim: number, perPosition: number): { form: 'rows' | 'columns'; width: number } {
-  if (dim < 384 || perPosition > 32 || perPosition === 1) return { form: 'rows', width: perPosition };
-  return { form: 'columns', width: perPosition <= 8 ? perPosition : Math.ceil(perPosition / 16) * 16 };
-}
-
-/**
  * Squared Mahalanobis distances of K vectors per position to that position's Gaussian.
- * vectors: [P, K, d], means: [P, d], precisions: [P, d, d] (symmetric) → [P, K] with (x − μ)ᵀ Σ⁻¹ (x − μ).
+ * vectors: [P, K, d], means: [P, d], precisions: [P, d, d] (full, symmetric) → [P, K] with (x − μ)ᵀ Σ⁻¹ (x − μ).
  */
 export async function batchedMahalanobis(
   vectors: Float32Array,
@@ -181,7 +182,8 @@ export async function batchedMahalanobis(
   dim: number,
 ): Promise<Float32Array> {
   const identity = Int32Array.from({ length: positions * perPosition }, (_, i) => i);
-  return mahalanobisOfRows(vectors, identity, means, precisions, positions, perPosition, dim);
+  const packed = { packed: packPrecisions(precisions, positions, dim), count: positions, first: 0 };
+  return mahalanobisOfRows(vectors, identity, means, packed, positions, perPosition, dim);
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import { KERNEL_CHUNK_BYTES } from '../engine/kernels.js';
 import { blockedSpdInverse } from '../engine/blockedInverse.js';
+import { packPrecisions } from '../engine/packedPrecision.js';
 import { covarianceFromPacked, packedSize, type PositionStatistics } from '../engine/positionStatistics.js';
 
 /** Gaussians of every grid position: means [P, d] and precision matrices in chunks of positions. */
@@ -15,7 +16,11 @@ export interface GaussianGrid {
   /** Positions per precision chunk (the last chunk may be shorter). */
   chunkSize: number;
   means: Float32Array;
-  /** precisions[i]: [min(chunkSize, P − i·chunkSize), d, d], the inverses of Σ_p + εI. */
+  /**
+   * precisions[i]: the inverses of Σ_p + εI of positions i·chunkSize … (min(chunkSize, P − i·chunkSize) of them),
+   * packed by symmetry in the blocks packedBlockBounds(d) (engine/packedPrecision.ts); below d = 384 that is
+   * the full matrices [n, d, d].
+   */
   precisions: Float32Array[];
 }
 
@@ -138,7 +143,8 @@ async function fitGrid(stats: PositionStatistics, centres: Float64Array, weights
   const chunkSize = gaussianChunkSize(d);
   const precisions: Float32Array[] = [];
   for (let p0 = 0; p0 < P; p0 += chunkSize) {
-    precisions.push(await precisionChunk(stats, p0, Math.min(chunkSize, P - p0), centres, weights, epsilon));
+    const count = Math.min(chunkSize, P - p0);
+    precisions.push(packPrecisions(await precisionChunk(stats, p0, count, centres, weights, epsilon), count, d));
   }
   return { positions: P, dim: d, chunkSize, means: Float32Array.from(centres), precisions };
 }

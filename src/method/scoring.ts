@@ -56,11 +56,11 @@ export async function scoreAgainstGrid(
   for (let chunkIndex = 0; chunkIndex < grid.precisions.length; chunkIndex++) {
     const c0 = chunkIndex * grid.chunkSize;
     const chunkEnd = Math.min(P, c0 + grid.chunkSize);
-    const precisions = grid.precisions[chunkIndex]!;
+    const packed = grid.precisions[chunkIndex]!;
     for (let p0 = c0; p0 < chunkEnd; p0 += run) {
       const pc = Math.min(run, chunkEnd - p0);
       const means = grid.means.subarray(p0 * d, (p0 + pc) * d);
-      const precision = precisions.subarray((p0 - c0) * d * d, (p0 - c0 + pc) * d * d);
+      const precision = { packed, count: chunkEnd - c0, first: p0 - c0 };
       for (let m0 = 0; m0 < images; m0 += group) {
         const mc = Math.min(group, images - m0);
         const perQ = mc * perPosition;

@@ -1,11 +1,13 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Detector } from '../../src/detector/detector.js';
 import type { DetectorConfigInput } from '../../src/detector/config.js';
+import { padimModelFromTensors, padimModelToTensors } from '../../src/detector/modelTensors.js';
+import { unpackPrecisions } from '../../src/engine/packedPrecision.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bottle = path.resolve(repo, '..', 'shared', 'datasets', 'mvtec_ad', 'bottle');
@@ -39,3 +41,39 @@ for (const [name, config] of CONFIGS) {
     assert.ok(worst < 2e-2, `largest relative map difference ${worst}`);
   });
 }
+
+test('padim d = 384: precision matrices are saved packed by symmetry, and files of full matrices still load', { skip: !haveData && 'shared bottle data not found' }, async () => {
+  const dir = path.join(bottle, 'train', 'good');
+  const train = (await readdir(dir)).sort().slice(0, 4).map((f) => path.join(dir, f));
+  const probe = path.join(bottle, 'test', 'broken_small', '000.png');
+  const d = 384;
+  // A 64-pixel crop keeps the grid at 16 × 16 positions (the full 56 × 56 writes a 1.2 GB file).
+  const detector = await Detector.fit(train, { method: 'padim', options: { dim: d }, preprocess: { resize: 72, crop: 64 }, batchSize: 4 });
+  assert.equal(detector.fitted.method, 'padim');
+  if (detector.fitted.method !== 'padim') return;
+  const model = detector.fitted.model;
+  const { meta, tensors } = padimModelToTensors(model);
+  assert.deepEqual(meta.precisionBlocks, [0, 96, 192, 288, 384]);
+  const first = tensors.get('gaussian.precision.0')!;
+  const count = Math.min(meta.chunkSize, model.height * model.width);
+  assert.deepEqual(first.shape, [count, 0.625 * d * d]);
+
+  // A file written before packing: full matrices [chunk, d, d] and no precisionBlocks.
+  const old = new Map(tensors);
+  for (const [name, t] of tensors) {
+    if (!name.startsWith('gaussian.precision.')) continue;
+    const n = t.shape[0]!;
+    old.set(name, { dtype: 'F32', shape: [n, d, d], data: unpackPrecisions(t.data as Float32Array, n, d) });
+  }
+  const { precisionBlocks: _dropped, ...oldMeta } = meta;
+  const reread = padimModelFromTensors(model.settings, oldMeta, old, 'old.npad');
+  reread.gaussians.precisions.forEach((chunk, i) => assert.deepEqual(chunk, model.gaussians.precisions[i]));
+
+  // Saved and loaded, the model scores exactly as before.
+  const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'npad-packed-')), 'padim.npad');
+  await detector.save(file);
+  const results: number[] = [];
+  for (const dt of [detector, await Detector.load(file)]) await dt.score([probe], (_i, r) => void results.push(r.score));
+  assert.equal(results[0], results[1]);
+  await rm(path.dirname(file), { recursive: true });
+});

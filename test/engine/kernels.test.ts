@@ -1,6 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { batchedInverse, batchedMahalanobis, centredGram, mahalanobisOfRows, nearestCentroid } from '../../src/engine/kernels.js';
+import { packPrecisions } from '../../src/engine/packedPrecision.js';
 import { invertReference, mahalanobisReference } from '../../src/engine/reference.js';
 import { kMeans } from '../../src/engine/kmeans.js';
 import { seededRandom } from '../../src/util/random.js';
@@ -14,6 +15,13 @@ function randomSpd(d: number, random: () => number): Float64Array {
     for (let k = 0; k < d; k++) s += a[r * d + k]! * a[c * d + k]!;
     m[r * d + c] = s + (r === c ? 0.5 : 0);
   }
+  return m;
+}
+
+/** A symmetric matrix of entries in [−0.5, 0.5) (the distances check the formula, not a Gaussian). */
+function randomSymmetric(d: number, random: () => number): Float32Array {
+  const m = new Float32Array(d * d);
+  for (let r = 0; r < d; r++) for (let c = r; c < d; c++) m[r * d + c] = m[c * d + r] = random() - 0.5;
   return m;
 }
 
@@ -55,21 +63,24 @@ test('centred Gram: sums and outer products per position, read from channel-majo
   assert.deepEqual(Array.from(grams), [4, 8, 8, 17]);
 });
 
-// Indices that repeat and skip rows; d = 384 with 12 vectors runs the 'columns' graph padded to 16.
-for (const [d, K] of [[5, 4], [384, 12]] as const) test(`Mahalanobis of rows gathered by index (d = ${d}, K = ${K})`, async () => {
+// Indices that repeat and skip rows, positions from the middle of a chunk; d = 384 runs the packed graph (4 strips),
+// and 40 positions make two runs of it.
+for (const [d, K, Q] of [[5, 4, 3], [384, 12, 3], [384, 1, 40]] as const) test(`Mahalanobis of rows gathered by index (d = ${d}, K = ${K}, ${Q} positions)`, async () => {
   const random = seededRandom(4);
-  const N = 7, Q = 3;
+  const N = 7;
   const rows = Float32Array.from({ length: N * d }, () => random() * 2 - 1);
   const indices = Int32Array.from({ length: Q * K }, () => Math.floor(random() * N));
-  const prec = new Float32Array(Q * d * d);
-  for (let q = 0; q < Q; q++) prec.set(Float32Array.from(randomSpd(d, random)), q * d * d);
+  // Q + 1 matrices in the chunk; the kernel scores the last Q.
+  const prec = new Float32Array((Q + 1) * d * d);
+  for (let q = 0; q <= Q; q++) prec.set(randomSymmetric(d, random), q * d * d);
   const means = Float32Array.from({ length: Q * d }, () => random() - 0.5);
-  const out = await mahalanobisOfRows(rows, indices, means, prec, Q, K, d);
+  const packed = packPrecisions(prec, Q + 1, d);
+  const out = await mahalanobisOfRows(rows, indices, means, { packed, count: Q + 1, first: 1 }, Q, K, d);
   assert.equal(out.length, Q * K);
   for (let q = 0; q < Q; q++) for (let k = 0; k < K; k++) {
     const row = indices[q * K + k]!;
-    const ref = mahalanobisReference(rows.subarray(row * d, (row + 1) * d), means.subarray(q * d, (q + 1) * d), prec.subarray(q * d * d, (q + 1) * d * d), d);
-    assert.ok(Math.abs(out[q * K + k]! - ref) < 1e-4 * (1 + ref), `q ${q} k ${k}`);
+    const ref = mahalanobisReference(rows.subarray(row * d, (row + 1) * d), means.subarray(q * d, (q + 1) * d), prec.subarray((q + 1) * d * d, (q + 2) * d * d), d);
+    assert.ok(Math.abs(out[q * K + k]! - ref) < 1e-4 * (1 + Math.abs(ref)), `q ${q} k ${k}`);
   }
 });
 

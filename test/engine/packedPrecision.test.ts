@@ -1,0 +1,83 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  invalidBlockBounds,
+  packPrecisions,
+  packedBlockBounds,
+  packedMatrixSize,
+  stripViews,
+  unpackPrecisions,
+} from '../../src/engine/packedPrecision.js';
+import { seededRandom } from '../../src/util/random.js';
+
+/** yᵀ A y in float64, the plain way. */
+function quadraticForm(a: Float32Array, y: Float64Array, d: number): number {
+  let s = 0;
+  for (let r = 0; r < d; r++) for (let c = 0; c < d; c++) s += y[r]! * a[r * d + c]! * y[c]!;
+  return s;
+}
+
+/** yᵀ A y read from one packed matrix: Σ_i y_iᵀ · strip_i · y_{o_i…d}. */
+function packedQuadraticForm(packed: Float32Array, count: number, m: number, y: Float64Array, d: number, bounds: number[]): number {
+  let s = 0;
+  stripViews(packed, count, d, m, 1, bounds).forEach(({ data }, i) => {
+    const o = bounds[i]!;
+    const width = d - o;
+    for (let r = o; r < bounds[i + 1]!; r++) for (let c = o; c < d; c++) s += y[r]! * data[(r - o) * width + c - o]! * y[c]!;
+  });
+  return s;
+}
+
+test('block bounds: one block below d = 384, four blocks of a multiple of 16 rows from there on', () => {
+  assert.deepEqual(packedBlockBounds(200), [0, 200]);
+  assert.deepEqual(packedBlockBounds(384), [0, 96, 192, 288, 384]);
+  assert.deepEqual(packedBlockBounds(550), [0, 144, 288, 432, 550]);
+  // 0.625 of the dense matrix at d = 384: (b + 1) / 2b with b = 4.
+  assert.equal(packedMatrixSize(packedBlockBounds(384), 384), 0.625 * 384 * 384);
+});
+
+test('packing keeps the quadratic form, also of a matrix that is not quite symmetric', () => {
+  const random = seededRandom(11);
+  const d = 7;
+  const bounds = [0, 3, 5, 7];
+  const count = 3;
+  const full = Float32Array.from({ length: count * d * d }, () => random() - 0.5);
+  const packed = packPrecisions(full, count, d, bounds);
+  assert.equal(packed.length, count * (3 * 7 + 2 * 4 + 2 * 2));
+  for (let m = 0; m < count; m++) {
+    const y = Float64Array.from({ length: d }, () => random() * 2 - 1);
+    const want = quadraticForm(full.subarray(m * d * d, (m + 1) * d * d), y, d);
+    assert.ok(Math.abs(packedQuadraticForm(packed, count, m, y, d, bounds) - want) < 1e-6, `matrix ${m}`);
+  }
+});
+
+test('unpacking gives back a symmetric matrix exactly, and packing it again the same packed values', () => {
+  const random = seededRandom(12);
+  const d = 9;
+  const bounds = [0, 4, 8, 9];
+  const count = 2;
+  const full = new Float32Array(count * d * d);
+  for (let m = 0; m < count; m++) for (let r = 0; r < d; r++) for (let c = r; c < d; c++) full[m * d * d + r * d + c] = full[m * d * d + c * d + r] = random() - 0.5;
+  const packed = packPrecisions(full, count, d, bounds);
+  assert.deepEqual(unpackPrecisions(packed, count, d, bounds), full);
+  // A not-quite-symmetric matrix unpacks to its symmetric part, which packs to the same values.
+  const skewed = full.map((v, i) => v + (i % 5) * 1e-3);
+  const once = packPrecisions(skewed, count, d, bounds);
+  assert.deepEqual(packPrecisions(unpackPrecisions(once, count, d, bounds), count, d, bounds), once);
+});
+
+test('one block is the full matrix itself', () => {
+  const full = Float32Array.from({ length: 2 * 4 * 4 }, (_, i) => i);
+  assert.equal(packPrecisions(full, 2, 4, [0, 4]), full);
+  assert.equal(unpackPrecisions(full, 2, 4, [0, 4]), full);
+  const [view] = stripViews(full, 2, 4, 1, 1, [0, 4]);
+  assert.deepEqual(view!.dims, [1, 4, 4]);
+  assert.deepEqual(Array.from(view!.data), Array.from(full.subarray(16, 32)));
+});
+
+test('block bounds from a file are checked', () => {
+  assert.equal(invalidBlockBounds([0, 96, 192, 288, 384], 384), null);
+  assert.match(invalidBlockBounds([0, 100], 384)!, /from 0 to d = 384/);
+  assert.match(invalidBlockBounds([0, 200, 100, 384], 384)!, /does not rise/);
+  assert.match(invalidBlockBounds('full', 384)!, /not a list/);
+});
