@@ -33,6 +33,6 @@ export async function writeModelCalibration(
   const previous = stored === undefined || stored === null ? null : parseCalibration(stored, path);
   const next = typeof calibration === 'function' ? calibration(previous) : calibration;
   const checked = next === null ? null : parseCalibration(next, path);
-  await saveModel(out, { method: header.method, config: checked === null ? config : { ...config, calibration: checked }, backbone: header.backbone }, tensors);
+  await saveModel(out, { method: header.method, config: checked === null ? config : { ...config, calibration: checked }, backbone: header.backbone, formatVersion: header.formatVersion }, tensors);
   return checked;
 }

@@ -30,7 +30,7 @@ import { fitMethod, scoreMethod, type FittedModel } from './methods.js';
 import { checkFitMemory, type MemoryGuardOptions } from './memoryEstimate.js';
 import { checkModelGrid, checkOptionLimits, parseStoredBackbone } from './loadChecks.js';
 import { predictImages, type PredictionHandler, type SkippedImageHandler } from './predict.js';
-import { checkModelMeta, fittedModelFromTensors, fittedModelToTensors, type StoragePrecision } from './modelTensors.js';
+import { checkModelMeta, fittedModelFromTensors, fittedModelToTensors, formatVersionOf, type StoragePrecision } from './modelTensors.js';
 
 /** How {@link Detector.save} writes the model. */
 export interface SaveOptions {
@@ -162,7 +162,9 @@ export class Detector {
       {
         method: this.config.method,
         config: { detector: this.config, model: meta, ...(this.currentCalibration ? { calibration: this.currentCalibration } : {}) },
-        backbone: { id: this.backbone.id, weightsSha256: this.backbone.weightsSha256 } },
+        backbone: { id: this.backbone.id, weightsSha256: this.backbone.weightsSha256 },
+        formatVersion: formatVersionOf(meta),
+      },
       tensors,
     );
   }

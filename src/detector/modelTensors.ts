@@ -208,6 +208,11 @@ export function patchcoreModelFromTensors(
 /** The JSON part of a fitted model of any method. */
 export type ModelMeta = NpadModelMeta | PadimModelMeta | PatchcoreModelMeta;
 
+/** The oldest model file version that reads a model with this metadata: 2 once precision matrices are packed in several blocks. */
+export function formatVersionOf(meta: ModelMeta): number {
+  return 'precisionBlocks' in meta && meta.precisionBlocks !== undefined && meta.precisionBlocks.length > 2 ? 2 : 1;
+}
+
 /** Tensors and metadata of a fitted model of any method. */
 export function fittedModelToTensors(fitted: FittedModel, precision: StoragePrecision = 'f32'): { meta: ModelMeta; tensors: Map<string, ModelTensor> } {
   switch (fitted.method) {

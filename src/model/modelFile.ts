@@ -20,11 +20,14 @@ import {
 } from '../tensorfile/safetensors.js';
 
 /**
- * Version of the model file layout this npad writes and the newest it reads.
- * Bump it when a change would make older npad versions misread a file
- * (a new required field, a changed meaning); purely additive metadata does not.
+ * Newest version of the model file layout this npad reads. Bump it when a change would make older npad
+ * versions misread a file (a new required field, a changed meaning); purely additive metadata does not.
+ * A file records the oldest version that reads it (ModelHeader.formatVersion), so files that use nothing new
+ * stay readable by older npad versions.
+ *
+ * 1: the first layout. 2: precision matrices may be packed by symmetry (`precisionBlocks`, docs/model-format.md).
  */
-export const MODEL_FORMAT_VERSION = 1;
+export const MODEL_FORMAT_VERSION = 2;
 
 /** Value of the `format` field, telling npad models apart from other uses of the `npad` key. */
 const FORMAT_NAME = 'npad-model';
@@ -50,6 +53,8 @@ export interface ModelHeader {
   config: Record<string, unknown>;
   /** The feature extractor the detector was fitted with. */
   backbone: { id: string; weightsSha256: string };
+  /** The oldest layout version that reads these tensors (default 1; at most MODEL_FORMAT_VERSION). */
+  formatVersion?: number;
 }
 
 /** The header as read back, with what npad adds when saving. */
@@ -97,7 +102,7 @@ export function encodeModel(
   for (const [name, t] of tensors) entries.set(name, { dtype: t.dtype, shape: t.shape, data: tensorBytes(name, t) });
   const meta = {
     format: FORMAT_NAME,
-    formatVersion: MODEL_FORMAT_VERSION,
+    formatVersion: header.formatVersion ?? 1,
     method: header.method,
     config: header.config,
     backbone: { id: header.backbone.id, weightsSha256: header.backbone.weightsSha256 },
@@ -179,6 +184,10 @@ function checkHeader(h: ModelHeader): void {
   }
   if (!SHA256_HEX.test(h.backbone.weightsSha256)) {
     throw new RangeError('backbone weightsSha256 must be 64 lowercase hex digits');
+  }
+  const v = h.formatVersion;
+  if (v !== undefined && !(Number.isSafeInteger(v) && v >= 1 && v <= MODEL_FORMAT_VERSION)) {
+    throw new RangeError(`formatVersion ${String(v)} must be an integer from 1 to ${MODEL_FORMAT_VERSION}`);
   }
 }
 

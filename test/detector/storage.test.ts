@@ -8,6 +8,7 @@ import { Detector } from '../../src/detector/detector.js';
 import type { DetectorConfigInput } from '../../src/detector/config.js';
 import { padimModelFromTensors, padimModelToTensors } from '../../src/detector/modelTensors.js';
 import { unpackPrecisions } from '../../src/engine/packedPrecision.js';
+import { loadModel } from '../../src/model/modelFile.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bottle = path.resolve(repo, '..', 'shared', 'datasets', 'mvtec_ad', 'bottle');
@@ -72,6 +73,8 @@ test('padim d = 384: precision matrices are saved packed by symmetry, and files 
   // Saved and loaded, the model scores exactly as before.
   const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'npad-packed-')), 'padim.npad');
   await detector.save(file);
+  // Older npad versions read format 1 only: they refuse this file by its version instead of misreading it.
+  assert.equal((await loadModel(file)).header.formatVersion, 2);
   const results: number[] = [];
   for (const dt of [detector, await Detector.load(file)]) await dt.score([probe], (_i, r) => void results.push(r.score));
   assert.equal(results[0], results[1]);

@@ -88,8 +88,13 @@ test('round trip of every model dtype with header and metadata', async () => {
   const beforeSave = Date.now();
   await saveModel(path, HEADER, tensors);
   const loaded = await loadModel(path, { backboneId: 'wide_resnet50_2', weightsSha256: SHA_A.toUpperCase() });
-  assert.equal(MODEL_FORMAT_VERSION, 1);
+  assert.equal(MODEL_FORMAT_VERSION, 2);
+  // A file records the oldest version that reads it: 1 unless the header asks for more.
   assert.equal(loaded.header.formatVersion, 1);
+  const packed = join(dir, 'version2.safetensors');
+  await saveModel(packed, { ...HEADER, formatVersion: 2 }, tensors);
+  assert.equal((await loadModel(packed)).header.formatVersion, 2);
+  await assert.rejects(saveModel(packed, { ...HEADER, formatVersion: 3 }, tensors), /formatVersion 3 must be an integer from 1 to 2/);
   assert.equal(loaded.header.method, HEADER.method);
   assert.deepEqual(loaded.header.config, HEADER.config);
   assert.deepEqual(loaded.header.backbone, HEADER.backbone);
@@ -180,9 +185,9 @@ test('a safetensors file without npad metadata is not an npad model', async () =
 });
 
 test('a model from a newer npad is refused with both format versions', async () => {
-  const meta = { ...validMeta(new Map()), formatVersion: 2, method: 42, whatever: 'new fields' };
+  const meta = { ...validMeta(new Map()), formatVersion: 3, method: 42, whatever: 'new fields' };
   const path = await writeWithMeta('newer.safetensors', meta);
-  await assertRefused(path, /: made by a newer npad \(format 2\); this npad reads format 1$/);
+  await assertRefused(path, /: made by a newer npad \(format 3\); this npad reads format 2$/);
   await assertRefused(await writeWithMeta('v0.safetensors', { ...meta, formatVersion: 0 }), /unknown model format version 0/);
   await assertRefused(await writeWithMeta('vx.safetensors', { ...meta, formatVersion: '1' }), /unknown model format version "1"/);
 });

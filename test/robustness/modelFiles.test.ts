@@ -104,8 +104,8 @@ test('the checksum, the format version and the file type are checked', async () 
   await refused('tensor checksum', 'one bit flipped in the tensor data', () => loadModel(flippedFile), flippedFile, /tensor data does not match its checksum: the file is damaged/);
 
   const newer = path.join(tmp, 'newer.npad');
-  await writeFile(newer, withNpadMeta(bytes, (m) => setPath(m, ['formatVersion'], 2)));
-  await refused('format version', 'formatVersion 2 (a newer npad)', () => loadModel(newer), newer, /made by a newer npad \(format 2\); this npad reads format 1/);
+  await writeFile(newer, withNpadMeta(bytes, (m) => setPath(m, ['formatVersion'], 3)));
+  await refused('format version', 'formatVersion 3 (a newer npad)', () => loadModel(newer), newer, /made by a newer npad \(format 3\); this npad reads format 2/);
 
   const other = path.join(tmp, 'other.npad');
   await writeFile(other, withNpadMeta(bytes, (m) => setPath(m, ['format'], 'something-else')));
