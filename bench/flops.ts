@@ -82,10 +82,10 @@ export interface ScoringShape {
 
 /**
  * FLOP of scoring one image: the backbone once per crop it sees, and one Mahalanobis product per Gaussian a
- * feature meets (mahalanobisFlops). N-pad with module C meets the 9 Gaussians of its 3×3 neighbourhood in module A; module D
- * multiplies both modules by the copies in image space, while in feature space the copies share the 21 distinct
- * offsets of a 3×3 neighbourhood moved one cell in 4 directions (featureShifts.ts). Top-k centroid distances and
- * element-wise work are left out (under 1 %).
+ * feature meets (mahalanobisFlops). N-pad with module C meets the 9 Gaussians of its 3×3 neighbourhood in
+ * module A; module D multiplies both modules by the copies in image space, while in feature space the copies
+ * share the 21 distinct offsets of a 3×3 neighbourhood moved one cell in 4 directions (featureShifts.ts). Top-k
+ * centroid distances and element-wise work are left out (under 1 %).
  */
 export function scoringFlopsPerImage(s: ScoringShape): { backbone: number; mahalanobis: number; total: number } {
   const positions = (s.input / 4) ** 2;
