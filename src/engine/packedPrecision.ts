@@ -74,27 +74,31 @@ export function invalidBlockBounds(bounds: unknown, dim: number): string | null 
 }
 
 /**
+ * Visits every row of every strip of `count` matrices: `full` is the matrix's offset in [count, d, d], `row` the
+ * row's offset in the packed layout, r the row's index, [start, end) its block's rows.
+ */
+function forEachStripRow(count: number, dim: number, bounds: readonly number[], visit: (full: number, row: number, r: number, start: number, end: number) => void): void {
+  let base = 0;
+  for (const { start, end, size } of packedStrips(bounds, dim)) {
+    const width = dim - start;
+    for (let m = 0; m < count; m++) {
+      for (let r = start; r < end; r++) visit(m * dim * dim, base + m * size + (r - start) * width, r, start, end);
+    }
+    base += count * size;
+  }
+}
+
+/**
  * Packs `count` matrices [count, d, d] into the layout of `bounds`. With one block the matrices are returned
  * as they are (the same array).
  */
 export function packPrecisions(full: Float32Array, count: number, dim: number, bounds: readonly number[] = packedBlockBounds(dim)): Float32Array {
   if (bounds.length === 2) return full;
-  const strips = packedStrips(bounds, dim);
   const out = new Float32Array(count * packedMatrixSize(bounds, dim));
-  let base = 0;
-  for (const { start, end, size } of strips) {
-    const width = dim - start;
-    for (let m = 0; m < count; m++) {
-      const a = m * dim * dim;
-      const o = base + m * size;
-      for (let r = start; r < end; r++) {
-        const row = o + (r - start) * width;
-        for (let c = start; c < end; c++) out[row + c - start] = full[a + r * dim + c]!;
-        for (let c = end; c < dim; c++) out[row + c - start] = full[a + r * dim + c]! + full[a + c * dim + r]!;
-      }
-    }
-    base += count * size;
-  }
+  forEachStripRow(count, dim, bounds, (a, row, r, start, end) => {
+    for (let c = start; c < end; c++) out[row + c - start] = full[a + r * dim + c]!;
+    for (let c = end; c < dim; c++) out[row + c - start] = full[a + r * dim + c]! + full[a + c * dim + r]!;
+  });
   return out;
 }
 
@@ -105,24 +109,14 @@ export function packPrecisions(full: Float32Array, count: number, dim: number, b
 export function unpackPrecisions(packed: Float32Array, count: number, dim: number, bounds: readonly number[] = packedBlockBounds(dim)): Float32Array {
   if (bounds.length === 2) return packed;
   const out = new Float32Array(count * dim * dim);
-  let base = 0;
-  for (const { start, end, size } of packedStrips(bounds, dim)) {
-    const width = dim - start;
-    for (let m = 0; m < count; m++) {
-      const a = m * dim * dim;
-      const o = base + m * size;
-      for (let r = start; r < end; r++) {
-        const row = o + (r - start) * width;
-        for (let c = start; c < end; c++) out[a + r * dim + c] = packed[row + c - start]!;
-        for (let c = end; c < dim; c++) {
-          const half = packed[row + c - start]! / 2;
-          out[a + r * dim + c] = half;
-          out[a + c * dim + r] = half;
-        }
-      }
+  forEachStripRow(count, dim, bounds, (a, row, r, start, end) => {
+    for (let c = start; c < end; c++) out[a + r * dim + c] = packed[row + c - start]!;
+    for (let c = end; c < dim; c++) {
+      const half = packed[row + c - start]! / 2;
+      out[a + r * dim + c] = half;
+      out[a + c * dim + r] = half;
     }
-    base += count * size;
-  }
+  });
   return out;
 }
 
