@@ -18,7 +18,7 @@
  */
 
 /** Smallest dimension packed into several blocks (measured: see the file comment). */
-export const PACKING_MIN_DIM = 384;
+const PACKING_MIN_DIM = 384;
 
 /** Diagonal blocks of a packed matrix at d ≥ PACKING_MIN_DIM. */
 const PACKED_BLOCKS = 4;
