@@ -9,6 +9,7 @@
  * 1677 positions, d = 200, 67 → 40 ms).
  * Plain TypeScript equivalents for tests are in reference.ts.
  */
+import type * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../onnx/graph.js';
 import { cachedSession, floatTensor, int32Tensor, int64Tensor, runFloat, runTensors } from '../onnx/session.js';
 import { packPrecisions, packedBlockBounds, packedStrips, stripViews } from './packedPrecision.js';
@@ -155,7 +156,7 @@ export async function mahalanobisOfRows(
   const table = floatTensor(rows, [rows.length / dim, dim]);
   for (let p0 = 0; p0 < positions; p0 += run) {
     const n = Math.min(run, positions - p0);
-    const feeds: Record<string, ReturnType<typeof floatTensor>> = {
+    const feeds: Record<string, ort.Tensor> = {
       rows: table,
       indices: int32Tensor(indices.subarray(p0 * perPosition, (p0 + n) * perPosition), [n, perPosition]),
       mean: floatTensor(means.subarray(p0 * dim, (p0 + n) * dim), [n, dim]),

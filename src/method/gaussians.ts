@@ -34,7 +34,10 @@ export interface NeighbourWeights {
 /** Bytes of one stored chunk of precision matrices. */
 const PRECISION_CHUNK_BYTES = 256 * 2 ** 20;
 
-/** Positions per precision chunk for dimension d (≈ 256 MB of float32 matrices). */
+/**
+ * Positions per precision chunk for dimension d: ≈ 256 MB of full float32 matrices while a chunk is built, 0.625
+ * of that once packed (from d = 384 on).
+ */
 export function gaussianChunkSize(dim: number): number {
   return Math.max(1, Math.floor(PRECISION_CHUNK_BYTES / (4 * dim * dim)));
 }
