@@ -19,7 +19,7 @@
 import { createHash } from 'node:crypto';
 import type * as ort from 'onnxruntime-node';
 import { type AttributeValue, GraphBuilder } from '../onnx/graph.js';
-import { type FloatTensor, cachedSession, createSession, runFloat } from '../onnx/session.js';
+import { type FloatTensor, cachedSession, createSession, releaseCachedSession, runFloat } from '../onnx/session.js';
 import type { Backbone, StageNames } from './index.js';
 import { STAGES_INPUT, STAGES_OUTPUTS, stagesModel } from './stagesModel.js';
 
@@ -143,6 +143,11 @@ export class FeatureExtractor {
     return counts;
   }
 
+  /** Frees the channel count's graph and its memory arena (call once all batches are counted). */
+  async releaseCountGraph(): Promise<void> {
+    await releaseCachedSession(this.cacheKey({ kind: 'countPositive' }));
+  }
+
   private checkImages(images: Float32Array, batch: number): void {
     if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch ${batch}: expected a positive integer`);
     const expected = batch * 3 * this.inputSize * this.inputSize;
@@ -174,9 +179,10 @@ export class FeatureExtractor {
         this.cacheKey(output),
         build((g) => emitStages(g, g.input(IMAGE, 'float', ['batch', 3, s, s]))),
         // The arena saves ~10 % of the backbone's time (fresh activation blocks fault in page by page) and holds
-        // one batch's activations (~0.4 GB at 16 images of 224²) for the process: worth it for the selected
-        // channels, which fitting and scoring run on every image, not for the one-off full-grid channel count.
-        { arena: output.kind !== 'countPositive' },
+        // one batch's activations (~0.4 GB at 16 images of 224²) while the session lives. The channel count's
+        // full-grid intermediates are larger still, and faulting them in afresh tripled its time (24 against 7 s
+        // on bottle's 209 images): it keeps an arena too, freed by releaseCountGraph() once counting is done.
+        { arena: true },
       );
       return onlyOutput(await runFloat(session, { [IMAGE]: { data: images, dims: [batch, 3, s, s] } }, ['out']));
     }
@@ -184,6 +190,7 @@ export class FeatureExtractor {
     const session = await cachedSession(
       this.cacheKey(output),
       build((g) => stageInputs(g, stageChannels)),
+      { arena: output.kind === 'countPositive' },
     );
     return onlyOutput(await runFloat(session, stages, ['out']));
   }
@@ -248,9 +255,20 @@ export function buildFeatureGraph(
 ): Uint8Array {
   const g = new GraphBuilder('npad-features');
   const values = stages(g);
-  const selection = output.kind === 'features' ? output.selection : undefined;
-  const parts = splitSelection(stageChannels, selection);
   const gridOf = values[0];
+  if (output.kind === 'countPositive') {
+    // Each stage counted on its own after its resize, and only the counts concatenated: the concatenated
+    // full grid (360 MB for 16 images of 224²) is never built.
+    const counts = values.map((v, i) => {
+      const x = i === 0 ? v : resizeTo(g, v, gridOf, opts.upsample);
+      const positive = g.node('Cast', [g.node('Greater', [x, g.constFloat([0], [])])], { to: 1 });
+      return g.node('ReduceSum', [positive, g.constInt64([0, 2, 3])], { keepdims: 0 });
+    });
+    g.node('Concat', counts, { axis: 0 }, 'out');
+    g.output('out', 'float', [stageChannels.reduce((a, b) => a + b, 0)]);
+    return g.build();
+  }
+  const parts = splitSelection(stageChannels, output.selection);
   const pieces: string[] = [];
   values.forEach((v, i) => {
     const picked = parts[i];
@@ -260,15 +278,9 @@ export function buildFeatureGraph(
     pieces.push(i === 0 ? x : resizeTo(g, x, gridOf, opts.upsample));
   });
   const features = pieces.length === 1 ? (pieces[0] as string) : g.node('Concat', pieces, { axis: 1 });
-  if (output.kind === 'features') {
-    g.node('Identity', [features], {}, 'out');
-    const channels = selection ? selection.length : stageChannels.reduce((a, b) => a + b, 0);
-    g.output('out', 'float', ['batch', channels, 'height', 'width']);
-  } else {
-    const positive = g.node('Cast', [g.node('Greater', [features, g.constFloat([0], [])])], { to: 1 });
-    g.node('ReduceSum', [positive, g.constInt64([0, 2, 3])], { keepdims: 0 }, 'out');
-    g.output('out', 'float', [stageChannels.reduce((a, b) => a + b, 0)]);
-  }
+  g.node('Identity', [features], {}, 'out');
+  const channels = output.selection ? output.selection.length : stageChannels.reduce((a, b) => a + b, 0);
+  g.output('out', 'float', ['batch', channels, 'height', 'width']);
   return g.build();
 }
 

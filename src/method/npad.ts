@@ -56,10 +56,14 @@ export interface ScoredImage {
 /** Counts, per backbone channel, the positive feature values over the nominal images (paper §3.1). */
 async function countPositiveChannels(paths: readonly string[], extractor: FeatureExtractor, s: NpadFitSettings, progress?: ProgressCallback): Promise<Float64Array> {
   const counts = new Float64Array(extractor.channels);
-  for await (const { start, items: batch, loaded } of prefetchedBatches(paths, s.batchSize, (b) => loadImageBatch(b, s.preprocess))) {
-    const c = await extractor.countPositive(loaded, batch.length);
-    for (let k = 0; k < counts.length; k++) counts[k]! += c[k]!;
-    progress?.('channel statistics', start + batch.length, paths.length);
+  try {
+    for await (const { start, items: batch, loaded } of prefetchedBatches(paths, s.batchSize, (b) => loadImageBatch(b, s.preprocess))) {
+      const c = await extractor.countPositive(loaded, batch.length);
+      for (let k = 0; k < counts.length; k++) counts[k]! += c[k]!;
+      progress?.('channel statistics', start + batch.length, paths.length);
+    }
+  } finally {
+    await extractor.releaseCountGraph();
   }
   return counts;
 }

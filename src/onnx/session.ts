@@ -67,6 +67,14 @@ export function createSession(model: Uint8Array | string): Promise<ort.Inference
     : ort.InferenceSession.create(model, sessionOptions());
 }
 
+/** Drops the cached session of `key`, if any, and frees its memory (a one-off graph's arena, say). */
+export async function releaseCachedSession(key: string): Promise<void> {
+  const s = cache.get(key);
+  if (!s) return;
+  cache.delete(key);
+  await (await s).release();
+}
+
 /** Drops every cached session (frees their memory). */
 export async function releaseSessions(): Promise<void> {
   const all = [...cache.values()];

@@ -115,6 +115,16 @@ describe('FeatureExtractor', () => {
     });
     assert.deepEqual(await fx.countPositive(x.data, 4), want);
     assert.ok(want.some((v) => v > 0) && want.some((v) => v < 4 * 64), 'the data has both signs');
+    // Bilinear resizing counts on the resized grid too; a released count graph is rebuilt on the next call.
+    const bilinear = await FeatureExtractor.create(poolBackbone, { upsample: 'bilinear' }, 32);
+    const fullBilinear = await bilinear.extract(x.data, 4);
+    const wantBilinear = new Float64Array(12);
+    fullBilinear.forEach((v, i) => {
+      if (v > 0) wantBilinear[Math.floor(i / 64) % 12]!++;
+    });
+    assert.deepEqual(await bilinear.countPositive(x.data, 4), wantBilinear);
+    await bilinear.releaseCountGraph();
+    assert.deepEqual(await bilinear.countPositive(x.data, 4), wantBilinear);
   });
 
   it('returns the raw stage maps on their own grids, built in code or as a stages model', async () => {
