@@ -1,69 +1,12 @@
 #!/usr/bin/env node
 /**
- * The `npad` command. User mistakes (NpadInputError, bad options) print one clear line and exit 2 (nothing done);
- * `npad fit`, `npad eval` and `npad predict` exit 3 when they finished but skipped unreadable images; anything
- * else is a bug and prints its stack.
+ * The `npad` command's entry point. It first makes sure the process runs with transparent huge pages
+ * (hugePages.ts: without them, touching fresh memory cost a third of a fit), starting itself again when they
+ * must be asked for, and only then loads the commands, so the first process never loads onnxruntime.
  */
-import { NpadInputError } from '../errors.js';
-import { EVAL_HELP, evalCommand } from './evalCommand.js';
-import { FIT_HELP, fitCommand } from './fitCommand.js';
-import { CALIBRATE_HELP, calibrateCommand } from './calibrateCommand.js';
-import { PREDICT_HELP, predictCommand } from './predictCommand.js';
-import { SERVE_HELP, serveCommand } from './serveCommand.js';
+import { rerunWithHugePages } from './hugePages.js';
 
-const USAGE = `npad — N-pad visual anomaly detection
-
-Commands:
-${FIT_HELP}
-
-${EVAL_HELP.split('\n\n')[0]}
-
-${PREDICT_HELP}
-
-${CALIBRATE_HELP}
-
-${SERVE_HELP}
-`;
-
-/** Errors that are the user's to fix: shown as a message, never as a stack trace. */
-function isUserError(e: unknown): e is Error {
-  if (e instanceof NpadInputError || e instanceof RangeError) return true;
-  // node:util parseArgs reports unknown or malformed flags with these codes.
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
+if (!(await rerunWithHugePages())) {
+  const { runCommandLine } = await import('./commands.js');
+  await runCommandLine(process.argv.slice(2));
 }
-
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case 'fit':
-      return fitCommand(rest);
-    case 'eval':
-      return evalCommand(rest);
-    case 'predict':
-      return predictCommand(rest);
-    case 'calibrate':
-      return calibrateCommand(rest);
-    case 'serve':
-      return serveCommand(rest);
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(USAGE);
-      return command === undefined ? 2 : 0;
-    default:
-      throw new NpadInputError(`unknown command '${command}' (expected fit, eval, predict, calibrate or serve; npad --help lists them)`);
-  }
-}
-
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    if (isUserError(e)) process.stderr.write(`npad: ${e.message}\n`);
-    else process.stderr.write(`npad: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exitCode = isUserError(e) ? 2 : 1;
-  },
-);

@@ -1,0 +1,88 @@
+/**
+ * Transparent huge pages for the `npad` command. On Linux machines whose transparent huge pages are in
+ * 'madvise' mode (the common default), memory is handed out in 4 KiB pages, and touching fresh memory costs a
+ * page fault per page: on this project's virtual machine 256 MiB took 650–780 ms to touch the first time and
+ * 10 ms the second (docs/speed.md). npad allocates hundreds of MB per fit (feature buffers, covariance and
+ * precision grids) and onnxruntime allocates its outputs afresh, so those faults were a third of a fit.
+ *
+ * glibc's tunable `glibc.malloc.hugetlb=1` makes malloc ask for huge pages (madvise MADV_HUGEPAGE) on its large
+ * blocks, and the same 256 MiB then took 21–29 ms. Tunables are read when a process starts, so the command
+ * starts itself again with the tunable set when it is missing. Set NPAD_HUGE_PAGES=0 to turn this off; a
+ * GLIBC_TUNABLES that already names glibc.malloc.hugetlb is left as it is.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
+
+/** The glibc tunable that asks malloc for transparent huge pages. */
+export const HUGE_PAGE_TUNABLE = 'glibc.malloc.hugetlb=1';
+
+/** Linux's transparent-huge-page mode (the bracketed word of /sys/kernel/mm/transparent_hugepage/enabled), or null. */
+export function transparentHugePageMode(file = '/sys/kernel/mm/transparent_hugepage/enabled'): string | null {
+  try {
+    return /\[(\w+)\]/.exec(readFileSync(file, 'utf8'))?.[1] ?? null;
+  } catch {
+    return null; // not Linux, or no transparent huge pages
+  }
+}
+
+/**
+ * The environment to start the command again with, or null when this one will do: not Linux, huge pages
+ * not in 'madvise' mode ('always' needs no asking, 'never' cannot be asked), turned off by NPAD_HUGE_PAGES=0,
+ * or the tunable already chosen (which also stops the restarted command from restarting again).
+ */
+export function hugePageEnvironment(env: NodeJS.ProcessEnv, mode: string | null, platform: NodeJS.Platform = process.platform): NodeJS.ProcessEnv | null {
+  if (platform !== 'linux' || mode !== 'madvise' || env.NPAD_HUGE_PAGES === '0') return null;
+  const tunables = env.GLIBC_TUNABLES ?? '';
+  if (tunables.split(':').some((t) => t.startsWith('glibc.malloc.hugetlb='))) return null;
+  return { ...env, GLIBC_TUNABLES: tunables ? `${tunables}:${HUGE_PAGE_TUNABLE}` : HUGE_PAGE_TUNABLE };
+}
+
+/**
+ * Runs this same command (same Node flags, script and arguments) with `env` as a child sharing the terminal,
+ * and resolves with its exit code, or with null when it could not be started. A signal that ended the child
+ * is passed on to the caller to re-raise. SIGTERM and SIGHUP sent to this process alone (a supervisor
+ * stopping it) are passed to the child; SIGINT is not, because Ctrl-C already reaches the whole process group
+ * and `npad serve` takes a second SIGINT as "exit at once".
+ */
+export function rerunWith(env: NodeJS.ProcessEnv): Promise<{ code: number } | { signal: NodeJS.Signals } | null> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env });
+    const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
+    const handlers: [NodeJS.Signals, () => void][] = [
+      ['SIGTERM', forward('SIGTERM')],
+      ['SIGHUP', forward('SIGHUP')],
+      ['SIGINT', () => {}],
+    ];
+    for (const [s, h] of handlers) process.on(s, h);
+    const done = (result: { code: number } | { signal: NodeJS.Signals } | null): void => {
+      for (const [s, h] of handlers) process.off(s, h);
+      resolve(result);
+    };
+    child.on('error', () => done(null));
+    child.on('exit', (code, signal) => done(signal ? { signal } : { code: code ?? 1 }));
+  });
+}
+
+/** The shell's exit code for a process ended by `signal` (128 + its number). */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + (constants.signals[signal] ?? 0);
+}
+
+/**
+ * Reruns this process with huge pages when they must be asked for (hugePageEnvironment) and waits for it.
+ * Returns true when the rerun ran, with its exit code set on this process (a signal that ended it is raised
+ * here again); false when the caller should go on in this process.
+ */
+export async function rerunWithHugePages(): Promise<boolean> {
+  const env = hugePageEnvironment(process.env, transparentHugePageMode());
+  const result = env ? await rerunWith(env) : null;
+  if (result === null) return false;
+  if ('signal' in result) {
+    process.exitCode = signalExitCode(result.signal);
+    process.kill(process.pid, result.signal);
+  } else {
+    process.exitCode = result.code;
+  }
+  return true;
+}

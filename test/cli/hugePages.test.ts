@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { HUGE_PAGE_TUNABLE, hugePageEnvironment, signalExitCode, transparentHugePageMode } from '../../src/cli/hugePages.js';
+import { repo } from './helpers.js';
+
+describe('transparent huge pages for the npad command', () => {
+  it('asks for them only on Linux in madvise mode, once, and keeps other tunables', () => {
+    assert.equal(hugePageEnvironment({}, 'madvise', 'linux')?.GLIBC_TUNABLES, HUGE_PAGE_TUNABLE);
+    assert.equal(hugePageEnvironment({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, 'madvise', 'linux')?.GLIBC_TUNABLES, `glibc.malloc.arena_max=2:${HUGE_PAGE_TUNABLE}`);
+    assert.equal(hugePageEnvironment({ KEEP: 'me' }, 'madvise', 'linux')?.KEEP, 'me');
+    // Already chosen (also what stops the rerun command from rerunning), turned off, or nothing to ask for.
+    assert.equal(hugePageEnvironment({ GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' }, 'madvise', 'linux'), null);
+    assert.equal(hugePageEnvironment({ NPAD_HUGE_PAGES: '0' }, 'madvise', 'linux'), null);
+    assert.equal(hugePageEnvironment({}, 'always', 'linux'), null);
+    assert.equal(hugePageEnvironment({}, 'never', 'linux'), null);
+    assert.equal(hugePageEnvironment({}, null, 'linux'), null);
+    assert.equal(hugePageEnvironment({}, 'madvise', 'darwin'), null);
+  });
+
+  it('reads the mode from the kernel file, and null without one', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'npad-thp-'));
+    await writeFile(path.join(dir, 'enabled'), 'always [madvise] never\n');
+    assert.equal(transparentHugePageMode(path.join(dir, 'enabled')), 'madvise');
+    assert.equal(transparentHugePageMode(path.join(dir, 'missing')), null);
+    assert.equal(signalExitCode('SIGTERM'), 143);
+  });
+
+  const child = (args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'test', 'cli', 'hugePagesChild.ts'), ...args], { cwd: repo, encoding: 'utf8' });
+
+  it('reruns the same script with the new environment and reports its exit code or signal', () => {
+    const exited = child([]);
+    assert.equal(exited.stdout, `inner ${HUGE_PAGE_TUNABLE}\nouter {"code":7}\n`, exited.stderr);
+    const signalled = child(['signal']);
+    assert.equal(signalled.stdout, `inner ${HUGE_PAGE_TUNABLE}\nouter {"signal":"SIGTERM"}\n`, signalled.stderr);
+  });
+
+  it('runs npad through the rerun when the tunable is missing: same output and exit codes', () => {
+    const env = { ...process.env };
+    delete env.GLIBC_TUNABLES;
+    const npad = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'src', 'cli', 'main.ts'), ...args], { cwd: repo, encoding: 'utf8', env });
+    const help = npad(['--help']);
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stdout, /^npad — N-pad visual anomaly detection/);
+    const bad = npad(['bogus']);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /^npad: unknown command 'bogus'/);
+  });
+});
