@@ -90,8 +90,8 @@ export async function backboneStage(dim: number, batch = 16, size = 224): Promis
 
 /**
  * Fitting's per-position statistics as a bottle fit accumulates them: 208 images (bottle has 209) added in
- * batches of 16 channel-major feature maps, gathered into Gram calls of up to imagesPerGram images each, the
- * Gram matrices summed into float64 packed triangles.
+ * batches of 16 channel-major feature maps, transposed into the position-major gather buffer, Gram calls of up
+ * to imagesPerGram images each, the Gram matrices summed into float64 packed triangles (all of it counted).
  */
 export async function covarianceStage(dim: number, positions = 3136, batch = 16, images = 208): Promise<StageFigure> {
   const x = randomFloats(positions * batch * dim, 11);

@@ -11,50 +11,43 @@
  */
 import type * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../onnx/graph.js';
-import { cachedSession, floatTensor, int32Tensor, int64Tensor, runFloat, runTensors } from '../onnx/session.js';
+import { cachedSession, floatTensor, int32Tensor, runFloat, runTensors } from '../onnx/session.js';
 import { packPrecisions, packedBlockBounds, packedStrips, stripViews } from './packedPrecision.js';
 
 /** Bytes of the largest output or intermediate tensor a kernel run should make (see the file comment). */
 export const KERNEL_CHUNK_BYTES = 8 * 2 ** 20;
 
 /**
- * Per-position centred sums and Gram matrices of positions p0 … p0+count−1 of B images.
- * features: channel-major [B, d, P] as the backbone gives them (passed whole: onnxruntime reads input buffers in
- * place, and the graph slices the positions it needs, so no transposed copy is made in TypeScript);
+ * Per-position centred sums and Gram matrices of `count` positions of B images.
+ * vectors: position-major [count, B, d], each position's B vectors side by side (as PositionStatistics gathers
+ * them, so a run of positions is one contiguous piece and the graph needs no transposition of its input);
  * reference: [count, d] (centring point per position).
  * Returns sums [count, d] of (x − ref) and grams [count, d, d] of Σ_b (x − ref)(x − ref)ᵀ, in float32; the
  * batch is at most a few hundred centred images, so float32 is exact enough here; callers add the batches in
  * float64.
  */
 export async function centredGram(
-  features: Float32Array,
+  vectors: Float32Array,
+  count: number,
   batch: number,
   dim: number,
-  positions: number,
-  p0: number,
-  count: number,
   reference: Float32Array,
 ): Promise<{ sums: Float32Array; grams: Float32Array }> {
   const session = await cachedSession(`centredGram:${dim}`, () => {
     const g = new GraphBuilder('centredGram');
-    const xs = g.input('x', 'float', ['b', dim, 'p']);
-    const range = g.input('range', 'int64', [2]);
+    const x = g.input('x', 'float', ['q', 'b', dim]);
     const ref = g.input('reference', 'float', ['q', dim]);
-    const start = g.node('Slice', [range, g.constInt64([0]), g.constInt64([1])]);
-    const end = g.node('Slice', [range, g.constInt64([1]), g.constInt64([2])]);
-    const cells = g.node('Slice', [xs, start, end, g.constInt64([2])]); // [b, d, q]
-    const perPosition = g.node('Transpose', [cells], { perm: [2, 1, 0] }); // [q, d, b]
-    const xc = g.node('Sub', [perPosition, g.node('Unsqueeze', [ref, g.constInt64([2])])]);
-    g.node('ReduceSum', [xc, g.constInt64([2])], { keepdims: 0 }, 'sums');
-    g.node('MatMul', [xc, g.node('Transpose', [xc], { perm: [0, 2, 1] })], {}, 'grams');
+    const xc = g.node('Sub', [x, g.node('Unsqueeze', [ref, g.constInt64([1])])]); // [q, b, d]
+    g.node('ReduceSum', [xc, g.constInt64([1])], { keepdims: 0 }, 'sums');
+    // onnxruntime folds the Transpose into the MatMul (a transposed-A GEMM per position).
+    g.node('MatMul', [g.node('Transpose', [xc], { perm: [0, 2, 1] }), xc], {}, 'grams');
     g.output('sums', 'float', ['q', dim]);
     g.output('grams', 'float', ['q', dim, dim]);
     return g.build();
   }, { arena: true });
-  const out = await runTensors(session, {
-    x: floatTensor(features.subarray(0, batch * dim * positions), [batch, dim, positions]),
-    range: int64Tensor([p0, p0 + count]),
-    reference: floatTensor(reference, [count, dim]),
+  const out = await runFloat(session, {
+    x: { data: vectors.subarray(0, count * batch * dim), dims: [count, batch, dim] },
+    reference: { data: reference, dims: [count, dim] },
   });
   return { sums: out.sums!.data, grams: out.grams!.data };
 }

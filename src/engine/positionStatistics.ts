@@ -47,7 +47,10 @@ export class PositionStatistics {
   private readonly scatter: Float64Array;
   /** Images gathered per Gram call. */
   private readonly gatherImages: number;
-  /** Channel-major features of the images not yet in the sums, [gatherImages, d, P] (allocated on first use). */
+  /**
+   * The images not yet in the sums, position-major [P, gatherImages, d]: image slot j of position p at
+   * (p·gatherImages + j)·d (allocated on first use), so a run of positions is one contiguous Gram input.
+   */
   private gathered: Float32Array | null = null;
   private pendingImages = 0;
 
@@ -66,8 +69,8 @@ export class PositionStatistics {
   }
 
   /**
-   * Adds a batch of channel-major features [B, d, P] (as the backbone gives them), copied as they are into the
-   * gather buffer. Call {@link flush} before reading the statistics.
+   * Adds a batch of channel-major features [B, d, P] (as the backbone gives them), transposed into the gather
+   * buffer's position slots. Call {@link flush} before reading the statistics.
    */
   async add(features: Float32Array, batch: number): Promise<void> {
     const { positions: P, dim: d } = this;
@@ -78,7 +81,7 @@ export class PositionStatistics {
       const G = this.gatherImages;
       const take = Math.min(batch - b0, G - this.pendingImages);
       this.gathered ??= new Float32Array(G * perImage);
-      this.gathered.set(features.subarray(b0 * perImage, (b0 + take) * perImage), this.pendingImages * perImage);
+      intoPositionSlots(features, b0, take, d, P, this.gathered, G, this.pendingImages);
       this.pendingImages += take;
       b0 += take;
       if (this.pendingImages === G) await this.accumulateGathered();
@@ -92,19 +95,24 @@ export class PositionStatistics {
   }
 
   /**
-   * Centred Gram matrices of the gathered images, a few positions per onnxruntime run (the graph reads its
-   * positions straight from the channel-major buffer), added into the float64 sums.
+   * Centred Gram matrices of the gathered images, a few positions per onnxruntime run (each run's input is one
+   * contiguous piece of the position-major buffer), added into the float64 sums.
    */
   private async accumulateGathered(): Promise<void> {
     const B = this.pendingImages;
     if (B === 0) return;
     const { positions: P, dim: d } = this;
+    const G = this.gatherImages;
+    const gathered = this.gathered!;
+    // A partial gather (the last images, from flush): close the gaps so each position's B vectors are
+    // contiguous. Moving left in order of position never overwrites a slot not yet moved.
+    if (B < G) for (let p = 1; p < P; p++) gathered.copyWithin(p * B * d, p * G * d, (p * G + B) * d);
     const reference = this.reference!;
     const run = positionsPerGramRun(d);
     const tri = packedSize(d);
     for (let p0 = 0; p0 < P; p0 += run) {
       const pc = Math.min(run, P - p0);
-      const { sums, grams } = await centredGram(this.gathered!, B, d, P, p0, pc, reference.subarray(p0 * d, (p0 + pc) * d));
+      const { sums, grams } = await centredGram(gathered.subarray(p0 * B * d, (p0 + pc) * B * d), pc, B, d, reference.subarray(p0 * d, (p0 + pc) * d));
       addInto(this.sums, p0 * d, sums);
       addUpperTriangles(this.scatter, p0 * tri, grams, pc, d);
     }
@@ -161,6 +169,29 @@ function batchMean(features: Float32Array, positions: number, batch: number, dim
     }
   }
   return out;
+}
+
+/**
+ * Copies images b0 … b0+count−1 of channel-major features [B, d, P] into the position-major gather buffer, image
+ * b0 + i into slot firstSlot + i of every position: gathered[(p·slots + slot)·d + c] = features[(b·d + c)·P + p].
+ * In tiles of 32 positions × 32 channels, so both the strided reads and the scattered rows stay in cache.
+ */
+function intoPositionSlots(features: Float32Array, b0: number, count: number, dim: number, positions: number, gathered: Float32Array, slots: number, firstSlot: number): void {
+  const tile = 32;
+  for (let i = 0; i < count; i++) {
+    const image = (b0 + i) * dim * positions;
+    const slot = firstSlot + i;
+    for (let p0 = 0; p0 < positions; p0 += tile) {
+      const p1 = Math.min(positions, p0 + tile);
+      for (let c0 = 0; c0 < dim; c0 += tile) {
+        const c1 = Math.min(dim, c0 + tile);
+        for (let p = p0; p < p1; p++) {
+          let o = (p * slots + slot) * dim + c0;
+          for (let c = c0, k = image + c0 * positions + p; c < c1; c++, k += positions) gathered[o++] = features[k]!;
+        }
+      }
+    }
+  }
 }
 
 /** target[offset + i] += values[i]. */

@@ -53,14 +53,13 @@ for (const [d, P, K] of [[6, 3, 4], [384, 2, 3], [384, 3, 12]] as const) test(`M
   }
 });
 
-test('centred Gram: sums and outer products per position, read from channel-major features', async () => {
-  // B = 2, d = 2, P = 3; position 1 holds x = [1, 2], [3, 5]; reference [1, 1] → centred [0, 1], [2, 4].
-  // Channel-major [B, d, P]: image 0 channel 0 = [9, 1, 9], channel 1 = [9, 2, 9]; image 1: [9, 3, 9], [9, 5, 9].
-  const features = Float32Array.from([9, 1, 9, 9, 2, 9, 9, 3, 9, 9, 5, 9]);
-  const { sums, grams } = await centredGram(features, 2, 2, 3, 1, 1, Float32Array.from([1, 1]));
-  assert.deepEqual(Array.from(sums), [2, 5]);
+test('centred Gram: sums and outer products per position, from position-major vectors', async () => {
+  // Two positions, B = 2, d = 2. Position 1 holds x = [1, 2], [3, 5]; reference [1, 1] → centred [0, 1], [2, 4].
+  const vectors = Float32Array.from([9, 9, 9, 9, 1, 2, 3, 5]);
+  const { sums, grams } = await centredGram(vectors, 2, 2, 2, Float32Array.from([9, 9, 1, 1]));
+  assert.deepEqual(Array.from(sums), [0, 0, 2, 5]);
   // [0,1]ᵀ[0,1] + [2,4]ᵀ[2,4] = [[0,0],[0,1]] + [[4,8],[8,16]]
-  assert.deepEqual(Array.from(grams), [4, 8, 8, 17]);
+  assert.deepEqual(Array.from(grams), [0, 0, 0, 0, 4, 8, 8, 17]);
 });
 
 // Indices that repeat and skip rows, positions from the middle of a chunk; d = 384 runs the packed graph (4 strips),

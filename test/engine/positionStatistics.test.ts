@@ -4,9 +4,10 @@ import { PositionStatistics, covarianceFromPacked, packedSize } from '../../src/
 import { covarianceReference } from '../../src/engine/reference.js';
 import { seededRandom } from '../../src/util/random.js';
 
-for (const gather of [undefined, 4, 7]) test(`streamed covariance equals the two-pass float64 covariance, even with a large mean (${gather ?? 'default'} images per Gram call)`, async () => {
+// 40 positions × 35 channels cross the 32 × 32 tiles of the transposition into the gather buffer.
+for (const [gather, P, d] of [[undefined, 3, 4], [4, 3, 4], [7, 3, 4], [7, 40, 35]] as const) test(`streamed covariance equals the two-pass float64 covariance, even with a large mean (${gather ?? 'default'} images per Gram call, ${P} positions, d = ${d})`, async () => {
   const random = seededRandom(5);
-  const P = 3, d = 4, N = 23;
+  const N = 23;
   // Large offset against a small spread: raw float32 sums of squares would cancel catastrophically.
   const samples = Float32Array.from({ length: N * P * d }, () => 1000 + random());
   const stats = new PositionStatistics(P, d, gather);
