@@ -43,7 +43,9 @@ export function hugePageEnvironment(env: NodeJS.ProcessEnv, mode: string | null,
  * and resolves with its exit code, or with null when it could not be started. A signal that ended the child
  * is passed on to the caller to re-raise. SIGTERM and SIGHUP sent to this process alone (a supervisor
  * stopping it) are passed to the child; SIGINT is not, because Ctrl-C already reaches the whole process group
- * and `npad serve` takes a second SIGINT as "exit at once".
+ * and `npad serve` takes a second SIGINT as "exit at once". (SIGKILL cannot be passed on: a child whose parent
+ * is killed that way runs on until it ends, unless the supervisor kills the whole process group, as systemd and
+ * container runtimes do.)
  */
 export function rerunWith(env: NodeJS.ProcessEnv): Promise<{ code: number } | { signal: NodeJS.Signals } | null> {
   return new Promise((resolve) => {
