@@ -1,7 +1,7 @@
 /**
- * The `npad` commands (started by main.ts). User mistakes (NpadInputError, bad options) print one clear line and exit 2 (nothing done);
- * `npad fit`, `npad eval` and `npad predict` exit 3 when they finished but skipped unreadable images; anything
- * else is a bug and prints its stack.
+ * The `npad` commands (started by main.ts). User mistakes (NpadInputError, bad options) print one clear line and
+ * exit 2 (nothing done); `npad fit`, `npad eval` and `npad predict` exit 3 when they finished but skipped
+ * unreadable images; anything else is a bug and prints its stack.
  */
 import { NpadInputError } from '../errors.js';
 import { EVAL_HELP, evalCommand } from './evalCommand.js';

@@ -72,7 +72,8 @@ export async function releaseCachedSession(key: string): Promise<void> {
   const s = cache.get(key);
   if (!s) return;
   cache.delete(key);
-  await (await s).release();
+  const session = await s.catch(() => null); // one that failed to build holds nothing
+  await session?.release();
 }
 
 /** Drops every cached session (frees their memory). */
@@ -90,11 +91,6 @@ export function floatTensor(data: Float32Array, dims: readonly number[]): ort.Te
 /** Wraps int32 data (e.g. gather indices) as an onnxruntime tensor. */
 export function int32Tensor(data: Int32Array, dims: readonly number[]): ort.Tensor {
   return new ort.Tensor('int32', data, dims);
-}
-
-/** Wraps integers as an int64 onnxruntime tensor of shape [n] (e.g. slice bounds). */
-export function int64Tensor(values: readonly number[]): ort.Tensor {
-  return new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), [values.length]);
 }
 
 /** Runs a session on prepared tensors (any types) and returns the named float32 outputs. */
