@@ -95,10 +95,32 @@ function forEachStripRow(count: number, dim: number, bounds: readonly number[], 
 export function packPrecisions(full: Float32Array, count: number, dim: number, bounds: readonly number[] = packedBlockBounds(dim)): Float32Array {
   if (bounds.length === 2) return full;
   const out = new Float32Array(count * packedMatrixSize(bounds, dim));
-  forEachStripRow(count, dim, bounds, (a, row, r, start, end) => {
-    for (let c = start; c < end; c++) out[row + c - start] = full[a + r * dim + c]!;
-    for (let c = end; c < dim; c++) out[row + c - start] = full[a + r * dim + c]! + full[a + c * dim + r]!;
+  // Each strip row is copied whole (A_rc from the diagonal on), then the mirrored A_cr of the blocks right of
+  // the diagonal are added. Those are column reads, so they go in tiles of rows × columns that stay in cache:
+  // read one at a time, they cost ~10 ns per value at d = 550 (a third of a fit's packing time was there).
+  forEachStripRow(count, dim, bounds, (a, row, r, start) => {
+    out.set(full.subarray(a + r * dim + start, a + (r + 1) * dim), row);
   });
+  const tile = 16; // 16 × 16 measured fastest against 32 and 64 (79 against 93–115 ms for a chunk at d = 550)
+  let base = 0;
+  for (const { start, end, size } of packedStrips(bounds, dim)) {
+    const width = dim - start;
+    for (let m = 0; m < count; m++) {
+      const a = m * dim * dim;
+      const strip = base + m * size;
+      for (let c0 = end; c0 < dim; c0 += tile) {
+        const c1 = Math.min(dim, c0 + tile);
+        for (let r0 = start; r0 < end; r0 += tile) {
+          const r1 = Math.min(end, r0 + tile);
+          for (let r = r0; r < r1; r++) {
+            const row = strip + (r - start) * width - start; // out[row + c] holds A_rc
+            for (let c = c0; c < c1; c++) out[row + c]! += full[a + c * dim + r]!;
+          }
+        }
+      }
+    }
+    base += count * size;
+  }
   return out;
 }
 
