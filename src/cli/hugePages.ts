@@ -26,13 +26,23 @@ export function transparentHugePageMode(file = '/sys/kernel/mm/transparent_hugep
   }
 }
 
+/** Node flags that attach a debugger or profiler to the process: a rerun would leave them on the idle parent. */
+const OBSERVING_FLAGS = ['--inspect', '--cpu-prof', '--heap-prof', '--prof'];
+
 /**
  * The environment to start the command again with, or null when this one will do: not Linux, huge pages
  * not in 'madvise' mode ('always' needs no asking, 'never' cannot be asked), turned off by NPAD_HUGE_PAGES=0,
- * or the tunable already chosen (which also stops the restarted command from restarting again).
+ * the tunable already chosen (which also stops the restarted command from restarting again), or a debugger or
+ * profiler asked for in `execArgv` (it should see the process that does the work).
  */
-export function hugePageEnvironment(env: NodeJS.ProcessEnv, mode: string | null, platform: NodeJS.Platform = process.platform): NodeJS.ProcessEnv | null {
+export function hugePageEnvironment(
+  env: NodeJS.ProcessEnv,
+  mode: string | null,
+  platform: NodeJS.Platform = process.platform,
+  execArgv: readonly string[] = process.execArgv,
+): NodeJS.ProcessEnv | null {
   if (platform !== 'linux' || mode !== 'madvise' || env.NPAD_HUGE_PAGES === '0') return null;
+  if (execArgv.some((flag) => OBSERVING_FLAGS.some((f) => flag.startsWith(f)))) return null;
   const tunables = env.GLIBC_TUNABLES ?? '';
   if (tunables.split(':').some((t) => t.startsWith('glibc.malloc.hugetlb='))) return null;
   return { ...env, GLIBC_TUNABLES: tunables ? `${tunables}:${HUGE_PAGE_TUNABLE}` : HUGE_PAGE_TUNABLE };

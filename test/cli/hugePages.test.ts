@@ -9,16 +9,20 @@ import { repo } from './helpers.js';
 
 describe('transparent huge pages for the npad command', () => {
   it('asks for them only on Linux in madvise mode, once, and keeps other tunables', () => {
-    assert.equal(hugePageEnvironment({}, 'madvise', 'linux')?.GLIBC_TUNABLES, HUGE_PAGE_TUNABLE);
-    assert.equal(hugePageEnvironment({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, 'madvise', 'linux')?.GLIBC_TUNABLES, `glibc.malloc.arena_max=2:${HUGE_PAGE_TUNABLE}`);
-    assert.equal(hugePageEnvironment({ KEEP: 'me' }, 'madvise', 'linux')?.KEEP, 'me');
+    assert.equal(hugePageEnvironment({}, 'madvise', 'linux', [])?.GLIBC_TUNABLES, HUGE_PAGE_TUNABLE);
+    assert.equal(hugePageEnvironment({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, 'madvise', 'linux', [])?.GLIBC_TUNABLES, `glibc.malloc.arena_max=2:${HUGE_PAGE_TUNABLE}`);
+    assert.equal(hugePageEnvironment({ KEEP: 'me' }, 'madvise', 'linux', [])?.KEEP, 'me');
     // Already chosen (also what stops the rerun command from rerunning), turned off, or nothing to ask for.
-    assert.equal(hugePageEnvironment({ GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' }, 'madvise', 'linux'), null);
-    assert.equal(hugePageEnvironment({ NPAD_HUGE_PAGES: '0' }, 'madvise', 'linux'), null);
-    assert.equal(hugePageEnvironment({}, 'always', 'linux'), null);
-    assert.equal(hugePageEnvironment({}, 'never', 'linux'), null);
-    assert.equal(hugePageEnvironment({}, null, 'linux'), null);
-    assert.equal(hugePageEnvironment({}, 'madvise', 'darwin'), null);
+    assert.equal(hugePageEnvironment({ GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' }, 'madvise', 'linux', []), null);
+    assert.equal(hugePageEnvironment({ NPAD_HUGE_PAGES: '0' }, 'madvise', 'linux', []), null);
+    assert.equal(hugePageEnvironment({}, 'always', 'linux', []), null);
+    assert.equal(hugePageEnvironment({}, 'never', 'linux', []), null);
+    assert.equal(hugePageEnvironment({}, null, 'linux', []), null);
+    assert.equal(hugePageEnvironment({}, 'madvise', 'darwin', []), null);
+    // A debugger or profiler stays on the process that does the work; other Node flags do not matter.
+    assert.equal(hugePageEnvironment({}, 'madvise', 'linux', ['--inspect-brk=9230']), null);
+    assert.equal(hugePageEnvironment({}, 'madvise', 'linux', ['--cpu-prof']), null);
+    assert.equal(hugePageEnvironment({}, 'madvise', 'linux', ['--import', 'tsx'])?.GLIBC_TUNABLES, HUGE_PAGE_TUNABLE);
   });
 
   it('reads the mode from the kernel file, and null without one', async () => {
