@@ -1,7 +1,8 @@
 /**
  * Speed and memory of npad on this machine, in one run (docs/speed.md explains the figures):
  *   1. the MatMul peak of onnxruntime here, and each heavy stage's achieved GFLOP/s and its ratio to that peak
- *      (backbone, covariance, inversion, Mahalanobis, k-means; bench/stages.ts), for every d;
+ *      (backbone, covariance, inversion, Mahalanobis, k-means; bench/stages.ts), for every d, with what bounds
+ *      each stage: its products alone and the memory bandwidth (bench/ceilings.ts);
  *   2. N-pad and PaDiM at each d on bottle: fit time and fit peak memory, each fit in its own process
  *      (bench/child.ts, which saves the model); then latency (batch 1) and throughput (batched) of N-pad and PaDiM
  *      at the same d measured side by side in one process, taking turns (bench/speedChild.ts), and N-pad's cost
@@ -20,9 +21,19 @@ import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/backbone/index.js';
 import { rerunWithHugePages } from '../src/cli/hugePages.js';
 import { releaseSessions, threadCount } from '../src/onnx/session.js';
+import { memoryBandwidth } from './ceilings.js';
 import type { FitFigures } from './child.js';
 import type { SpeedFigures } from './speedChild.js';
-import { backboneStage, covarianceStage, inversionStage, kmeansStage, mahalanobisStage, matmulPeak, type StageFigure } from './stages.js';
+import {
+  SCORING_MAHALANOBIS_SHAPES,
+  backboneStage,
+  covarianceStage,
+  inversionStage,
+  kmeansStage,
+  mahalanobisStage,
+  matmulPeak,
+  type StageFigure,
+} from './stages.js';
 
 const root = packageRoot();
 
@@ -63,18 +74,33 @@ async function main(): Promise<void> {
 
   process.stderr.write('stages …\n');
   const peak = await matmulPeak();
+  const bandwidth = await memoryBandwidth();
+  out.bandwidthGBps = bandwidth / 1e9;
   const stages: StageFigure[] = [peak];
   for (const d of values['no-stages'] ? [] : dims) {
     stages.push(await backboneStage(d), await covarianceStage(d), await inversionStage(d, d > 300 ? 64 : 256));
-    stages.push(await mahalanobisStage(d, 180, d > 300 ? 64 : 256), await mahalanobisStage(d, 8, d > 300 ? 64 : 256), await kmeansStage(d));
+    for (const { label, perPosition } of SCORING_MAHALANOBIS_SHAPES) stages.push(await mahalanobisStage(d, perPosition, d > 300 ? 64 : 256, label));
+    stages.push(await kmeansStage(d));
     await releaseSessions();
   }
   out.stages = stages;
+  // Ceilings as shares of the peak (bench/ceilings.ts): the products alone, and what the bandwidth allows.
+  const share = (gflops: number | undefined): string => (gflops === undefined ? '—' : gflops >= peak.gflops ? '≥ 1' : (gflops / peak.gflops).toFixed(2));
   const stageTable = table(
-    ['stage', 'shape', 'GFLOP', 'seconds', 'GFLOP/s', 'of MatMul peak'],
-    stages.map((s) => [s.stage, s.shape, (s.flop / 1e9).toFixed(2), s.seconds.toFixed(3), s.gflops.toFixed(1), (s.gflops / peak.gflops).toFixed(2)]),
+    ['stage', 'shape', 'GFLOP', 'seconds', 'GFLOP/s', 'of MatMul peak', 'products alone', 'memory ceiling'],
+    stages.map((s) => [
+      s.stage,
+      s.shape,
+      (s.flop / 1e9).toFixed(2),
+      s.seconds.toFixed(3),
+      s.gflops.toFixed(1),
+      (s.gflops / peak.gflops).toFixed(2),
+      share(s.productsAloneGflops),
+      share(s.bytes === undefined ? undefined : s.flop / (s.bytes / bandwidth) / 1e9),
+    ]),
   );
-  process.stdout.write(`\n${stageTable}\n`);
+  const ceilings = `MatMul peak ${peak.gflops.toFixed(1)} GFLOP/s; memory read bandwidth ${(bandwidth / 1e9).toFixed(1)} GB/s`;
+  process.stdout.write(`\n${ceilings}\n\n${stageTable}\n`);
   if (values['stages-only']) return;
 
   const configs: { name: string; config: object }[] = dims.flatMap((d) => [
@@ -123,7 +149,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${e2eTable}\n`);
   await mkdir(path.join(root, 'results'), { recursive: true });
   await writeFile(path.join(root, 'results', 'bench.json'), JSON.stringify(out, null, 2) + '\n');
-  await writeFile(path.join(root, 'results', 'bench.md'), `${stageTable}\n\n${e2eTable}\n`);
+  await writeFile(path.join(root, 'results', 'bench.md'), `${ceilings}\n\n${stageTable}\n\n${e2eTable}\n`);
   process.stderr.write('wrote results/bench.json and results/bench.md\n');
 }
 

@@ -8,11 +8,14 @@
 import { FeatureExtractor } from '../src/backbone/featureExtractor.js';
 import { loadBackbone } from '../src/backbone/index.js';
 import { blockedInverseFlops, blockedSpdInverse } from '../src/engine/blockedInverse.js';
-import { mahalanobisOfRows, nearestCentroid } from '../src/engine/kernels.js';
+import { mahalanobisOfRows } from '../src/engine/kernels.js';
+import { assignToCentroids } from '../src/engine/kmeans.js';
 import { packPrecisions } from '../src/engine/packedPrecision.js';
 import { PositionStatistics, imagesPerGram } from '../src/engine/positionStatistics.js';
 import { GraphBuilder } from '../src/onnx/graph.js';
 import { cachedSession, runFloat } from '../src/onnx/session.js';
+import { gramProductsAlone, inversionProductsAlone, kmeansProductAlone, mahalanobisProductsAlone, stageBytes } from './ceilings.js';
+import { bestSeconds, randomFloats } from './timing.js';
 import { gramFlops, mahalanobisFlops, matmulFlops, nearestCentroidFlops, resnet50StagesFlops } from './flops.js';
 
 /** One measured stage. */
@@ -23,35 +26,25 @@ export interface StageFigure {
   flop: number;
   seconds: number;
   gflops: number;
+  /** GFLOP/s of the stage's products alone at its shapes (bench/ceilings.ts); absent for the backbone and the peak. */
+  productsAloneGflops?: number;
+  /** Bytes the stage must move at least (bench/ceilings.ts stageBytes), for its memory ceiling. */
+  bytes?: number;
 }
 
-/** Deterministic pseudo-random floats in [-1, 1) (xorshift), so runs do the same work. */
-export function randomFloats(n: number, seed = 1): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = (s >>> 0) / 2 ** 31 - 1;
+/** What bounds a stage besides its own arrangement (bench/ceilings.ts). */
+interface StageBounds {
+  productsAlone: { flop: number; seconds: number };
+  bytes: number;
+}
+
+function figure(stage: string, shape: string, flop: number, seconds: number, bounds?: StageBounds): StageFigure {
+  const f: StageFigure = { stage, shape, flop, seconds, gflops: flop / seconds / 1e9 };
+  if (bounds) {
+    f.productsAloneGflops = bounds.productsAlone.flop / bounds.productsAlone.seconds / 1e9;
+    f.bytes = bounds.bytes;
   }
-  return out;
-}
-
-/** Best wall time of `runs` calls of `fn` after one warm-up call. */
-export async function bestSeconds(fn: () => Promise<unknown>, runs = 3): Promise<number> {
-  await fn();
-  let best = Infinity;
-  for (let r = 0; r < runs; r++) {
-    const t0 = performance.now();
-    await fn();
-    best = Math.min(best, (performance.now() - t0) / 1000);
-  }
-  return best;
-}
-
-function figure(stage: string, shape: string, flop: number, seconds: number): StageFigure {
-  return { stage, shape, flop, seconds, gflops: flop / seconds / 1e9 };
+  return f;
 }
 
 /** The largest batched MatMul rate this machine reaches through onnxruntime (square 1024 and 2048 products). */
@@ -101,7 +94,10 @@ export async function covarianceStage(dim: number, positions = 3136, batch = 16,
     for (let i = 0; i < images; i += batch) await stats.add(x, batch);
     await stats.flush();
   }, 2);
-  return figure('covariance', `${positions} positions × ${images} images (${gather} per Gram call), d = ${dim}`, gramFlops(positions, images, dim), seconds);
+  return figure('covariance', `${positions} positions × ${images} images (${gather} per Gram call), d = ${dim}`, gramFlops(positions, images, dim), seconds, {
+    productsAlone: await gramProductsAlone(dim, positions, images),
+    bytes: stageBytes.covariance(positions, images, dim),
+  });
 }
 
 /** Symmetric, diagonally dominant test matrices (well conditioned, like a covariance + εI). */
@@ -124,27 +120,48 @@ function testMatrices(count: number, dim: number): Float32Array {
 export async function inversionStage(dim: number, count = 256): Promise<StageFigure> {
   const m = testMatrices(count, dim);
   const seconds = await bestSeconds(() => blockedSpdInverse(m, count, dim), 2);
-  return figure('inversion', `${count} matrices, d = ${dim}`, blockedInverseFlops(count, dim), seconds);
+  return figure('inversion', `${count} matrices, d = ${dim}`, blockedInverseFlops(count, dim), seconds, {
+    productsAlone: await inversionProductsAlone(dim, count),
+    bytes: stageBytes.inversion(count, dim),
+  });
 }
 
 /**
- * Scoring's Mahalanobis distances: a chunk of positions, K vectors each (N-pad with module C scores the 9
- * neighbours of 4 images × 5 shifted versions = 180; PaDiM one vector per image).
+ * The Mahalanobis shapes default scoring runs (shifting in feature space, src/method/featureShifts.ts): per
+ * position, module A scores its window's 21 offsets and module B the 5 shifts, PaDiM one vector, each times the
+ * images scored together (1, or a batch of 16).
  */
-export async function mahalanobisStage(dim: number, perPosition: number, positions = 256): Promise<StageFigure> {
+export const SCORING_MAHALANOBIS_SHAPES: readonly { label: string; perPosition: number }[] = [
+  { label: 'PaDiM, 1 image', perPosition: 1 },
+  { label: 'N-pad module B, 1 image', perPosition: 5 },
+  { label: 'N-pad module A, 1 image', perPosition: 21 },
+  { label: 'PaDiM, 16 images', perPosition: 16 },
+  { label: 'N-pad module B, 16 images', perPosition: 80 },
+  { label: 'N-pad module A, 16 images', perPosition: 336 },
+];
+
+/** Scoring's Mahalanobis distances: a chunk of positions, K vectors each (a shape of SCORING_MAHALANOBIS_SHAPES). */
+export async function mahalanobisStage(dim: number, perPosition: number, positions = 256, label = ''): Promise<StageFigure> {
   const x = randomFloats(positions * perPosition * dim, 17);
   const mu = randomFloats(positions * dim, 19);
   // Packed once beforehand, as a fitted or loaded model holds them; the vectors are rows gathered by index.
   const prec = { packed: packPrecisions(testMatrices(positions, dim), positions, dim), count: positions, first: 0 };
   const indices = Int32Array.from({ length: positions * perPosition }, (_, i) => i);
   const seconds = await bestSeconds(() => mahalanobisOfRows(x, indices, mu, prec, positions, perPosition, dim));
-  return figure(`Mahalanobis (K = ${perPosition})`, `${positions} positions × ${perPosition} vectors, d = ${dim}`, mahalanobisFlops(positions, perPosition, dim), seconds);
+  const stage = `Mahalanobis (K = ${perPosition}${label ? `: ${label}` : ''})`;
+  return figure(stage, `${positions} positions × ${perPosition} vectors, d = ${dim}`, mahalanobisFlops(positions, perPosition, dim), seconds, {
+    productsAlone: await mahalanobisProductsAlone(dim, perPosition, positions),
+    bytes: stageBytes.mahalanobis(positions, perPosition, dim),
+  });
 }
 
-/** One k-means assignment step: a chunk of sampled vectors against the centroid bank. */
+/** One k-means assignment step: sampled vectors against the centroid bank, in the detector's chunks (assignToCentroids). */
 export async function kmeansStage(dim: number, vectors = 16384, centroids = 2048): Promise<StageFigure> {
   const x = randomFloats(vectors * dim, 23);
   const c = randomFloats(centroids * dim, 29);
-  const seconds = await bestSeconds(() => nearestCentroid(x, vectors, c, centroids, dim));
-  return figure('k-means assignment', `${vectors} vectors × ${centroids} centroids, d = ${dim}`, nearestCentroidFlops(vectors, centroids, dim), seconds);
+  const seconds = await bestSeconds(() => assignToCentroids(x, vectors, c, centroids, dim));
+  return figure('k-means assignment', `${vectors} vectors × ${centroids} centroids, d = ${dim}`, nearestCentroidFlops(vectors, centroids, dim), seconds, {
+    productsAlone: await kmeansProductAlone(dim, vectors, centroids),
+    bytes: stageBytes.kmeans(vectors, centroids, dim),
+  });
 }

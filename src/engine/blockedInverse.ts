@@ -59,26 +59,40 @@ function matmulFlops(m: number, k: number, n: number): number {
   return 2 * m * k * n;
 }
 
+/** The arithmetic of inverting one d×d matrix: its MatMuls (m×k by k×n) and its leaf inverses (sizes). */
+export interface BlockedInverseWork {
+  matmuls: [m: number, k: number, n: number][];
+  leaves: number[];
+}
+
+/** The MatMuls and leaf inverses blockedSpdInverse does for one d×d matrix, in the graph's order of recursion. */
+export function blockedInverseWork(dim: number, leaf: number = BLOCKED_INVERSE_LEAF): BlockedInverseWork {
+  const work: BlockedInverseWork = { matmuls: [], leaves: [] };
+  const visit = (d: number): void => {
+    const m = blockSplit(d, leaf);
+    if (m === null) {
+      work.leaves.push(d);
+      return;
+    }
+    const k = d - m;
+    visit(m);
+    // W = Pi·Q, then P·W and Pi·(Q − P·W) for its refinement; Qᵀ·W.
+    work.matmuls.push([m, m, k], [m, m, k], [m, m, k], [k, m, k]);
+    visit(k);
+    work.matmuls.push([m, k, k], [m, k, m]); // V = W·Si, V·Wᵀ
+  };
+  visit(dim);
+  return work;
+}
+
 /**
  * FLOPs this algorithm does for `count` d×d matrices: 2·m·k·n per MatMul (m×k by k×n) plus 2·s³ per leaf
  * `Inverse` of size s (the conventional LU-inverse count). Element-wise work (Sub, Add, Concat, ...) is left out.
  */
 export function blockedInverseFlops(count: number, dim: number, leaf: number = BLOCKED_INVERSE_LEAF): number {
-  return count * flopsOne(dim, leaf);
-}
-
-function flopsOne(dim: number, leaf: number): number {
-  const m = blockSplit(dim, leaf);
-  if (m === null) return 2 * dim ** 3;
-  const k = dim - m;
-  return (
-    flopsOne(m, leaf) +
-    flopsOne(k, leaf) +
-    3 * matmulFlops(m, m, k) + // W = Pi·Q, then P·W and Pi·(Q − P·W) for its refinement
-    matmulFlops(k, m, k) + // Qᵀ·W
-    matmulFlops(m, k, k) + // V = W·Si
-    matmulFlops(m, k, m) // V·Wᵀ
-  );
+  const { matmuls, leaves } = blockedInverseWork(dim, leaf);
+  const products = matmuls.reduce((sum, [m, k, n]) => sum + matmulFlops(m, k, n), 0);
+  return count * (products + leaves.reduce((sum, s) => sum + 2 * s ** 3, 0));
 }
 
 /** Slices rows [r0, r1) and columns [c0, c1) of a batch of matrices [n, rows, cols]. */
@@ -132,7 +146,7 @@ function blockedInverseModel(dim: number, leaf: number): Uint8Array {
 }
 
 /** Matrices per onnxruntime run: as many as fit in `chunkBytes`, at least one. */
-function matricesPerRun(dim: number, chunkBytes: number): number {
+export function matricesPerRun(dim: number, chunkBytes: number = KERNEL_CHUNK_BYTES): number {
   return Math.max(1, Math.floor(chunkBytes / (4 * dim * dim)));
 }
 
@@ -152,7 +166,7 @@ export async function blockedSpdInverse(
   const size = dim * dim;
   if (matrices.length !== count * size) throw new RangeError(`expected ${count}×${dim}×${dim} values, got ${matrices.length}`);
   const session = await cachedSession(`blockedInverse:${dim}:${leaf}`, () => blockedInverseModel(dim, leaf), { arena: true });
-  const perRun = matricesPerRun(dim, options.chunkBytes ?? KERNEL_CHUNK_BYTES);
+  const perRun = matricesPerRun(dim, options.chunkBytes);
   const out = new Float32Array(count * size);
   for (let first = 0; first < count; first += perRun) {
     const n = Math.min(perRun, count - first);

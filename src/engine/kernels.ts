@@ -120,6 +120,12 @@ function mahalanobisModel(dim: number, bounds: readonly number[]): Uint8Array {
  */
 const PACKED_RUN_POSITIONS = 32;
 
+/** Positions per Mahalanobis run for K vectors per position at dimension d (shared with bench/ceilings.ts). */
+export function mahalanobisRunPositions(dim: number, perPosition: number): number {
+  const run = itemsPerRun(perPosition * dim);
+  return packedBlockBounds(dim).length === 2 ? run : Math.min(PACKED_RUN_POSITIONS, run);
+}
+
 /** Precision matrices first … first+n−1 of `count` in the packed layout of packedPrecision.ts. */
 export interface PrecisionRange {
   packed: Float32Array;
@@ -144,7 +150,7 @@ export async function mahalanobisOfRows(
 ): Promise<Float32Array> {
   const bounds = packedBlockBounds(dim);
   const session = await cachedSession(`mahalanobis:${bounds.join(',')}`, () => mahalanobisModel(dim, bounds), { arena: true });
-  const run = bounds.length === 2 ? itemsPerRun(perPosition * dim) : Math.min(PACKED_RUN_POSITIONS, itemsPerRun(perPosition * dim));
+  const run = mahalanobisRunPositions(dim, perPosition);
   const out = new Float32Array(positions * perPosition);
   const table = floatTensor(rows, [rows.length / dim, dim]);
   for (let p0 = 0; p0 < positions; p0 += run) {

@@ -14,6 +14,11 @@ export interface KMeansOptions {
   seed: number;
 }
 
+/** Vectors per nearestCentroid call: each call's [rows, k] distance matrix stays within a kernel run (the session keeps its arena). */
+export function vectorsPerAssignmentRun(centroids: number): number {
+  return Math.max(1, Math.floor(KERNEL_CHUNK_BYTES / (4 * centroids)));
+}
+
 /** Assigns each of n vectors [n, d] to its nearest centroid; returns indices and squared distances. */
 export async function assignToCentroids(
   vectors: Float32Array,
@@ -24,8 +29,7 @@ export async function assignToCentroids(
 ): Promise<{ indices: Int32Array; distances: Float32Array }> {
   const indices = new Int32Array(n);
   const distances = new Float32Array(n);
-  // Each call's [rows, k] distance matrix stays within a kernel run (the session keeps its arena).
-  const rows = Math.max(1, Math.floor(KERNEL_CHUNK_BYTES / (4 * k)));
+  const rows = vectorsPerAssignmentRun(k);
   for (let i0 = 0; i0 < n; i0 += rows) {
     const m = Math.min(rows, n - i0);
     const r = await nearestCentroid(vectors.subarray(i0 * dim, (i0 + m) * dim), m, centroids, k, dim);

@@ -32,7 +32,7 @@ export function imagesPerGram(positions: number, dim: number): number {
 }
 
 /** Positions per Gram run, so that its d×d outputs stay within the kernels' run size. */
-function positionsPerGramRun(dim: number): number {
+export function positionsPerGramRun(dim: number): number {
   return Math.max(1, Math.floor(KERNEL_CHUNK_BYTES / (4 * dim * dim)));
 }
 

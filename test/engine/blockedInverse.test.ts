@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { BLOCKED_INVERSE_LEAF, blockSplit, blockedInverseFlops, blockedSpdInverse } from '../../src/engine/blockedInverse.js';
+import { BLOCKED_INVERSE_LEAF, blockSplit, blockedInverseFlops, blockedInverseWork, blockedSpdInverse } from '../../src/engine/blockedInverse.js';
 import { batchedInverse } from '../../src/engine/kernels.js';
 import { invertReference } from '../../src/engine/reference.js';
 import { seededRandom } from '../../src/util/random.js';
@@ -130,4 +130,23 @@ test('blockedInverseFlops counts the MatMuls and leaf inverses', () => {
   //   V·Wᵀ 2·48·52·48                          = 239616
   assert.equal(blockSplit(100, 64), 48);
   assert.equal(blockedInverseFlops(2, 100, 64), 2 * 1980032);
+});
+
+test('blockedInverseWork lists the products and leaves of the recursion', () => {
+  assert.deepEqual(blockedInverseWork(10, 64), { matmuls: [], leaves: [10] });
+  assert.deepEqual(blockedInverseWork(100, 64), {
+    matmuls: [
+      [48, 48, 52],
+      [48, 48, 52],
+      [48, 48, 52],
+      [52, 48, 52],
+      [48, 52, 52],
+      [48, 52, 48],
+    ],
+    leaves: [48, 52],
+  });
+  // Two levels: 200 → 96 + 104, each split again into leaves of at most 64.
+  const work = blockedInverseWork(200, 64);
+  assert.deepEqual(work.leaves, [48, 48, 48, 56]);
+  assert.equal(work.matmuls.length, 3 * 6);
 });
