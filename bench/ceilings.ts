@@ -2,10 +2,10 @@
  * What bounds each heavy stage on this machine, measured in the same run as the stages (bench/stages.ts):
  *   - the memory bandwidth: a stage that must move B bytes for F FLOP cannot run faster than
  *     F / (B / bandwidth), its memory ceiling;
- *   - its products alone: the stage's MatMuls (and, for the inversion, its leaf inverses) at the stage's own
- *     shapes and run sizes, fed ready-made inputs, with none of the graph around them (gathers, centring,
- *     slices, concatenations, the float64 sums). No arrangement of the stage's graph in onnxruntime beats
- *     its products alone.
+ *   - its products alone: the time onnxruntime's profiler gives the stage's MatMuls (and, for the inversion, its
+ *     leaf inverses) at the stage's own shapes and run sizes, fed ready-made inputs, without the rest of the
+ *     graph (gathers, centring, slices, concatenations, the float64 sums). No arrangement of the stage's graph
+ *     in onnxruntime beats its products alone.
  * A stage whose ceilings are under half the MatMul peak cannot meet that target in this engine on this machine.
  */
 import { blockedInverseFlops, blockedInverseWork, matricesPerRun } from '../src/engine/blockedInverse.js';
@@ -13,9 +13,12 @@ import { mahalanobisRunPositions } from '../src/engine/kernels.js';
 import { vectorsPerAssignmentRun } from '../src/engine/kmeans.js';
 import { packedBlockBounds, packedMatrixSize, packedStrips } from '../src/engine/packedPrecision.js';
 import { imagesPerGram, packedSize, positionsPerGramRun } from '../src/engine/positionStatistics.js';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../src/onnx/graph.js';
-import { cachedSession, floatTensor, runTensors } from '../src/onnx/session.js';
-import type * as ort from 'onnxruntime-node';
+import { cachedSession, floatTensor, runTensors, sessionOptions } from '../src/onnx/session.js';
 import { gramFlops, mahalanobisFlops, nearestCentroidFlops } from './flops.js';
 import { bestSeconds, randomFloats } from './timing.js';
 
@@ -59,124 +62,143 @@ export const stageBytes = {
   },
 };
 
-/** Best seconds of running `session` over `total` items, `perRun` at a time, items first … first+n−1 fed by `feeds`. */
-async function timeRuns(
-  session: ort.InferenceSession,
-  total: number,
-  perRun: number,
-  feeds: (first: number, n: number) => Record<string, ort.Tensor>,
-): Promise<number> {
-  return bestSeconds(async () => {
-    for (let first = 0; first < total; first += perRun) await runTensors(session, feeds(first, Math.min(perRun, total - first)));
-  });
+/** Operators that do a stage's arithmetic; everything else in a graph is moving data. */
+const PRODUCT_OPS = new Set(['MatMul', 'FusedMatMul', 'Gemm', 'Inverse']);
+
+/** One profiled event of onnxruntime (the fields read here). */
+interface ProfileEvent {
+  cat: string;
+  name: string;
+  ts: number;
+  dur: number;
+  args?: { op_name?: string };
+}
+
+/**
+ * Seconds per pass that the product operators of `model` take, from onnxruntime's own profile: one pass runs the
+ * model once per feed set in `runs`; after a warm-up pass, `passes` more are profiled and the fastest counts. The
+ * graphs end in a small reduction, so the products are intermediates in the arena, as in the stages' own graphs.
+ */
+async function productSeconds(model: Uint8Array, runs: readonly Record<string, ort.Tensor>[], passes = 3): Promise<number> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'npad-profile-'));
+  try {
+    const session = await ort.InferenceSession.create(model, {
+      ...sessionOptions({ arena: true }),
+      enableProfiling: true,
+      profileFilePrefix: path.join(dir, 'profile'),
+    });
+    for (let pass = 0; pass <= passes; pass++) for (const feeds of runs) await session.run(feeds);
+    session.endProfiling();
+    await session.release();
+    const [file] = await readdir(dir);
+    const events = JSON.parse(await readFile(path.join(dir, file!), 'utf8')) as ProfileEvent[];
+    // Each session run is one model_run event; node events fall inside their run's span.
+    const spans = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').sort((x, y) => x.ts - y.ts);
+    const passOf = (ts: number): number => Math.floor((spans.filter((r) => r.ts <= ts).length - 1) / runs.length);
+    const perPass = new Array<number>(passes + 1).fill(0);
+    for (const e of events) {
+      if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !PRODUCT_OPS.has(e.args?.op_name ?? '')) continue;
+      const pass = passOf(e.ts);
+      if (pass >= 1) perPass[pass]! += e.dur / 1e6;
+    }
+    return Math.min(...perPass.slice(1));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Items first … first+n−1 of `total`, `perRun` at a time. */
+function runsOf(total: number, perRun: number): { first: number; n: number }[] {
+  const out: { first: number; n: number }[] = [];
+  for (let first = 0; first < total; first += perRun) out.push({ first, n: Math.min(perRun, total - first) });
+  return out;
+}
+
+/** Sums `value` over its last two axes into a small output named `name`, so the products stay intermediates. */
+function smallOutput(g: GraphBuilder, value: string, name: string): void {
+  g.node('ReduceSum', [value, g.constInt64([1, 2])], { keepdims: 0 }, name);
+  g.output(name, 'float', ['p']);
 }
 
 /**
  * Mahalanobis products alone: the strip MatMuls of the packed form (strip_i · tail_i, the vectors as columns),
- * or below d = 384 the one (x − μ)·Σ⁻¹, at the kernel's run size. Returns seconds for `positions` positions;
- * the FLOP are mahalanobisFlops.
+ * or below d = 384 the one (x − μ)·Σ⁻¹, at the kernel's run size, for `positions` positions.
  */
 export async function mahalanobisProductsAlone(dim: number, perPosition: number, positions: number): Promise<{ flop: number; seconds: number }> {
   const bounds = packedBlockBounds(dim);
-  const run = Math.min(positions, mahalanobisRunPositions(dim, perPosition));
+  const whole = bounds.length === 2;
   const K = perPosition;
-  const strips = bounds.length === 2 ? [{ start: 0, end: dim }] : packedStrips(bounds, dim);
-  const session = await cachedSession(`bench-mahalanobis-products:${dim}:${K}`, () => {
-    const g = new GraphBuilder('mahalanobisProducts');
-    strips.forEach(({ start, end }, i) => {
-      const strip = g.input(`strip${i}`, 'float', ['p', end - start, dim - start]);
-      if (bounds.length === 2) {
-        const rows = g.input(`vectors${i}`, 'float', ['p', K, dim]);
-        g.node('MatMul', [rows, strip], {}, `y${i}`);
-        g.output(`y${i}`, 'float', ['p', K, dim]);
-      } else {
-        const tail = g.input(`vectors${i}`, 'float', ['p', dim - start, K]);
-        g.node('MatMul', [strip, tail], {}, `y${i}`);
-        g.output(`y${i}`, 'float', ['p', end - start, K]);
-      }
-    });
-    return g.build();
-  }, { arena: true });
-  // The strips of every position (read from memory, as in scoring); one run's vectors, reused (they are made
-  // in the graph and sit in cache there).
+  const strips = whole ? [{ start: 0, end: dim }] : packedStrips(bounds, dim);
+  const g = new GraphBuilder('mahalanobisProducts');
+  strips.forEach(({ start, end }, i) => {
+    const strip = g.input(`strip${i}`, 'float', ['p', end - start, dim - start]);
+    const vectors = g.input(`vectors${i}`, 'float', whole ? ['p', K, dim] : ['p', dim - start, K]);
+    smallOutput(g, g.node('MatMul', whole ? [vectors, strip] : [strip, vectors]), `y${i}`);
+  });
+  const run = Math.min(positions, mahalanobisRunPositions(dim, K));
+  // The strips of every position (read from memory, as in scoring); one run's vectors, reused (in the stage they
+  // are made in the graph and sit in cache).
   const stripData = strips.map(({ start, end }, i) => randomFloats(positions * (end - start) * (dim - start), 41 + i));
   const vectorData = strips.map(({ start }, i) => randomFloats(run * (dim - start) * K, 51 + i));
-  const seconds = await timeRuns(session, positions, run, (first, n) => {
+  const runs = runsOf(positions, run).map(({ first, n }) => {
     const feeds: Record<string, ort.Tensor> = {};
     strips.forEach(({ start, end }, i) => {
       const size = (end - start) * (dim - start);
       feeds[`strip${i}`] = floatTensor(stripData[i]!.subarray(first * size, (first + n) * size), [n, end - start, dim - start]);
-      const vectorDims = bounds.length === 2 ? [n, K, dim] : [n, dim - start, K];
-      feeds[`vectors${i}`] = floatTensor(vectorData[i]!.subarray(0, n * (dim - start) * K), vectorDims);
+      feeds[`vectors${i}`] = floatTensor(vectorData[i]!.subarray(0, n * (dim - start) * K), whole ? [n, K, dim] : [n, dim - start, K]);
     });
     return feeds;
   });
-  return { flop: mahalanobisFlops(positions, K, dim), seconds };
+  return { flop: mahalanobisFlops(positions, K, dim), seconds: await productSeconds(g.build(), runs) };
 }
 
-/** The covariance's Gram products alone: xcᵀ·xc per position, imagesPerGram images, in its runs of positions. */
+/** One Gram call's products alone: xcᵀ·xc per position for imagesPerGram images, in its runs of positions. */
 export async function gramProductsAlone(dim: number, positions: number, images: number): Promise<{ flop: number; seconds: number }> {
   const batch = Math.min(imagesPerGram(positions, dim), images);
-  const run = positionsPerGramRun(dim);
-  const session = await cachedSession(`bench-gram-products:${dim}`, () => {
-    const g = new GraphBuilder('gramProducts');
-    const x = g.input('x', 'float', ['q', 'b', dim]);
-    g.node('MatMul', [g.node('Transpose', [x], { perm: [0, 2, 1] }), x], {}, 'grams');
-    g.output('grams', 'float', ['q', dim, dim]);
-    return g.build();
-  }, { arena: true });
-  const x = randomFloats(positions * batch * dim, 61);
-  const seconds = await timeRuns(session, positions, run, (first, n) => ({
-    x: floatTensor(x.subarray(first * batch * dim, (first + n) * batch * dim), [n, batch, dim]),
+  const g = new GraphBuilder('gramProducts');
+  const x = g.input('x', 'float', ['p', 'b', dim]);
+  smallOutput(g, g.node('MatMul', [g.node('Transpose', [x], { perm: [0, 2, 1] }), x]), 'y');
+  const data = randomFloats(positions * batch * dim, 61);
+  const runs = runsOf(positions, positionsPerGramRun(dim)).map(({ first, n }) => ({
+    x: floatTensor(data.subarray(first * batch * dim, (first + n) * batch * dim), [n, batch, dim]),
   }));
-  // One Gram call's products; the stage makes ⌈images / batch⌉ of them, at the same rate.
-  return { flop: gramFlops(positions, batch, dim), seconds };
+  // The stage makes ⌈images / batch⌉ such calls, at the same rate.
+  return { flop: gramFlops(positions, batch, dim), seconds: await productSeconds(g.build(), runs) };
 }
 
 /** The inversion's MatMuls and leaf inverses alone (blockedInverseWork), on ready-made inputs, at its run size. */
 export async function inversionProductsAlone(dim: number, count: number): Promise<{ flop: number; seconds: number }> {
   const work = blockedInverseWork(dim);
   const run = Math.min(count, matricesPerRun(dim));
-  const session = await cachedSession(`bench-inversion-products:${dim}`, () => {
-    const g = new GraphBuilder('inversionProducts');
-    work.matmuls.forEach(([m, k, n], i) => {
-      g.node('MatMul', [g.input(`a${i}`, 'float', ['n', m, k]), g.input(`b${i}`, 'float', ['n', k, n])], {}, `y${i}`);
-      g.output(`y${i}`, 'float', ['n', m, n]);
-    });
-    work.leaves.forEach((s, i) => {
-      g.node('Inverse', [g.input(`leaf${i}`, 'float', ['n', s, s])], {}, `inverse${i}`, 'com.microsoft');
-      g.output(`inverse${i}`, 'float', ['n', s, s]);
-    });
-    return g.build();
-  }, { arena: true });
+  const g = new GraphBuilder('inversionProducts');
   const feeds: Record<string, ort.Tensor> = {};
   work.matmuls.forEach(([m, k, n], i) => {
+    smallOutput(g, g.node('MatMul', [g.input(`a${i}`, 'float', ['p', m, k]), g.input(`b${i}`, 'float', ['p', k, n])]), `y${i}`);
     feeds[`a${i}`] = floatTensor(randomFloats(run * m * k, 71 + i), [run, m, k]);
     feeds[`b${i}`] = floatTensor(randomFloats(run * k * n, 171 + i), [run, k, n]);
   });
   work.leaves.forEach((s, i) => {
+    smallOutput(g, g.node('Inverse', [g.input(`leaf${i}`, 'float', ['p', s, s])], {}, undefined, 'com.microsoft'), `inverse${i}`);
     const leaf = randomFloats(run * s * s, 271 + i);
     for (let j = 0; j < run; j++) for (let r = 0; r < s; r++) leaf[(j * s + r) * s + r] = s; // well away from singular
     feeds[`leaf${i}`] = floatTensor(leaf, [run, s, s]);
   });
-  // Every run gets the same inputs, whole runs only: the matrices of one run are a few MB, as in the
-  // inversion's own runs.
-  const matrices = Math.ceil(count / run) * run;
-  const seconds = await timeRuns(session, matrices, run, () => feeds);
-  return { flop: blockedInverseFlops(matrices, dim), seconds };
+  // Whole runs, each on the same few MB of inputs, as the inversion's own runs are.
+  const runs = runsOf(count, run).map(() => feeds);
+  return { flop: blockedInverseFlops(runs.length * run, dim), seconds: await productSeconds(g.build(), runs) };
 }
 
 /** The k-means assignment's product alone: the Gemm x·cᵀ, in the detector's runs of vectors. */
 export async function kmeansProductAlone(dim: number, vectors: number, centroids: number): Promise<{ flop: number; seconds: number }> {
-  const run = vectorsPerAssignmentRun(centroids);
-  const session = await cachedSession(`bench-kmeans-product:${dim}`, () => {
-    const g = new GraphBuilder('kmeansProduct');
-    g.node('Gemm', [g.input('x', 'float', ['n', dim]), g.input('c', 'float', ['k', dim])], { transB: 1 }, 'y');
-    g.output('y', 'float', ['n', 'k']);
-    return g.build();
-  }, { arena: true });
+  const g = new GraphBuilder('kmeansProduct');
+  const product = g.node('Gemm', [g.input('x', 'float', ['n', dim]), g.input('c', 'float', ['k', dim])], { transB: 1 });
+  g.node('ReduceSum', [product, g.constInt64([1])], { keepdims: 0 }, 'y');
+  g.output('y', 'float', ['n']);
   const x = randomFloats(vectors * dim, 81);
   const c = floatTensor(randomFloats(centroids * dim, 83), [centroids, dim]);
-  const seconds = await timeRuns(session, vectors, run, (first, n) => ({ x: floatTensor(x.subarray(first * dim, (first + n) * dim), [n, dim]), c }));
-  return { flop: nearestCentroidFlops(vectors, centroids, dim), seconds };
+  const runs = runsOf(vectors, vectorsPerAssignmentRun(centroids)).map(({ first, n }) => ({
+    x: floatTensor(x.subarray(first * dim, (first + n) * dim), [n, dim]),
+    c,
+  }));
+  return { flop: nearestCentroidFlops(vectors, centroids, dim), seconds: await productSeconds(g.build(), runs) };
 }

@@ -1,9 +1,9 @@
 /**
  * Lloyd's k-means for N-pad's centroid bank (module B). The assignment step, the heavy part, is one
- * MatMul per chunk in onnxruntime (nearestCentroid); the centroid update sums in float64.
+ * MatMul per chunk in onnxruntime (nearestAugmentedCentroid); the centroid update sums in float64.
  */
 import { seededRandom, sampleWithoutReplacement } from '../util/random.js';
-import { KERNEL_CHUNK_BYTES, nearestCentroid } from './kernels.js';
+import { KERNEL_CHUNK_BYTES, augmentedCentroids, nearestAugmentedCentroid } from './kernels.js';
 
 export interface KMeansOptions {
   /** Number of centroids. */
@@ -30,9 +30,10 @@ export async function assignToCentroids(
   const indices = new Int32Array(n);
   const distances = new Float32Array(n);
   const rows = vectorsPerAssignmentRun(k);
+  const augmented = augmentedCentroids(centroids, k, dim);
   for (let i0 = 0; i0 < n; i0 += rows) {
     const m = Math.min(rows, n - i0);
-    const r = await nearestCentroid(vectors.subarray(i0 * dim, (i0 + m) * dim), m, centroids, k, dim);
+    const r = await nearestAugmentedCentroid(vectors.subarray(i0 * dim, (i0 + m) * dim), m, augmented, k, dim);
     indices.set(r.indices, i0);
     distances.set(r.distances, i0);
   }

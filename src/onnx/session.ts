@@ -31,7 +31,8 @@ export interface SessionMemory {
   arena?: boolean;
 }
 
-function sessionOptions(memory: SessionMemory = {}): ort.InferenceSession.SessionOptions {
+/** The options every npad session is created with (exported for bench/ceilings.ts, which adds profiling). */
+export function sessionOptions(memory: SessionMemory = {}): ort.InferenceSession.SessionOptions {
   return {
     intraOpNumThreads: threadCount(),
     interOpNumThreads: 1,

@@ -91,6 +91,15 @@ test('nearest centroid: distances and indices by hand', async () => {
   assert.deepEqual(Array.from(distances).map((v) => Math.round(v * 1e4) / 1e4), [1, 2, 9]);
 });
 
+test('nearest centroid: equally near centroids go to the lowest index, as ArgMin did', async () => {
+  // (0, 0) is at squared distance 1 from all four centroids, (1, 1) from centroids 0 and 1, (−1, −1) from 2 and 3.
+  const c = Float32Array.from([1, 0, 0, 1, -1, 0, 0, -1]);
+  const x = Float32Array.from([0, 0, 1, 1, -1, -1]);
+  const { distances, indices } = await nearestCentroid(x, 3, c, 4, 2);
+  assert.deepEqual(Array.from(indices), [0, 0, 2]);
+  assert.deepEqual(Array.from(distances).map((v) => Math.round(v * 1e4) / 1e4), [1, 1, 1]);
+});
+
 test('k-means separates two obvious clusters', async () => {
   const random = seededRandom(3);
   const n = 200;
