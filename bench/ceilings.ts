@@ -9,7 +9,7 @@
  * A stage whose ceilings are under half the MatMul peak cannot meet that target in this engine on this machine.
  */
 import { blockedInverseFlops, blockedInverseWork, matricesPerRun } from '../src/engine/blockedInverse.js';
-import { mahalanobisRunPositions } from '../src/engine/kernels.js';
+import { mahalanobisRunPositions, packedProductForm } from '../src/engine/kernels.js';
 import { vectorsPerAssignmentRun } from '../src/engine/kmeans.js';
 import { packedBlockBounds, packedMatrixSize, packedStrips } from '../src/engine/packedPrecision.js';
 import { imagesPerGram, packedSize, positionsPerGramRun } from '../src/engine/positionStatistics.js';
@@ -121,19 +121,27 @@ function smallOutput(g: GraphBuilder, value: string, name: string): void {
 }
 
 /**
- * Mahalanobis products alone: the strip MatMuls of the packed form (strip_i · tail_i, the vectors as columns),
- * or below d = 384 the one (x − μ)·Σ⁻¹, at the kernel's run size, for `positions` positions.
+ * Mahalanobis products alone: the strip MatMuls of the packed form in the kernel's form for K vectors
+ * (packedProductForm), or below d = 384 the one (x − μ)·Σ⁻¹, at the kernel's run size, for `positions` positions.
  */
 export async function mahalanobisProductsAlone(dim: number, perPosition: number, positions: number): Promise<{ flop: number; seconds: number }> {
   const bounds = packedBlockBounds(dim);
-  const whole = bounds.length === 2;
   const K = perPosition;
-  const strips = whole ? [{ start: 0, end: dim }] : packedStrips(bounds, dim);
+  const asRows = bounds.length === 2 || packedProductForm(K) === 'rows';
+  const strips = bounds.length === 2 ? [{ start: 0, end: dim }] : packedStrips(bounds, dim);
+  // The vectors' shape for a strip starting at channel `start`: rows [n, K, d − start] or columns [n, d − start, K].
+  const vectorDims = (n: number, start: number): number[] => (asRows ? [n, K, dim - start] : [n, dim - start, K]);
   const g = new GraphBuilder('mahalanobisProducts');
   strips.forEach(({ start, end }, i) => {
     const strip = g.input(`strip${i}`, 'float', ['p', end - start, dim - start]);
-    const vectors = g.input(`vectors${i}`, 'float', whole ? ['p', K, dim] : ['p', dim - start, K]);
-    smallOutput(g, g.node('MatMul', whole ? [vectors, strip] : [strip, vectors]), `y${i}`);
+    const vectors = g.input(`vectors${i}`, 'float', ['p', ...vectorDims(1, start).slice(1)]);
+    const product =
+      bounds.length === 2
+        ? g.node('MatMul', [vectors, strip])
+        : asRows
+          ? g.node('MatMul', [vectors, g.node('Transpose', [strip], { perm: [0, 2, 1] })])
+          : g.node('MatMul', [strip, vectors]);
+    smallOutput(g, product, `y${i}`);
   });
   const run = Math.min(positions, mahalanobisRunPositions(dim, K));
   // The strips of every position (read from memory, as in scoring); one run's vectors, reused (in the stage they
@@ -145,7 +153,7 @@ export async function mahalanobisProductsAlone(dim: number, perPosition: number,
     strips.forEach(({ start, end }, i) => {
       const size = (end - start) * (dim - start);
       feeds[`strip${i}`] = floatTensor(stripData[i]!.subarray(first * size, (first + n) * size), [n, end - start, dim - start]);
-      feeds[`vectors${i}`] = floatTensor(vectorData[i]!.subarray(0, n * (dim - start) * K), whole ? [n, K, dim] : [n, dim - start, K]);
+      feeds[`vectors${i}`] = floatTensor(vectorData[i]!.subarray(0, n * (dim - start) * K), vectorDims(n, start));
     });
     return feeds;
   });

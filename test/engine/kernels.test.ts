@@ -39,8 +39,9 @@ test('batched inverse matches Gauss–Jordan on small SPD matrices', async () =>
   });
 });
 
-// d = 6, K = 4 runs the 'rows' graph; d = 384 the 'columns' one (few vectors, large matrices), K = 12 padded to 16.
-for (const [d, P, K] of [[6, 3, 4], [384, 2, 3], [384, 3, 12]] as const) test(`Mahalanobis kernel matches the plain formula (d = ${d}, K = ${K})`, async () => {
+// d = 6 runs the unpacked graph; d = 384 the packed one, with the vectors as columns for K = 3 and 12 (12 padded
+// to MLAS's 16) and as rows for K = 1 and 21 (packedProductForm).
+for (const [d, P, K] of [[6, 3, 4], [384, 2, 3], [384, 3, 12], [384, 2, 1], [384, 2, 21]] as const) test(`Mahalanobis kernel matches the plain formula (d = ${d}, K = ${K})`, async () => {
   const random = seededRandom(2);
   const prec = new Float32Array(P * d * d);
   for (let p = 0; p < P; p++) prec.set(Float32Array.from(randomSpd(d, random)), p * d * d);
@@ -63,8 +64,8 @@ test('centred Gram: sums and outer products per position, from position-major ve
 });
 
 // Indices that repeat and skip rows, positions from the middle of a chunk; d = 384 runs the packed graph (4 strips),
-// and 40 positions make two runs of it.
-for (const [d, K, Q] of [[5, 4, 3], [384, 12, 3], [384, 1, 40]] as const) test(`Mahalanobis of rows gathered by index (d = ${d}, K = ${K}, ${Q} positions)`, async () => {
+// in both forms (K = 12 columns, K = 1 and 21 rows), and 40 positions make two runs of it.
+for (const [d, K, Q] of [[5, 4, 3], [384, 12, 3], [384, 1, 40], [384, 21, 3]] as const) test(`Mahalanobis of rows gathered by index (d = ${d}, K = ${K}, ${Q} positions)`, async () => {
   const random = seededRandom(4);
   const N = 7;
   const rows = Float32Array.from({ length: N * d }, () => random() * 2 - 1);
