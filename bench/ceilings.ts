@@ -8,15 +8,15 @@
  *     in onnxruntime beats its products alone.
  * A stage whose ceilings are under half the MatMul peak cannot meet that target in this engine on this machine.
  */
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { blockedInverseFlops, blockedInverseWork, matricesPerRun } from '../src/engine/blockedInverse.js';
 import { mahalanobisRunPositions, packedProductForm } from '../src/engine/kernels.js';
 import { vectorsPerAssignmentRun } from '../src/engine/kmeans.js';
 import { packedBlockBounds, packedMatrixSize, packedStrips } from '../src/engine/packedPrecision.js';
 import { imagesPerGram, packedSize, positionsPerGramRun } from '../src/engine/positionStatistics.js';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../src/onnx/graph.js';
 import { cachedSession, floatTensor, runTensors, sessionOptions } from '../src/onnx/session.js';
 import { gramFlops, mahalanobisFlops, nearestCentroidFlops } from './flops.js';
