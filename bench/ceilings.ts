@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { blockedInverseFlops, blockedInverseWork, matricesPerRun } from '../src/engine/blockedInverse.js';
-import { mahalanobisRunPositions, packedProductForm } from '../src/engine/kernels.js';
+import { mahalanobisProductForm, mahalanobisRunPositions } from '../src/engine/kernels.js';
 import { vectorsPerAssignmentRun } from '../src/engine/kmeans.js';
 import { packedBlockBounds, packedMatrixSize, packedStrips } from '../src/engine/packedPrecision.js';
 import { imagesPerGram, packedSize, positionsPerGramRun } from '../src/engine/positionStatistics.js';
@@ -122,12 +122,12 @@ function smallOutput(g: GraphBuilder, value: string, name: string): void {
 
 /**
  * Mahalanobis products alone: the strip MatMuls of the packed form in the kernel's form for K vectors
- * (packedProductForm), or below d = 384 the one (x − μ)·Σ⁻¹, at the kernel's run size, for `positions` positions.
+ * (mahalanobisProductForm), or below d = 384 the one (x − μ)·Σ⁻¹, at the kernel's run size, for `positions` positions.
  */
 export async function mahalanobisProductsAlone(dim: number, perPosition: number, positions: number): Promise<{ flop: number; seconds: number }> {
   const bounds = packedBlockBounds(dim);
   const K = perPosition;
-  const asRows = bounds.length === 2 || packedProductForm(K) === 'rows';
+  const asRows = mahalanobisProductForm(dim, K) === 'rows';
   const strips = bounds.length === 2 ? [{ start: 0, end: dim }] : packedStrips(bounds, dim);
   // The vectors' shape for a strip starting at channel `start`: rows [n, K, d − start] or columns [n, d − start, K].
   const vectorDims = (n: number, start: number): number[] => (asRows ? [n, K, dim - start] : [n, dim - start, K]);

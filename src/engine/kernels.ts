@@ -85,16 +85,18 @@ export async function batchedInverse(matrices: Float32Array, count: number, dim:
  * gathered vectors transposed; 'rows': (x − μ) · strip_iᵀ, the vectors as rows, with the strip read transposed
  * by the MatMul (onnxruntime folds the Transpose into it), so no transposition of the vectors.
  */
-export type PackedProductForm = 'columns' | 'rows';
+export type MahalanobisProductForm = 'columns' | 'rows';
 
 /**
- * The form for K vectors per position. MLAS multiplies a columns-form product in strips of 16 vectors without
- * copying the precision strip, while the rows form copies (packs) the strip for every product except a single
- * vector's, and saves the transposition of the vectors. Measured at d = 384 and 550 (256 positions, the two
- * forms taking turns): K = 1 rows 20–25 % faster, K = 5 the same, K = 16 columns 17 % faster, K = 21, 80, 336
- * rows 5–17 % faster.
+ * The form of the Mahalanobis products for K vectors per position at dimension d. Unpacked matrices (below
+ * d = 384) are multiplied as rows, (x − μ)·Σ⁻¹. For packed ones: MLAS multiplies a columns-form product in strips
+ * of 16 vectors without copying the precision strip, while the rows form copies (packs) the strip for every
+ * product except a single vector's, and saves the transposition of the vectors. Measured at d = 384 and 550 (256
+ * positions, the two forms taking turns): K = 1 rows 20–25 % faster, K = 5 the same, K = 16 columns 17 % faster,
+ * K = 21, 80, 336 rows 5–17 % faster.
  */
-export function packedProductForm(perPosition: number): PackedProductForm {
+export function mahalanobisProductForm(dim: number, perPosition: number): MahalanobisProductForm {
+  if (packedBlockBounds(dim).length === 2) return 'rows';
   return perPosition >= 2 && perPosition <= 16 ? 'columns' : 'rows';
 }
 
@@ -105,7 +107,7 @@ export function packedProductForm(perPosition: number): PackedProductForm {
  * by index, so callers pass their feature rows as they are instead of copying K vectors per position. (Gathering
  * straight from channel-major features, Gather on the position axis, was tried: 3× slower at d = 200.)
  */
-function mahalanobisModel(dim: number, bounds: readonly number[], form: PackedProductForm): Uint8Array {
+function mahalanobisModel(dim: number, bounds: readonly number[], form: MahalanobisProductForm): Uint8Array {
   const g = new GraphBuilder('mahalanobis');
   const table = g.input('rows', 'float', ['n', dim]);
   const indices = g.input('indices', 'int32', ['p', 'k']);
@@ -170,7 +172,7 @@ export async function mahalanobisOfRows(
   dim: number,
 ): Promise<Float32Array> {
   const bounds = packedBlockBounds(dim);
-  const form = bounds.length === 2 ? 'rows' : packedProductForm(perPosition);
+  const form = mahalanobisProductForm(dim, perPosition);
   const session = await cachedSession(`mahalanobis:${bounds.join(',')}:${form}`, () => mahalanobisModel(dim, bounds, form), { arena: true });
   const run = mahalanobisRunPositions(dim, perPosition);
   const out = new Float32Array(positions * perPosition);

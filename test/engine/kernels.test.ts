@@ -40,7 +40,7 @@ test('batched inverse matches Gauss–Jordan on small SPD matrices', async () =>
 });
 
 // d = 6 runs the unpacked graph; d = 384 the packed one, with the vectors as columns for K = 3 and 12 (12 padded
-// to MLAS's 16) and as rows for K = 1 and 21 (packedProductForm).
+// to MLAS's 16) and as rows for K = 1 and 21 (mahalanobisProductForm).
 for (const [d, P, K] of [[6, 3, 4], [384, 2, 3], [384, 3, 12], [384, 2, 1], [384, 2, 21]] as const) test(`Mahalanobis kernel matches the plain formula (d = ${d}, K = ${K})`, async () => {
   const random = seededRandom(2);
   const prec = new Float32Array(P * d * d);
