@@ -27,10 +27,23 @@ export async function assignToCentroids(
   k: number,
   dim: number,
 ): Promise<{ indices: Int32Array; distances: Float32Array }> {
+  return assignToAugmented(vectors, n, augmentedCentroids(centroids, k, dim), k, dim);
+}
+
+/**
+ * assignToCentroids for centroids already in augmentedCentroids form, for callers that score many groups of
+ * vectors against one bank (PatchCore's memory bank) and augment it once.
+ */
+export async function assignToAugmented(
+  vectors: Float32Array,
+  n: number,
+  augmented: Float32Array,
+  k: number,
+  dim: number,
+): Promise<{ indices: Int32Array; distances: Float32Array }> {
   const indices = new Int32Array(n);
   const distances = new Float32Array(n);
   const rows = vectorsPerAssignmentRun(k);
-  const augmented = augmentedCentroids(centroids, k, dim);
   for (let i0 = 0; i0 < n; i0 += rows) {
     const m = Math.min(rows, n - i0);
     const r = await nearestAugmentedCentroid(vectors.subarray(i0 * dim, (i0 + m) * dim), m, augmented, k, dim);

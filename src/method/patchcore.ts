@@ -17,7 +17,8 @@
  */
 import type { FeatureExtractor } from '../backbone/featureExtractor.js';
 import { approximateGreedyCoreset, distanceRows, rowSquaredNorms, validateCoresetOptions } from '../engine/coreset.js';
-import { assignToCentroids } from '../engine/kmeans.js';
+import { augmentedCentroids } from '../engine/kernels.js';
+import { assignToAugmented } from '../engine/kmeans.js';
 import { inputSize } from '../image/shiftedCrops.js';
 import type { PreprocessOptions } from '../image/preprocess.js';
 import type { ImageSource } from '../image/source.js';
@@ -208,10 +209,11 @@ export async function scorePatchcore(
   const { height: H, width: W } = model.shape.stages[0]!;
   const P = H * W;
   const bankNorms = o.reweight ? rowSquaredNorms(model.bank, model.bankSize, E) : null;
+  const bank = augmentedCentroids(model.bank, model.bankSize, E); // once for every group
   for (let i = 0; i < paths.length; i += imagesPerGroup) {
     const group = paths.slice(i, i + imagesPerGroup);
     const { data } = await patchFeatures(group, extractor, model.settings, model.shape);
-    const nn = await assignToCentroids(data, group.length * P, model.bank, model.bankSize, E);
+    const nn = await assignToAugmented(data, group.length * P, bank, model.bankSize, E);
     for (let j = 0; j < group.length; j++) {
       const squared = nn.distances.subarray(j * P, (j + 1) * P);
       const patch = o.patchDistance === 'squared' ? squared : squared.map((v) => Math.sqrt(v));
