@@ -38,8 +38,9 @@ interface Measurement {
 
 /**
  * Peaks measured on the 2-core, 24 GiB development machine. "fit" rows: Detector.fit alone under tsx
- * (maxRSS), on the first N bottle images, this code (d ≥ 384 rows since precision matrices are packed). "eval" rows: `npad eval` processes (fit and scoring) of
- * docs/results.md, run before module A's statistics were released ahead of module B's inverses.
+ * (maxRSS), on the first N bottle images, this code (the d ≥ 384 rows since precision matrices are packed).
+ * "eval" rows: `npad eval` processes (fit and scoring) of docs/results.md, run before module A's statistics were
+ * released ahead of module B's inverses.
  */
 const MEASURED: Measurement[] = [
   { run: 'N-pad d = 12, 16 images, batch 16', input: { options: { dim: 12, maxCentroids: 16, kmeansSample: 1000, moduleD: false } }, trainCount: 16, peakMiB: 1152, source: 'fit' },
