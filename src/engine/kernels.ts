@@ -264,14 +264,3 @@ export async function nearestAugmentedCentroid(
   });
   return { distances: out.distance!.data, indices: Int32Array.from(out.index!.data) };
 }
-
-/** Nearest centroid of each vector: vectors [n, d], centroids [k, d] → squared Euclidean distance and index. */
-export async function nearestCentroid(
-  vectors: Float32Array,
-  count: number,
-  centroids: Float32Array,
-  centroidCount: number,
-  dim: number,
-): Promise<{ distances: Float32Array; indices: Int32Array }> {
-  return nearestAugmentedCentroid(vectors, count, augmentedCentroids(centroids, centroidCount, dim), centroidCount, dim);
-}

@@ -14,7 +14,7 @@ export interface KMeansOptions {
   seed: number;
 }
 
-/** Vectors per nearestCentroid call: each call's [rows, k] distance matrix stays within a kernel run (the session keeps its arena). */
+/** Vectors per nearestAugmentedCentroid call: each call's [rows, k] distance matrix stays within a kernel run (the session keeps its arena). */
 export function vectorsPerAssignmentRun(centroids: number): number {
   return Math.max(1, Math.floor(KERNEL_CHUNK_BYTES / (4 * centroids)));
 }

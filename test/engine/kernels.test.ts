@@ -1,9 +1,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { batchedInverse, batchedMahalanobis, centredGram, mahalanobisOfRows, nearestCentroid } from '../../src/engine/kernels.js';
+import { batchedInverse, batchedMahalanobis, centredGram, mahalanobisOfRows } from '../../src/engine/kernels.js';
 import { packPrecisions } from '../../src/engine/packedPrecision.js';
 import { invertReference, mahalanobisReference } from '../../src/engine/reference.js';
-import { kMeans } from '../../src/engine/kmeans.js';
+import { assignToCentroids, kMeans } from '../../src/engine/kmeans.js';
 import { seededRandom } from '../../src/util/random.js';
 
 function randomSpd(d: number, random: () => number): Float64Array {
@@ -87,7 +87,7 @@ for (const [d, K, Q] of [[5, 4, 3], [384, 12, 3], [384, 1, 40], [384, 21, 3]] as
 test('nearest centroid: distances and indices by hand', async () => {
   const x = Float32Array.from([0, 0, 10, 10, 4, 0]);
   const c = Float32Array.from([1, 0, 9, 9]);
-  const { distances, indices } = await nearestCentroid(x, 3, c, 2, 2);
+  const { distances, indices } = await assignToCentroids(x, 3, c, 2, 2);
   assert.deepEqual(Array.from(indices), [0, 1, 0]);
   assert.deepEqual(Array.from(distances).map((v) => Math.round(v * 1e4) / 1e4), [1, 2, 9]);
 });
@@ -96,7 +96,7 @@ test('nearest centroid: equally near centroids go to the lowest index, as ArgMin
   // (0, 0) is at squared distance 1 from all four centroids, (1, 1) from centroids 0 and 1, (−1, −1) from 2 and 3.
   const c = Float32Array.from([1, 0, 0, 1, -1, 0, 0, -1]);
   const x = Float32Array.from([0, 0, 1, 1, -1, -1]);
-  const { distances, indices } = await nearestCentroid(x, 3, c, 4, 2);
+  const { distances, indices } = await assignToCentroids(x, 3, c, 4, 2);
   assert.deepEqual(Array.from(indices), [0, 0, 2]);
   assert.deepEqual(Array.from(distances).map((v) => Math.round(v * 1e4) / 1e4), [1, 1, 1]);
 });
