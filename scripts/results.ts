@@ -1,13 +1,12 @@
 /**
- * Regenerates docs/results.md: fits and evaluates the default detector on the shared datasets (each run a
- * separate `npad eval` process, so its peak memory is its own), then writes the table beside the paper's
- * figures and the PyTorch reference figures from ../shared/datasets/README.md. The comparison with PaDiM,
- * PatchCore and the ablations is folded in from the rows scripts/compare.ts has measured
- * (results/compare/<dataset>/), so both datasets' methods sit in one table.
+ * Regenerates docs/results.md: N-pad's defaults, its `--preset paper`, PaDiM and PatchCore on bottle and MTD in one
+ * table (each run a separate `npad eval` process, so its peak memory is its own), the ablation of the position-free
+ * bank (scripts/fusion-sweep.ts), and the paper's table 3 ablations where scripts/compare.ts measured them
+ * (results/compare/<dataset>/). About an hour on 2 cores.
  *
- *   npm run results                 # all runs
- *   npm run results -- --only bottle
- *   npm run results -- --only none  # only re-render from measured JSON
+ *   npm run results                        # all runs
+ *   npm run results -- --only bottle --only bottle-fusion
+ *   npm run results -- --only none         # only re-render from measured JSON
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -17,33 +16,35 @@ import { packageRoot } from '../src/backbone/index.js';
 import { PAPER_TABLE3, type ComparedRow } from './comparedRow.js';
 
 interface Run {
+  /** File stem of the run's JSON and report under results/. */
   name: string;
-  dataset: string;
-  description: string;
+  /** Key into DATASETS. */
+  dataset: keyof typeof DATASETS;
+  /** Row label. */
+  label: string;
+  /** Flags of `npad eval` besides the dataset. */
   args: string[];
-  paper: string;
 }
 
 const root = packageRoot();
 const shared = path.join(root, '..', 'shared', 'datasets');
-const RUNS: Run[] = [
-  { name: 'bottle', dataset: path.join(shared, 'mvtec_ad', 'bottle'), description: 'MVTec AD bottle, 256 → crop 224', args: [], paper: 'N-pad (WRN-50): 100 / 98.91' },
-  { name: 'mtd', dataset: path.join(shared, 'mtd', 'magnetic_tile'), description: 'MTD, 256 → crop 224', args: [], paper: 'N-pad (WRN-50): 98.22 / 85.43; PatchCore 97.9 / 84.90' },
-  {
-    name: 'bottle-d550',
-    dataset: path.join(shared, 'mvtec_ad', 'bottle'),
-    description: "MVTec AD bottle at the paper's d = 550",
-    args: ['--dim', '550'],
-    paper: 'N-pad (WRN-50): 100 / 98.91',
-  },
-  {
-    name: 'mtd-nocrop',
-    dataset: path.join(shared, 'mtd', 'magnetic_tile'),
-    description: 'MTD, 256 without crop (module D shifts the feature grid, so it needs no margin)',
-    args: ['--crop', 'none'],
-    paper: 'as above',
-  },
+const DATASETS = {
+  bottle: { dir: path.join(shared, 'mvtec_ad', 'bottle'), title: 'MVTec AD bottle', paper: 'N-pad (WRN-50): 100 / 98.91' },
+  mtd: { dir: path.join(shared, 'mtd', 'magnetic_tile'), title: 'MTD', paper: 'N-pad (WRN-50): 98.22 / 85.43; PatchCore 97.9 / 84.90; PaDiM 86.88 / 82.45' },
+} as const;
+/** Each method on each dataset, 256 → crop 224: the defaults, the paper's reading, and the two baselines. */
+const METHODS: { slug: string; label: string; args: string[] }[] = [
+  { slug: '', label: 'N-pad (defaults)', args: [] },
+  { slug: '-paper', label: 'N-pad, `--preset paper` (the paper\'s k-means bank, no position-free map)', args: ['--preset', 'paper'] },
+  { slug: '-padim550', label: 'PaDiM d = 550', args: ['--method', 'padim', '--dim', '550'] },
+  { slug: '-patchcore1', label: 'PatchCore 1 %', args: ['--method', 'patchcore', '--set', 'coresetRatio=0.01'] },
+  { slug: '-patchcore10', label: 'PatchCore 10 %', args: ['--method', 'patchcore'] },
 ];
+const RUNS: Run[] = (Object.keys(DATASETS) as (keyof typeof DATASETS)[]).flatMap((dataset) =>
+  METHODS.map((m) => ({ name: `${dataset}${m.slug}`, dataset, label: m.label, args: m.args })),
+);
+/** The ablation of the position-free bank (scripts/fusion-sweep.ts), one per dataset. */
+const ABLATIONS = (Object.keys(DATASETS) as (keyof typeof DATASETS)[]).map((dataset) => ({ name: `${dataset}-fusion`, dataset }));
 
 interface Report {
   image_auroc: number;
@@ -65,7 +66,6 @@ const COMPARED_DATASETS = [
   { dir: 'bottle', name: 'bottle' },
   { dir: 'magnetic_tile', name: 'MTD (crop)' },
 ];
-const METHOD_ORDER = ['N-pad (defaults)', 'N-pad, shifting in image space (the paper)', 'PaDiM d = 100', 'PaDiM d = 550', 'PatchCore 1 %', 'PatchCore 10 %'];
 const ABLATION_ORDER = ['exper1', 'exper2', 'exper3', 'exper4', 'exper5', 'npad'];
 
 async function comparedRows(dir: string): Promise<ComparedRow[]> {
@@ -76,41 +76,65 @@ async function comparedRows(dir: string): Promise<ComparedRow[]> {
   return rows;
 }
 
-/** Methods × datasets and the ablations, from the rows scripts/compare.ts measured. */
-async function comparisonSection(): Promise<string> {
-  const methodLines: string[] = [];
-  const ablationLines: string[] = [];
+/** The paper's table 3 ablations, from the rows scripts/compare.ts measured (left out when none were). */
+async function paperAblationSection(): Promise<string> {
+  const lines: string[] = [];
   for (const d of COMPARED_DATASETS) {
     const rows = await comparedRows(d.dir);
-    const cells = (r: ComparedRow): string =>
-      `${pct(r.image_auroc)} | ${pct(r.pixel_auroc)} | ${pct(r.pro)} | ${r.fit_seconds.toFixed(0)} | ${r.ms_per_image.toFixed(0)} | ${r.model_mib.toFixed(0)}`;
-    for (const label of METHOD_ORDER) {
-      const r = rows.find((x) => x.group === 'methods' && x.label === label);
-      methodLines.push(`| ${d.name} | ${label} | ${r ? cells(r) : 'not measured | | | | |'} |`);
-    }
     for (const label of ABLATION_ORDER) {
       const r = rows.find((x) => x.group === 'ablations' && x.label === label);
-      if (r) ablationLines.push(`| ${d.name} | ${label} | ${cells(r)} | ${PAPER_TABLE3[label]!} |`);
+      if (r) {
+        lines.push(
+          `| ${d.name} | ${label} | ${pct(r.image_auroc)} | ${pct(r.pixel_auroc)} | ${pct(r.pro)} | ${r.fit_seconds.toFixed(0)} | ${r.ms_per_image.toFixed(0)} | ${r.model_mib.toFixed(0)} | ${PAPER_TABLE3[label]!} |`,
+        );
+      }
     }
   }
-  const head = '| image AUROC | pixel AUROC | PRO | fit (s) | ms/image | model (MiB) |';
-  return `## N-pad beside PaDiM and PatchCore
+  if (lines.length === 0) {
+    return `The paper's own ablations (its table 3, \`--preset exper1\` … \`npad\`, on its k-means bank):
+\`node dist/scripts/compare.js --group ablations\` measures them into this section.
+`;
+  }
+  return `The paper's own ablations (its table 3: A weighted-similarity Gaussians, B aggregated Gaussians + centroids, C
+neighbours' distributions at inference, D shifting; on the paper's k-means bank; scripts/compare.ts):
 
-Same backbone, images, preprocessing and metrics for every method (scripts/compare.ts; each row one \`npad fit\`
-then \`npad eval --model\`, so fit time includes process start). Sweeps (channels with the SVG plot, few-shot,
-neighbourhood, shift, centroids, input-size ensemble): [comparison-bottle.md](comparison-bottle.md),
-[comparison-magnetic_tile.md](comparison-magnetic_tile.md).
-
-| dataset | method ${head}
-| --- | --- | --- | --- | --- | --- | --- | --- |
-${methodLines.join('\n')}
-
-Ablations (paper table 3: A weighted-similarity Gaussians, B aggregated Gaussians + centroids, C neighbours'
-distributions at inference, D shifting; the \`npad\` row shifts in image space, as the paper does):
-
-| dataset | preset ${head} paper pixel AUROC (MVTec mean, WRN-50) |
+| dataset | preset | image AUROC | pixel AUROC | PRO | fit (s) | ms/image | model (MiB) | paper pixel AUROC (MVTec mean, WRN-50) |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |
-${ablationLines.join('\n')}
+${lines.join('\n')}
+`;
+}
+
+interface AblationLine {
+  variant: string;
+  image_auroc: number;
+  pixel_auroc: number;
+  pro: number;
+  held_out: number;
+}
+
+/** What the position-free bank adds (scripts/fusion-sweep.ts lines), the first four variants of each dataset. */
+async function fusionAblationSection(outDir: string): Promise<string> {
+  const lines: string[] = [];
+  for (const a of ABLATIONS) {
+    let text: string;
+    try {
+      text = await readFile(path.join(outDir, `${a.name}.jsonl`), 'utf8');
+    } catch {
+      continue;
+    }
+    const rows = text.trim().split('\n').map((l) => JSON.parse(l) as AblationLine);
+    for (const r of rows) lines.push(`| ${DATASETS[a.dataset].title} | ${r.variant} | ${pct(r.image_auroc)} | ${pct(r.pixel_auroc)} | ${pct(r.pro)} |`);
+  }
+  return `## What the position-free bank adds
+
+One fit of the defaults per dataset (scripts/fusion-sweep.ts, as \`npad eval\` fits: all of train/good, of which
+the fit holds 10 % out to standardise the maps), its test set scored by both parts unfused, then combined several
+ways. The first rows are the ablation; the others are the fusions measured against the chosen one
+(docs/method-choices.md F1–F3).
+
+| dataset | map and image score | image AUROC | pixel AUROC | PRO |
+| --- | --- | --- | --- | --- |
+${lines.join('\n')}
 `;
 }
 
@@ -119,11 +143,18 @@ async function main(): Promise<void> {
   const runs = values.only ? RUNS.filter((r) => values.only!.includes(r.name)) : RUNS; // `--only none`: render only
   const outDir = path.join(root, 'results');
   await mkdir(outDir, { recursive: true });
+  const cli = path.join(root, 'dist', 'src', 'cli', 'main.js');
   for (const run of runs) {
     const json = path.join(outDir, `${run.name}.json`);
-    process.stderr.write(`== ${run.name}: npad eval ${run.dataset} ${run.args.join(' ')}\n`);
-    const r = spawnSync(process.execPath, [path.join(root, 'dist', 'src', 'cli', 'main.js'), 'eval', run.dataset, '--json', json, '--report', path.join(outDir, `${run.name}.html`), ...run.args], { stdio: 'inherit' });
+    const dataset = DATASETS[run.dataset].dir;
+    process.stderr.write(`== ${run.name}: npad eval ${dataset} ${run.args.join(' ')}\n`);
+    const r = spawnSync(process.execPath, [cli, 'eval', dataset, '--json', json, '--report', path.join(outDir, `${run.name}.html`), ...run.args], { stdio: 'inherit' });
     if (r.status !== 0) throw new Error(`${run.name}: npad eval exited with ${String(r.status)}`);
+  }
+  for (const a of values.only ? ABLATIONS.filter((x) => values.only!.includes(x.name)) : ABLATIONS) {
+    process.stderr.write(`== ${a.name}: fusion-sweep ${DATASETS[a.dataset].dir}\n`);
+    const r = spawnSync(process.execPath, [path.join(root, 'dist', 'scripts', 'fusion-sweep.js'), DATASETS[a.dataset].dir, '--json', path.join(outDir, `${a.name}.jsonl`)], { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (r.status !== 0) throw new Error(`${a.name}: fusion-sweep exited with ${String(r.status)}`);
   }
   const rows: string[] = [];
   let options = '';
@@ -132,33 +163,40 @@ async function main(): Promise<void> {
     try {
       rep = JSON.parse(await readFile(path.join(outDir, `${run.name}.json`), 'utf8')) as Report;
     } catch {
+      rows.push(`| ${DATASETS[run.dataset].title} | ${run.label} | not measured | | | | | | |`);
       continue;
     }
     rows.push(
-      `| ${run.description} | ${pct(rep.image_auroc)} | ${pct(rep.pixel_auroc)} | ${pct(rep.pro)} | ${pct(rep.image_f1_max)} | ` +
-        `${rep.timings.fit_seconds.toFixed(0)} | ${rep.timings.ms_per_image.toFixed(0)} | ${(rep.peak_rss_mib / 1024).toFixed(1)} | ${run.paper} |`,
+      `| ${DATASETS[run.dataset].title} | ${run.label} | ${pct(rep.image_auroc)} | ${pct(rep.pixel_auroc)} | ${pct(rep.pro)} | ${pct(rep.image_f1_max)} | ` +
+        `${rep.timings.fit_seconds.toFixed(0)} | ${rep.timings.ms_per_image.toFixed(0)} | ${(rep.peak_rss_mib / 1024).toFixed(1)} |`,
     );
-    if (!options) options = '```json\n' + JSON.stringify({ backbone: rep.backbone.id, ...rep.config }, null, 2) + '\n```';
+    if (!options && run.args.length === 0) options = '```json\n' + JSON.stringify({ backbone: rep.backbone.id, ...rep.config }, null, 2) + '\n```';
   }
   const md = `# Results
 
-Regenerated by \`npm run results\` (scripts/results.ts) on a 2-core x86-64 machine, no GPU. Each row is one
-\`npad eval\` process: fit on \`train/good\`, score \`test/\`, metrics against the ground truth. Backbone: the
-shared ResNet50-v2 (ImageNet); the paper used WideResNet-50-2, so its figures are a reference, not a like-for-like.
-Metrics in %, fit in seconds (backbone included), scoring in ms per test image (all shifted versions and the
-backbone included), peak memory = peak resident set of the process. These runs shared the 2 cores with other
-jobs, so their times are high and noisy; docs/speed.md has times measured with nothing else running.
+Regenerated by \`npm run results\` (scripts/results.ts) on a 2-core x86-64 machine, no GPU. Each row of the first
+table is one \`npad eval\` process: fit on all of \`train/good\`, score \`test/\`, metrics against the ground truth.
+Backbone: the shared ResNet50-v2 (ImageNet); the paper used WideResNet-50-2, so its figures are a reference, not a
+like-for-like. Resize 256, centre crop 224. Metrics in %, fit in seconds (backbone included), scoring in ms per
+test image (backbone included), peak memory = peak resident set of the process. Times on 2 shared cores are noisy;
+docs/speed.md has times measured with nothing else running.
 
-| run | image AUROC | pixel AUROC | PRO (≤0.3) | image F1-max | fit (s) | ms/image | peak (GiB) | paper (image / pixel AUROC) |
+| dataset | method | image AUROC | pixel AUROC | PRO (≤0.3) | image F1-max | fit (s) | ms/image | peak (GiB) |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 
-PyTorch reference implementations on the same backbone and data (../shared/datasets/README.md):
-bottle PatchCore 1 % 100 / 98.75 / PRO 94.4, PaDiM d = 550 99.6 / 98.29 / 95.0; MTD (crop) PatchCore 1 % 96.9 / 82.86 / 74.9,
-PaDiM d = 550 86.36 / 75.00 / 76.4.
+The paper (WideResNet-50-2): bottle ${DATASETS.bottle.paper}; MTD ${DATASETS.mtd.paper}. PyTorch reference
+implementations on the same backbone and data (../shared/datasets/README.md): bottle PatchCore 1 % 100 / 98.75 /
+PRO 94.4, PaDiM d = 550 99.6 / 98.29 / 95.0; MTD (crop) PatchCore 1 % 96.9 / 82.86 / 74.9, PaDiM d = 550 86.36 / 75.00
+/ 76.4.
 
-${await comparisonSection()}
-Configuration of the runs in the first table (the defaults; how each was chosen: docs/method-choices.md):
+${await fusionAblationSection(outDir)}
+${await paperAblationSection()}
+Sweeps of the paper's reading (channels, few-shot, neighbourhood, shift, centroids, input size; measured before the
+position-free bank, on the k-means bank): [comparison-bottle.md](comparison-bottle.md),
+[comparison-magnetic_tile.md](comparison-magnetic_tile.md).
+
+Configuration of the default rows (how each option was chosen: docs/method-choices.md):
 
 ${options}
 `;

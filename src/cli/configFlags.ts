@@ -29,7 +29,8 @@ export const CONFIG_FLAGS = {
 
 export const CONFIG_HELP = `Detector options (fit, and eval without --model):
   --method M             npad (default) | padim | patchcore (the N-pad paper's baselines, on the same backbone)
-  --preset NAME          N-pad only: exper1 … exper5 (the paper's ablations), npad (default) or fast (docs/speed.md)
+  --preset NAME          N-pad only: paper (k-means bank, no position-free map), exper1 … exper5 and npad (the
+                         paper's ablations and full method, on its bank) or fast (docs/speed.md)
   --dim N                channels kept, d (N-pad default ${DEFAULT_NPAD_OPTIONS.dim}, PaDiM ${DEFAULT_PADIM_OPTIONS.dim}; not PatchCore)
   --set KEY=VALUE        any option of the method, e.g. --set moduleD=false --set beta=0.5 (N-pad,
                          docs/method-choices.md), --set seed=7 (PaDiM), --set coresetRatio=0.01 (PatchCore,
@@ -117,7 +118,7 @@ export function configFromFlags(v: ConfigFlagValues): DetectorConfigInput {
     options[key] = parseOptionValue(method, key, pair.slice(eq + 1));
   }
   if (v.preset !== undefined) {
-    if (method !== 'npad') throw new NpadInputError(`--preset: presets are N-pad's ablations; method ${method} has none`);
+    if (method !== 'npad') throw new NpadInputError(`--preset: presets are N-pad's; method ${method} has none`);
     if (!(v.preset in NPAD_PRESETS)) throw new NpadInputError(`--preset: expected one of ${Object.keys(NPAD_PRESETS).join(', ')}, got '${v.preset}'`);
   }
   const preprocess: { resize?: number; crop?: number | null } = {};

@@ -236,7 +236,16 @@ function isRecord(x: unknown): x is Record<string, unknown> {
 }
 
 /**
- * Validates the configuration JSON of a model file (options missing in older files take today's defaults).
+ * N-pad files written before option `bank` existed were fitted with the paper's k-means bank: a missing `bank`
+ * reads as 'kmeans', so they load and score as they did (not with today's default).
+ */
+function withOptionsOfItsTime(method: MethodName, options: Record<string, unknown>): Record<string, unknown> {
+  return method === 'npad' && !('bank' in options) ? { ...options, bank: 'kmeans' } : options;
+}
+
+/**
+ * Validates the configuration JSON of a model file (options missing in older files take the value that reproduces
+ * them: withOptionsOfItsTime; the others today's defaults).
  * Files written before the baselines existed are N-pad files with the same layout.
  */
 function parseStoredConfig(headerMethod: string, config: Record<string, unknown>, file: string): { detector: DetectorConfig; model: Record<string, unknown> } {
@@ -254,7 +263,7 @@ function parseStoredConfig(headerMethod: string, config: Record<string, unknown>
     featureGrid: isRecord(detector.featureGrid) ? (detector.featureGrid as Partial<DetectorConfig['featureGrid']>) : {},
     batchSize: typeof detector.batchSize === 'number' ? detector.batchSize : undefined,
   };
-  const resolved = resolveConfig(configInputFor(method, detector.options, common));
+  const resolved = resolveConfig(configInputFor(method, withOptionsOfItsTime(method, detector.options), common));
   try {
     validateConfig(resolved);
   } catch (e) {

@@ -7,7 +7,7 @@
 import type { BackboneSpec } from '../backbone/index.js';
 import type { FeatureExtractor } from '../backbone/featureExtractor.js';
 import { NpadInputError } from '../errors.js';
-import { PATCHCORE_STAGES } from '../method/patchcore.js';
+import { PATCH_STAGES } from '../method/patchBank.js';
 import type { DetectorConfig } from './config.js';
 import type { FittedModel } from './methods.js';
 
@@ -105,24 +105,27 @@ export async function checkModelGrid(fitted: FittedModel, extractor: FeatureExtr
       throw mismatch('feature grid', `${height}×${width}`, `${extractor.gridHeight}×${extractor.gridWidth}`);
     }
   };
+  /** The stage maps a position-free bank was fitted on must be the backbone's at this input size. */
+  const bankStages = async (stored: readonly { channels: number; height: number; width: number }[]): Promise<void> => {
+    const size = extractor.inputSize;
+    const all = await extractor.extractStages(new Float32Array(3 * size * size), 1);
+    const used = PATCH_STAGES.map((s) => all[s - 1]!);
+    const text = (s: readonly { channels: number; height: number; width: number }[]): string => s.map((x) => `${x.channels}×${x.height}×${x.width}`).join(' and ');
+    const actual = used.map((t) => ({ channels: t.dims[1]!, height: t.dims[2]!, width: t.dims[3]! }));
+    if (stored.length !== actual.length || stored.some((s, i) => s.channels !== actual[i]!.channels || s.height !== actual[i]!.height || s.width !== actual[i]!.width)) {
+      throw mismatch('stage maps', text(stored), text(actual));
+    }
+  };
   switch (fitted.method) {
     case 'npad':
       grid(fitted.model.scoring.height, fitted.model.scoring.width);
+      if (fitted.model.fusion) await bankStages(fitted.model.fusion.shape.stages);
       return;
     case 'padim':
       grid(fitted.model.height, fitted.model.width);
       return;
-    case 'patchcore': {
-      const size = extractor.inputSize;
-      const all = await extractor.extractStages(new Float32Array(3 * size * size), 1);
-      const stored = fitted.model.shape.stages;
-      const used = PATCHCORE_STAGES.map((s) => all[s - 1]!);
-      const text = (s: readonly { channels: number; height: number; width: number }[]): string => s.map((x) => `${x.channels}×${x.height}×${x.width}`).join(' and ');
-      const actual = used.map((t) => ({ channels: t.dims[1]!, height: t.dims[2]!, width: t.dims[3]! }));
-      if (stored.length !== actual.length || stored.some((s, i) => s.channels !== actual[i]!.channels || s.height !== actual[i]!.height || s.width !== actual[i]!.width)) {
-        throw mismatch('stage maps', text(stored), text(actual));
-      }
+    case 'patchcore':
+      await bankStages(fitted.model.shape.stages);
       return;
-    }
   }
 }

@@ -11,7 +11,8 @@
  * - N-pad: per module on, streaming statistics P × (d + d(d+1)/2) float64 and a Gaussian grid P × d² float32
  *   (0.625 · d² from d = 384 on, packed by symmetry),
  *   with P = (input / 4)² grid positions; module A's statistics are released before module B's inverses; the
- *   k-means sample (≤ kmeansSample × d float32).
+ *   k-means sample (≤ kmeansSample × d float32); with the position-free bank (option bank 'patch-coreset') instead
+ *   PatchCore's terms below for the images fitted on, while the statistics are held, and the bank afterwards.
  * - PaDiM: one set of statistics and one grid.
  * - PatchCore: every nominal patch feature (training images × (input / 8)² × embedDim float32) until the coreset
  *   is drawn, plus its random projection, the candidate distance rows and the final bank.
@@ -26,6 +27,7 @@ import os from 'node:os';
 import { NpadInputError } from '../errors.js';
 import { packedBlockBounds, packedMatrixSize } from '../engine/packedPrecision.js';
 import { inputSize } from '../image/shiftedCrops.js';
+import { AUTHORS_PATCH_SETTINGS } from '../method/patchBank.js';
 import type { DetectorConfig } from './config.js';
 
 const MiB = 2 ** 20;
@@ -172,24 +174,32 @@ export function estimateFitMemory(config: DetectorConfig, trainCount: number): M
       const stats = (m: string): MemoryPart => ({ what: `module ${m} statistics (${P} positions × d = ${d})`, bytes: statisticsBytes(P, d) });
       const grid = (m: string): MemoryPart => ({ what: `module ${m} Gaussians (${P} precision matrices ${d}×${d})`, bytes: gridBytes(P, d) });
       const chunks: MemoryPart = { what: 'precision matrices being inverted', bytes: chunkBytes(P, d) };
-      const sample = o.moduleB ? Math.min(o.kmeansSample, trainCount * P) : 0;
+      const sample = o.moduleB && o.bank === 'kmeans' ? Math.min(o.kmeansSample, trainCount * P) : 0;
       const reservoir: MemoryPart = { what: `k-means sample (${sample} vectors)`, bytes: sample * d * 4 };
       const streamFeatures: MemoryPart = {
         what: 'feature copies of a batch',
         bytes: (o.moduleB ? 4 : 2) * batch * d * P * 4 + Math.min(GATHER_BYTES, P * 4 * (d * d + batch * d)),
       };
+      // The position-free bank: its patch features until the coreset (drawn before the Gaussians), then the bank.
+      const fused = o.moduleB && o.bank === 'patch-coreset';
+      const fitImages = fused ? trainCount - Math.max(2, Math.ceil(o.fusionHoldout * trainCount)) : trainCount;
+      const a = AUTHORS_PATCH_SETTINGS;
+      const bank = fused ? patchBankParts(Math.max(1, fitImages), side, { embedDim: a.embedDim, projectionDim: a.projectionDim, startPoints: a.startPoints, ratio: o.bankRatio }) : null;
+      const patchActivations: MemoryPart = { what: 'stages 2–3 of a batch for the patch features', bytes: fused ? batch * ACTIVATIONS_PER_IMAGE_224.patchcore * (input / 224) ** 2 : 0 };
+      const kept = bank ? [bank.coreset[bank.coreset.length - 1]!] : [];
       const phases: { phase: string; parts: MemoryPart[] }[] = [
         {
           phase: 'feature extraction',
-          parts: [...(o.moduleA ? [stats('A')] : []), ...(o.moduleB ? [stats('B'), reservoir] : []), images, streamFeatures],
+          parts: [...(o.moduleA ? [stats('A')] : []), ...(o.moduleB ? [stats('B'), reservoir] : []), images, streamFeatures, ...(bank ? [bank.all, patchActivations] : [])],
         },
       ];
+      if (bank) phases.push({ phase: 'patch bank coreset', parts: [...(o.moduleA ? [stats('A')] : []), stats('B'), ...bank.coreset] });
       if (o.moduleA) {
-        phases.push({ phase: 'module A Gaussians', parts: [stats('A'), ...(o.moduleB ? [stats('B'), reservoir] : []), grid('A'), chunks] });
+        phases.push({ phase: 'module A Gaussians', parts: [stats('A'), ...(o.moduleB ? [stats('B'), reservoir] : []), grid('A'), chunks, ...kept] });
       }
       if (o.moduleB) {
         const kmeans: MemoryPart = { what: 'k-means assignment', bytes: KMEANS_ASSIGN_BYTES };
-        phases.push({ phase: 'module B Gaussians', parts: [stats('B'), reservoir, ...(o.moduleA ? [grid('A')] : []), grid('B'), chunks, kmeans] });
+        phases.push({ phase: 'module B Gaussians', parts: [stats('B'), reservoir, ...(o.moduleA ? [grid('A')] : []), grid('B'), chunks, ...(fused ? kept : [kmeans])] });
       }
       return peakOf(phases);
     }
@@ -207,25 +217,38 @@ export function estimateFitMemory(config: DetectorConfig, trainCount: number): M
     }
     case 'patchcore': {
       const o = config.options;
-      const patchSide = Math.ceil(side / 2);
-      const n = trainCount * patchSide * patchSide;
-      const E = o.embedDim;
-      const all: MemoryPart = { what: `all ${n} patch features (${trainCount} images × ${patchSide}×${patchSide} × ${E})`, bytes: n * E * 4 };
-      const projected = o.projectionDim > 0 ? o.projectionDim : E;
+      const bank = patchBankParts(trainCount, side, { embedDim: o.embedDim, projectionDim: o.projectionDim, startPoints: o.startPoints, ratio: o.coresetRatio });
       return peakOf([
-        { phase: 'feature extraction', parts: [all, images] },
-        {
-          phase: 'coreset',
-          parts: [
-            all,
-            { what: `their projection to ${projected} dimensions`, bytes: o.projectionDim > 0 ? n * o.projectionDim * 4 : 0 },
-            { what: 'coreset distances', bytes: (CORESET_CANDIDATES + o.startPoints + 3) * n * 4 },
-            { what: `the memory bank (${Math.round(100 * o.coresetRatio * 100) / 100} %)`, bytes: Math.floor(n * o.coresetRatio) * E * 4 },
-          ],
-        },
+        { phase: 'feature extraction', parts: [bank.all, images] },
+        { phase: 'coreset', parts: bank.coreset },
       ]);
     }
   }
+}
+
+/**
+ * A patch bank's memory (PatchCore, N-pad's position-free bank): every nominal patch feature until the coreset is
+ * drawn (`all`), and what the coreset phase holds besides (`coreset`, `all` included).
+ */
+function patchBankParts(
+  images: number,
+  side: number,
+  o: { embedDim: number; projectionDim: number; startPoints: number; ratio: number },
+): { all: MemoryPart; coreset: MemoryPart[] } {
+  const patchSide = Math.ceil(side / 2);
+  const n = images * patchSide * patchSide;
+  const E = o.embedDim;
+  const all: MemoryPart = { what: `all ${n} patch features (${images} images × ${patchSide}×${patchSide} × ${E})`, bytes: n * E * 4 };
+  const projected = o.projectionDim > 0 ? o.projectionDim : E;
+  return {
+    all,
+    coreset: [
+      all,
+      { what: `their projection to ${projected} dimensions`, bytes: o.projectionDim > 0 ? n * o.projectionDim * 4 : 0 },
+      { what: 'coreset distances', bytes: (CORESET_CANDIDATES + o.startPoints + 3) * n * 4 },
+      { what: `the memory bank (${Math.round(100 * o.ratio * 100) / 100} %)`, bytes: Math.floor(n * o.ratio) * E * 4 },
+    ],
+  };
 }
 
 /**

@@ -6,7 +6,7 @@
 import { NpadInputError } from '../errors.js';
 import { invalidBlockBounds, packPrecisions, packedBlockBounds, packedMatrixSize, unpackPrecisions } from '../engine/packedPrecision.js';
 import type { GaussianGrid } from '../method/gaussians.js';
-import type { NpadModel } from '../method/npad.js';
+import { npadPatchBankOptions, usesPatchBank, type FusedBank, type NpadModel } from '../method/npad.js';
 import type { PadimModel } from '../method/padim.js';
 import type { PatchcoreModel } from '../method/patchcore.js';
 import type { PatchEmbeddingShape } from '../method/patchcoreEmbedding.js';
@@ -33,6 +33,24 @@ export interface NpadModelMeta {
   centroidCount: number;
   /** Block bounds of the packed precision matrices (engine/packedPrecision.ts); absent in older files: full matrices. */
   precisionBlocks?: number[];
+  /** The position-free bank (option bank 'patch-coreset'; its members are the tensor `bank`); absent otherwise. */
+  patchBank?: NpadPatchBankMeta;
+}
+
+/** The JSON part of N-pad's position-free bank. */
+export interface NpadPatchBankMeta {
+  /** Members of the bank. */
+  bankSize: number;
+  /** Nominal patch features before subsampling. */
+  totalPatches: number;
+  /** Channels, rows and columns of the stage maps (stages 2 and 3), which fix the patch grid. */
+  stages: { channels: number; height: number; width: number }[];
+  /** Nominal images held out of the fit to standardise the maps. */
+  heldOut: number;
+  /** Mean and standard deviation of the per-position map's maxima over them. */
+  positionMaxima: { mean: number; sd: number };
+  /** The same for the bank's map. */
+  bankMaxima: { mean: number; sd: number };
 }
 
 function f32(data: Float32Array, shape: number[]): ModelTensor {
@@ -64,11 +82,33 @@ export function npadModelToTensors(model: NpadModel, precision: StoragePrecision
   if (s.weighted) gridTensors('A', s.weighted, tensors, precision);
   if (s.aggregated) gridTensors('B', s.aggregated, tensors, precision);
   if (s.centroids) tensors.set('B.centroids', stored(s.centroids, [s.centroidCount, s.dim], precision));
+  const f = model.fusion;
+  if (f) tensors.set('bank', stored(f.bank, [f.bankSize, f.shape.embedDim], precision));
   const chunkSize = s.weighted?.chunkSize ?? s.aggregated?.chunkSize ?? 0;
-  return {
-    meta: { trainCount: model.trainCount, height: s.height, width: s.width, dim: s.dim, chunkSize, centroidCount: s.centroidCount, precisionBlocks: packedBlockBounds(s.dim) },
-    tensors,
+  const meta: NpadModelMeta = { trainCount: model.trainCount, height: s.height, width: s.width, dim: s.dim, chunkSize, centroidCount: s.centroidCount, precisionBlocks: packedBlockBounds(s.dim) };
+  if (f) {
+    const stages = f.shape.stages.map((t) => ({ channels: t.channels, height: t.height, width: t.width }));
+    meta.patchBank = { bankSize: f.bankSize, totalPatches: f.totalPatches, stages, heldOut: f.heldOut, positionMaxima: { ...f.positionMaxima }, bankMaxima: { ...f.bankMaxima } };
+  }
+  return { meta, tensors };
+}
+
+/** Checks the stored position-free bank's metadata, naming what is wrong. */
+function checkPatchBankMeta(value: unknown, file: string): NpadPatchBankMeta {
+  const bad = (what: string): never => {
+    throw new NpadInputError(`${file}: model metadata patchBank ${what}`, file);
   };
+  if (!isRecord(value)) return bad('is missing (the configuration uses bank patch-coreset)');
+  for (const key of ['bankSize', 'totalPatches', 'heldOut'] as const) {
+    const v = value[key];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) bad(`lacks ${key} (a positive integer)`);
+  }
+  for (const key of ['positionMaxima', 'bankMaxima'] as const) {
+    const v = value[key];
+    if (!isRecord(v) || !Number.isFinite(v.mean) || !(typeof v.sd === 'number' && v.sd > 0 && Number.isFinite(v.sd))) bad(`lacks ${key} (a finite mean and a positive sd)`);
+  }
+  if (!validStages(value.stages)) bad('lacks stages (channels, height, width of each stage map)');
+  return value as unknown as NpadPatchBankMeta;
 }
 
 /** A float tensor of `size` values, stored as F32 or F16 (widened to float32). */
@@ -117,17 +157,26 @@ export function npadModelFromTensors(
     throw new NpadInputError(`${file}: model file has no valid channels tensor`, file);
   }
   const o = settings.options;
+  let fusion: FusedBank | null = null;
+  if (usesPatchBank(o)) {
+    const b = checkPatchBankMeta(meta.patchBank, file);
+    const bankOptions = npadPatchBankOptions(o);
+    const shape: PatchEmbeddingShape = { stages: b.stages, patchSize: bankOptions.patchSize, stageDim: bankOptions.stageDim, embedDim: bankOptions.embedDim, upsample: bankOptions.upsample };
+    const bank = take(tensors, 'bank', file, b.bankSize * shape.embedDim);
+    fusion = { shape, bank, bankSize: b.bankSize, totalPatches: b.totalPatches, heldOut: b.heldOut, positionMaxima: b.positionMaxima, bankMaxima: b.bankMaxima };
+  }
   return {
     settings,
     channels: channels.data,
     trainCount: meta.trainCount,
+    fusion,
     scoring: {
       height: meta.height,
       width: meta.width,
       dim: meta.dim,
       weighted: o.moduleA ? readGrid('A', meta, tensors, file) : null,
       aggregated: o.moduleB ? readGrid('B', meta, tensors, file) : null,
-      centroids: o.moduleB ? take(tensors, 'B.centroids', file, meta.centroidCount * meta.dim) : null,
+      centroids: o.moduleB && !usesPatchBank(o) ? take(tensors, 'B.centroids', file, meta.centroidCount * meta.dim) : null,
       centroidCount: meta.centroidCount,
     },
   };
@@ -229,6 +278,15 @@ function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
+/** True for a non-empty list of stage map sizes (positive integers). */
+function validStages(stages: unknown): boolean {
+  return (
+    Array.isArray(stages) &&
+    stages.length > 0 &&
+    stages.every((s) => isRecord(s) && ['channels', 'height', 'width'].every((k) => Number.isSafeInteger(s[k]) && (s[k] as number) > 0))
+  );
+}
+
 /** The metadata numbers each method's model needs. */
 const META_NUMBERS = {
   npad: ['trainCount', 'height', 'width', 'dim', 'chunkSize', 'centroidCount'],
@@ -242,13 +300,8 @@ export function checkModelMeta(method: FittedModel['method'], meta: Record<strin
     const v = meta[key];
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new NpadInputError(`${file}: model metadata lacks ${key} (a non-negative integer)`, file);
   }
-  if (method === 'patchcore') {
-    const stages = meta.stages;
-    const valid =
-      Array.isArray(stages) &&
-      stages.length > 0 &&
-      stages.every((s) => isRecord(s) && ['channels', 'height', 'width'].every((k) => Number.isSafeInteger(s[k]) && (s[k] as number) > 0));
-    if (!valid) throw new NpadInputError(`${file}: model metadata lacks stages (channels, height, width of each stage map)`, file);
+  if (method === 'patchcore' && !validStages(meta.stages)) {
+    throw new NpadInputError(`${file}: model metadata lacks stages (channels, height, width of each stage map)`, file);
   }
 }
 

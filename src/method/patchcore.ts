@@ -16,17 +16,14 @@
  * paper writes the distance), and the paper's re-weighting of the image score (its eq. 7) is off.
  */
 import type { FeatureExtractor } from '../backbone/featureExtractor.js';
-import { approximateGreedyCoreset, distanceRows, rowSquaredNorms, validateCoresetOptions } from '../engine/coreset.js';
-import { augmentedCentroids } from '../engine/kernels.js';
-import { assignToAugmented } from '../engine/kmeans.js';
+import { distanceRows, rowSquaredNorms, validateCoresetOptions } from '../engine/coreset.js';
 import { inputSize } from '../image/shiftedCrops.js';
 import type { PreprocessOptions } from '../image/preprocess.js';
 import type { ImageSource } from '../image/source.js';
-import type { FloatTensor } from '../onnx/session.js';
-import { gaussianSmooth, upsampleBilinear } from './anomalyMap.js';
-import { loadImageBatch } from './imageBatch.js';
+import { loadImageBatch, prefetchedBatches } from './imageBatch.js';
 import type { ProgressCallback, ScoredImageHandler } from './npad.js';
-import { embedPatches, validatePatchEmbeddingShape, type PatchEmbeddingShape } from './patchcoreEmbedding.js';
+import { AUTHORS_PATCH_SETTINGS, PatchBankBuilder, bankDistances, bankMap, searchable, type PatchBank, type PatchBankOptions } from './patchBank.js';
+import { validatePatchEmbeddingShape } from './patchcoreEmbedding.js';
 
 /** PatchCore's options. */
 export interface PatchcoreOptions {
@@ -57,20 +54,17 @@ export interface PatchcoreOptions {
 /** The authors' configuration (their example script: 10 % coreset). */
 export const DEFAULT_PATCHCORE_OPTIONS: Readonly<PatchcoreOptions> = Object.freeze({
   coresetRatio: 0.1,
-  projectionDim: 128,
-  startPoints: 10,
+  projectionDim: AUTHORS_PATCH_SETTINGS.projectionDim,
+  startPoints: AUTHORS_PATCH_SETTINGS.startPoints,
   seed: 0,
-  patchSize: 3,
-  stageDim: 1024,
-  embedDim: 1024,
+  patchSize: AUTHORS_PATCH_SETTINGS.patchSize,
+  stageDim: AUTHORS_PATCH_SETTINGS.stageDim,
+  embedDim: AUTHORS_PATCH_SETTINGS.embedDim,
   patchDistance: 'squared',
   reweight: false,
   reweightNeighbours: 9,
   smoothingSigma: 4,
 } satisfies PatchcoreOptions);
-
-/** Which backbone stages feed PatchCore (1-based): the authors' layer2 and layer3. */
-export const PATCHCORE_STAGES: readonly [2, 3] = [2, 3];
 
 /** Checks option values, naming the bad one. */
 export function validatePatchcoreOptions(o: PatchcoreOptions): void {
@@ -98,75 +92,36 @@ export interface PatchcoreFitSettings {
   batchSize: number;
 }
 
-/** A fitted PatchCore detector. */
-export interface PatchcoreModel {
+/** A fitted PatchCore detector: its memory bank and what it was fitted with. */
+export interface PatchcoreModel extends PatchBank {
   settings: PatchcoreFitSettings;
   /** Nominal images it was fitted on. */
   trainCount: number;
-  /** The patch feature's shape (stage map sizes, pooling), fixed by the backbone and the input size. */
-  shape: PatchEmbeddingShape;
-  /** The memory bank [bankSize, embedDim], coreset members in selection order. */
-  bank: Float32Array;
-  /** Members of the memory bank (rows of `bank`). */
-  bankSize: number;
-  /** Nominal patch features before subsampling. */
-  totalPatches: number;
 }
 
-function embeddingShape(stages: readonly FloatTensor[], o: PatchcoreOptions, upsample: PatchcoreFitSettings['upsample']): PatchEmbeddingShape {
+/** The bank's options of a PatchCore configuration. */
+export function patchBankOptionsOf(settings: PatchcoreFitSettings): PatchBankOptions {
+  const o = settings.options;
   return {
-    stages: stages.map((t) => ({ channels: t.dims[1]!, height: t.dims[2]!, width: t.dims[3]! })),
     patchSize: o.patchSize,
     stageDim: o.stageDim,
     embedDim: o.embedDim,
-    upsample,
+    upsample: settings.upsample,
+    coreset: { ratio: o.coresetRatio, projectionDim: o.projectionDim, startPoints: o.startPoints, seed: o.seed },
   };
-}
-
-/** Patch features [B, P, embedDim] of a batch of images, and the shape they were computed with. */
-async function patchFeatures(
-  paths: readonly ImageSource[],
-  extractor: FeatureExtractor,
-  settings: PatchcoreFitSettings,
-  known: PatchEmbeddingShape | null,
-): Promise<{ data: Float32Array; shape: PatchEmbeddingShape }> {
-  const all = await extractor.extractStages(await loadImageBatch(paths, settings.preprocess), paths.length);
-  const used = PATCHCORE_STAGES.map((s) => all[s - 1]!);
-  const shape = known ?? embeddingShape(used, settings.options, settings.upsample);
-  return { data: (await embedPatches(shape, used)).data, shape };
 }
 
 /** Fits PatchCore on nominal images. */
 export async function fitPatchcore(paths: readonly string[], extractor: FeatureExtractor, settings: PatchcoreFitSettings, progress?: ProgressCallback): Promise<PatchcoreModel> {
-  const o = settings.options;
-  validatePatchcoreOptions(o);
+  validatePatchcoreOptions(settings.options);
   if (paths.length < 1) throw new RangeError('fitting needs at least one nominal image');
-  const blocks: Float32Array[] = [];
-  let shape: PatchEmbeddingShape | null = null;
-  for (let i = 0; i < paths.length; i += settings.batchSize) {
-    const batch = paths.slice(i, i + settings.batchSize);
-    const f = await patchFeatures(batch, extractor, settings, shape);
-    shape = f.shape;
-    blocks.push(f.data);
-    progress?.('features', i + batch.length, paths.length);
+  const builder = new PatchBankBuilder(patchBankOptionsOf(settings));
+  for await (const { start, items: batch, loaded } of prefetchedBatches(paths, settings.batchSize, (b) => loadImageBatch(b, settings.preprocess))) {
+    await builder.add(extractor, loaded, batch.length);
+    progress?.('features', start + batch.length, paths.length);
   }
-  const E = o.embedDim;
-  const total = blocks.reduce((s, b) => s + b.length / E, 0);
-  const chosen = await approximateGreedyCoreset(
-    blocks,
-    E,
-    { ratio: o.coresetRatio, projectionDim: o.projectionDim, startPoints: o.startPoints, seed: o.seed },
-    (done, count) => progress?.('coreset', done, count),
-  );
-  // Gather the members from the per-batch blocks (all but the last hold the same number of rows).
-  const rowsPerBlock = blocks[0]!.length / E;
-  const bank = new Float32Array(chosen.length * E);
-  chosen.forEach((row, j) => {
-    const block = blocks[Math.floor(row / rowsPerBlock)]!;
-    const r = row % rowsPerBlock;
-    bank.set(block.subarray(r * E, (r + 1) * E), j * E);
-  });
-  return { settings, trainCount: paths.length, shape: shape!, bank, bankSize: chosen.length, totalPatches: total };
+  const bank = await builder.build((done, count) => progress?.('coreset', done, count));
+  return { settings, trainCount: paths.length, ...bank };
 }
 
 /**
@@ -209,22 +164,22 @@ export async function scorePatchcore(
   const { height: H, width: W } = model.shape.stages[0]!;
   const P = H * W;
   const bankNorms = o.reweight ? rowSquaredNorms(model.bank, model.bankSize, E) : null;
-  const bank = augmentedCentroids(model.bank, model.bankSize, E); // once for every group
-  for (let i = 0; i < paths.length; i += imagesPerGroup) {
-    const group = paths.slice(i, i + imagesPerGroup);
-    const { data } = await patchFeatures(group, extractor, model.settings, model.shape);
-    const nn = await assignToAugmented(data, group.length * P, bank, model.bankSize, E);
+  const bank = searchable(model); // augmented once for every group
+  const bankOptions = patchBankOptionsOf(model.settings);
+  const load = (group: readonly ImageSource[]): Promise<Float32Array> => loadImageBatch(group, model.settings.preprocess);
+  for await (const { start: i, items: group, loaded } of prefetchedBatches(paths, imagesPerGroup, load)) {
+    const nn = await bankDistances(bank, extractor, loaded, group.length, bankOptions);
     for (let j = 0; j < group.length; j++) {
       const squared = nn.distances.subarray(j * P, (j + 1) * P);
       const patch = o.patchDistance === 'squared' ? squared : squared.map((v) => Math.sqrt(v));
-      const map = gaussianSmooth(upsampleBilinear(patch, H, W, size, size), size, size, o.smoothingSigma);
+      const map = bankMap(model, patch, size, o.smoothingSigma);
       // The most anomalous patch, the first on ties (torch.max's rule).
       let top = 0;
       for (let p = 1; p < P; p++) if (patch[p]! > patch[top]!) top = p;
       let score = patch[top]!;
       if (bankNorms) {
         const row = j * P + top;
-        score *= await reweightFactor(model, bankNorms, data.subarray(row * E, (row + 1) * E), nn.indices[row]!);
+        score *= await reweightFactor(model, bankNorms, nn.features.subarray(row * E, (row + 1) * E), nn.indices[row]!);
       }
       await onImage(i + j, { map, size, score });
     }

@@ -25,7 +25,7 @@ test('fit holds out a threshold; predict writes verdicts, overlays, masks, JSON 
   const fit = npad('fit', root, '--out', model, ...SMALL);
   assert.equal(fit.code, 0, fit.stderr);
   assert.match(fit.stdout, /fitted on 5 images/);
-  assert.match(fit.stdout, /threshold: image threshold [\d.]+, pixel threshold [\d.]+ \(false-alarm rate 1 % on 1 held-out good image; extrapolated/);
+  assert.match(fit.stdout, /threshold: image threshold -?[\d.]+, pixel threshold -?[\d.]+ \(false-alarm rate 1 % on 1 held-out good image; extrapolated/);
 
   const truncated = path.join(root, 'truncated.png');
   await writeFile(truncated, (await readFile(path.join(root, 'test', 'good', '000.png'))).subarray(0, 2000));
@@ -40,7 +40,7 @@ test('fit holds out a threshold; predict writes verdicts, overlays, masks, JSON 
   assert.match(r.stderr, /2 inputs were skipped/);
   const lines = r.stdout.trim().split('\n');
   assert.match(lines.at(-1)!, /^6 images: \d good, \d defective, 2 skipped/);
-  assert.match(r.stdout, /^(good|defective) +0\.\d{3}  score [\d.]+ +.*broken_large\/000\.png$/m);
+  assert.match(r.stdout, /^(good|defective) +0\.\d{3}  score -?[\d.]+ +.*broken_large\/000\.png$/m);
 
   const records = (await readFile(path.join(out, 'predictions.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.equal(records.length, 6);
@@ -92,7 +92,7 @@ test('a model without thresholds is refused with how to calibrate; calibrate and
   const json = path.join(root, 'out', 'metrics.json');
   const ev = npad('eval', root, '--model', model, '--json', json, '--save-threshold', 'f1-max');
   assert.equal(ev.code, 0, ev.stderr);
-  assert.match(ev.stdout, /saved in .*m\.npad: image threshold [\d.]+, pixel threshold [\d.]+ \(F1-max on 4 labelled images\)/);
+  assert.match(ev.stdout, /saved in .*m\.npad: image threshold -?[\d.]+, pixel threshold -?[\d.]+ \(F1-max on 4 labelled images\)/);
   assert.match(ev.stdout, /at the model's threshold \(f1-max\): \d of 2 good images called defective, \d of 2 defective missed/);
   const metrics = JSON.parse(await readFile(json, 'utf8')) as { image_auroc: number; pixel_auroc: number; threshold: { source: string } };
   assert.equal(metrics.threshold.source, 'f1-max');

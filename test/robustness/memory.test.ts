@@ -43,18 +43,18 @@ interface Measurement {
  * released ahead of module B's inverses.
  */
 const MEASURED: Measurement[] = [
-  { run: 'N-pad d = 12, 16 images, batch 16', input: { options: { dim: 12, maxCentroids: 16, kmeansSample: 1000, moduleD: false } }, trainCount: 16, peakMiB: 1152, source: 'fit' },
+  { run: 'N-pad d = 12, 16 images, batch 16 (paper preset)', input: { preset: 'paper', options: { dim: 12, maxCentroids: 16, kmeansSample: 1000, moduleD: false } }, trainCount: 16, peakMiB: 1152, source: 'fit' },
   { run: 'PaDiM d = 12, 16 images, batch 16', input: { method: 'padim', options: { dim: 12 } }, trainCount: 16, peakMiB: 581, source: 'fit' },
   { run: 'PatchCore 10 %, 32 images', input: { method: 'patchcore' }, trainCount: 32, peakMiB: 1363, source: 'fit' },
   { run: 'PatchCore 10 %, bottle (209 images)', input: { method: 'patchcore' }, trainCount: 209, peakMiB: 1764, source: 'fit' },
-  { run: 'N-pad d = 300, module D off, 20 images', input: { options: { dim: 300, moduleD: false } }, trainCount: 20, peakMiB: 4302, source: 'fit' },
+  { run: 'N-pad d = 300, module D off, 20 images (paper preset)', input: { preset: 'paper', options: { dim: 300, moduleD: false } }, trainCount: 20, peakMiB: 4302, source: 'fit' },
   { run: 'PaDiM d = 400, 20 images', input: { method: 'padim', options: { dim: 400 } }, trainCount: 20, peakMiB: 4115, source: 'fit' },
-  { run: 'N-pad d = 550 (defaults), bottle', input: { options: { dim: 550 } }, trainCount: 209, peakMiB: 11023, source: 'fit (bench/child.ts, huge pages)' },
+  { run: 'N-pad d = 550 (paper preset), bottle', input: { preset: 'paper', options: { dim: 550 } }, trainCount: 209, peakMiB: 11023, source: 'fit (bench/child.ts, huge pages)' },
   { run: 'PaDiM d = 550, bottle', input: { method: 'padim', options: { dim: 550 } }, trainCount: 209, peakMiB: 7263, source: 'fit (bench/child.ts, huge pages)' },
-  { run: 'N-pad d = 200 (defaults), bottle (209 images)', input: {}, trainCount: 209, peakMiB: 2621, source: 'fit' },
-  { run: 'N-pad d = 200, bottle', input: {}, trainCount: 209, peakMiB: 2867, source: 'eval (results/bottle.json)', earlierCode: true },
-  { run: 'N-pad d = 200, MTD', input: {}, trainCount: 761, peakMiB: 3231, source: 'eval (results/mtd.json)', earlierCode: true },
-  { run: 'N-pad d = 200, MTD 256 without crop, module D off', input: { preprocess: { crop: null }, options: { moduleD: false } }, trainCount: 761, peakMiB: 3812, source: 'eval (results/mtd-nocrop.json)', earlierCode: true },
+  { run: 'N-pad d = 200 (paper preset), bottle (209 images)', input: { preset: 'paper' }, trainCount: 209, peakMiB: 2621, source: 'fit' },
+  { run: 'N-pad d = 200 (paper preset), bottle', input: { preset: 'paper' }, trainCount: 209, peakMiB: 2867, source: 'eval (results/bottle.json)', earlierCode: true },
+  { run: 'N-pad d = 200 (paper preset), MTD', input: { preset: 'paper' }, trainCount: 761, peakMiB: 3231, source: 'eval (results/mtd.json)', earlierCode: true },
+  { run: 'N-pad d = 200 (paper preset), MTD 256 without crop, module D off', input: { preset: 'paper', preprocess: { crop: null }, options: { moduleD: false } }, trainCount: 761, peakMiB: 3812, source: 'eval (results/mtd-nocrop.json)', earlierCode: true },
 ];
 
 /** Module A's streaming statistics, which the earlier code kept until the end of the fit. */
@@ -115,11 +115,13 @@ describe('the estimate', () => {
   }
 
   it('grows with d as d² and, for PatchCore, with the number of images', () => {
-    const npad = (dim: number): number => estimateFitMemory(resolveConfig({ options: { dim } }), 200).bytes;
+    const npad = (dim: number): number => estimateFitMemory(resolveConfig({ preset: 'paper', options: { dim } }), 200).bytes;
     // Both below d = 384, where precision matrices are stored whole (from there on packed, 0.625 · d²).
     assert.ok(npad(380) > npad(190) * 2.4);
     assert.ok(npad(384) < npad(383), 'packed precision matrices from d = 384 on');
-    assert.equal(npad(200), estimateFitMemory(resolveConfig({ options: { dim: 200 } }), 2000).bytes, 'N-pad does not grow with images');
+    assert.equal(npad(200), estimateFitMemory(resolveConfig({ preset: 'paper', options: { dim: 200 } }), 2000).bytes, 'N-pad with the paper\'s bank does not grow with images');
+    const fused = (n: number): number => estimateFitMemory(resolveConfig({}), n).bytes;
+    assert.ok(fused(2000) - fused(1000) > 2.5 * GiB, 'the position-free bank holds the fitted images\' patch features until its coreset');
     const pc = (n: number): number => estimateFitMemory(resolveConfig({ method: 'patchcore' }), n).bytes;
     assert.ok(pc(2000) - pc(1000) > 3 * GiB, 'PatchCore holds every patch feature: 1000 images × 784 × 4 KiB');
   });

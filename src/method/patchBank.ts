@@ -1,0 +1,153 @@
+/**
+ * A position-free memory bank of PatchCore's patch features (Roth et al., CVPR 2022): backbone stages 2 and 3,
+ * each aggregated over p×p neighbourhoods and pooled, stage 3 brought to stage 2's grid (patchcoreEmbedding.ts),
+ * subsampled by the approximate greedy coreset (engine/coreset.ts). A patch of a new image scores its squared
+ * Euclidean distance to the nearest member, wherever in the nominal images that member came from.
+ *
+ * PatchCore is this bank alone; N-pad's default fuses the bank's map with its per-position Gaussians' map
+ * (mapFusion.ts), so that parts which are not aligned are judged by what they look like, not only by where.
+ */
+import type { FeatureExtractor } from '../backbone/featureExtractor.js';
+import { approximateGreedyCoreset, type CoresetOptions } from '../engine/coreset.js';
+import { augmentedCentroids } from '../engine/kernels.js';
+import { assignToAugmented } from '../engine/kmeans.js';
+import type { FloatTensor } from '../onnx/session.js';
+import { gaussianSmooth, upsampleBilinear } from './anomalyMap.js';
+import { embedPatches, type PatchEmbeddingShape } from './patchcoreEmbedding.js';
+
+/** Which backbone stages feed the patch features (1-based): the authors' layer2 and layer3. */
+export const PATCH_STAGES: readonly [2, 3] = [2, 3];
+
+/**
+ * The PatchCore authors' patch features and coreset (their example script): `patchsize` 3,
+ * `pretrain_embed_dimension` and `target_embed_dimension` 1024, stage 3 resized bilinearly, a 128-dimensional
+ * random projection and 10 starting points for the approximate greedy coreset.
+ */
+export const AUTHORS_PATCH_SETTINGS = Object.freeze({ patchSize: 3, stageDim: 1024, embedDim: 1024, upsample: 'bilinear', projectionDim: 128, startPoints: 10 } as const);
+
+/** How the patch features are formed and subsampled. */
+export interface PatchBankOptions {
+  /** Side of the neighbourhood each patch feature aggregates (authors' `patchsize` 3). */
+  patchSize: number;
+  /** Values each stage's patch vector is pooled to (authors' `pretrain_embed_dimension` 1024). */
+  stageDim: number;
+  /** Values of the final patch feature (authors' `target_embed_dimension` 1024). */
+  embedDim: number;
+  /** How later stages are brought to stage 2's grid (authors: bilinear). */
+  upsample: 'nearest' | 'bilinear';
+  /** The greedy coreset that keeps a fraction of the nominal patch features. */
+  coreset: CoresetOptions;
+}
+
+/** A fitted bank. */
+export interface PatchBank {
+  /** The patch feature's shape (stage map sizes, pooling), fixed by the backbone and the input size. */
+  shape: PatchEmbeddingShape;
+  /** The members [bankSize, embedDim], in coreset selection order. */
+  bank: Float32Array;
+  /** Members of the bank (rows of `bank`). */
+  bankSize: number;
+  /** Nominal patch features before subsampling. */
+  totalPatches: number;
+}
+
+/** The patch features' shape for the given stage outputs. */
+function shapeOf(stages: readonly FloatTensor[], o: PatchBankOptions): PatchEmbeddingShape {
+  return {
+    stages: stages.map((t) => ({ channels: t.dims[1]!, height: t.dims[2]!, width: t.dims[3]! })),
+    patchSize: o.patchSize,
+    stageDim: o.stageDim,
+    embedDim: o.embedDim,
+    upsample: o.upsample,
+  };
+}
+
+/**
+ * Patch features [B, P, embedDim] of a batch of network inputs [B, 3, S, S], and the shape they were computed with
+ * (`known`, or learnt from this batch's stage maps).
+ */
+export async function patchFeatures(
+  extractor: FeatureExtractor,
+  inputs: Float32Array,
+  batch: number,
+  o: PatchBankOptions,
+  known: PatchEmbeddingShape | null,
+): Promise<{ data: Float32Array; shape: PatchEmbeddingShape }> {
+  const all = await extractor.extractStages(inputs, batch);
+  const used = PATCH_STAGES.map((s) => all[s - 1]!);
+  const shape = known ?? shapeOf(used, o);
+  return { data: (await embedPatches(shape, used)).data, shape };
+}
+
+/** Collects the nominal patch features batch by batch, then draws the coreset from all of them. */
+export class PatchBankBuilder {
+  private readonly blocks: Float32Array[] = [];
+  private shape: PatchEmbeddingShape | null = null;
+
+  constructor(private readonly options: PatchBankOptions) {}
+
+  /** Adds the patch features of a batch of network inputs [B, 3, S, S]. */
+  async add(extractor: FeatureExtractor, inputs: Float32Array, batch: number): Promise<void> {
+    const f = await patchFeatures(extractor, inputs, batch, this.options, this.shape);
+    this.shape = f.shape;
+    this.blocks.push(f.data);
+  }
+
+  /** Subsamples everything added by the coreset; `progress` receives (members chosen, members wanted). */
+  async build(progress?: (done: number, total: number) => void): Promise<PatchBank> {
+    if (!this.shape) throw new Error('PatchBankBuilder.build before any batch was added');
+    const E = this.options.embedDim;
+    const blocks = this.blocks.splice(0);
+    const total = blocks.reduce((s, b) => s + b.length / E, 0);
+    const chosen = await approximateGreedyCoreset(blocks, E, this.options.coreset, progress);
+    // Gather the members from the per-batch blocks (all but the last hold the same number of rows).
+    const rowsPerBlock = blocks[0]!.length / E;
+    const bank = new Float32Array(chosen.length * E);
+    chosen.forEach((row, j) => {
+      const block = blocks[Math.floor(row / rowsPerBlock)]!;
+      const r = row % rowsPerBlock;
+      bank.set(block.subarray(r * E, (r + 1) * E), j * E);
+    });
+    return { shape: this.shape, bank, bankSize: chosen.length, totalPatches: total };
+  }
+}
+
+/** A bank prepared for nearest-member searches (augmented once, for every group of images scored). */
+export interface SearchableBank {
+  bank: PatchBank;
+  augmented: Float32Array;
+}
+
+/** Prepares a bank for {@link nearestMembers}. */
+export function searchable(bank: PatchBank): SearchableBank {
+  return { bank, augmented: augmentedCentroids(bank.bank, bank.bankSize, bank.shape.embedDim) };
+}
+
+/** For each of `count` patch features [count, embedDim]: its nearest member (lowest index on ties) and squared distance. */
+export async function nearestMembers(s: SearchableBank, features: Float32Array, count: number): Promise<{ indices: Int32Array; distances: Float32Array }> {
+  return assignToAugmented(features, count, s.augmented, s.bank.bankSize, s.bank.shape.embedDim);
+}
+
+/** Nearest members of every patch of a batch of network inputs [B, 3, S, S]. */
+export interface BankDistances {
+  /** The patch features [B·P, embedDim] (P = the patch grid's positions). */
+  features: Float32Array;
+  /** Each patch's nearest member. */
+  indices: Int32Array;
+  /** Each patch's squared distance to it, [B, P]. */
+  distances: Float32Array;
+}
+
+/** Computes the patch features of a batch and their nearest members. */
+export async function bankDistances(s: SearchableBank, extractor: FeatureExtractor, inputs: Float32Array, batch: number, o: PatchBankOptions): Promise<BankDistances> {
+  const { data } = await patchFeatures(extractor, inputs, batch, o, s.bank.shape);
+  const { height, width } = s.bank.shape.stages[0]!;
+  const nn = await nearestMembers(s, data, batch * height * width);
+  return { features: data, indices: nn.indices, distances: nn.distances };
+}
+
+/** An image's map from its patch scores [P]: upsampled bilinearly to the input (size × size) and smoothed (σ in pixels). */
+export function bankMap(bank: PatchBank, patchScores: Float32Array, size: number, sigma: number): Float32Array {
+  const { height, width } = bank.shape.stages[0]!;
+  return gaussianSmooth(upsampleBilinear(patchScores, height, width, size, size), size, size, sigma);
+}
