@@ -58,7 +58,8 @@ const TYPICAL_LOGIT = Math.log((1 - TYPICAL_NORMALISED_SCORE) / TYPICAL_NORMALIS
  * image as far above the threshold as a typical good image is below it reads 0.9.
  *
  * When `typical` is not below the threshold (a hand-set threshold under the nominal scores), the typical score is
- * taken as half the threshold (scores are distances, ≥ 0), or the spread as 1 for a threshold ≤ 0.
+ * taken as half the threshold (distances, ≥ 0), or the spread as 1 for a threshold ≤ 0 (N-pad's default scores are
+ * standardised, in units of nominal spreads, and can be negative: there 1 is one spread).
  */
 export function normaliseScore(score: number, threshold: number, typical: number): number {
   const z = (TYPICAL_LOGIT * (score - threshold)) / spreadOf(threshold, typical);

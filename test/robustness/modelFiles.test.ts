@@ -70,8 +70,8 @@ async function plainModel(name: string, values = 1000): Promise<string> {
   return file;
 }
 
-/** A tiny detector of `method` fitted on synthetic 64×64 images (cached). */
-async function tinyDetector(method: 'npad' | 'padim' | 'patchcore'): Promise<string> {
+/** A tiny detector of `method` (or N-pad's paper preset) fitted on synthetic 64×64 images (cached). */
+async function tinyDetector(method: 'npad' | 'npad-paper' | 'padim' | 'patchcore'): Promise<string> {
   const known = fitted.get(method);
   if (known) return known;
   const images: string[] = [];
@@ -84,8 +84,10 @@ async function tinyDetector(method: 'npad' | 'padim' | 'patchcore'): Promise<str
   const common = { preprocess: { resize: 64, crop: 56 }, batchSize: 4 };
   const config =
     method === 'npad'
-      ? { ...common, options: { dim: 8, maxCentroids: 8, kmeansSample: 500, moduleD: false } }
-      : method === 'padim'
+      ? { ...common, options: { dim: 8, moduleD: false } }
+      : method === 'npad-paper'
+        ? { ...common, preset: 'paper' as const, options: { dim: 8, maxCentroids: 8, kmeansSample: 500, moduleD: false } }
+        : method === 'padim'
         ? { ...common, method, options: { dim: 8 } }
         : { ...common, method, options: { coresetRatio: 0.05 } };
   const file = path.join(tmp, `tiny-${method}.npad`);
@@ -139,7 +141,7 @@ test('the backbone identity is checked', { skip: noWeights }, async () => {
 });
 
 test('the configuration in the file, which no checksum covers, is validated on loading', { skip: noWeights }, async () => {
-  const cases: [string, 'npad' | 'padim' | 'patchcore', (string | number)[], unknown, RegExp][] = [
+  const cases: [string, 'npad' | 'npad-paper' | 'padim' | 'patchcore', (string | number)[], unknown, RegExp][] = [
     ['crop changed from 56 to 48 (the grid no longer matches the tensors)', 'npad', ['config', 'detector', 'preprocess', 'crop'], 48, /feature grid is 14×14 but the backbone gives 12×12/],
     ['PaDiM: resize and crop removed (the defaults, 256 → 224, do not match)', 'padim', ['config', 'detector', 'preprocess'], {}, /feature grid/],
     ['PatchCore: a stage map\'s channels changed', 'patchcore', ['config', 'model', 'stages', 0, 'channels'], 2, /stage maps are 2×7×7/],
@@ -149,6 +151,11 @@ test('the configuration in the file, which no checksum covers, is validated on l
     ['N-pad: backbone kind onnx without a file', 'npad', ['config', 'detector', 'backbone', 'kind'], 'onnx', /invalid backbone specification: no file/],
     ['N-pad: model dim 13 for 8 channels', 'npad', ['config', 'model', 'dim'], 13, /no valid channels tensor/],
     ['N-pad: moduleA off while moduleC is on', 'npad', ['config', 'detector', 'options', 'moduleA'], false, /invalid configuration in model file: moduleC/],
+    ['N-pad: a stage map of the position-free bank changed', 'npad', ['config', 'model', 'patchBank', 'stages', 0, 'channels'], 2, /stage maps are 2×7×7/],
+    ['N-pad: the bank map\'s nominal spread set to 0', 'npad', ['config', 'model', 'patchBank', 'bankMaxima', 'sd'], 0, /patchBank lacks bankMaxima \(a finite mean and a positive sd\)/],
+    ['N-pad: the position-free bank\'s metadata removed', 'npad', ['config', 'model', 'patchBank'], undefined, /patchBank is missing/],
+    ['N-pad: option bank switched to kmeans (no centroids stored)', 'npad', ['config', 'detector', 'options', 'bank'], 'kmeans', /no tensor B\.centroids/],
+    ['N-pad paper preset: option bank switched to patch-coreset (no bank stored)', 'npad-paper', ['config', 'detector', 'options', 'bank'], 'patch-coreset', /patchBank is missing/],
   ];
   for (const [label, method, at, value, detail] of cases) {
     const bytes = await readFile(await tinyDetector(method));
@@ -156,6 +163,19 @@ test('the configuration in the file, which no checksum covers, is validated on l
     await writeFile(file, withNpadMeta(bytes, (m) => setPath(m, at, value)));
     await refused('configuration JSON', `Detector.load, ${label}`, () => Detector.load(file), file, detail);
   }
+});
+
+test('an N-pad file written before option bank existed loads with the paper\'s bank and scores as before', { skip: noWeights }, async () => {
+  const file = await tinyDetector('npad-paper');
+  const older = path.join(tmp, 'before-bank.npad');
+  await writeFile(older, withNpadMeta(await readFile(file), (m) => setPath(m, ['config', 'detector', 'options', 'bank'], undefined)));
+  const [now, then] = [await Detector.load(file), await Detector.load(older)];
+  assert.equal(then.config.method === 'npad' && then.config.options.bank, 'kmeans');
+  const probe = path.join(tmp, 'train-0.png');
+  const scores: number[] = [];
+  for (const d of [now, then]) await d.score([probe], (_i, r) => void scores.push(r.score));
+  assert.equal(scores[0], scores[1]);
+  rows.push(['older files', 'an N-pad file without option bank (written before it existed)', 'loads with bank kmeans, scores identical']);
 });
 
 /** Makes every FileHandle.write fail with ENOSPC once `room` bytes have been written (a short write first). */
