@@ -38,10 +38,11 @@ const MAX_EXACT_COUNT = 2 ** 24;
 const IMAGE = 'image';
 
 /**
- * What a feature graph outputs: the features (all channels, or the sorted `selection` of them), or the per-channel
+ * What a feature graph outputs: the features (all channels, or the sorted `selection` of them), with the raw
+ * outputs of some stages beside them when `rawStages` names them (1-based; outputs `stage<i>`), or the per-channel
  * count of positive features.
  */
-export type GraphOutput = { kind: 'features'; selection?: Int32Array } | { kind: 'countPositive' };
+export type GraphOutput = { kind: 'features'; selection?: Int32Array; rawStages?: readonly number[] } | { kind: 'countPositive' };
 
 /** Turns batches of images into feature grids with one backbone, one upsampling and one input size. */
 export class FeatureExtractor {
@@ -97,6 +98,24 @@ export class FeatureExtractor {
     this.checkImages(images, batch);
     if (channels) this.checkSelection(channels);
     return (await this.runGraph({ kind: 'features', selection: channels }, images, batch)).data;
+  }
+
+  /**
+   * {@link extract} and the raw outputs of some stages ({@link extractStages}) from one backbone pass: for a method
+   * that reads both (N-pad with its position-free bank), the backbone runs once instead of twice.
+   *
+   * @param images ImageNet-normalised RGB, `batch × 3 × inputSize × inputSize` values
+   * @param batch number of images
+   * @param channels sorted, distinct indices into the concatenated stages (as for {@link extract})
+   * @param rawStages the stages (1-based) whose raw outputs come back, in this order
+   */
+  async extractWithStages(images: Float32Array, batch: number, channels: Int32Array, rawStages: readonly number[]): Promise<{ features: Float32Array; stages: FloatTensor[] }> {
+    this.checkImages(images, batch);
+    this.checkSelection(channels);
+    if (rawStages.some((i) => !Number.isInteger(i) || i < 1 || i > 3)) throw new RangeError(`raw stages ${rawStages.join(', ')}: expected 1, 2 or 3`);
+    const names = rawStages.map((i) => STAGES_OUTPUTS[i - 1]!);
+    const result = await this.runGraphOutputs({ kind: 'features', selection: channels, rawStages }, images, batch, ['out', ...names]);
+    return { features: result.out!.data, stages: names.map((n) => result[n]!) };
   }
 
   /**
@@ -170,6 +189,11 @@ export class FeatureExtractor {
 
   /** Runs the graph for `output` on a batch: in one session, or after the stages model for an ONNX-file backbone. */
   private async runGraph(output: GraphOutput, images: Float32Array, batch: number): Promise<FloatTensor> {
+    return onlyOutput(await this.runGraphOutputs(output, images, batch, ['out']));
+  }
+
+  /** {@link runGraph} with the outputs named: `out`, and the `stage<i>` of `output.rawStages`. */
+  private async runGraphOutputs(output: GraphOutput, images: Float32Array, batch: number, outputs: readonly string[]): Promise<Record<string, FloatTensor>> {
     const { stageChannels, emitStages } = this.backbone;
     const s = this.inputSize;
     const build = (stages: (g: GraphBuilder) => StageNames) => () =>
@@ -184,15 +208,20 @@ export class FeatureExtractor {
         // on bottle's 209 images): it keeps an arena too, freed by releaseCountGraph() once counting is done.
         { arena: true },
       );
-      return onlyOutput(await runFloat(session, { [IMAGE]: { data: images, dims: [batch, 3, s, s] } }, ['out']));
+      return runFloat(session, { [IMAGE]: { data: images, dims: [batch, 3, s, s] } }, [...outputs]);
     }
+    // A backbone given as a model returns its stages itself: the graph after it needs no raw outputs (their
+    // names are its inputs), and the ones asked for are handed back from the stages.
     const stages = await this.runStagesModel(images, batch);
+    const rest: GraphOutput = output.kind === 'features' ? { kind: 'features', selection: output.selection } : output;
     const session = await cachedSession(
-      this.cacheKey(output),
-      build((g) => stageInputs(g, stageChannels)),
+      this.cacheKey(rest),
+      () => buildFeatureGraph(stageChannels, this.opts, rest, (g) => stageInputs(g, stageChannels)),
       { arena: output.kind === 'countPositive' },
     );
-    return onlyOutput(await runFloat(session, stages, ['out']));
+    const result = await runFloat(session, stages, ['out']);
+    for (const name of outputs) if (name !== 'out') result[name] = stages[name]!;
+    return result;
   }
 
   /** Runs a backbone given as a model (file); returns its stage outputs under the names stage1..3. */
@@ -207,7 +236,8 @@ export class FeatureExtractor {
 
   private cacheKey(output: GraphOutput | { kind: 'stages' }): string {
     const b = this.backbone;
-    const what = output.kind === 'features' ? `features:${selectionKey(output.selection)}` : output.kind;
+    const raw = output.kind === 'features' && output.rawStages?.length ? `+stages${output.rawStages.join('')}` : '';
+    const what = output.kind === 'features' ? `features:${selectionKey(output.selection)}${raw}` : output.kind;
     return `npad-features|${b.id}|${b.weightsSha256}|${this.opts.upsample}|${this.inputSize}|${what}`;
   }
 }
@@ -281,6 +311,11 @@ export function buildFeatureGraph(
   g.node('Identity', [features], {}, 'out');
   const channels = output.selection ? output.selection.length : stageChannels.reduce((a, b) => a + b, 0);
   g.output('out', 'float', ['batch', channels, 'height', 'width']);
+  for (const i of output.rawStages ?? []) {
+    const name = STAGES_OUTPUTS[i - 1]!;
+    g.node('Identity', [values[i - 1]!], {}, name);
+    g.output(name, 'float', ['batch', stageChannels[i - 1]!, `h${i}`, `w${i}`]);
+  }
   return g.build();
 }
 

@@ -17,7 +17,7 @@ import type { ImageSource } from '../image/source.js';
 import { averageNeighbourhood } from './aggregate.js';
 import { loadImageBatch, maxOf, prefetchedBatches } from './imageBatch.js';
 import { fuseStandardised, nominalMaxima, standardise, type NominalMaxima } from './mapFusion.js';
-import { AUTHORS_PATCH_SETTINGS, PatchBankBuilder, bankDistances, bankMap, searchable, type PatchBank, type PatchBankOptions, type SearchableBank } from './patchBank.js';
+import { AUTHORS_PATCH_SETTINGS, PATCH_STAGES, PatchBankBuilder, bankDistances, bankMap, patchStages, searchable, type PatchBank, type PatchBankOptions, type SearchableBank } from './patchBank.js';
 import { anomalyMaps, gaussianSmooth, upsampleBilinear } from './anomalyMap.js';
 import { VectorReservoir, buildCentroidBank } from './centroidBank.js';
 import { selectChannels } from './channels.js';
@@ -144,14 +144,15 @@ export async function fitNpad(given: readonly string[], extractor: FeatureExtrac
   const bankBuilder = fused ? new PatchBankBuilder(npadPatchBankOptions(o)) : null;
   for await (const { start: i, items: batch, loaded } of prefetchedBatches(paths, settings.batchSize, (b) => loadImageBatch(b, settings.preprocess))) {
     const B = batch.length;
-    const features = await extractor.extract(loaded, B, channels);
+    // With the bank, one backbone pass gives both the selected grid and the bank's stages.
+    const { features, stages } = bankBuilder ? await extractor.extractWithStages(loaded, B, channels, PATCH_STAGES) : { features: await extractor.extract(loaded, B, channels), stages: [] };
     if (statsA) await statsA.add(features, B);
     if (statsB) {
       const g = await averageNeighbourhood(features, B, d, H, W, o.aggregationRadius);
       await statsB.add(g, B);
       reservoir?.offerChannelMajor(g, B, P);
     }
-    await bankBuilder?.add(extractor, loaded, B);
+    await bankBuilder?.add(stages);
     progress?.('features', i + B, paths.length);
   }
   await statsA?.flush();
@@ -298,8 +299,12 @@ export async function scoreParts(
     return inputs;
   };
   for await (const { start: i, items: group, loaded: inputs } of prefetchedBatches(paths, groupSize, loadGroup)) {
-    const features = await extractor.extract(inputs, group.length * crops.length, model.channels);
-    if (features.length !== group.length * crops.length * d * P) throw new Error('feature extractor returned an unexpected size');
+    const M = group.length * crops.length;
+    // In one backbone pass when every crop is unshifted (shifting in feature space, or none); the bank sees each
+    // image's unshifted crop, the first of its crops.
+    const shared = bank !== null && crops.length === 1;
+    const { features, stages } = shared ? await extractor.extractWithStages(inputs, M, model.channels, PATCH_STAGES) : { features: await extractor.extract(inputs, M, model.channels), stages: null };
+    if (features.length !== M * d * P) throw new Error('feature extractor returned an unexpected size');
     const scores = inFeatureSpace
       ? await scoreShiftedFeatures(model.scoring, features, group.length, o, shifts, size / W)
       : await scoreFeatures(model.scoring, features, group.length * V, o, hood);
@@ -307,8 +312,8 @@ export async function scoreParts(
     // call; copies of moved crops are moved back one by one, counting only the pixels each covers.
     const aligned = V === 1 || inFeatureSpace;
     const batchMaps = aligned ? await anomalyMaps(scores.pixel, group.length, V, H, W, size, o.smoothingSigma, o.shiftAggregate) : null;
-    // The bank sees each image's unshifted crop (the first of its crops).
-    const nn = bank ? await bankDistances(bank, extractor, unshiftedCrops(inputs, group.length, crops.length, 3 * size * size), group.length, bankOptions) : null;
+    const bankStages = bank ? (stages ?? (await patchStages(extractor, unshiftedCrops(inputs, group.length, crops.length, 3 * size * size), group.length))) : null;
+    const nn = bank && bankStages ? await bankDistances(bank, bankStages, group.length, bankOptions) : null;
     const bankGrid = bank ? bank.bank.shape.stages[0]!.height * bank.bank.shape.stages[0]!.width : 0;
     for (let j = 0; j < group.length; j++) {
       const map = batchMaps ? batchMaps.slice(j * size * size, (j + 1) * size * size) : movedCopiesMap(scores.pixel, j, V, H, W, size, shifts, o);

@@ -62,21 +62,19 @@ function shapeOf(stages: readonly FloatTensor[], o: PatchBankOptions): PatchEmbe
   };
 }
 
-/**
- * Patch features [B, P, embedDim] of a batch of network inputs [B, 3, S, S], and the shape they were computed with
- * (`known`, or learnt from this batch's stage maps).
- */
-export async function patchFeatures(
-  extractor: FeatureExtractor,
-  inputs: Float32Array,
-  batch: number,
-  o: PatchBankOptions,
-  known: PatchEmbeddingShape | null,
-): Promise<{ data: Float32Array; shape: PatchEmbeddingShape }> {
+/** The outputs of PATCH_STAGES for a batch of network inputs [B, 3, S, S] (one backbone pass). */
+export async function patchStages(extractor: FeatureExtractor, inputs: Float32Array, batch: number): Promise<FloatTensor[]> {
   const all = await extractor.extractStages(inputs, batch);
-  const used = PATCH_STAGES.map((s) => all[s - 1]!);
-  const shape = known ?? shapeOf(used, o);
-  return { data: (await embedPatches(shape, used)).data, shape };
+  return PATCH_STAGES.map((s) => all[s - 1]!);
+}
+
+/**
+ * Patch features [B, P, embedDim] from the outputs of PATCH_STAGES, and the shape they were computed with
+ * (`known`, or learnt from these stage maps).
+ */
+export async function patchFeatures(stages: readonly FloatTensor[], o: PatchBankOptions, known: PatchEmbeddingShape | null): Promise<{ data: Float32Array; shape: PatchEmbeddingShape }> {
+  const shape = known ?? shapeOf(stages, o);
+  return { data: (await embedPatches(shape, stages)).data, shape };
 }
 
 /** Collects the nominal patch features batch by batch, then draws the coreset from all of them. */
@@ -86,9 +84,9 @@ export class PatchBankBuilder {
 
   constructor(private readonly options: PatchBankOptions) {}
 
-  /** Adds the patch features of a batch of network inputs [B, 3, S, S]. */
-  async add(extractor: FeatureExtractor, inputs: Float32Array, batch: number): Promise<void> {
-    const f = await patchFeatures(extractor, inputs, batch, this.options, this.shape);
+  /** Adds the patch features of a batch, from its outputs of PATCH_STAGES. */
+  async add(stages: readonly FloatTensor[]): Promise<void> {
+    const f = await patchFeatures(stages, this.options, this.shape);
     this.shape = f.shape;
     this.blocks.push(f.data);
   }
@@ -128,7 +126,7 @@ export async function nearestMembers(s: SearchableBank, features: Float32Array, 
   return assignToAugmented(features, count, s.augmented, s.bank.bankSize, s.bank.shape.embedDim);
 }
 
-/** Nearest members of every patch of a batch of network inputs [B, 3, S, S]. */
+/** Nearest members of every patch of a batch. */
 export interface BankDistances {
   /** The patch features [B·P, embedDim] (P = the patch grid's positions). */
   features: Float32Array;
@@ -138,9 +136,9 @@ export interface BankDistances {
   distances: Float32Array;
 }
 
-/** Computes the patch features of a batch and their nearest members. */
-export async function bankDistances(s: SearchableBank, extractor: FeatureExtractor, inputs: Float32Array, batch: number, o: PatchBankOptions): Promise<BankDistances> {
-  const { data } = await patchFeatures(extractor, inputs, batch, o, s.bank.shape);
+/** Computes the patch features of a batch (from its outputs of PATCH_STAGES) and their nearest members. */
+export async function bankDistances(s: SearchableBank, stages: readonly FloatTensor[], batch: number, o: PatchBankOptions): Promise<BankDistances> {
+  const { data } = await patchFeatures(stages, o, s.bank.shape);
   const { height, width } = s.bank.shape.stages[0]!;
   const nn = await nearestMembers(s, data, batch * height * width);
   return { features: data, indices: nn.indices, distances: nn.distances };

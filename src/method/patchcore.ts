@@ -22,7 +22,7 @@ import type { PreprocessOptions } from '../image/preprocess.js';
 import type { ImageSource } from '../image/source.js';
 import { loadImageBatch, prefetchedBatches } from './imageBatch.js';
 import type { ProgressCallback, ScoredImageHandler } from './npad.js';
-import { AUTHORS_PATCH_SETTINGS, PatchBankBuilder, bankDistances, bankMap, searchable, type PatchBank, type PatchBankOptions } from './patchBank.js';
+import { AUTHORS_PATCH_SETTINGS, PatchBankBuilder, bankDistances, bankMap, patchStages, searchable, type PatchBank, type PatchBankOptions } from './patchBank.js';
 import { validatePatchEmbeddingShape } from './patchcoreEmbedding.js';
 
 /** PatchCore's options. */
@@ -117,7 +117,7 @@ export async function fitPatchcore(paths: readonly string[], extractor: FeatureE
   if (paths.length < 1) throw new RangeError('fitting needs at least one nominal image');
   const builder = new PatchBankBuilder(patchBankOptionsOf(settings));
   for await (const { start, items: batch, loaded } of prefetchedBatches(paths, settings.batchSize, (b) => loadImageBatch(b, settings.preprocess))) {
-    await builder.add(extractor, loaded, batch.length);
+    await builder.add(await patchStages(extractor, loaded, batch.length));
     progress?.('features', start + batch.length, paths.length);
   }
   const bank = await builder.build((done, count) => progress?.('coreset', done, count));
@@ -168,7 +168,7 @@ export async function scorePatchcore(
   const bankOptions = patchBankOptionsOf(model.settings);
   const load = (group: readonly ImageSource[]): Promise<Float32Array> => loadImageBatch(group, model.settings.preprocess);
   for await (const { start: i, items: group, loaded } of prefetchedBatches(paths, imagesPerGroup, load)) {
-    const nn = await bankDistances(bank, extractor, loaded, group.length, bankOptions);
+    const nn = await bankDistances(bank, await patchStages(extractor, loaded, group.length), group.length, bankOptions);
     for (let j = 0; j < group.length; j++) {
       const squared = nn.distances.subarray(j * P, (j + 1) * P);
       const patch = o.patchDistance === 'squared' ? squared : squared.map((v) => Math.sqrt(v));

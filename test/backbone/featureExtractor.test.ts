@@ -144,6 +144,23 @@ describe('FeatureExtractor', () => {
     }
   });
 
+  it('gives the selected grid and raw stages from one pass, equal to extract and extractStages', async () => {
+    const asModel: Backbone = { ...poolBackbone, id: 'test/pool-model-both', emitStages: undefined, buildStages: () => stagesModel(emitPoolStages) };
+    const x = images(2, 32, 7);
+    const selection = Int32Array.from([0, 4, 9, 11]);
+    for (const backbone of [poolBackbone, asModel]) {
+      const fx = await FeatureExtractor.create(backbone, { upsample: 'nearest' }, 32);
+      const both = await fx.extractWithStages(x.data, 2, selection, [2, 3]);
+      assert.deepEqual(both.features, await fx.extract(x.data, 2, selection), `${backbone.id} features`);
+      const alone = await fx.extractStages(x.data, 2);
+      both.stages.forEach((t, i) => {
+        assert.deepEqual(t.dims, alone[i + 1]!.dims, `${backbone.id} stage ${i + 2}`);
+        assert.ok(maxAbsDiff(t.data, alone[i + 1]!.data) < 1e-6, `${backbone.id} stage ${i + 2}`);
+      });
+      await assert.rejects(fx.extractWithStages(x.data, 2, selection, [4]), /expected 1, 2 or 3/);
+    }
+  });
+
   it('rejects wrong sizes and bad selections', async () => {
     const fx = await FeatureExtractor.create(poolBackbone, { upsample: 'nearest' }, 32);
     const x = images(1, 32, 5);
