@@ -257,8 +257,12 @@ export function patchcoreModelFromTensors(
 /** The JSON part of a fitted model of any method. */
 export type ModelMeta = NpadModelMeta | PadimModelMeta | PatchcoreModelMeta;
 
-/** The oldest model file version that reads a model with this metadata: 2 once precision matrices are packed in several blocks. */
+/**
+ * The oldest model file version that reads a model with this metadata: 3 for N-pad's position-free bank, 2 once
+ * precision matrices are packed in several blocks, else 1.
+ */
 export function formatVersionOf(meta: ModelMeta): number {
+  if ('patchBank' in meta && meta.patchBank !== undefined) return 3;
   return 'precisionBlocks' in meta && meta.precisionBlocks !== undefined && meta.precisionBlocks.length > 2 ? 2 : 1;
 }
 

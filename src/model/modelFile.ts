@@ -26,8 +26,10 @@ import {
  * stay readable by older npad versions.
  *
  * 1: the first layout. 2: precision matrices may be packed by symmetry (`precisionBlocks`, docs/model-format.md).
+ * 3: an N-pad model may hold a position-free bank (tensor `bank`, metadata `patchBank`), which older npad would
+ * refuse only as an unknown option.
  */
-export const MODEL_FORMAT_VERSION = 2;
+export const MODEL_FORMAT_VERSION = 3;
 
 /** Value of the `format` field, telling npad models apart from other uses of the `npad` key. */
 const FORMAT_NAME = 'npad-model';

@@ -185,9 +185,9 @@ test('a safetensors file without npad metadata is not an npad model', async () =
 });
 
 test('a model from a newer npad is refused with both format versions', async () => {
-  const meta = { ...validMeta(new Map()), formatVersion: 3, method: 42, whatever: 'new fields' };
+  const meta = { ...validMeta(new Map()), formatVersion: 4, method: 42, whatever: 'new fields' };
   const path = await writeWithMeta('newer.safetensors', meta);
-  await assertRefused(path, /: made by a newer npad \(format 3\); this npad reads format 2$/);
+  await assertRefused(path, /: made by a newer npad \(format 4\); this npad reads format 3$/);
   await assertRefused(await writeWithMeta('v0.safetensors', { ...meta, formatVersion: 0 }), /unknown model format version 0/);
   await assertRefused(await writeWithMeta('vx.safetensors', { ...meta, formatVersion: '1' }), /unknown model format version "1"/);
 });

@@ -106,8 +106,8 @@ test('the checksum, the format version and the file type are checked', async () 
   await refused('tensor checksum', 'one bit flipped in the tensor data', () => loadModel(flippedFile), flippedFile, /tensor data does not match its checksum: the file is damaged/);
 
   const newer = path.join(tmp, 'newer.npad');
-  await writeFile(newer, withNpadMeta(bytes, (m) => setPath(m, ['formatVersion'], 3)));
-  await refused('format version', 'formatVersion 3 (a newer npad)', () => loadModel(newer), newer, /made by a newer npad \(format 3\); this npad reads format 2/);
+  await writeFile(newer, withNpadMeta(bytes, (m) => setPath(m, ['formatVersion'], 4)));
+  await refused('format version', 'formatVersion 4 (a newer npad)', () => loadModel(newer), newer, /made by a newer npad \(format 4\); this npad reads format 3/);
 
   const other = path.join(tmp, 'other.npad');
   await writeFile(other, withNpadMeta(bytes, (m) => setPath(m, ['format'], 'something-else')));
