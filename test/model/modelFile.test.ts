@@ -88,7 +88,7 @@ test('round trip of every model dtype with header and metadata', async () => {
   const beforeSave = Date.now();
   await saveModel(path, HEADER, tensors);
   const loaded = await loadModel(path, { backboneId: 'wide_resnet50_2', weightsSha256: SHA_A.toUpperCase() });
-  assert.equal(MODEL_FORMAT_VERSION, 2);
+  assert.equal(MODEL_FORMAT_VERSION, 3);
   // A file records the oldest version that reads it: 1 unless the header asks for more.
   assert.equal(loaded.header.formatVersion, 1);
   const packed = join(dir, 'version2.safetensors');
