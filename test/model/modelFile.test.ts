@@ -94,7 +94,7 @@ test('round trip of every model dtype with header and metadata', async () => {
   const packed = join(dir, 'version2.safetensors');
   await saveModel(packed, { ...HEADER, formatVersion: 2 }, tensors);
   assert.equal((await loadModel(packed)).header.formatVersion, 2);
-  await assert.rejects(saveModel(packed, { ...HEADER, formatVersion: 3 }, tensors), /formatVersion 3 must be an integer from 1 to 2/);
+  await assert.rejects(saveModel(packed, { ...HEADER, formatVersion: 4 }, tensors), /formatVersion 4 must be an integer from 1 to 3/);
   assert.equal(loaded.header.method, HEADER.method);
   assert.deepEqual(loaded.header.config, HEADER.config);
   assert.deepEqual(loaded.header.backbone, HEADER.backbone);
