@@ -138,6 +138,33 @@ ${lines.join('\n')}
 `;
 }
 
+/** What the defaults cost against `--preset paper` (the defaults before the position-free bank), per dataset. */
+async function costSection(outDir: string): Promise<string> {
+  const lines: string[] = [];
+  for (const dataset of Object.keys(DATASETS) as (keyof typeof DATASETS)[]) {
+    const read = async (name: string): Promise<Report | null> => JSON.parse(await readFile(path.join(outDir, `${name}.json`), 'utf8').catch(() => 'null')) as Report | null;
+    const [now, paper] = [await read(dataset), await read(`${dataset}-paper`)];
+    if (!now || !paper) continue;
+    const ratio = (a: number, b: number): string => `${(a / b).toFixed(1)}×`;
+    lines.push(
+      `| ${DATASETS[dataset].title} | ${ratio(now.timings.fit_seconds, paper.timings.fit_seconds)} | ${ratio(now.timings.ms_per_image, paper.timings.ms_per_image)} | ` +
+        `${ratio(now.peak_rss_mib, paper.peak_rss_mib)} | ${(100 * (now.image_auroc - paper.image_auroc)).toFixed(2)} / ${(100 * (now.pixel_auroc - paper.pixel_auroc)).toFixed(2)} / ${(100 * (now.pro - paper.pro)).toFixed(2)} |`,
+    );
+  }
+  return `What the defaults cost against \`--preset paper\` (the defaults up to stop 12), from the rows above:
+
+| dataset | fit time | scoring time | peak memory | gain (image / pixel AUROC / PRO, points) |
+| --- | --- | --- | --- | --- |
+${lines.join('\n')}
+
+Most of the extra time is the position-free bank: a second set of features per image (stages 2 + 3, from the same
+backbone pass), the greedy coreset at fit time, and at scoring time each patch's nearest member among 10 % of the
+nominal patches (16 000 on bottle, 54 000 on MTD: a product of 784 × members × 1024 per image). That is the price of
+the gain on parts that are not aligned; \`--set bankRatio=0.03\` keeps most of it at a fraction of the bank's
+scoring time (docs/method-choices.md F3), and \`--preset paper\` or \`--preset fast\` drop the bank.
+`;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { only: { type: 'string', multiple: true } } });
   const runs = values.only ? RUNS.filter((r) => values.only!.includes(r.name)) : RUNS; // `--only none`: render only
@@ -190,6 +217,7 @@ implementations on the same backbone and data (../shared/datasets/README.md): bo
 PRO 94.4, PaDiM d = 550 99.6 / 98.29 / 95.0; MTD (crop) PatchCore 1 % 96.9 / 82.86 / 74.9, PaDiM d = 550 86.36 / 75.00
 / 76.4.
 
+${await costSection(outDir)}
 ${await fusionAblationSection(outDir)}
 ${await paperAblationSection()}
 Sweeps of the paper's reading (channels, few-shot, neighbourhood, shift, centroids, input size; measured before the

@@ -27,7 +27,7 @@ import os from 'node:os';
 import { NpadInputError } from '../errors.js';
 import { packedBlockBounds, packedMatrixSize } from '../engine/packedPrecision.js';
 import { inputSize } from '../image/shiftedCrops.js';
-import { AUTHORS_PATCH_SETTINGS } from '../method/patchBank.js';
+import { heldOutCount, npadPatchBankOptions, usesPatchBank } from '../method/npad.js';
 import type { DetectorConfig } from './config.js';
 
 const MiB = 2 ** 20;
@@ -174,17 +174,17 @@ export function estimateFitMemory(config: DetectorConfig, trainCount: number): M
       const stats = (m: string): MemoryPart => ({ what: `module ${m} statistics (${P} positions × d = ${d})`, bytes: statisticsBytes(P, d) });
       const grid = (m: string): MemoryPart => ({ what: `module ${m} Gaussians (${P} precision matrices ${d}×${d})`, bytes: gridBytes(P, d) });
       const chunks: MemoryPart = { what: 'precision matrices being inverted', bytes: chunkBytes(P, d) };
-      const sample = o.moduleB && o.bank === 'kmeans' ? Math.min(o.kmeansSample, trainCount * P) : 0;
+      const sample = o.moduleB && !usesPatchBank(o) ? Math.min(o.kmeansSample, trainCount * P) : 0;
       const reservoir: MemoryPart = { what: `k-means sample (${sample} vectors)`, bytes: sample * d * 4 };
       const streamFeatures: MemoryPart = {
         what: 'feature copies of a batch',
         bytes: (o.moduleB ? 4 : 2) * batch * d * P * 4 + Math.min(GATHER_BYTES, P * 4 * (d * d + batch * d)),
       };
       // The position-free bank: its patch features until the coreset (drawn before the Gaussians), then the bank.
-      const fused = o.moduleB && o.bank === 'patch-coreset';
-      const fitImages = fused ? trainCount - Math.max(2, Math.ceil(o.fusionHoldout * trainCount)) : trainCount;
-      const a = AUTHORS_PATCH_SETTINGS;
-      const bank = fused ? patchBankParts(Math.max(1, fitImages), side, { embedDim: a.embedDim, projectionDim: a.projectionDim, startPoints: a.startPoints, ratio: o.bankRatio }) : null;
+      const fused = usesPatchBank(o);
+      const fitImages = fused ? Math.max(1, trainCount - heldOutCount(trainCount, o.fusionHoldout)) : trainCount;
+      const b = npadPatchBankOptions(o);
+      const bank = fused ? patchBankParts(fitImages, side, { embedDim: b.embedDim, projectionDim: b.coreset.projectionDim, startPoints: b.coreset.startPoints, ratio: b.coreset.ratio }) : null;
       const patchActivations: MemoryPart = { what: 'stages 2–3 of a batch for the patch features', bytes: fused ? batch * ACTIVATIONS_PER_IMAGE_224.patchcore * (input / 224) ** 2 : 0 };
       const kept = bank ? [bank.coreset[bank.coreset.length - 1]!] : [];
       const phases: { phase: string; parts: MemoryPart[] }[] = [

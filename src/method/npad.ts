@@ -7,7 +7,8 @@
  * With the default bank ('patch-coreset', options.ts) module B's bank is position-free (patchBank.ts): a share of
  * the nominal images is held out of the fit, both maps (per-position, bank) are scored on them, and every map is
  * afterwards standardised by those nominal maxima and fused (mapFusion.ts); the image score is the larger of the
- * fused map's maximum and the bank map's, both in those units. With the paper's bank ('kmeans') the map is eq. 11's and the image score eq. 12–14's.
+ * fused map's maximum and the bank map's, both in those units. With the paper's bank ('kmeans') the map is eq. 11's
+ * and the image score eq. 12–14's.
  */
 import type { FeatureExtractor } from '../backbone/featureExtractor.js';
 import { PositionStatistics, imagesPerGram } from '../engine/positionStatistics.js';
@@ -82,9 +83,14 @@ export function npadPatchBankOptions(o: NpadOptions): PatchBankOptions {
   };
 }
 
+/** How many of n nominal images the fit holds out to standardise the maps: ⌈fraction · n⌉, at least 2, at most n − 1. */
+export function heldOutCount(n: number, fraction: number): number {
+  return Math.min(n - 1, Math.max(2, Math.ceil(fraction * n - 1e-9)));
+}
+
 /**
- * Splits the nominal images into those fitted on and those held out to standardise the maps: ⌈fraction · n⌉,
- * at least 2, evenly spaced through the list (image lists often follow capture order, so this spans it).
+ * Splits the nominal images into those fitted on and those held out to standardise the maps (heldOutCount),
+ * evenly spaced through the list (image lists often follow capture order, so this spans it).
  * @throws RangeError for fewer than 3 images
  */
 export function fusionSplit<T>(paths: readonly T[], fraction: number): { fit: T[]; heldOut: T[] } {
@@ -94,7 +100,7 @@ export function fusionSplit<T>(paths: readonly T[], fraction: number): { fit: T[
       `N-pad's position-free bank holds out 2 of the nominal images to standardise its maps and needs at least 3 (got ${n}); with fewer, set option bank to kmeans`,
     );
   }
-  const count = Math.min(n - 1, Math.max(2, Math.ceil(fraction * n - 1e-9)));
+  const count = heldOutCount(n, fraction);
   const held = new Set(Array.from({ length: count }, (_, j) => Math.floor(((j + 0.5) * n) / count)));
   return { fit: paths.filter((_, i) => !held.has(i)), heldOut: paths.filter((_, i) => held.has(i)) };
 }
@@ -250,8 +256,9 @@ export async function scoreImages(
     paths,
     (i, parts) => {
       const map = fuseStandardised([parts.position.map, parts.bank!], stats);
-      // The bank alone can also call the image: where parts are not aligned the per-position map lowers the fused
-      // map's peaks against good images' (docs/method-choices.md F2), so the fused map alone would lose to PatchCore.
+      // The bank alone can also call the image: where parts are not aligned, the per-position part's false alarms
+      // lift good images' fused peaks, and the fused map's maximum alone ranks images worse than the bank's
+      // (docs/method-choices.md F2).
       const score = Math.max(maxOf(map), standardise(maxOf(parts.bank!), fusion.bankMaxima));
       return onImage(i, { map, size: parts.position.size, score });
     },
