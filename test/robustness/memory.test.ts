@@ -53,6 +53,7 @@ const MEASURED: Measurement[] = [
   { run: 'PaDiM d = 550, bottle', input: { method: 'padim', options: { dim: 550 } }, trainCount: 209, peakMiB: 7263, source: 'fit (bench/child.ts, huge pages)' },
   { run: 'N-pad d = 200 (paper preset), bottle (209 images)', input: { preset: 'paper' }, trainCount: 209, peakMiB: 2621, source: 'fit' },
   { run: 'N-pad d = 200 (defaults: the position-free bank), bottle (209 images)', input: {}, trainCount: 209, peakMiB: 3733, source: 'fit (huge pages)' },
+  { run: 'N-pad d = 200 (defaults: the position-free bank), MTD (761 images)', input: {}, trainCount: 761, peakMiB: 5379, source: 'eval (results/mtd.json, huge pages)' },
   { run: 'N-pad d = 200 (paper preset), bottle', input: { preset: 'paper' }, trainCount: 209, peakMiB: 2867, source: 'eval (results/bottle.json)', earlierCode: true },
   { run: 'N-pad d = 200 (paper preset), MTD', input: { preset: 'paper' }, trainCount: 761, peakMiB: 3231, source: 'eval (results/mtd.json)', earlierCode: true },
   { run: 'N-pad d = 200 (paper preset), MTD 256 without crop, module D off', input: { preset: 'paper', preprocess: { crop: null }, options: { moduleD: false } }, trainCount: 761, peakMiB: 3812, source: 'eval (results/mtd-nocrop.json)', earlierCode: true },
