@@ -91,8 +91,9 @@ async function paperAblationSection(): Promise<string> {
     }
   }
   if (lines.length === 0) {
-    return `The paper's own ablations (its table 3, \`--preset exper1\` … \`npad\`, on its k-means bank):
-\`node dist/scripts/compare.js --group ablations\` measures them into this section.
+    return `The paper's own ablations (its table 3, \`--preset exper1\` … \`npad\`, on its k-means bank) were last measured
+at stop 12: [comparison-bottle.md](comparison-bottle.md); \`node dist/scripts/compare.js --group ablations\`
+measures them into this section.
 `;
   }
   return `The paper's own ablations (its table 3: A weighted-similarity Gaussians, B aggregated Gaussians + centroids, C
@@ -212,8 +213,8 @@ docs/speed.md has times measured with nothing else running.
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 
-The paper (WideResNet-50-2): bottle ${DATASETS.bottle.paper}; MTD ${DATASETS.mtd.paper}. PyTorch reference
-implementations on the same backbone and data (../shared/datasets/README.md): bottle PatchCore 1 % 100 / 98.75 /
+The paper's figures (WideResNet-50-2, image / pixel AUROC): bottle ${DATASETS.bottle.paper};
+MTD ${DATASETS.mtd.paper}. PyTorch reference implementations on the same backbone and data (../shared/datasets/README.md): bottle PatchCore 1 % 100 / 98.75 /
 PRO 94.4, PaDiM d = 550 99.6 / 98.29 / 95.0; MTD (crop) PatchCore 1 % 96.9 / 82.86 / 74.9, PaDiM d = 550 86.36 / 75.00
 / 76.4.
 
