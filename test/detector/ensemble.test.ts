@@ -47,10 +47,12 @@ test('an ensemble of 224 and 336 crops scores the mean of its members', { skip: 
     assert.equal(parts[1]!.size, 336);
     const expected = averageScoredImages(parts, 224);
     assert.equal(got[i]!.size, 224);
-    // Scoring one image or two in a batch may round differently inside the backbone.
-    assert.ok(Math.abs(got[i]!.score - expected.score) < 1e-4 * expected.score);
+    // Scoring one image or two in a batch may round differently inside the backbone. The defaults' scores are in
+    // nominal spreads and cross zero: relative to the value, or to one spread near zero.
+    const scale = (v: number): number => Math.max(1, Math.abs(v));
+    assert.ok(Math.abs(got[i]!.score - expected.score) < 1e-4 * scale(expected.score), `score ${got[i]!.score} vs ${expected.score}`);
     let worst = 0;
-    expected.map.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - got[i]!.map[k]!) / Math.abs(v))));
+    expected.map.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - got[i]!.map[k]!) / scale(v))));
     assert.ok(worst < 1e-4, `largest relative difference ${worst}`);
   }
 });
