@@ -72,7 +72,7 @@ export async function patchStages(extractor: FeatureExtractor, inputs: Float32Ar
  * Patch features [B, P, embedDim] from the outputs of PATCH_STAGES, and the shape they were computed with
  * (`known`, or learnt from these stage maps).
  */
-export async function patchFeatures(stages: readonly FloatTensor[], o: PatchBankOptions, known: PatchEmbeddingShape | null): Promise<{ data: Float32Array; shape: PatchEmbeddingShape }> {
+async function patchFeatures(stages: readonly FloatTensor[], o: PatchBankOptions, known: PatchEmbeddingShape | null): Promise<{ data: Float32Array; shape: PatchEmbeddingShape }> {
   const shape = known ?? shapeOf(stages, o);
   return { data: (await embedPatches(shape, stages)).data, shape };
 }
@@ -122,7 +122,7 @@ export function searchable(bank: PatchBank): SearchableBank {
 }
 
 /** For each of `count` patch features [count, embedDim]: its nearest member (lowest index on ties) and squared distance. */
-export async function nearestMembers(s: SearchableBank, features: Float32Array, count: number): Promise<{ indices: Int32Array; distances: Float32Array }> {
+async function nearestMembers(s: SearchableBank, features: Float32Array, count: number): Promise<{ indices: Int32Array; distances: Float32Array }> {
   return assignToAugmented(features, count, s.augmented, s.bank.bankSize, s.bank.shape.embedDim);
 }
 
