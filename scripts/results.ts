@@ -161,8 +161,9 @@ ${lines.join('\n')}
 Most of the extra time is the position-free bank: a second set of features per image (stages 2 + 3, from the same
 backbone pass), the greedy coreset at fit time, and at scoring time each patch's nearest member among 10 % of the
 nominal patches (16 000 on bottle, 54 000 on MTD: a product of 784 × members × 1024 per image). That is the price of
-the gain on parts that are not aligned; \`--set bankRatio=0.03\` keeps most of it at a fraction of the bank's
-scoring time (docs/method-choices.md F3), and \`--preset paper\` or \`--preset fast\` drop the bank.
+the gain on parts that are not aligned; \`--set bankDim=256\` halves MTD's scoring time for 0.1–0.2 points, and
+\`--set bankRatio=0.03\` keeps most of the gain at a fraction of the bank's scoring time (docs/method-choices.md
+F3, F4); \`--preset paper\` or \`--preset fast\` drop the bank.
 `;
 }
 

@@ -38,6 +38,7 @@ export function checkOptionLimits(config: DetectorConfig): void {
     case 'npad':
       for (const name of ['trainRadius', 'aggregationRadius', 'inferenceRadius'] as const) atMost(name, config.options[name], OPTION_LIMITS.radius);
       atMost('kmeansIterations', config.options.kmeansIterations, OPTION_LIMITS.kmeansIterations);
+      atMost('bankDim', config.options.bankDim, OPTION_LIMITS.vectorSize);
       break;
     case 'padim':
       break;

@@ -71,13 +71,13 @@ export function usesPatchBank(o: Pick<NpadOptions, 'moduleB' | 'bank'>): boolean
   return o.moduleB && o.bank === 'patch-coreset';
 }
 
-/** The position-free bank's features and coreset: PatchCore's authors', at N-pad's ratio and seed. */
+/** The position-free bank's features and coreset: PatchCore's authors', at N-pad's ratio, dimension and seed. */
 export function npadPatchBankOptions(o: NpadOptions): PatchBankOptions {
   const a = AUTHORS_PATCH_SETTINGS;
   return {
     patchSize: a.patchSize,
     stageDim: a.stageDim,
-    embedDim: a.embedDim,
+    embedDim: o.bankDim,
     upsample: a.upsample,
     coreset: { ratio: o.bankRatio, projectionDim: a.projectionDim, startPoints: a.startPoints, seed: o.seed },
   };

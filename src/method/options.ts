@@ -57,6 +57,11 @@ export interface NpadOptions {
   /** Share of the nominal patch features the coreset keeps (bank 'patch-coreset'; (0, 1], default 0.1: the paper's 10 % bank, PatchCore's authors' example). */
   bankRatio: number;
   /**
+   * Values of each patch feature of the bank (bank 'patch-coreset'; PatchCore's `target_embed_dimension`, default
+   * 1024): the search, the coreset and the stored bank scale with it.
+   */
+  bankDim: number;
+  /**
    * Share of the nominal images held out of the fit to standardise the two maps before they are fused (bank
    * 'patch-coreset'; [0.01, 0.5], default 0.1, at least 2 images, so such a fit needs at least 3).
    */
@@ -119,6 +124,7 @@ export const DEFAULT_NPAD_OPTIONS: Readonly<NpadOptions> = Object.freeze({
   aggregationRadius: 1,
   bank: 'patch-coreset',
   bankRatio: 0.1,
+  bankDim: 1024,
   fusionHoldout: 0.1,
   centroidRatio: 0.1,
   maxCentroids: 2048,
@@ -178,6 +184,7 @@ export function validateNpadOptions(o: NpadOptions): void {
   positiveInt('shiftMax', 0);
   positiveInt('topK');
   positiveInt('maxCentroids');
+  positiveInt('bankDim');
   positiveInt('kmeansSample');
   positiveInt('kmeansIterations', 0);
   const oneOf = <K extends keyof NpadOptions>(name: K, allowed: readonly NpadOptions[K][]): void => {
