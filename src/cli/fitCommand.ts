@@ -52,6 +52,8 @@ export async function fitCommand(argv: string[]): Promise<number> {
   await detector.save(values.out, { precision: storagePrecision(values.storage) });
   const seconds = (performance.now() - started) / 1000;
   process.stdout.write(`fitted on ${fit.length} images in ${seconds.toFixed(1)} s (peak memory ${peakRssMiB().toFixed(0)} MiB); saved ${values.out}\n`);
+  const fused = detector.fitted.method === 'npad' ? detector.fitted.model.fusion : null;
+  if (fused) process.stdout.write(`position-free bank: ${fused.bankSize} patch features; ${fused.heldOut} of the ${fit.length} images were held out of the fit to standardise the maps\n`);
   process.stdout.write(
     detector.calibration
       ? `threshold: ${describeCalibration(detector.calibration)}\n`
