@@ -25,7 +25,11 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { NpadInputError } from '../errors.js';
+import { CORESET_CANDIDATES } from '../engine/coreset.js';
+import { KERNEL_CHUNK_BYTES } from '../engine/kernels.js';
 import { packedBlockBounds, packedMatrixSize } from '../engine/packedPrecision.js';
+import { GATHER_BUDGET_BYTES } from '../engine/positionStatistics.js';
+import { PRECISION_CHUNK_BYTES } from '../method/gaussians.js';
 import { inputSize } from '../image/shiftedCrops.js';
 import { heldOutCount, npadPatchBankOptions, usesPatchBank } from '../method/npad.js';
 import type { DetectorConfig } from './config.js';
@@ -46,8 +50,6 @@ const BASELINE_BYTES = 550 * MiB;
  * the raw stages 2–3 out and embeds them (45 MiB with its bank's share removed).
  */
 const ACTIVATIONS_PER_IMAGE_224 = { fullGrid: 40 * MiB, selected: 4 * MiB, patchcore: 48 * MiB } as const;
-/** Budget of one chunk of precision matrices (src/method/gaussians.ts gaussianChunkSize: 256 MiB). */
-const PRECISION_CHUNK_BYTES = 256 * MiB;
 /**
  * Copies of a precision chunk alive at once, as calibrated on the code that built a chunk's covariances and
  * onnxruntime's inverse output whole: two copies fit the measured d = 550 and MTD-without-crop peaks within 1 %
@@ -57,17 +59,12 @@ const PRECISION_CHUNK_BYTES = 256 * MiB;
  * d, and the backbone's arena a batch of activations).
  */
 const PRECISION_CHUNK_COPIES = 2;
-/** k-means assignment budget (src/engine/kmeans.ts). */
-const KMEANS_ASSIGN_BYTES = 128 * MiB;
-/**
- * Features of a fit's batch and what the streaming Gram holds: the images gathered for one call
- * (src/engine/positionStatistics.ts GATHER_BUDGET_BYTES, 256 MiB per module) are not counted apart: at the
- * measured sizes the feature phase stays below the Gaussian phases (N-pad d = 200 on all of bottle: 2.6 GiB
- * measured, at module B).
+/*
+ * Budgets owned by the code that allocates them, imported: a precision chunk (PRECISION_CHUNK_BYTES), the images
+ * the streaming Gram gathers for one call (GATHER_BUDGET_BYTES, per module; at the measured sizes the feature phase
+ * stays below the Gaussian phases), one k-means assignment run's distance block (KERNEL_CHUNK_BYTES), the coreset's
+ * candidate distance rows (CORESET_CANDIDATES).
  */
-const GATHER_BYTES = 256 * MiB;
-/** PatchCore: candidate distance rows per coreset call (src/engine/coreset.ts CANDIDATES). */
-const CORESET_CANDIDATES = 48;
 /** Channels of stages 1–3 of the ResNet-50 family, assumed when the backbone is not loaded yet. */
 const RESNET50_CHANNELS = 1792;
 
@@ -178,7 +175,7 @@ export function estimateFitMemory(config: DetectorConfig, trainCount: number): M
       const reservoir: MemoryPart = { what: `k-means sample (${sample} vectors)`, bytes: sample * d * 4 };
       const streamFeatures: MemoryPart = {
         what: 'feature copies of a batch',
-        bytes: (o.moduleB ? 4 : 2) * batch * d * P * 4 + Math.min(GATHER_BYTES, P * 4 * (d * d + batch * d)),
+        bytes: (o.moduleB ? 4 : 2) * batch * d * P * 4 + Math.min(GATHER_BUDGET_BYTES, P * 4 * (d * d + batch * d)),
       };
       // The position-free bank: its patch features until the coreset (drawn before the Gaussians), then the bank.
       const fused = usesPatchBank(o);
@@ -198,7 +195,7 @@ export function estimateFitMemory(config: DetectorConfig, trainCount: number): M
         phases.push({ phase: 'module A Gaussians', parts: [stats('A'), ...(o.moduleB ? [stats('B'), reservoir] : []), grid('A'), chunks, ...kept] });
       }
       if (o.moduleB) {
-        const kmeans: MemoryPart = { what: 'k-means assignment', bytes: KMEANS_ASSIGN_BYTES };
+        const kmeans: MemoryPart = { what: 'k-means assignment', bytes: KERNEL_CHUNK_BYTES };
         phases.push({ phase: 'module B Gaussians', parts: [stats('B'), reservoir, ...(o.moduleA ? [grid('A')] : []), grid('B'), chunks, ...(fused ? kept : [kmeans])] });
       }
       return peakOf(phases);
@@ -206,7 +203,7 @@ export function estimateFitMemory(config: DetectorConfig, trainCount: number): M
     case 'padim': {
       const d = Math.min(config.options.dim, backboneChannels(config));
       const stats: MemoryPart = { what: `statistics (${P} positions × d = ${d})`, bytes: statisticsBytes(P, d) };
-      const streamFeatures: MemoryPart = { what: 'feature copies of a batch', bytes: 2 * batch * d * P * 4 + Math.min(GATHER_BYTES, P * 4 * (d * d + batch * d)) };
+      const streamFeatures: MemoryPart = { what: 'feature copies of a batch', bytes: 2 * batch * d * P * 4 + Math.min(GATHER_BUDGET_BYTES, P * 4 * (d * d + batch * d)) };
       return peakOf([
         { phase: 'feature extraction', parts: [stats, images, streamFeatures] },
         {

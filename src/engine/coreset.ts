@@ -35,7 +35,7 @@ export type CoresetProgress = (done: number, total: number) => void;
  * 44 (10 %) of the 48 rows of a call were used on average: the calls then compute barely more rows than the
  * plain algorithm, and their count (60 and 372) keeps the per-call overhead small.
  */
-const CANDIDATES = 48;
+export const CORESET_CANDIDATES = 48;
 /** Rows per projection call (a [rows, d] input block of ≤ 64 MB at d = 1024). */
 const PROJECTION_ROWS = 16384;
 
@@ -202,7 +202,7 @@ export async function greedyKCenter(
   const chosen = new Int32Array(count);
   let done = 0;
   while (done < count) {
-    const candidates = largestIndices(distance, Math.min(CANDIDATES, n));
+    const candidates = largestIndices(distance, Math.min(CORESET_CANDIDATES, n));
     const rows = await distanceRows(points, norms, n, k, gatherRows(points, candidates, k), candidates.length);
     const rowOf = new Map(candidates.map((c, j) => [c, j]));
     while (done < count) {

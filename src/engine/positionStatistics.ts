@@ -22,7 +22,7 @@ export function packedSize(dim: number): number {
  * the covariance stage there from 0.12 to 0.25 of the MatMul peak, for 1.3 GB more fit memory: not taken, the
  * memory guard's estimate is calibrated on this budget (src/detector/memoryEstimate.ts).
  */
-const GATHER_BUDGET_BYTES = 256 * 2 ** 20;
+export const GATHER_BUDGET_BYTES = 256 * 2 ** 20;
 /** At most this many images per Gram call: float32 sums of more centred products would lose precision. */
 const MAX_IMAGES_PER_GRAM = 256;
 

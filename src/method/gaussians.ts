@@ -32,7 +32,7 @@ export interface NeighbourWeights {
 }
 
 /** Bytes of one stored chunk of precision matrices. */
-const PRECISION_CHUNK_BYTES = 256 * 2 ** 20;
+export const PRECISION_CHUNK_BYTES = 256 * 2 ** 20;
 
 /**
  * Positions per precision chunk for dimension d: ≈ 256 MB of full float32 matrices while a chunk is built, 0.625
