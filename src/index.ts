@@ -45,4 +45,13 @@ export type { PreprocessOptions } from './image/preprocess.js';
 export { renderOverlayPng, renderMaskPng, type OverlayOptions } from './report/overlay.js';
 export { buildEvaluationReport, type EvaluationReportInput } from './report/evaluationReport.js';
 export { checkImages, checkTestItems, type CheckedInputs, type SkippedInput } from './data/checkImages.js';
-export { checkFitMemory, estimateFitMemory, memoryBudget, type MemoryEstimate, type MemoryGuardOptions } from './detector/memoryEstimate.js';
+export {
+  assumedGeometry,
+  checkFitMemory,
+  estimateFitMemory,
+  geometryOf,
+  memoryBudget,
+  type FeatureGeometry,
+  type MemoryEstimate,
+  type MemoryGuardOptions,
+} from './detector/memoryEstimate.js';

@@ -27,7 +27,7 @@ import {
 } from './config.js';
 import { DEFAULT_FALSE_ALARM_RATE, holdoutCalibration, parseCalibration, type ScoreCalibration } from './calibration.js';
 import { fitMethod, scoreMethod, type FittedModel } from './methods.js';
-import { checkFitMemory, type MemoryGuardOptions } from './memoryEstimate.js';
+import { checkFitMemory, geometryOf, type MemoryGuardOptions } from './memoryEstimate.js';
 import { checkModelGrid, checkOptionLimits, parseStoredBackbone } from './loadChecks.js';
 import { predictImages, type PredictionHandler, type SkippedImageHandler } from './predict.js';
 import { checkModelMeta, fittedModelFromTensors, fittedModelToTensors, formatVersionOf, type StoragePrecision } from './modelTensors.js';
@@ -120,9 +120,10 @@ export class Detector {
   static async fit(trainImages: readonly string[], input: DetectorConfigInput | DetectorConfig = {}, progress?: ProgressCallback, guard: MemoryGuardOptions = {}): Promise<Detector> {
     const config = resolveConfig(input);
     validateConfig(config);
-    checkFitMemory(config, trainImages.length, guard);
     const backbone = await loadBackbone(config.backbone);
     const extractor = await FeatureExtractor.create(backbone, config.featureGrid, inputSize(config.preprocess));
+    // Before any fitting work, with the channels and grid of the backbone as loaded.
+    checkFitMemory(config, trainImages.length, guard, geometryOf(extractor));
     const fitted = await fitMethod(config, trainImages, extractor, progress);
     return new Detector(config, backbone, extractor, fitted);
   }

@@ -10,12 +10,13 @@
  *
  * - N-pad: per module on, streaming statistics P × (d + d(d+1)/2) float64 and a Gaussian grid P × d² float32
  *   (0.625 · d² from d = 384 on, packed by symmetry),
- *   with P = (input / 4)² grid positions; module A's statistics are released before module B's inverses; the
+ *   with P the feature grid's positions (the loaded backbone's stage-1 grid: (input / 4)² for a ResNet); module A's statistics are released before module B's inverses; the
  *   k-means sample (≤ kmeansSample × d float32); with the position-free bank (option bank 'patch-coreset') instead
  *   PatchCore's terms below for the images fitted on, while the statistics are held, and the bank afterwards.
  * - PaDiM: one set of statistics and one grid.
- * - PatchCore: every nominal patch feature (training images × (input / 8)² × embedDim float32) until the coreset
- *   is drawn, plus its random projection, the candidate distance rows and the final bank.
+ * - PatchCore: every nominal patch feature (training images × the patch grid, stage 2's: (input / 8)² for a ResNet,
+ *   × embedDim float32) until the coreset is drawn, plus its random projection, the candidate distance rows and
+ *   the final bank.
  * - every method: the process baseline and one batch of decoded images and backbone activations.
  *
  * Available memory is the smaller of os.totalmem() and the cgroup limit (v2 memory.max or v1
@@ -30,6 +31,7 @@ import { KERNEL_CHUNK_BYTES } from '../engine/kernels.js';
 import { packedBlockBounds, packedMatrixSize } from '../engine/packedPrecision.js';
 import { GATHER_BUDGET_BYTES } from '../engine/positionStatistics.js';
 import { PRECISION_CHUNK_BYTES } from '../method/gaussians.js';
+import type { FeatureExtractor } from '../backbone/featureExtractor.js';
 import { inputSize } from '../image/shiftedCrops.js';
 import { heldOutCount, npadPatchBankOptions, usesPatchBank } from '../method/npad.js';
 import type { DetectorConfig } from './config.js';
@@ -102,9 +104,36 @@ export interface MemoryGuardOptions {
   memoryLimit?: number;
 }
 
-/** Side of the stride-4 feature grid (stage 1 of a ResNet: a stride-2 convolution and a stride-2 max pool). */
-function stride4Side(input: number): number {
-  return Math.ceil(Math.ceil(input / 2) / 2);
+/** The sizes a fit's buffers follow: the backbone's stages 1–3 and the feature grids they give at the input size. */
+export interface FeatureGeometry {
+  /** Channels of stages 1–3 together (1792 for the ResNet-50 family). */
+  channels: number;
+  /** Rows and columns of the feature grid (stage 1's: N-pad, PaDiM). */
+  gridHeight: number;
+  gridWidth: number;
+  /** Rows and columns of the patch grid (stage 2's: PatchCore, N-pad's position-free bank). */
+  patchHeight: number;
+  patchWidth: number;
+}
+
+/**
+ * The geometry of a loaded backbone: its channel count and its measured stage-1 grid (FeatureExtractor runs it once
+ * on a blank image); stage 2 at half that grid, as in every backbone whose stages double their stride.
+ */
+export function geometryOf(extractor: Pick<FeatureExtractor, 'channels' | 'gridHeight' | 'gridWidth'>): FeatureGeometry {
+  const { channels, gridHeight, gridWidth } = extractor;
+  return { channels, gridHeight, gridWidth, patchHeight: Math.ceil(gridHeight / 2), patchWidth: Math.ceil(gridWidth / 2) };
+}
+
+/**
+ * The geometry a configuration implies before its backbone is loaded: the ResNet family's (stage 1 at stride 4 — a
+ * stride-2 convolution and a stride-2 max pool — stage 2 at stride 8; 1792 channels, 448 for ResNet-18).
+ */
+export function assumedGeometry(config: DetectorConfig): FeatureGeometry {
+  const side = Math.ceil(Math.ceil(inputSize(config.preprocess) / 2) / 2);
+  const b = config.backbone;
+  const channels = b.kind === 'torchvision' && b.arch === 'resnet18' ? 448 : RESNET50_CHANNELS;
+  return { channels, gridHeight: side, gridWidth: side, patchHeight: Math.ceil(side / 2), patchWidth: Math.ceil(side / 2) };
 }
 
 /** Bytes of one module's streaming statistics: reference (f32), sums (f64) and packed scatter (f64) per position. */
@@ -133,13 +162,6 @@ function batchBytes(config: DetectorConfig, batch: number, input: number): numbe
   return batch * perImage * (input / 224) ** 2;
 }
 
-/** Channels of the backbone's stages 1–3 when the specification tells them, else the ResNet-50 family's. */
-function backboneChannels(config: DetectorConfig): number {
-  const b = config.backbone;
-  if (b.kind === 'torchvision' && b.arch === 'resnet18') return 448;
-  return RESNET50_CHANNELS;
-}
-
 /** The largest of several phases, each a list of parts; the baseline is added to every phase. */
 function peakOf(phases: { phase: string; parts: MemoryPart[] }[]): MemoryEstimate {
   let best: MemoryEstimate | null = null;
@@ -155,19 +177,20 @@ function peakOf(phases: { phase: string; parts: MemoryPart[] }[]): MemoryEstimat
  * Estimates the peak memory of fitting `config` on `trainCount` images (N-pad, PaDiM or PatchCore).
  *
  * @param config a complete, validated configuration
- * @param trainCount number of nominal images (only PatchCore's memory grows with it)
+ * @param trainCount number of nominal images (PatchCore's and the position-free bank's memory grow with it)
+ * @param geometry the backbone's channels and grids: {@link geometryOf} a loaded one (Detector.fit), else
+ *   {@link assumedGeometry}
  * @returns the estimated peak, its phase and its parts
  */
-export function estimateFitMemory(config: DetectorConfig, trainCount: number): MemoryEstimate {
+export function estimateFitMemory(config: DetectorConfig, trainCount: number, geometry: FeatureGeometry = assumedGeometry(config)): MemoryEstimate {
   const input = inputSize(config.preprocess);
-  const side = stride4Side(input);
-  const P = side * side;
+  const P = geometry.gridHeight * geometry.gridWidth;
   const batch = Math.max(1, Math.min(config.batchSize, trainCount));
   const images = { what: `a batch of ${batch} images and backbone activations`, bytes: batchBytes(config, batch, input) };
   switch (config.method) {
     case 'npad': {
       const o = config.options;
-      const d = Math.min(o.dim, backboneChannels(config));
+      const d = Math.min(o.dim, geometry.channels);
       const stats = (m: string): MemoryPart => ({ what: `module ${m} statistics (${P} positions × d = ${d})`, bytes: statisticsBytes(P, d) });
       const grid = (m: string): MemoryPart => ({ what: `module ${m} Gaussians (${P} precision matrices ${d}×${d})`, bytes: gridBytes(P, d) });
       const chunks: MemoryPart = { what: 'precision matrices being inverted', bytes: chunkBytes(P, d) };
@@ -181,7 +204,7 @@ export function estimateFitMemory(config: DetectorConfig, trainCount: number): M
       const fused = usesPatchBank(o);
       const fitImages = fused ? Math.max(1, trainCount - heldOutCount(trainCount, o.fusionHoldout)) : trainCount;
       const b = npadPatchBankOptions(o);
-      const bank = fused ? patchBankParts(fitImages, side, { embedDim: b.embedDim, projectionDim: b.coreset.projectionDim, startPoints: b.coreset.startPoints, ratio: b.coreset.ratio }) : null;
+      const bank = fused ? patchBankParts(fitImages, geometry, { embedDim: b.embedDim, projectionDim: b.coreset.projectionDim, startPoints: b.coreset.startPoints, ratio: b.coreset.ratio }) : null;
       const patchActivations: MemoryPart = { what: 'stages 2–3 of a batch for the patch features', bytes: fused ? batch * ACTIVATIONS_PER_IMAGE_224.patchcore * (input / 224) ** 2 : 0 };
       const kept = bank ? [bank.coreset[bank.coreset.length - 1]!] : [];
       const phases: { phase: string; parts: MemoryPart[] }[] = [
@@ -201,7 +224,7 @@ export function estimateFitMemory(config: DetectorConfig, trainCount: number): M
       return peakOf(phases);
     }
     case 'padim': {
-      const d = Math.min(config.options.dim, backboneChannels(config));
+      const d = Math.min(config.options.dim, geometry.channels);
       const stats: MemoryPart = { what: `statistics (${P} positions × d = ${d})`, bytes: statisticsBytes(P, d) };
       const streamFeatures: MemoryPart = { what: 'feature copies of a batch', bytes: 2 * batch * d * P * 4 + Math.min(GATHER_BUDGET_BYTES, P * 4 * (d * d + batch * d)) };
       return peakOf([
@@ -214,7 +237,7 @@ export function estimateFitMemory(config: DetectorConfig, trainCount: number): M
     }
     case 'patchcore': {
       const o = config.options;
-      const bank = patchBankParts(trainCount, side, { embedDim: o.embedDim, projectionDim: o.projectionDim, startPoints: o.startPoints, ratio: o.coresetRatio });
+      const bank = patchBankParts(trainCount, geometry, { embedDim: o.embedDim, projectionDim: o.projectionDim, startPoints: o.startPoints, ratio: o.coresetRatio });
       return peakOf([
         { phase: 'feature extraction', parts: [bank.all, images] },
         { phase: 'coreset', parts: bank.coreset },
@@ -229,13 +252,12 @@ export function estimateFitMemory(config: DetectorConfig, trainCount: number): M
  */
 function patchBankParts(
   images: number,
-  side: number,
+  geometry: FeatureGeometry,
   o: { embedDim: number; projectionDim: number; startPoints: number; ratio: number },
 ): { all: MemoryPart; coreset: MemoryPart[] } {
-  const patchSide = Math.ceil(side / 2);
-  const n = images * patchSide * patchSide;
+  const n = images * geometry.patchHeight * geometry.patchWidth;
   const E = o.embedDim;
-  const all: MemoryPart = { what: `all ${n} patch features (${images} images × ${patchSide}×${patchSide} × ${E})`, bytes: n * E * 4 };
+  const all: MemoryPart = { what: `all ${n} patch features (${images} images × ${geometry.patchHeight}×${geometry.patchWidth} × ${E})`, bytes: n * E * 4 };
   const projected = o.projectionDim > 0 ? o.projectionDim : E;
   return {
     all,
@@ -360,9 +382,9 @@ function largestFitting(high: number, fits: (v: number) => boolean): number | nu
 }
 
 /** Ways to make the fit smaller that would fit `budget`, as "option (flag): about X" phrases. */
-function suggestions(config: DetectorConfig, trainCount: number, budget: number): string[] {
+function suggestions(config: DetectorConfig, trainCount: number, budget: number, geometry: FeatureGeometry): string[] {
   const out: string[] = [];
-  const need = (c: DetectorConfig, n = trainCount): number => estimateFitMemory(c, n).bytes;
+  const need = (c: DetectorConfig, n = trainCount): number => estimateFitMemory(c, n, geometry).bytes;
   const fits = (c: DetectorConfig, n = trainCount): boolean => need(c, n) <= budget;
   switch (config.method) {
     case 'npad':
@@ -411,14 +433,20 @@ function describe(config: DetectorConfig, trainCount: number): string {
  * @param config a complete, validated configuration
  * @param trainCount number of nominal images
  * @param options an explicit memory limit (default: NPAD_MEMORY_LIMIT, else the machine's, see {@link memoryBudget})
+ * @param geometry the loaded backbone's channels and grids ({@link geometryOf}; default {@link assumedGeometry})
  * @returns the estimate, when it fits
  * @throws NpadInputError "not enough memory …" naming the estimate, the budget and its source, and suggestions
  */
-export function checkFitMemory(config: DetectorConfig, trainCount: number, options: MemoryGuardOptions = {}): MemoryEstimate {
-  const estimate = estimateFitMemory(config, trainCount);
+export function checkFitMemory(
+  config: DetectorConfig,
+  trainCount: number,
+  options: MemoryGuardOptions = {},
+  geometry: FeatureGeometry = assumedGeometry(config),
+): MemoryEstimate {
+  const estimate = estimateFitMemory(config, trainCount, geometry);
   const budget = memoryBudget(options.memoryLimit);
   if (estimate.bytes <= budget.bytes) return estimate;
-  const ideas = suggestions(config, trainCount, budget.bytes);
+  const ideas = suggestions(config, trainCount, budget.bytes, geometry);
   const biggest = [...estimate.parts].sort((a, b) => b.bytes - a.bytes).slice(0, 3);
   throw new NpadInputError(
     `not enough memory: fitting ${describe(config, trainCount)} needs about ${formatBytes(estimate.bytes)} ` +

@@ -12,8 +12,10 @@ import { resolveConfig, type DetectorConfigInput } from '../../src/detector/conf
 import { Detector } from '../../src/detector/detector.js';
 import {
   cgroupMemoryLimit,
+  assumedGeometry,
   checkFitMemory,
   estimateFitMemory,
+  geometryOf,
   formatBytes,
   memoryBudget,
   parseMemorySize,
@@ -126,6 +128,18 @@ describe('the estimate', () => {
     assert.ok(fused(2000) - fused(1000) > 2.5 * GiB, 'the position-free bank holds the fitted images\' patch features until its coreset');
     const pc = (n: number): number => estimateFitMemory(resolveConfig({ method: 'patchcore' }), n).bytes;
     assert.ok(pc(2000) - pc(1000) > 3 * GiB, 'PatchCore holds every patch feature: 1000 images × 784 × 4 KiB');
+  });
+
+  it('reads the channels and grids of the loaded backbone, not the ResNet family\'s', () => {
+    const loaded = geometryOf({ channels: 64, gridHeight: 28, gridWidth: 20 });
+    assert.deepEqual(loaded, { channels: 64, gridHeight: 28, gridWidth: 20, patchHeight: 14, patchWidth: 10 });
+    const config = resolveConfig({ preset: 'paper', options: { dim: 300 } });
+    assert.deepEqual(assumedGeometry(config), { channels: 1792, gridHeight: 56, gridWidth: 56, patchHeight: 28, patchWidth: 28 });
+    // d is capped at the backbone's 64 channels, on 560 instead of 3136 positions.
+    const statistics = estimateFitMemory(config, 50, loaded).parts.find((p) => p.what.startsWith('module A statistics'));
+    assert.equal(statistics?.what, 'module A statistics (560 positions × d = 64)');
+    const patchcore = estimateFitMemory(resolveConfig({ method: 'patchcore' }), 10, loaded).parts.find((p) => p.what.startsWith('all '));
+    assert.equal(patchcore?.what, 'all 1400 patch features (10 images × 14×10 × 1024)');
   });
 
   it('counts a module only when it is on', () => {
