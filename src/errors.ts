@@ -16,3 +16,16 @@ export class NpadInputError extends Error {
     this.name = 'NpadInputError';
   }
 }
+
+/**
+ * A configuration the caller got wrong: an option out of its range or of the wrong kind, a combination that cannot
+ * work, too few images for the method. Like NpadInputError, the caller's mistake and not a bug: the CLI shows its
+ * message alone and exits 2. It is a RangeError, so callers that caught RangeError for bad options still do; a plain
+ * RangeError from inside npad (an internal check, V8 failing to allocate) is a bug and exits 1 with its stack.
+ */
+export class NpadConfigError extends RangeError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NpadConfigError';
+  }
+}

@@ -24,7 +24,7 @@ export { readMvtecDataset, listImages, type MvtecDataset, type LabelledImage } f
 export { evaluateDetector, type DatasetEvaluation } from './evaluation/runEvaluation.js';
 export type { EvaluationMetrics } from './evaluation/evaluate.js';
 export { auroc, perRegionOverlap, f1Max } from './metrics/index.js';
-export { NpadInputError } from './errors.js';
+export { NpadConfigError, NpadInputError } from './errors.js';
 export {
   DEFAULT_FALSE_ALARM_RATE,
   DEFAULT_HOLDOUT_FRACTION,

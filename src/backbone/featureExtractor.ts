@@ -22,6 +22,7 @@ import { type AttributeValue, GraphBuilder } from '../onnx/graph.js';
 import { type FloatTensor, cachedSession, createSession, releaseCachedSession, runFloat } from '../onnx/session.js';
 import type { Backbone, StageNames } from './index.js';
 import { STAGES_INPUT, STAGES_OUTPUTS, stagesModel } from './stagesModel.js';
+import { NpadConfigError } from '../errors.js';
 
 /** How the feature grid is formed. */
 export interface FeatureGridOptions {
@@ -71,7 +72,7 @@ export class FeatureExtractor {
    */
   static async create(backbone: Backbone, opts: FeatureGridOptions, inputSize: number): Promise<FeatureExtractor> {
     if (!Number.isInteger(inputSize) || inputSize < 16) {
-      throw new RangeError(`input size ${inputSize}: expected an integer ≥ 16`);
+      throw new NpadConfigError(`input size ${inputSize} (the crop, or the resize without one) is too small: the backbone needs an integer ≥ 16`);
     }
     if (opts.upsample !== 'nearest' && opts.upsample !== 'bilinear') {
       throw new RangeError(`upsample ${String(opts.upsample)}: expected 'nearest' or 'bilinear'`);

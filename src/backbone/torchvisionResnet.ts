@@ -6,7 +6,7 @@
  * Every BatchNorm follows a convolution here, so all of them fold into the convolutions: the graph is only
  * Conv, Relu, Add and one MaxPool.
  */
-import { NpadInputError } from '../errors.js';
+import { NpadConfigError, NpadInputError } from '../errors.js';
 import type { GraphBuilder } from '../onnx/graph.js';
 import { type TensorEntry, readSafetensorsFile, toFloat32 } from '../tensorfile/safetensors.js';
 import type { Backbone, StageNames } from './index.js';
@@ -254,7 +254,7 @@ export async function loadTorchvisionResnet(
     typeof arch === 'object' ? arch : TORCHVISION_ARCHS[name as TorchvisionArch];
   if (!spec) {
     const known = Object.keys(TORCHVISION_ARCHS).join(', ');
-    throw new RangeError(`unknown torchvision architecture ${String(arch)} (known: ${known})`);
+    throw new NpadConfigError(`unknown torchvision architecture ${String(arch)} (known: ${known})`);
   }
   const emitStages = torchvisionStages(tensors, spec, file);
   return {

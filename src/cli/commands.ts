@@ -3,7 +3,7 @@
  * exit 2 (nothing done); `npad fit`, `npad eval` and `npad predict` exit 3 when they finished but skipped
  * unreadable images; anything else is a bug and prints its stack.
  */
-import { NpadInputError } from '../errors.js';
+import { NpadConfigError, NpadInputError } from '../errors.js';
 import { EVAL_HELP, evalCommand } from './evalCommand.js';
 import { FIT_HELP, fitCommand } from './fitCommand.js';
 import { CALIBRATE_HELP, calibrateCommand } from './calibrateCommand.js';
@@ -25,8 +25,8 @@ ${SERVE_HELP}
 `;
 
 /** Errors that are the user's to fix: shown as a message, never as a stack trace. */
-function isUserError(e: unknown): e is Error {
-  if (e instanceof NpadInputError || e instanceof RangeError) return true;
+export function isUserError(e: unknown): e is Error {
+  if (e instanceof NpadInputError || e instanceof NpadConfigError) return true;
   // node:util parseArgs reports unknown or malformed flags with these codes.
   const code = (e as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');

@@ -4,7 +4,7 @@
  * methods use, so a file that passes here decodes there too); that costs a few milliseconds per image, little next
  * to the CNN, and leaves the numeric code free of skip logic.
  */
-import { NpadInputError } from '../errors.js';
+import { NpadConfigError, NpadInputError } from '../errors.js';
 import { decodeRgb, type DecodeOptions } from '../image/decode.js';
 import type { LabelledImage } from './mvtec.js';
 
@@ -81,7 +81,7 @@ async function sortItems<T>(items: readonly T[], check: (item: T) => Promise<voi
 /** Concurrency from the options, checked. */
 function concurrencyOf(options: CheckOptions): number {
   const c = options.concurrency ?? 4;
-  if (!Number.isInteger(c) || c < 1) throw new RangeError(`concurrency must be a positive integer, got ${String(c)}`);
+  if (!Number.isInteger(c) || c < 1) throw new NpadConfigError(`concurrency must be a positive integer, got ${String(c)}`);
   return c;
 }
 

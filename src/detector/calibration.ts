@@ -11,7 +11,7 @@
  *
  * Everything here is pure arithmetic on scores, so it is tested without a backbone.
  */
-import { NpadInputError } from '../errors.js';
+import { NpadConfigError, NpadInputError } from '../errors.js';
 import { f1Max } from '../metrics/index.js';
 import { sampleWithoutReplacement, seededRandom } from '../util/random.js';
 
@@ -146,7 +146,7 @@ export function falseAlarmThreshold(scores: ArrayLike<number>, rate: number): Fa
 }
 
 function checkRate(rate: number): void {
-  if (!(rate > 0 && rate < 1)) throw new RangeError(`the false-alarm rate must be in (0, 1), got ${String(rate)}`);
+  if (!(rate > 0 && rate < 1)) throw new NpadConfigError(`the false-alarm rate must be in (0, 1), got ${String(rate)}`);
 }
 
 /** The largest value of a map. */

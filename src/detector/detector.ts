@@ -5,7 +5,7 @@
  */
 import { loadBackbone, type Backbone, type BackboneSpec } from '../backbone/index.js';
 import { FeatureExtractor } from '../backbone/featureExtractor.js';
-import { NpadInputError } from '../errors.js';
+import { NpadConfigError, NpadInputError } from '../errors.js';
 import { inputSize, maxShift } from '../image/shiftedCrops.js';
 import { validatePreprocessOptions } from '../image/preprocess.js';
 import type { ImageSource } from '../image/source.js';
@@ -45,21 +45,21 @@ export interface SaveOptions {
 function checkOptionKeys(method: MethodName, options: object): void {
   const known = DEFAULT_METHOD_OPTIONS[method];
   for (const key of Object.keys(options)) {
-    if (!(key in known)) throw new RangeError(`option ${key} does not apply to method ${method} (its options: ${Object.keys(known).join(', ')})`);
+    if (!(key in known)) throw new NpadConfigError(`option ${key} does not apply to method ${method} (its options: ${Object.keys(known).join(', ')})`);
   }
 }
 
 /** Checks a whole configuration, naming the bad option. */
 export function validateConfig(config: DetectorConfig): void {
   const method: unknown = config.method;
-  if (!isMethodName(method)) throw new RangeError(`method must be one of ${METHODS.join(', ')}; got ${String(method)}`);
+  if (!isMethodName(method)) throw new NpadConfigError(`method must be one of ${METHODS.join(', ')}; got ${String(method)}`);
   checkOptionKeys(config.method, config.options);
   switch (config.method) {
     case 'npad':
       validateNpadOptions(config.options);
       // Shifting in image space moves the crop window inside the resized image, so it needs that margin.
       if (config.options.moduleD && config.options.shiftSpace === 'image' && config.options.shiftMax > maxShift(config.preprocess)) {
-        throw new RangeError(
+        throw new NpadConfigError(
           `option shiftMax = ${config.options.shiftMax} needs ${config.options.shiftMax} px between the crop and the resized image on each side ` +
             `(resize ${config.preprocess.resize}, crop ${String(config.preprocess.crop)} leave ${maxShift(config.preprocess)}): lower shiftMax or turn moduleD off`,
         );
@@ -74,9 +74,9 @@ export function validateConfig(config: DetectorConfig): void {
   }
   validatePreprocessOptions(config.preprocess);
   if (config.featureGrid.upsample !== 'nearest' && config.featureGrid.upsample !== 'bilinear') {
-    throw new RangeError(`featureGrid.upsample must be 'nearest' or 'bilinear', got ${String(config.featureGrid.upsample)}`);
+    throw new NpadConfigError(`featureGrid.upsample must be 'nearest' or 'bilinear', got ${String(config.featureGrid.upsample)}`);
   }
-  if (!Number.isInteger(config.batchSize) || config.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${config.batchSize}`);
+  if (!Number.isInteger(config.batchSize) || config.batchSize < 1) throw new NpadConfigError(`batchSize must be a positive integer, got ${config.batchSize}`);
   checkOptionLimits(config);
 }
 
@@ -187,7 +187,7 @@ export class Detector {
    * @throws NpadInputError when an image cannot be read; RangeError when `nominal` is empty
    */
   async calibrate(nominal: readonly ImageSource[], options: { falseAlarmRate?: number } = {}, progress?: ProgressCallback): Promise<ScoreCalibration> {
-    if (nominal.length === 0) throw new RangeError('calibration needs at least one nominal image');
+    if (nominal.length === 0) throw new NpadConfigError('calibration needs at least one nominal image');
     const scores = new Float64Array(nominal.length);
     const maps: Float32Array[] = [];
     await this.score(nominal, (i, r) => {

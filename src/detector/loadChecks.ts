@@ -6,7 +6,7 @@
  */
 import type { BackboneSpec } from '../backbone/index.js';
 import type { FeatureExtractor } from '../backbone/featureExtractor.js';
-import { NpadInputError } from '../errors.js';
+import { NpadConfigError, NpadInputError } from '../errors.js';
 import { PATCH_STAGES } from '../method/patchBank.js';
 import type { DetectorConfig } from './config.js';
 import type { FittedModel } from './methods.js';
@@ -27,11 +27,11 @@ export const OPTION_LIMITS = {
 
 /**
  * Refuses option values beyond {@link OPTION_LIMITS} (and a non-finite smoothing σ), naming the option.
- * @throws RangeError naming the option, its value and its limit
+ * @throws NpadConfigError naming the option, its value and its limit
  */
 export function checkOptionLimits(config: DetectorConfig): void {
   const atMost = (name: string, value: number, limit: number): void => {
-    if (!(value <= limit)) throw new RangeError(`option ${name} must be at most ${limit}, got ${String(value)}`);
+    if (!(value <= limit)) throw new NpadConfigError(`option ${name} must be at most ${limit}, got ${String(value)}`);
   };
   atMost('smoothingSigma', config.options.smoothingSigma, OPTION_LIMITS.smoothingSigma);
   switch (config.method) {

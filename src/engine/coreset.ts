@@ -14,6 +14,7 @@
 import { GraphBuilder } from '../onnx/graph.js';
 import { cachedSession, runFloat } from '../onnx/session.js';
 import { sampleWithoutReplacement, seededRandom } from '../util/random.js';
+import { NpadConfigError } from '../errors.js';
 
 /** How the coreset is drawn. */
 export interface CoresetOptions {
@@ -41,12 +42,12 @@ const PROJECTION_ROWS = 16384;
 
 /** Checks coreset options, naming the bad value. */
 export function validateCoresetOptions(o: CoresetOptions): void {
-  if (!(o.ratio > 0 && o.ratio <= 1)) throw new RangeError(`option coresetRatio must be in (0, 1], got ${o.ratio}`);
+  if (!(o.ratio > 0 && o.ratio <= 1)) throw new NpadConfigError(`option coresetRatio must be in (0, 1], got ${o.ratio}`);
   if (!Number.isInteger(o.projectionDim) || o.projectionDim < 0) {
-    throw new RangeError(`option projectionDim must be an integer ≥ 0, got ${o.projectionDim}`);
+    throw new NpadConfigError(`option projectionDim must be an integer ≥ 0, got ${o.projectionDim}`);
   }
-  if (!Number.isInteger(o.startPoints) || o.startPoints < 1) throw new RangeError(`option startPoints must be an integer ≥ 1, got ${o.startPoints}`);
-  if (!Number.isInteger(o.seed)) throw new RangeError(`option seed must be an integer, got ${o.seed}`);
+  if (!Number.isInteger(o.startPoints) || o.startPoints < 1) throw new NpadConfigError(`option startPoints must be an integer ≥ 1, got ${o.startPoints}`);
+  if (!Number.isInteger(o.seed)) throw new NpadConfigError(`option seed must be an integer, got ${o.seed}`);
 }
 
 /** Number of coreset members for n vectors. */

@@ -6,6 +6,7 @@ import type { MvtecDataset } from '../data/mvtec.js';
 import type { Detector } from '../detector/detector.js';
 import type { ProgressCallback } from '../method/npad.js';
 import { computeMetrics, groundTruthMask, type EvaluationMetrics, type ImageOutcome } from './evaluate.js';
+import { NpadInputError } from '../errors.js';
 
 export interface DatasetEvaluation {
   metrics: EvaluationMetrics;
@@ -17,10 +18,26 @@ export interface DatasetEvaluation {
   masks: Uint8Array[];
 }
 
+/**
+ * AUROC ranks defective images against good ones: a test set needs both. Checked before any scoring (`npad eval`
+ * checks it itself, after skipping unreadable images, before it fits).
+ * @throws NpadInputError naming the dataset and the two counts
+ */
+function checkEvaluable(dataset: MvtecDataset): void {
+  const defective = dataset.test.filter((t) => t.label === 1).length;
+  if (defective === 0 || defective === dataset.test.length) {
+    throw new NpadInputError(
+      `${dataset.root}: the test set has ${dataset.test.length - defective} good and ${defective} defective images (after any skipped): evaluation needs both`,
+      dataset.root,
+    );
+  }
+}
+
 /** What evaluation needs of a detector: a Detector or a DetectorEnsemble. */
 export type ImageScorer = Pick<Detector, 'config' | 'mapSize' | 'score'>;
 
 export async function evaluateDetector(detector: ImageScorer, dataset: MvtecDataset, progress?: ProgressCallback): Promise<DatasetEvaluation> {
+  checkEvaluable(dataset);
   const test = dataset.test;
   const size = detector.mapSize;
   const maps: Float32Array[] = new Array<Float32Array>(test.length);

@@ -4,6 +4,7 @@
  */
 import { seededRandom, sampleWithoutReplacement } from '../util/random.js';
 import type { ChannelSelection } from './options.js';
+import { NpadConfigError } from '../errors.js';
 
 /**
  * Picks `dim` channel indices (sorted ascending). `positiveCounts[c]` is how many nominal feature values of
@@ -16,7 +17,7 @@ export function selectChannels(
   positiveCounts: Float64Array | null,
   seed: number,
 ): Int32Array {
-  if (dim > totalChannels) throw new RangeError(`option dim = ${dim} exceeds the backbone's ${totalChannels} channels`);
+  if (dim > totalChannels) throw new NpadConfigError(`option dim = ${dim} exceeds the backbone's ${totalChannels} channels`);
   if (rule === 'random') return sampleWithoutReplacement(totalChannels, dim, seededRandom(seed));
   if (!positiveCounts || positiveCounts.length !== totalChannels) throw new Error('channel selection by zeros needs per-channel counts');
   const order = Array.from({ length: totalChannels }, (_, i) => i);

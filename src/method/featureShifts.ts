@@ -24,6 +24,7 @@ import { averageNeighbourhood } from './aggregate.js';
 import type { NpadOptions } from './options.js';
 import { combineModuleScores, imageScoresOf, scoreAgainstGrid, type GridScores, type ScoringModel } from './scoring.js';
 import type { Shift } from './shifting.js';
+import { NpadConfigError } from '../errors.js';
 
 /** A displacement on the feature grid, in cells. */
 interface CellOffset {
@@ -44,12 +45,12 @@ export function inferenceOffsets(opts: Pick<NpadOptions, 'moduleC' | 'inferenceR
 
 /**
  * The pixel shifts as grid cells.
- * @throws RangeError when a shift is not a multiple of the stride (the grid cannot move by part of a cell)
+ * @throws NpadConfigError when a shift is not a multiple of the stride (the grid cannot move by part of a cell)
  */
 export function shiftsInCells(shifts: readonly Shift[], stride: number): CellOffset[] {
   return shifts.map(({ dx, dy }) => {
     if (dx % stride !== 0 || dy % stride !== 0) {
-      throw new RangeError(`shiftSpace 'features' needs shifts in multiples of the grid stride (${stride} px); got (${dx}, ${dy}): set shiftMax to a multiple of ${stride} and shiftSteps to 'max'`);
+      throw new NpadConfigError(`shiftSpace 'features' needs shifts in multiples of the grid stride (${stride} px); got (${dx}, ${dy}): set shiftMax to a multiple of ${stride} and shiftSteps to 'max'`);
     }
     return { dx: dx / stride, dy: dy / stride };
   });

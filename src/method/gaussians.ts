@@ -8,6 +8,7 @@ import { KERNEL_CHUNK_BYTES } from '../engine/kernels.js';
 import { blockedSpdInverse } from '../engine/blockedInverse.js';
 import { packPrecisions } from '../engine/packedPrecision.js';
 import { covarianceFromPacked, packedSize, type PositionStatistics } from '../engine/positionStatistics.js';
+import { NpadConfigError } from '../errors.js';
 
 /** Gaussians of every grid position: means [P, d] and precision matrices in chunks of positions. */
 export interface GaussianGrid {
@@ -65,7 +66,7 @@ export async function precisionChunk(
 ): Promise<Float32Array> {
   const d = stats.dim;
   const n = stats.count;
-  if (n < 2 && epsilon === 0) throw new RangeError('a covariance needs at least 2 images, or epsilon > 0');
+  if (n < 2 && epsilon === 0) throw new NpadConfigError('a covariance needs at least 2 images, or epsilon > 0');
   const precisions = new Float32Array(count * d * d);
   // Covariances are built and inverted a kernel run at a time (a few MB) rather than the whole chunk at once.
   const run = Math.max(1, Math.min(count, Math.floor(KERNEL_CHUNK_BYTES / (4 * d * d))));

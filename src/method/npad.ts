@@ -29,6 +29,7 @@ import { validateNpadOptions, type NpadOptions } from './options.js';
 import { scoreShiftedFeatures } from './featureShifts.js';
 import { scoreFeatures, type ScoringModel } from './scoring.js';
 import { aggregateShiftedMaps, aggregateShiftedScores, shiftsFor, type Shift } from './shifting.js';
+import { NpadConfigError } from '../errors.js';
 
 /** Reports progress of a long step: `done` of `total` units of `step`. */
 export type ProgressCallback = (step: string, done: number, total: number) => void;
@@ -91,12 +92,12 @@ export function heldOutCount(n: number, fraction: number): number {
 /**
  * Splits the nominal images into those fitted on and those held out to standardise the maps (heldOutCount),
  * evenly spaced through the list (image lists often follow capture order, so this spans it).
- * @throws RangeError for fewer than 3 images
+ * @throws NpadConfigError for fewer than 3 images
  */
 export function fusionSplit<T>(paths: readonly T[], fraction: number): { fit: T[]; heldOut: T[] } {
   const n = paths.length;
   if (n < 3) {
-    throw new RangeError(
+    throw new NpadConfigError(
       `N-pad's position-free bank holds out 2 of the nominal images to standardise its maps and needs at least 3 (got ${n}); with fewer, set option bank to kmeans`,
     );
   }
@@ -131,7 +132,7 @@ async function countPositiveChannels(paths: readonly string[], extractor: Featur
 export async function fitNpad(given: readonly string[], extractor: FeatureExtractor, settings: NpadFitSettings, progress?: ProgressCallback): Promise<NpadModel> {
   const o = settings.options;
   validateNpadOptions(o);
-  if (given.length < 1) throw new RangeError('fitting needs at least one nominal image');
+  if (given.length < 1) throw new NpadConfigError('fitting needs at least one nominal image');
   const fused = usesPatchBank(o);
   const { fit: paths, heldOut } = fused ? fusionSplit(given, o.fusionHoldout) : { fit: given, heldOut: [] };
   const H = extractor.gridHeight;

@@ -3,6 +3,7 @@
  * point open (see docs/method-choices.md) the default is the measured best; the paper's own value is given
  * in each option's comment.
  */
+import { NpadConfigError } from '../errors.js';
 
 /** Which d of the backbone's channels are kept (paper §3.1). */
 export type ChannelSelection =
@@ -175,7 +176,7 @@ export const FEATURE_STRIDE = 4;
 export function validateNpadOptions(o: NpadOptions): void {
   const positiveInt = (name: keyof NpadOptions, min = 1): void => {
     const v = o[name];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new RangeError(`option ${name} must be an integer ≥ ${min}, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new NpadConfigError(`option ${name} must be an integer ≥ ${min}, got ${String(v)}`);
   };
   positiveInt('dim');
   positiveInt('trainRadius', 0);
@@ -188,7 +189,7 @@ export function validateNpadOptions(o: NpadOptions): void {
   positiveInt('kmeansSample');
   positiveInt('kmeansIterations', 0);
   const oneOf = <K extends keyof NpadOptions>(name: K, allowed: readonly NpadOptions[K][]): void => {
-    if (!allowed.includes(o[name])) throw new RangeError(`option ${name} must be one of ${allowed.join(', ')}; got ${String(o[name])}`);
+    if (!allowed.includes(o[name])) throw new NpadConfigError(`option ${name} must be one of ${allowed.join(', ')}; got ${String(o[name])}`);
   };
   oneOf('channelSelection', ['fewest-zeros', 'most-zeros', 'random']);
   oneOf('neighbourWeighting', ['bhattacharyya', 'uniform', 'random']);
@@ -199,27 +200,27 @@ export function validateNpadOptions(o: NpadOptions): void {
   oneOf('shiftAggregate', ['mean', 'min']);
   oneOf('shiftSpace', ['image', 'features']);
   if (o.moduleD && o.shiftSpace === 'features' && (o.shiftSteps !== 'max' || o.shiftMax % FEATURE_STRIDE !== 0)) {
-    throw new RangeError(
+    throw new NpadConfigError(
       `option shiftSpace = features moves the feature grid by whole cells of ${FEATURE_STRIDE} px: shiftMax must be a multiple of ${FEATURE_STRIDE} ` +
         `(got ${o.shiftMax}) and shiftSteps 'max' (got ${o.shiftSteps})`,
     );
   }
   oneOf('bank', ['patch-coreset', 'kmeans']);
-  if (!(o.bankRatio > 0 && o.bankRatio <= 1)) throw new RangeError(`option bankRatio must be in (0, 1], got ${o.bankRatio}`);
-  if (!(o.fusionHoldout >= 0.01 && o.fusionHoldout <= 0.5)) throw new RangeError(`option fusionHoldout must be in [0.01, 0.5], got ${o.fusionHoldout}`);
+  if (!(o.bankRatio > 0 && o.bankRatio <= 1)) throw new NpadConfigError(`option bankRatio must be in (0, 1], got ${o.bankRatio}`);
+  if (!(o.fusionHoldout >= 0.01 && o.fusionHoldout <= 0.5)) throw new NpadConfigError(`option fusionHoldout must be in [0.01, 0.5], got ${o.fusionHoldout}`);
   oneOf('imageScoreSource', ['pixel', 'A', 'B', 'centroid']);
   oneOf('imageScoreCombine', ['product', 'geometric', 'sum', 'mahalanobis-only', 'centroid-only']);
-  if (o.imageScoreCombine === 'centroid-only' && !o.moduleB) throw new RangeError('imageScoreCombine centroid-only needs moduleB (the centroid bank)');
+  if (o.imageScoreCombine === 'centroid-only' && !o.moduleB) throw new NpadConfigError('imageScoreCombine centroid-only needs moduleB (the centroid bank)');
   for (const flag of ['moduleA', 'moduleB', 'moduleC', 'moduleD'] as const) {
-    if (typeof o[flag] !== 'boolean') throw new RangeError(`option ${flag} must be true or false, got ${String(o[flag])}`);
+    if (typeof o[flag] !== 'boolean') throw new NpadConfigError(`option ${flag} must be true or false, got ${String(o[flag])}`);
   }
-  if (!(o.epsilon >= 0)) throw new RangeError(`option epsilon must be ≥ 0, got ${o.epsilon}`);
-  if (!(o.beta > 0)) throw new RangeError(`option beta must be > 0, got ${o.beta}`);
-  if (!(o.centroidRatio > 0 && o.centroidRatio <= 1)) throw new RangeError(`option centroidRatio must be in (0, 1], got ${o.centroidRatio}`);
-  if (!(o.smoothingSigma >= 0)) throw new RangeError(`option smoothingSigma must be ≥ 0, got ${o.smoothingSigma}`);
-  if (!o.moduleA && !o.moduleB) throw new RangeError('at least one of moduleA and moduleB must be on');
-  if (o.moduleC && !o.moduleA) throw new RangeError('moduleC scores against module A distributions: turn moduleA on');
-  if (o.imageScoreSource === 'A' && !o.moduleA) throw new RangeError('imageScoreSource A needs moduleA');
-  if (o.imageScoreSource === 'centroid' && !o.moduleB) throw new RangeError('imageScoreSource centroid needs moduleB (the centroid bank)');
-  if (o.imageScoreSource === 'B' && !o.moduleB) throw new RangeError('imageScoreSource B needs moduleB');
+  if (!(o.epsilon >= 0)) throw new NpadConfigError(`option epsilon must be ≥ 0, got ${o.epsilon}`);
+  if (!(o.beta > 0)) throw new NpadConfigError(`option beta must be > 0, got ${o.beta}`);
+  if (!(o.centroidRatio > 0 && o.centroidRatio <= 1)) throw new NpadConfigError(`option centroidRatio must be in (0, 1], got ${o.centroidRatio}`);
+  if (!(o.smoothingSigma >= 0)) throw new NpadConfigError(`option smoothingSigma must be ≥ 0, got ${o.smoothingSigma}`);
+  if (!o.moduleA && !o.moduleB) throw new NpadConfigError('at least one of moduleA and moduleB must be on');
+  if (o.moduleC && !o.moduleA) throw new NpadConfigError('moduleC scores against module A distributions: turn moduleA on');
+  if (o.imageScoreSource === 'A' && !o.moduleA) throw new NpadConfigError('imageScoreSource A needs moduleA');
+  if (o.imageScoreSource === 'centroid' && !o.moduleB) throw new NpadConfigError('imageScoreSource centroid needs moduleB (the centroid bank)');
+  if (o.imageScoreSource === 'B' && !o.moduleB) throw new NpadConfigError('imageScoreSource B needs moduleB');
 }

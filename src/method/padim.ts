@@ -23,6 +23,7 @@ import { fitPlainGaussians, type GaussianGrid } from './gaussians.js';
 import { loadImageBatch, maxOf, prefetchedBatches } from './imageBatch.js';
 import type { ProgressCallback, ScoredImageHandler } from './npad.js';
 import { moduleAScores } from './scoring.js';
+import { NpadConfigError } from '../errors.js';
 
 /** PaDiM's options. */
 export interface PadimOptions {
@@ -49,15 +50,15 @@ export const DEFAULT_PADIM_OPTIONS: Readonly<PadimOptions> = Object.freeze({
 
 /** Checks option values, naming the bad one. */
 export function validatePadimOptions(o: PadimOptions): void {
-  if (!Number.isInteger(o.dim) || o.dim < 1) throw new RangeError(`option dim must be an integer ≥ 1, got ${String(o.dim)}`);
-  if (!Number.isSafeInteger(o.seed)) throw new RangeError(`option seed must be an integer, got ${String(o.seed)}`);
-  if (!(o.epsilon >= 0)) throw new RangeError(`option epsilon must be ≥ 0, got ${String(o.epsilon)}`);
-  if (!(o.smoothingSigma >= 0)) throw new RangeError(`option smoothingSigma must be ≥ 0, got ${String(o.smoothingSigma)}`);
+  if (!Number.isInteger(o.dim) || o.dim < 1) throw new NpadConfigError(`option dim must be an integer ≥ 1, got ${String(o.dim)}`);
+  if (!Number.isSafeInteger(o.seed)) throw new NpadConfigError(`option seed must be an integer, got ${String(o.seed)}`);
+  if (!(o.epsilon >= 0)) throw new NpadConfigError(`option epsilon must be ≥ 0, got ${String(o.epsilon)}`);
+  if (!(o.smoothingSigma >= 0)) throw new NpadConfigError(`option smoothingSigma must be ≥ 0, got ${String(o.smoothingSigma)}`);
 }
 
 /** The d of `total` channels the reference PaDiM keeps for `seed`, ascending (the order does not change a Mahalanobis distance). */
 export function padimChannels(dim: number, total: number, seed: number): Int32Array {
-  if (dim > total) throw new RangeError(`option dim = ${dim} exceeds the backbone's ${total} channels`);
+  if (dim > total) throw new NpadConfigError(`option dim = ${dim} exceeds the backbone's ${total} channels`);
   return Int32Array.from(new PythonRandom(seed).sample(total, dim)).sort();
 }
 
@@ -90,7 +91,7 @@ export interface PadimModel {
 export async function fitPadim(paths: readonly string[], extractor: FeatureExtractor, settings: PadimFitSettings, progress?: ProgressCallback): Promise<PadimModel> {
   const o = settings.options;
   validatePadimOptions(o);
-  if (paths.length < 1) throw new RangeError('fitting needs at least one nominal image');
+  if (paths.length < 1) throw new NpadConfigError('fitting needs at least one nominal image');
   const H = extractor.gridHeight;
   const W = extractor.gridWidth;
   const P = H * W;

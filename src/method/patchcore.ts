@@ -24,6 +24,7 @@ import { loadImageBatch, prefetchedBatches } from './imageBatch.js';
 import type { ProgressCallback, ScoredImageHandler } from './npad.js';
 import { AUTHORS_PATCH_SETTINGS, PatchBankBuilder, bankDistances, bankMap, patchStages, searchable, type PatchBank, type PatchBankOptions } from './patchBank.js';
 import { validatePatchEmbeddingShape } from './patchcoreEmbedding.js';
+import { NpadConfigError } from '../errors.js';
 
 /** PatchCore's options. */
 export interface PatchcoreOptions {
@@ -71,13 +72,13 @@ export function validatePatchcoreOptions(o: PatchcoreOptions): void {
   validateCoresetOptions({ ratio: o.coresetRatio, projectionDim: o.projectionDim, startPoints: o.startPoints, seed: o.seed });
   validatePatchEmbeddingShape({ stages: [{ channels: 1, height: 1, width: 1 }], patchSize: o.patchSize, stageDim: o.stageDim, embedDim: o.embedDim, upsample: 'bilinear' });
   if (o.patchDistance !== 'squared' && o.patchDistance !== 'euclidean') {
-    throw new RangeError(`option patchDistance must be one of squared, euclidean; got ${String(o.patchDistance)}`);
+    throw new NpadConfigError(`option patchDistance must be one of squared, euclidean; got ${String(o.patchDistance)}`);
   }
-  if (typeof o.reweight !== 'boolean') throw new RangeError(`option reweight must be true or false, got ${String(o.reweight)}`);
+  if (typeof o.reweight !== 'boolean') throw new NpadConfigError(`option reweight must be true or false, got ${String(o.reweight)}`);
   if (!Number.isInteger(o.reweightNeighbours) || o.reweightNeighbours < 1) {
-    throw new RangeError(`option reweightNeighbours must be an integer ≥ 1, got ${String(o.reweightNeighbours)}`);
+    throw new NpadConfigError(`option reweightNeighbours must be an integer ≥ 1, got ${String(o.reweightNeighbours)}`);
   }
-  if (!(o.smoothingSigma >= 0)) throw new RangeError(`option smoothingSigma must be ≥ 0, got ${String(o.smoothingSigma)}`);
+  if (!(o.smoothingSigma >= 0)) throw new NpadConfigError(`option smoothingSigma must be ≥ 0, got ${String(o.smoothingSigma)}`);
 }
 
 /** Everything that shapes a PatchCore fit besides the backbone. */
@@ -114,7 +115,7 @@ export function patchBankOptionsOf(settings: PatchcoreFitSettings): PatchBankOpt
 /** Fits PatchCore on nominal images. */
 export async function fitPatchcore(paths: readonly string[], extractor: FeatureExtractor, settings: PatchcoreFitSettings, progress?: ProgressCallback): Promise<PatchcoreModel> {
   validatePatchcoreOptions(settings.options);
-  if (paths.length < 1) throw new RangeError('fitting needs at least one nominal image');
+  if (paths.length < 1) throw new NpadConfigError('fitting needs at least one nominal image');
   const builder = new PatchBankBuilder(patchBankOptionsOf(settings));
   for await (const { start, items: batch, loaded } of prefetchedBatches(paths, settings.batchSize, (b) => loadImageBatch(b, settings.preprocess))) {
     await builder.add(await patchStages(extractor, loaded, batch.length));

@@ -17,6 +17,7 @@
 import { resizeTo } from '../backbone/featureExtractor.js';
 import { GraphBuilder } from '../onnx/graph.js';
 import { type FloatTensor, cachedSession, runFloat } from '../onnx/session.js';
+import { NpadConfigError } from '../errors.js';
 
 /** The shape of PatchCore's feature: which stage maps feed it, and its sizes. */
 export interface PatchEmbeddingShape {
@@ -115,9 +116,9 @@ export function buildPatchEmbeddingGraph(shape: PatchEmbeddingShape): Uint8Array
 /** Checks the shape, naming the bad value. */
 export function validatePatchEmbeddingShape(shape: PatchEmbeddingShape): void {
   const p = shape.patchSize;
-  if (!Number.isInteger(p) || p < 1 || p % 2 === 0) throw new RangeError(`option patchSize must be an odd integer ≥ 1, got ${p}`);
-  if (!Number.isInteger(shape.stageDim) || shape.stageDim < 1) throw new RangeError(`option stageDim must be a positive integer, got ${shape.stageDim}`);
-  if (!Number.isInteger(shape.embedDim) || shape.embedDim < 1) throw new RangeError(`option embedDim must be a positive integer, got ${shape.embedDim}`);
+  if (!Number.isInteger(p) || p < 1 || p % 2 === 0) throw new NpadConfigError(`option patchSize must be an odd integer ≥ 1, got ${p}`);
+  if (!Number.isInteger(shape.stageDim) || shape.stageDim < 1) throw new NpadConfigError(`option stageDim must be a positive integer, got ${shape.stageDim}`);
+  if (!Number.isInteger(shape.embedDim) || shape.embedDim < 1) throw new NpadConfigError(`option embedDim must be a positive integer, got ${shape.embedDim}`);
   if (shape.stages.length < 1) throw new RangeError('PatchCore needs at least one stage');
 }
 

@@ -1,4 +1,5 @@
 /** The server's limits, with defaults sized for one inspection camera per server on an ordinary machine. */
+import { NpadConfigError } from '../errors.js';
 
 /** Limits and sizes of an {@link InspectionServer}; every field has a default. */
 export interface ServerOptions {
@@ -34,13 +35,13 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = {
 
 /**
  * Fills in defaults and checks every limit.
- * @throws RangeError naming the option and the bad value
+ * @throws NpadConfigError naming the option and the bad value
  */
 export function resolveServerOptions(input: Partial<ServerOptions> = {}): ServerOptions {
   const o: ServerOptions = { ...DEFAULT_SERVER_OPTIONS, ...input };
   const positiveInteger = (key: keyof ServerOptions, min = 1): void => {
     const v = o[key];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new RangeError(`server option ${key} must be an integer ≥ ${min}, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new NpadConfigError(`server option ${key} must be an integer ≥ ${min}, got ${String(v)}`);
   };
   positiveInteger('maxBodyBytes');
   positiveInteger('maxImagePixels');
@@ -48,6 +49,6 @@ export function resolveServerOptions(input: Partial<ServerOptions> = {}): Server
   positiveInteger('concurrency');
   positiveInteger('maxQueue', 0);
   positiveInteger('shutdownGraceMs', 0);
-  if (typeof o.log !== 'function' || typeof o.accessLog !== 'function') throw new RangeError('server options log and accessLog must be functions');
+  if (typeof o.log !== 'function' || typeof o.accessLog !== 'function') throw new NpadConfigError('server options log and accessLog must be functions');
   return o;
 }

@@ -15,7 +15,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { NpadInputError } from '../errors.js';
+import { NpadConfigError, NpadInputError } from '../errors.js';
 import { encodedImageSize } from '../image/decode.js';
 import { HttpError, sendError, sendJson } from './httpError.js';
 import type { InspectionModel, ModelDescription } from './inspectionModel.js';
@@ -88,17 +88,17 @@ export class InspectionServer {
 
   /**
    * Sets the models to serve and marks the server ready. Until then /readyz and the model routes answer 503.
-   * @throws RangeError for an invalid or repeated model name
+   * @throws NpadConfigError for an invalid or repeated model name
    */
   setModels(models: readonly InspectionModel[]): void {
     const byName = new Map<string, InspectionModel>();
     for (const m of models) {
       const name = m.description.name;
-      if (!MODEL_NAME.test(name)) throw new RangeError(`model name ${JSON.stringify(name)} must be 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit`);
-      if (byName.has(name)) throw new RangeError(`two models are named ${name}: give each its own name (NAME=FILE)`);
+      if (!MODEL_NAME.test(name)) throw new NpadConfigError(`model name ${JSON.stringify(name)} must be 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit`);
+      if (byName.has(name)) throw new NpadConfigError(`two models are named ${name}: give each its own name (NAME=FILE)`);
       byName.set(name, m);
     }
-    if (byName.size === 0) throw new RangeError('the server needs at least one model');
+    if (byName.size === 0) throw new NpadConfigError('the server needs at least one model');
     this.models = byName;
     if (this.state === 'loading') this.state = 'ready';
   }
