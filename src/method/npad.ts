@@ -18,7 +18,7 @@ import type { ImageSource } from '../image/source.js';
 import { averageNeighbourhood } from './aggregate.js';
 import { loadImageBatch, maxOf, prefetchedBatches } from './imageBatch.js';
 import { fuseStandardised, nominalMaxima, standardise, type NominalMaxima } from './mapFusion.js';
-import { AUTHORS_PATCH_SETTINGS, PATCH_STAGES, PatchBankBuilder, bankDistances, bankMap, patchStages, searchable, type PatchBank, type PatchBankOptions, type SearchableBank } from './patchBank.js';
+import { AUTHORS_CORESET, AUTHORS_PATCH_FEATURES, PATCH_STAGES, PatchBankBuilder, bankDistances, bankMap, patchStages, searchable, type PatchBank, type PatchBankOptions, type SearchableBank } from './patchBank.js';
 import { anomalyMaps, gaussianSmooth, upsampleBilinear } from './anomalyMap.js';
 import { VectorReservoir, buildCentroidBank } from './centroidBank.js';
 import { selectChannels } from './channels.js';
@@ -74,14 +74,7 @@ export function usesPatchBank(o: Pick<NpadOptions, 'moduleB' | 'bank'>): boolean
 
 /** The position-free bank's features and coreset: PatchCore's authors', at N-pad's ratio, dimension and seed. */
 export function npadPatchBankOptions(o: NpadOptions): PatchBankOptions {
-  const a = AUTHORS_PATCH_SETTINGS;
-  return {
-    patchSize: a.patchSize,
-    stageDim: a.stageDim,
-    embedDim: o.bankDim,
-    upsample: a.upsample,
-    coreset: { ratio: o.bankRatio, projectionDim: a.projectionDim, startPoints: a.startPoints, seed: o.seed },
-  };
+  return { ...AUTHORS_PATCH_FEATURES, embedDim: o.bankDim, coreset: { ...AUTHORS_CORESET, ratio: o.bankRatio, seed: o.seed } };
 }
 
 /** How many of n nominal images the fit holds out to standardise the maps: ⌈fraction · n⌉, at least 2, at most n − 1. */
@@ -299,7 +292,6 @@ export async function scoreParts(
   const crops = inFeatureSpace ? [shifts[0]!] : shifts;
   const per = crops.length * 3 * size * size;
   const groupSize = imagesPerGroup ?? Math.max(1, Math.floor(CROPS_PER_BATCH / crops.length));
-  const bankOptions = npadPatchBankOptions(o);
   const loadGroup = async (group: readonly ImageSource[]): Promise<Float32Array> => {
     const inputs = new Float32Array(group.length * per);
     const loaded = await Promise.all(group.map((p) => loadShiftedCrops(p, pre, crops)));
@@ -321,7 +313,7 @@ export async function scoreParts(
     const aligned = V === 1 || inFeatureSpace;
     const batchMaps = aligned ? await anomalyMaps(scores.pixel, group.length, V, H, W, size, o.smoothingSigma, o.shiftAggregate) : null;
     const bankStages = bank ? (stages ?? (await patchStages(extractor, unshiftedCrops(inputs, group.length, crops.length, 3 * size * size), group.length))) : null;
-    const nn = bank && bankStages ? await bankDistances(bank, bankStages, group.length, bankOptions) : null;
+    const nn = bank && bankStages ? await bankDistances(bank, bankStages, group.length) : null;
     const bankGrid = bank ? bank.bank.shape.stages[0]!.height * bank.bank.shape.stages[0]!.width : 0;
     for (let j = 0; j < group.length; j++) {
       const map = batchMaps ? batchMaps.slice(j * size * size, (j + 1) * size * size) : movedCopiesMap(scores.pixel, j, V, H, W, size, shifts, o);

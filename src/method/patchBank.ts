@@ -19,11 +19,12 @@ import { embedPatches, type PatchEmbeddingShape } from './patchcoreEmbedding.js'
 export const PATCH_STAGES: readonly [2, 3] = [2, 3];
 
 /**
- * The PatchCore authors' patch features and coreset (their example script): `patchsize` 3,
- * `pretrain_embed_dimension` and `target_embed_dimension` 1024, stage 3 resized bilinearly, a 128-dimensional
- * random projection and 10 starting points for the approximate greedy coreset.
+ * The PatchCore authors' patch features (their example script): `patchsize` 3, `pretrain_embed_dimension` and
+ * `target_embed_dimension` 1024, stage 3 resized bilinearly.
  */
-export const AUTHORS_PATCH_SETTINGS = Object.freeze({ patchSize: 3, stageDim: 1024, embedDim: 1024, upsample: 'bilinear', projectionDim: 128, startPoints: 10 } as const);
+export const AUTHORS_PATCH_FEATURES = Object.freeze({ patchSize: 3, stageDim: 1024, embedDim: 1024, upsample: 'bilinear' } as const);
+/** The authors' approximate greedy coreset: a 128-dimensional random projection and 10 starting points. */
+export const AUTHORS_CORESET = Object.freeze({ projectionDim: 128, startPoints: 10 } as const);
 
 /** How the patch features are formed and subsampled. */
 export interface PatchBankOptions {
@@ -110,15 +111,23 @@ export class PatchBankBuilder {
   }
 }
 
-/** A bank prepared for nearest-member searches (augmented once, for every group of images scored). */
+/** A bank prepared for nearest-member searches: its members augmented as [−2m, ‖m‖²] (engine/kernels.ts). */
 export interface SearchableBank {
   bank: PatchBank;
   augmented: Float32Array;
 }
 
-/** Prepares a bank for {@link nearestMembers}. */
+/** Each bank's search form, made on its first search and kept while the bank lives (a server scores one image a call). */
+const searchForms = new WeakMap<PatchBank, SearchableBank>();
+
+/** The bank prepared for {@link bankDistances}, made once per bank. */
 export function searchable(bank: PatchBank): SearchableBank {
-  return { bank, augmented: augmentedCentroids(bank.bank, bank.bankSize, bank.shape.embedDim) };
+  let s = searchForms.get(bank);
+  if (!s) {
+    s = { bank, augmented: augmentedCentroids(bank.bank, bank.bankSize, bank.shape.embedDim) };
+    searchForms.set(bank, s);
+  }
+  return s;
 }
 
 /** For each of `count` patch features [count, embedDim]: its nearest member (lowest index on ties) and squared distance. */
@@ -136,9 +145,9 @@ export interface BankDistances {
   distances: Float32Array;
 }
 
-/** Computes the patch features of a batch (from its outputs of PATCH_STAGES) and their nearest members. */
-export async function bankDistances(s: SearchableBank, stages: readonly FloatTensor[], batch: number, o: PatchBankOptions): Promise<BankDistances> {
-  const { data } = await patchFeatures(stages, o, s.bank.shape);
+/** Computes the patch features of a batch (from its outputs of PATCH_STAGES, in the bank's shape) and their nearest members. */
+export async function bankDistances(s: SearchableBank, stages: readonly FloatTensor[], batch: number): Promise<BankDistances> {
+  const data = (await embedPatches(s.bank.shape, stages)).data;
   const { height, width } = s.bank.shape.stages[0]!;
   const nn = await nearestMembers(s, data, batch * height * width);
   return { features: data, indices: nn.indices, distances: nn.distances };

@@ -22,7 +22,7 @@ import type { PreprocessOptions } from '../image/preprocess.js';
 import type { ImageSource } from '../image/source.js';
 import { loadImageBatch, prefetchedBatches } from './imageBatch.js';
 import type { ProgressCallback, ScoredImageHandler } from './npad.js';
-import { AUTHORS_PATCH_SETTINGS, PatchBankBuilder, bankDistances, bankMap, patchStages, searchable, type PatchBank, type PatchBankOptions } from './patchBank.js';
+import { AUTHORS_CORESET, AUTHORS_PATCH_FEATURES, PatchBankBuilder, bankDistances, bankMap, patchStages, searchable, type PatchBank, type PatchBankOptions } from './patchBank.js';
 import { validatePatchEmbeddingShape } from './patchcoreEmbedding.js';
 import { NpadConfigError } from '../errors.js';
 
@@ -55,12 +55,12 @@ export interface PatchcoreOptions {
 /** The authors' configuration (their example script: 10 % coreset). */
 export const DEFAULT_PATCHCORE_OPTIONS: Readonly<PatchcoreOptions> = Object.freeze({
   coresetRatio: 0.1,
-  projectionDim: AUTHORS_PATCH_SETTINGS.projectionDim,
-  startPoints: AUTHORS_PATCH_SETTINGS.startPoints,
+  projectionDim: AUTHORS_CORESET.projectionDim,
+  startPoints: AUTHORS_CORESET.startPoints,
   seed: 0,
-  patchSize: AUTHORS_PATCH_SETTINGS.patchSize,
-  stageDim: AUTHORS_PATCH_SETTINGS.stageDim,
-  embedDim: AUTHORS_PATCH_SETTINGS.embedDim,
+  patchSize: AUTHORS_PATCH_FEATURES.patchSize,
+  stageDim: AUTHORS_PATCH_FEATURES.stageDim,
+  embedDim: AUTHORS_PATCH_FEATURES.embedDim,
   patchDistance: 'squared',
   reweight: false,
   reweightNeighbours: 9,
@@ -165,11 +165,10 @@ export async function scorePatchcore(
   const { height: H, width: W } = model.shape.stages[0]!;
   const P = H * W;
   const bankNorms = o.reweight ? rowSquaredNorms(model.bank, model.bankSize, E) : null;
-  const bank = searchable(model); // augmented once for every group
-  const bankOptions = patchBankOptionsOf(model.settings);
+  const bank = searchable(model);
   const load = (group: readonly ImageSource[]): Promise<Float32Array> => loadImageBatch(group, model.settings.preprocess);
   for await (const { start: i, items: group, loaded } of prefetchedBatches(paths, imagesPerGroup, load)) {
-    const nn = await bankDistances(bank, await patchStages(extractor, loaded, group.length), group.length, bankOptions);
+    const nn = await bankDistances(bank, await patchStages(extractor, loaded, group.length), group.length);
     for (let j = 0; j < group.length; j++) {
       const squared = nn.distances.subarray(j * P, (j + 1) * P);
       const patch = o.patchDistance === 'squared' ? squared : squared.map((v) => Math.sqrt(v));
