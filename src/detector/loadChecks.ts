@@ -7,7 +7,8 @@
 import type { BackboneSpec } from '../backbone/index.js';
 import type { FeatureExtractor } from '../backbone/featureExtractor.js';
 import { NpadConfigError, NpadInputError } from '../errors.js';
-import { PATCH_STAGES } from '../method/patchBank.js';
+import { PATCH_STAGES, patchStages } from '../method/patchBank.js';
+import type { FloatTensor } from '../onnx/session.js';
 import type { DetectorConfig } from './config.js';
 import type { FittedModel } from './methods.js';
 
@@ -92,7 +93,8 @@ export function parseStoredBackbone(value: unknown, file: string): BackboneSpec 
 /**
  * Refuses a loaded model whose feature grid differs from the one its backbone gives at its input size: the
  * configuration in the file (resize, crop, grid) does not belong to its tensors, and scoring would fail.
- * PatchCore's stage maps are measured with one run of the backbone on a blank image.
+ * A patch bank's stage maps (PatchCore, N-pad's position-free bank) are measured with one run of the backbone on a
+ * blank image.
  * @throws NpadInputError naming the model file and both grids
  */
 export async function checkModelGrid(fitted: FittedModel, extractor: FeatureExtractor, file: string): Promise<void> {
@@ -106,11 +108,12 @@ export async function checkModelGrid(fitted: FittedModel, extractor: FeatureExtr
       throw mismatch('feature grid', `${height}×${width}`, `${extractor.gridHeight}×${extractor.gridWidth}`);
     }
   };
-  /** The stage maps a position-free bank was fitted on must be the backbone's at this input size. */
-  const bankStages = async (stored: readonly { channels: number; height: number; width: number }[]): Promise<void> => {
-    const size = extractor.inputSize;
-    const all = await extractor.extractStages(new Float32Array(3 * size * size), 1);
-    const used = PATCH_STAGES.map((s) => all[s - 1]!);
+  /**
+   * The stage maps a patch bank was fitted on must be the backbone's at this input size, measured on a blank image
+   * through the graph the method scores with (so the check builds no session of its own).
+   */
+  const blank = new Float32Array(3 * extractor.inputSize * extractor.inputSize);
+  const bankStages = (stored: readonly { channels: number; height: number; width: number }[], used: readonly FloatTensor[]): void => {
     const text = (s: readonly { channels: number; height: number; width: number }[]): string => s.map((x) => `${x.channels}×${x.height}×${x.width}`).join(' and ');
     const actual = used.map((t) => ({ channels: t.dims[1]!, height: t.dims[2]!, width: t.dims[3]! }));
     if (stored.length !== actual.length || stored.some((s, i) => s.channels !== actual[i]!.channels || s.height !== actual[i]!.height || s.width !== actual[i]!.width)) {
@@ -120,13 +123,13 @@ export async function checkModelGrid(fitted: FittedModel, extractor: FeatureExtr
   switch (fitted.method) {
     case 'npad':
       grid(fitted.model.scoring.height, fitted.model.scoring.width);
-      if (fitted.model.fusion) await bankStages(fitted.model.fusion.shape.stages);
+      if (fitted.model.fusion) bankStages(fitted.model.fusion.shape.stages, (await extractor.extractWithStages(blank, 1, fitted.model.channels, PATCH_STAGES)).stages);
       return;
     case 'padim':
       grid(fitted.model.height, fitted.model.width);
       return;
     case 'patchcore':
-      await bankStages(fitted.model.shape.stages);
+      bankStages(fitted.model.shape.stages, await patchStages(extractor, blank, 1));
       return;
   }
 }
