@@ -24,6 +24,7 @@ import {
   type DetectorConfig,
   type DetectorConfigInput,
   type MethodName,
+  type MethodOptions,
 } from './config.js';
 import { DEFAULT_FALSE_ALARM_RATE, holdoutCalibration, parseCalibration, type ScoreCalibration } from './calibration.js';
 import { fitMethod, scoreMethod, type FittedModel } from './methods.js';
@@ -237,11 +238,18 @@ function isRecord(x: unknown): x is Record<string, unknown> {
 }
 
 /**
- * N-pad files written before option `bank` existed were fitted with the paper's k-means bank: a missing `bank`
- * reads as 'kmeans', so they load and score as they did (not with today's default).
+ * Options added after files were written, with the value that reproduces those files where it differs from today's
+ * default: N-pad files from before option `bank` were fitted with the paper's k-means bank.
  */
+const OPTIONS_BEFORE_THEY_EXISTED: { readonly [M in MethodName]: Partial<MethodOptions[M]> } = {
+  npad: { bank: 'kmeans' },
+  padim: {},
+  patchcore: {},
+};
+
+/** A model file's options with those it predates filled as its npad fitted them (OPTIONS_BEFORE_THEY_EXISTED). */
 function withOptionsOfItsTime(method: MethodName, options: Record<string, unknown>): Record<string, unknown> {
-  return method === 'npad' && !('bank' in options) ? { ...options, bank: 'kmeans' } : options;
+  return { ...OPTIONS_BEFORE_THEY_EXISTED[method], ...options };
 }
 
 /**

@@ -206,7 +206,7 @@ export function estimateFitMemory(config: DetectorConfig, trainCount: number, ge
       const b = npadPatchBankOptions(o);
       const bank = fused ? patchBankParts(fitImages, geometry, { embedDim: b.embedDim, projectionDim: b.coreset.projectionDim, startPoints: b.coreset.startPoints, ratio: b.coreset.ratio }) : null;
       const patchActivations: MemoryPart = { what: 'stages 2–3 of a batch for the patch features', bytes: fused ? batch * ACTIVATIONS_PER_IMAGE_224.patchcore * (input / 224) ** 2 : 0 };
-      const kept = bank ? [bank.coreset[bank.coreset.length - 1]!] : [];
+      const kept = bank ? [bank.bank] : [];
       const phases: { phase: string; parts: MemoryPart[] }[] = [
         {
           phase: 'feature extraction',
@@ -248,25 +248,27 @@ export function estimateFitMemory(config: DetectorConfig, trainCount: number, ge
 
 /**
  * A patch bank's memory (PatchCore, N-pad's position-free bank): every nominal patch feature until the coreset is
- * drawn (`all`), and what the coreset phase holds besides (`coreset`, `all` included).
+ * drawn (`all`), what the coreset phase holds (`coreset`, `all` and `bank` included), and the bank it leaves (`bank`).
  */
 function patchBankParts(
   images: number,
   geometry: FeatureGeometry,
   o: { embedDim: number; projectionDim: number; startPoints: number; ratio: number },
-): { all: MemoryPart; coreset: MemoryPart[] } {
+): { all: MemoryPart; coreset: MemoryPart[]; bank: MemoryPart } {
   const n = images * geometry.patchHeight * geometry.patchWidth;
   const E = o.embedDim;
   const all: MemoryPart = { what: `all ${n} patch features (${images} images × ${geometry.patchHeight}×${geometry.patchWidth} × ${E})`, bytes: n * E * 4 };
   const projected = o.projectionDim > 0 ? o.projectionDim : E;
+  const bank: MemoryPart = { what: `the memory bank (${Math.round(100 * o.ratio * 100) / 100} %)`, bytes: Math.floor(n * o.ratio) * E * 4 };
   return {
     all,
     coreset: [
       all,
       { what: `their projection to ${projected} dimensions`, bytes: o.projectionDim > 0 ? n * o.projectionDim * 4 : 0 },
       { what: 'coreset distances', bytes: (CORESET_CANDIDATES + o.startPoints + 3) * n * 4 },
-      { what: `the memory bank (${Math.round(100 * o.ratio * 100) / 100} %)`, bytes: Math.floor(n * o.ratio) * E * 4 },
+      bank,
     ],
+    bank,
   };
 }
 
