@@ -15,7 +15,7 @@ import { readMvtecDataset } from '../src/data/mvtec.js';
 import { computeMetrics, groundTruthMask } from '../src/evaluation/evaluate.js';
 import { inputSize } from '../src/image/shiftedCrops.js';
 import { maxOf } from '../src/method/imageBatch.js';
-import { fuseStandardised, nominalMaxima, standardise, type NominalMaxima } from '../src/method/mapFusion.js';
+import { fuseStandardised, standardise, type NominalMaxima } from '../src/method/mapFusion.js';
 import { fitNpad, fusionSplit, scoreParts } from '../src/method/npad.js';
 import { DEFAULT_NPAD_OPTIONS, validateNpadOptions, type NpadOptions } from '../src/method/options.js';
 import { searchable } from '../src/method/patchBank.js';
@@ -71,7 +71,8 @@ function pixelStatistics(maps: readonly Float32Array[], f: (v: number) => number
 }
 
 const log = (v: number): number => Math.log(Math.max(v, 1e-6));
-const maxima = { position: nominalMaxima(held.position.map(maxOf)), bank: nominalMaxima(held.bank.map(maxOf)) };
+// The fit's own statistics of the held-out images (the pixel-level variants below need their maps as well).
+const maxima = { position: model.fusion!.positionMaxima, bank: model.fusion!.bankMaxima };
 const pixels = { position: pixelStatistics(held.position, (v) => v), bank: pixelStatistics(held.bank, (v) => v) };
 const logPixels = { position: pixelStatistics(held.position, log), bank: pixelStatistics(held.bank, log) };
 const pixelwise = (f: (a: number, b: number) => number) => (i: number): Float32Array => test.position[i]!.map((a, p) => f(a, test.bank[i]![p]!));
