@@ -13,12 +13,12 @@ import { loadBackbone } from '../src/backbone/index.js';
 import { FeatureExtractor } from '../src/backbone/featureExtractor.js';
 import { readMvtecDataset } from '../src/data/mvtec.js';
 import { computeMetrics, groundTruthMask } from '../src/evaluation/evaluate.js';
-import { inputSize } from '../src/image/shiftedCrops.js';
-import { maxOf } from '../src/method/imageBatch.js';
-import { fuseStandardised, standardise, type NominalMaxima } from '../src/method/mapFusion.js';
-import { fitNpad, fusionSplit, scoreParts } from '../src/method/npad.js';
-import { DEFAULT_NPAD_OPTIONS, validateNpadOptions, type NpadOptions } from '../src/method/options.js';
-import { searchable } from '../src/method/patchBank.js';
+import { maxOf } from '../src/method/imageLoop.js';
+import { fuseStandardised, standardise, type NominalMaxima } from '../src/method/npad/mapFusion.js';
+import { fitNpad, fusionSplit, scoreParts } from '../src/method/npad/npad.js';
+import { DEFAULT_NPAD_OPTIONS, validateNpadOptions, type NpadOptions } from '../src/method/npad/options.js';
+import { searchable } from '../src/method/parts/patchBank.js';
+import { inputSize } from '../src/image/preprocess.js';
 
 const { values, positionals } = parseArgs({ options: { json: { type: 'string' } }, allowPositionals: true });
 const [root, fitText] = positionals;

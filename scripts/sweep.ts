@@ -13,10 +13,10 @@ import { loadBackbone } from '../src/backbone/index.js';
 import { FeatureExtractor } from '../src/backbone/featureExtractor.js';
 import { readMvtecDataset } from '../src/data/mvtec.js';
 import { computeMetrics, groundTruthMask } from '../src/evaluation/evaluate.js';
-import { inputSize } from '../src/image/shiftedCrops.js';
-import { fitNpad, scoreImages } from '../src/method/npad.js';
-import { DEFAULT_NPAD_OPTIONS, validateNpadOptions, type NpadOptions } from '../src/method/options.js';
+import { fitNpad, scoreImages } from '../src/method/npad/npad.js';
+import { DEFAULT_NPAD_OPTIONS, validateNpadOptions, type NpadOptions } from '../src/method/npad/options.js';
 import { releaseSessions } from '../src/onnx/session.js';
+import { inputSize } from '../src/image/preprocess.js';
 
 interface FitOverrides extends Partial<NpadOptions> {
   upsample?: 'nearest' | 'bilinear';

@@ -15,10 +15,10 @@ export {
   type MethodOptions,
 } from './detector/config.js';
 export type { FittedModel } from './detector/methods.js';
-export { DEFAULT_NPAD_OPTIONS, NPAD_PRESETS, type NpadOptions, type NpadPreset } from './method/options.js';
-export { DEFAULT_PADIM_OPTIONS, type PadimOptions } from './method/padim.js';
-export { DEFAULT_PATCHCORE_OPTIONS, type PatchcoreOptions } from './method/patchcore.js';
-export type { ScoredImage, ScoredImageHandler, ProgressCallback } from './method/npad.js';
+export { DEFAULT_NPAD_OPTIONS, NPAD_PRESETS, type NpadOptions, type NpadPreset } from './method/npad/options.js';
+export { DEFAULT_PADIM_OPTIONS, type PadimOptions } from './method/padim/padim.js';
+export { DEFAULT_PATCHCORE_OPTIONS, type PatchcoreOptions } from './method/patchcore/patchcore.js';
+export type { ScoredImage, ScoredImageHandler, ProgressCallback } from './method/types.js';
 export type { BackboneSpec } from './backbone/index.js';
 export { readMvtecDataset, listImages, type MvtecDataset, type LabelledImage } from './data/mvtec.js';
 export { evaluateDetector, type DatasetEvaluation } from './evaluation/runEvaluation.js';

@@ -6,9 +6,9 @@ import type { BackboneSpec } from '../backbone/index.js';
 import type { TorchvisionArch } from '../backbone/index.js';
 import { DEFAULT_METHOD_OPTIONS, METHODS, isMethodName, type CommonConfigInput, type DetectorConfigInput, type MethodName } from '../detector/config.js';
 import { NpadInputError } from '../errors.js';
-import { DEFAULT_NPAD_OPTIONS, NPAD_PRESETS, type NpadPreset } from '../method/options.js';
-import { DEFAULT_PADIM_OPTIONS } from '../method/padim.js';
-import { DEFAULT_PATCHCORE_OPTIONS } from '../method/patchcore.js';
+import { DEFAULT_NPAD_OPTIONS, NPAD_PRESETS, type NpadPreset } from '../method/npad/options.js';
+import { DEFAULT_PADIM_OPTIONS } from '../method/padim/padim.js';
+import { DEFAULT_PATCHCORE_OPTIONS } from '../method/patchcore/patchcore.js';
 
 /** parseArgs option declarations of the configuration flags. */
 export const CONFIG_FLAGS = {

@@ -11,7 +11,6 @@ import { Detector } from '../detector/detector.js';
 import { DetectorEnsemble } from '../detector/ensemble.js';
 import { NpadInputError } from '../errors.js';
 import { evaluateDetector } from '../evaluation/runEvaluation.js';
-import type { ProgressCallback } from '../method/npad.js';
 import { buildEvaluationReport, describeOperatingPoint, operatingPoint } from '../report/evaluationReport.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { CONFIG_FLAGS, CONFIG_HELP, configFromFlags } from './configFlags.js';
@@ -19,6 +18,7 @@ import { MEMORY_FLAG, MEMORY_HELP, memoryGuardFromFlag } from './memoryFlag.js';
 import { peakRssMiB, writeJsonAtomic } from './output.js';
 import { EXIT_SKIPPED } from './predictCommand.js';
 import { terminalProgress } from './progress.js';
+import type { ProgressCallback } from '../method/types.js';
 
 export const EVAL_HELP = `npad eval DATASET_DIR [--model MODEL]... [--json FILE] [options]
   Scores DATASET_DIR/test (MVTec AD layout) and prints image AUROC, pixel AUROC, PRO (FPR ≤ 0.3) and image

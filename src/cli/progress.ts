@@ -1,8 +1,8 @@
+import type { ProgressCallback } from '../method/types.js';
 /**
  * Progress on the terminal: one line per step, redrawn in place, with counts and time left. Silent when
  * stderr is not a terminal, so logs and pipes stay clean.
  */
-import type { ProgressCallback } from '../method/npad.js';
 
 export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): ProgressCallback {
   if (!stream.isTTY) return () => {};

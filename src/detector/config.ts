@@ -9,9 +9,9 @@
 import type { BackboneSpec } from '../backbone/index.js';
 import type { FeatureGridOptions } from '../backbone/featureExtractor.js';
 import { DEFAULT_PREPROCESS, type PreprocessOptions } from '../image/preprocess.js';
-import { DEFAULT_NPAD_OPTIONS, NPAD_PRESETS, type NpadOptions, type NpadPreset } from '../method/options.js';
-import { DEFAULT_PADIM_OPTIONS, type PadimOptions } from '../method/padim.js';
-import { DEFAULT_PATCHCORE_OPTIONS, type PatchcoreOptions } from '../method/patchcore.js';
+import { DEFAULT_NPAD_OPTIONS, NPAD_PRESETS, type NpadOptions, type NpadPreset } from '../method/npad/options.js';
+import { DEFAULT_PADIM_OPTIONS, type PadimOptions } from '../method/padim/padim.js';
+import { DEFAULT_PATCHCORE_OPTIONS, type PatchcoreOptions } from '../method/patchcore/patchcore.js';
 
 /** Each detection method's options. */
 export interface MethodOptions {

@@ -6,13 +6,11 @@
 import { loadBackbone, type Backbone, type BackboneSpec } from '../backbone/index.js';
 import { FeatureExtractor } from '../backbone/featureExtractor.js';
 import { NpadConfigError, NpadInputError } from '../errors.js';
-import { inputSize, maxShift } from '../image/shiftedCrops.js';
-import { validatePreprocessOptions } from '../image/preprocess.js';
+import { validatePreprocessOptions, inputSize, maxShift } from '../image/preprocess.js';
 import type { ImageSource } from '../image/source.js';
-import type { ProgressCallback, ScoredImageHandler } from '../method/npad.js';
-import { validateNpadOptions } from '../method/options.js';
-import { validatePadimOptions } from '../method/padim.js';
-import { validatePatchcoreOptions } from '../method/patchcore.js';
+import { validateNpadOptions } from '../method/npad/options.js';
+import { validatePadimOptions } from '../method/padim/padim.js';
+import { validatePatchcoreOptions } from '../method/patchcore/patchcore.js';
 import { loadModel, saveModel } from '../model/modelFile.js';
 import {
   DEFAULT_METHOD_OPTIONS,
@@ -32,6 +30,7 @@ import { checkFitMemory, geometryOf, type MemoryGuardOptions } from './memoryEst
 import { checkModelGrid, checkOptionLimits, parseStoredBackbone } from './loadChecks.js';
 import { predictImages, type PredictionHandler, type SkippedImageHandler } from './predict.js';
 import { checkModelMeta, fittedModelFromTensors, fittedModelToTensors, formatVersionOf, type StoragePrecision } from './modelTensors.js';
+import type { ProgressCallback, ScoredImageHandler } from '../method/types.js';
 
 /** How {@link Detector.save} writes the model. */
 export interface SaveOptions {

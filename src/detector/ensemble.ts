@@ -7,11 +7,10 @@
  * resized image (224/256 = 336/384); otherwise a pixel of one map would not be the same pixel of another.
  */
 import { NpadInputError } from '../errors.js';
-import { inputSize } from '../image/shiftedCrops.js';
-import type { PreprocessOptions } from '../image/preprocess.js';
-import { upsampleBilinear } from '../method/anomalyMap.js';
-import type { ScoredImage, ScoredImageHandler } from '../method/npad.js';
+import { type PreprocessOptions, inputSize } from '../image/preprocess.js';
+import { upsampleBilinear } from '../method/parts/anomalyMap.js';
 import type { Detector } from './detector.js';
+import type { ScoredImage, ScoredImageHandler } from '../method/types.js';
 
 /** Images scored by every member before their results are combined (bounds the maps held at once). */
 const IMAGES_PER_ROUND = 16;

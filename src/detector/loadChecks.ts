@@ -7,7 +7,7 @@
 import type { BackboneSpec } from '../backbone/index.js';
 import type { FeatureExtractor } from '../backbone/featureExtractor.js';
 import { NpadConfigError, NpadInputError } from '../errors.js';
-import { PATCH_STAGES, patchStages } from '../method/patchBank.js';
+import { PATCH_STAGES, patchStages } from '../method/parts/patchBank.js';
 import type { FloatTensor } from '../onnx/session.js';
 import type { DetectorConfig } from './config.js';
 import type { FittedModel } from './methods.js';

@@ -30,11 +30,11 @@ import { CORESET_CANDIDATES } from '../engine/coreset.js';
 import { KERNEL_CHUNK_BYTES } from '../engine/kernels.js';
 import { packedBlockBounds, packedMatrixSize } from '../engine/packedPrecision.js';
 import { GATHER_BUDGET_BYTES } from '../engine/positionStatistics.js';
-import { PRECISION_CHUNK_BYTES } from '../method/gaussians.js';
+import { PRECISION_CHUNK_BYTES } from '../method/parts/gaussians.js';
 import type { FeatureExtractor } from '../backbone/featureExtractor.js';
-import { inputSize } from '../image/shiftedCrops.js';
-import { heldOutCount, npadPatchBankOptions, usesPatchBank } from '../method/npad.js';
+import { heldOutCount, npadPatchBankOptions, usesPatchBank } from '../method/npad/npad.js';
 import type { DetectorConfig } from './config.js';
+import { inputSize } from '../image/preprocess.js';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;

@@ -4,10 +4,11 @@
  */
 import type { FeatureExtractor } from '../backbone/featureExtractor.js';
 import type { ImageSource } from '../image/source.js';
-import { fitNpad, scoreImages, type NpadModel, type ProgressCallback, type ScoredImageHandler } from '../method/npad.js';
-import { fitPadim, scorePadim, type PadimModel } from '../method/padim.js';
-import { fitPatchcore, scorePatchcore, type PatchcoreModel } from '../method/patchcore.js';
+import { fitNpad, scoreImages, type NpadModel } from '../method/npad/npad.js';
+import { fitPadim, scorePadim, type PadimModel } from '../method/padim/padim.js';
+import { fitPatchcore, scorePatchcore, type PatchcoreModel } from '../method/patchcore/patchcore.js';
 import type { DetectorConfig } from './config.js';
+import type { ProgressCallback, ScoredImageHandler } from '../method/types.js';
 
 /** A fitted model, tagged with its method. */
 export type FittedModel =

@@ -5,11 +5,11 @@
  */
 import { NpadInputError } from '../errors.js';
 import { invalidBlockBounds, packPrecisions, packedBlockBounds, packedMatrixSize, unpackPrecisions } from '../engine/packedPrecision.js';
-import type { GaussianGrid } from '../method/gaussians.js';
-import { npadPatchBankOptions, usesPatchBank, type FusedBank, type NpadModel } from '../method/npad.js';
-import type { PadimModel } from '../method/padim.js';
-import type { PatchcoreModel } from '../method/patchcore.js';
-import type { PatchEmbeddingShape } from '../method/patchcoreEmbedding.js';
+import type { GaussianGrid } from '../method/parts/gaussians.js';
+import { npadPatchBankOptions, usesPatchBank, type FusedBank, type NpadModel } from '../method/npad/npad.js';
+import type { PadimModel } from '../method/padim/padim.js';
+import type { PatchcoreModel } from '../method/patchcore/patchcore.js';
+import type { PatchEmbeddingShape } from '../method/parts/patchEmbedding.js';
 import type { ModelTensor } from '../model/modelFile.js';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../tensorfile/safetensors.js';
 import type { DetectorConfig } from './config.js';

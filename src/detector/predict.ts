@@ -6,8 +6,8 @@
 import { NpadInputError } from '../errors.js';
 import { resizeBilinear, type PreprocessOptions } from '../image/preprocess.js';
 import { decodeImageSource, imageSourceName, type DecodedImage, type ImageSource } from '../image/source.js';
-import type { ScoredImage, ScoredImageHandler } from '../method/npad.js';
 import { normaliseImageScore, type ScoreCalibration } from './calibration.js';
+import type { ScoredImage, ScoredImageHandler } from '../method/types.js';
 
 /** The verdict on one image. */
 export interface Prediction {

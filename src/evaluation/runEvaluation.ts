@@ -4,9 +4,9 @@
  */
 import type { MvtecDataset } from '../data/mvtec.js';
 import type { Detector } from '../detector/detector.js';
-import type { ProgressCallback } from '../method/npad.js';
 import { computeMetrics, groundTruthMask, type EvaluationMetrics, type ImageOutcome } from './evaluate.js';
 import { NpadInputError } from '../errors.js';
+import type { ProgressCallback } from '../method/types.js';
 
 export interface DatasetEvaluation {
   metrics: EvaluationMetrics;

@@ -266,3 +266,13 @@ function roundHalfEven(v: number): number {
 function isPositiveInteger(v: number): boolean {
   return Number.isSafeInteger(v) && v > 0;
 }
+
+/** The side of the network input for these preprocessing options. */
+export function inputSize(opts: PreprocessOptions): number {
+  return opts.crop ?? opts.resize;
+}
+
+/** Largest shift the preprocessing leaves room for (the margin between resize and crop). */
+export function maxShift(opts: PreprocessOptions): number {
+  return opts.crop === null ? 0 : Math.min(centreOffset(opts.resize, opts.crop), opts.resize - opts.crop - centreOffset(opts.resize, opts.crop));
+}

@@ -4,17 +4,13 @@
  */
 import { NpadInputError } from '../errors.js';
 import type { DecodeOptions } from './decode.js';
-import { centreOffset, cropNormalised, resizeBilinear, validatePreprocessOptions, type PreprocessOptions } from './preprocess.js';
+import { centreOffset, cropNormalised, inputSize, maxShift, resizeBilinear, validatePreprocessOptions, type PreprocessOptions } from './preprocess.js';
 import { decodeImageSource, type ImageSource } from './source.js';
 
-/** The side of the network input for these preprocessing options. */
-export function inputSize(opts: PreprocessOptions): number {
-  return opts.crop ?? opts.resize;
-}
-
-/** Largest shift the preprocessing leaves room for (the margin between resize and crop). */
-export function maxShift(opts: PreprocessOptions): number {
-  return opts.crop === null ? 0 : Math.min(centreOffset(opts.resize, opts.crop), opts.resize - opts.crop - centreOffset(opts.resize, opts.crop));
+/** A crop-window displacement in input pixels (positive: the window moves right / down). */
+export interface Shift {
+  dx: number;
+  dy: number;
 }
 
 /**
@@ -25,7 +21,7 @@ export function maxShift(opts: PreprocessOptions): number {
 export async function loadShiftedCrops(
   source: ImageSource,
   opts: PreprocessOptions,
-  shifts: readonly { dx: number; dy: number }[],
+  shifts: readonly Shift[],
   decode?: DecodeOptions,
 ): Promise<Float32Array> {
   const { resize } = validatePreprocessOptions(opts);

@@ -6,8 +6,7 @@
 import sharp from 'sharp';
 import { normalisePixelScore, type ScoreCalibration } from '../detector/calibration.js';
 import type { Prediction } from '../detector/predict.js';
-import { centreOffset, resizeBilinear, validatePreprocessOptions, type PreprocessOptions } from '../image/preprocess.js';
-import { inputSize } from '../image/shiftedCrops.js';
+import { centreOffset, resizeBilinear, validatePreprocessOptions, type PreprocessOptions, inputSize } from '../image/preprocess.js';
 import { decodeImageSource, type ImageSource } from '../image/source.js';
 
 /** Extra layers of an overlay. */

@@ -5,10 +5,10 @@
 import type { Detector } from '../detector/detector.js';
 import type { Prediction } from '../detector/predict.js';
 import { decodeRgb } from '../image/decode.js';
-import { inputSize } from '../image/shiftedCrops.js';
 import type { DecodedImage } from '../image/source.js';
 import { renderMaskPng, renderOverlayPng } from '../report/overlay.js';
 import type { InspectionModel, ModelDescription, PredictionReply, PredictWanted } from './inspectionModel.js';
+import { inputSize } from '../image/preprocess.js';
 
 /** A Detector behind the server's model interface. */
 export class DetectorModel implements InspectionModel {

@@ -9,8 +9,8 @@ import { isUserError } from '../../src/cli/commands.js';
 import { resolveConfig } from '../../src/detector/config.js';
 import { validateConfig } from '../../src/detector/detector.js';
 import { NpadConfigError, NpadInputError } from '../../src/errors.js';
-import { nominalMaxima } from '../../src/method/mapFusion.js';
-import { fusionSplit } from '../../src/method/npad.js';
+import { nominalMaxima } from '../../src/method/npad/mapFusion.js';
+import { fusionSplit } from '../../src/method/npad/npad.js';
 import { bottle, haveData, runNpad } from './helpers.js';
 
 test('user mistakes are told apart from bugs', () => {

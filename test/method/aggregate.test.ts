@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { averageNeighbourhood } from '../../src/method/aggregate.js';
+import { averageNeighbourhood } from '../../src/method/parts/aggregate.js';
 import { seededRandom } from '../../src/util/random.js';
 
 /** The window average by its definition: the mean of the in-grid positions within radius r (Chebyshev). */

@@ -1,7 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { anomalyMaps, bilinearMatrix, gaussianMatrix, gaussianSmooth, upsampleBilinear } from '../../src/method/anomalyMap.js';
-import { aggregateShiftedMaps } from '../../src/method/shifting.js';
+import { anomalyMaps, bilinearMatrix, gaussianMatrix, gaussianSmooth, upsampleBilinear } from '../../src/method/parts/anomalyMap.js';
+import { aggregateShiftedMaps } from '../../src/method/npad/shifting.js';
 import { seededRandom } from '../../src/util/random.js';
 
 /** The plain per-map path: upsample each copy, combine the aligned copies, smooth. */

@@ -5,12 +5,12 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { inferenceOffsets, scoreShiftedFeatures, shiftsInCells } from '../../src/method/featureShifts.js';
-import type { GaussianGrid } from '../../src/method/gaussians.js';
-import { squareNeighbourhoods } from '../../src/method/neighbourhood.js';
-import { DEFAULT_NPAD_OPTIONS, validateNpadOptions, type NpadOptions } from '../../src/method/options.js';
-import { scoreFeatures, type ScoringModel } from '../../src/method/scoring.js';
-import { shiftsFor } from '../../src/method/shifting.js';
+import { inferenceOffsets, scoreShiftedFeatures, shiftsInCells } from '../../src/method/npad/featureShifts.js';
+import type { GaussianGrid } from '../../src/method/parts/gaussians.js';
+import { squareNeighbourhoods } from '../../src/method/npad/neighbourhood.js';
+import { DEFAULT_NPAD_OPTIONS, validateNpadOptions, type NpadOptions } from '../../src/method/npad/options.js';
+import { scoreFeatures, type ScoringModel } from '../../src/method/npad/gridScores.js';
+import { shiftsFor } from '../../src/method/npad/shifting.js';
 import { seededRandom } from '../../src/util/random.js';
 
 const H = 6, W = 7, P = H * W, d = 3;

@@ -2,9 +2,9 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { PositionStatistics } from '../../src/engine/positionStatistics.js';
 import { invertReference, covarianceReference } from '../../src/engine/reference.js';
-import { fitPlainGaussians, fitWeightedGaussians } from '../../src/method/gaussians.js';
-import { computeNeighbourWeights } from '../../src/method/neighbourWeights.js';
-import { squareNeighbourhoods } from '../../src/method/neighbourhood.js';
+import { fitPlainGaussians, fitWeightedGaussians } from '../../src/method/parts/gaussians.js';
+import { computeNeighbourWeights } from '../../src/method/npad/neighbourWeights.js';
+import { squareNeighbourhoods } from '../../src/method/npad/neighbourhood.js';
 import { seededRandom } from '../../src/util/random.js';
 
 async function statsOf(features: Float32Array, N: number, d: number, P: number): Promise<PositionStatistics> {

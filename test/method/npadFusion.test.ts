@@ -12,11 +12,11 @@ import { loadBackbone } from '../../src/backbone/index.js';
 import { FeatureExtractor } from '../../src/backbone/featureExtractor.js';
 import { readMvtecDataset } from '../../src/data/mvtec.js';
 import { auroc } from '../../src/metrics/index.js';
-import { maxOf } from '../../src/method/imageBatch.js';
-import { fuseStandardised, standardise } from '../../src/method/mapFusion.js';
-import { fitNpad, scoreImages, scoreParts } from '../../src/method/npad.js';
-import { DEFAULT_NPAD_OPTIONS, NPAD_PRESETS } from '../../src/method/options.js';
-import { searchable } from '../../src/method/patchBank.js';
+import { maxOf } from '../../src/method/imageLoop.js';
+import { fuseStandardised, standardise } from '../../src/method/npad/mapFusion.js';
+import { fitNpad, scoreImages, scoreParts } from '../../src/method/npad/npad.js';
+import { DEFAULT_NPAD_OPTIONS, NPAD_PRESETS } from '../../src/method/npad/options.js';
+import { searchable } from '../../src/method/parts/patchBank.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const mtd = path.resolve(repo, '..', 'shared', 'datasets', 'mtd', 'magnetic_tile');

@@ -15,9 +15,9 @@ import { FeatureExtractor } from '../../src/backbone/featureExtractor.js';
 import { resolveConfig } from '../../src/detector/config.js';
 import { Detector, validateConfig } from '../../src/detector/detector.js';
 import { covarianceReference, invertReference, mahalanobisReference } from '../../src/engine/reference.js';
-import { gaussianSmooth, upsampleBilinear } from '../../src/method/anomalyMap.js';
-import { loadImageBatch } from '../../src/method/imageBatch.js';
-import { padimChannels } from '../../src/method/padim.js';
+import { gaussianSmooth, upsampleBilinear } from '../../src/method/parts/anomalyMap.js';
+import { loadImageBatch } from '../../src/method/imageLoop.js';
+import { padimChannels } from '../../src/method/padim/padim.js';
 import { PythonRandom } from '../../src/util/pythonRandom.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -11,8 +11,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveConfig } from '../../src/detector/config.js';
 import { Detector, validateConfig } from '../../src/detector/detector.js';
-import { upsampleBilinear } from '../../src/method/anomalyMap.js';
-import { type PatchEmbeddingShape, adaptivePoolBins, embedPatches } from '../../src/method/patchcoreEmbedding.js';
+import { upsampleBilinear } from '../../src/method/parts/anomalyMap.js';
+import { type PatchEmbeddingShape, adaptivePoolBins, embedPatches } from '../../src/method/parts/patchEmbedding.js';
 import { seededRandom } from '../../src/util/random.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -10,32 +10,27 @@
  * fused map's maximum and the bank map's, both in those units. With the paper's bank ('kmeans') the map is eq. 11's
  * and the image score eq. 12–14's.
  */
-import type { FeatureExtractor } from '../backbone/featureExtractor.js';
-import { PositionStatistics, imagesPerGram } from '../engine/positionStatistics.js';
-import { loadShiftedCrops, inputSize } from '../image/shiftedCrops.js';
-import type { PreprocessOptions } from '../image/preprocess.js';
-import type { ImageSource } from '../image/source.js';
-import { averageNeighbourhood } from './aggregate.js';
-import { loadImageBatch, maxOf, prefetchedBatches } from './imageBatch.js';
+import type { FeatureExtractor } from '../../backbone/featureExtractor.js';
+import { PositionStatistics, imagesPerGram } from '../../engine/positionStatistics.js';
+import { loadShiftedCrops, type Shift } from '../../image/shiftedCrops.js';
+import { type PreprocessOptions, inputSize } from '../../image/preprocess.js';
+import type { ImageSource } from '../../image/source.js';
+import { averageNeighbourhood } from '../parts/aggregate.js';
+import { loadImageBatch, maxOf, prefetchedBatches } from '../imageLoop.js';
 import { fuseStandardised, nominalMaxima, standardise, type NominalMaxima } from './mapFusion.js';
-import { AUTHORS_CORESET, AUTHORS_PATCH_FEATURES, PATCH_STAGES, PatchBankBuilder, bankDistances, bankMap, patchStages, searchable, type PatchBank, type PatchBankOptions, type SearchableBank } from './patchBank.js';
-import { anomalyMaps, gaussianSmooth, upsampleBilinear } from './anomalyMap.js';
+import { AUTHORS_CORESET, AUTHORS_PATCH_FEATURES, PATCH_STAGES, PatchBankBuilder, bankDistances, bankMap, patchStages, searchable, type PatchBank, type PatchBankOptions, type SearchableBank } from '../parts/patchBank.js';
+import { anomalyMaps, gaussianSmooth, upsampleBilinear } from '../parts/anomalyMap.js';
 import { VectorReservoir, buildCentroidBank } from './centroidBank.js';
 import { selectChannels } from './channels.js';
-import { fitPlainGaussians, fitWeightedGaussians, type GaussianGrid } from './gaussians.js';
+import { fitPlainGaussians, fitWeightedGaussians, type GaussianGrid } from '../parts/gaussians.js';
 import { squareNeighbourhoods, type Neighbourhoods } from './neighbourhood.js';
 import { computeNeighbourWeights } from './neighbourWeights.js';
 import { validateNpadOptions, type NpadOptions } from './options.js';
 import { scoreShiftedFeatures } from './featureShifts.js';
-import { scoreFeatures, type ScoringModel } from './scoring.js';
-import { aggregateShiftedMaps, aggregateShiftedScores, shiftsFor, type Shift } from './shifting.js';
-import { NpadConfigError } from '../errors.js';
-
-/** Reports progress of a long step: `done` of `total` units of `step`. */
-export type ProgressCallback = (step: string, done: number, total: number) => void;
-
-/** Receives each scored image, in input order (`index` into the paths given). */
-export type ScoredImageHandler = (index: number, result: ScoredImage) => void | Promise<void>;
+import { scoreFeatures, type ScoringModel } from './gridScores.js';
+import { aggregateShiftedMaps, aggregateShiftedScores, shiftsFor } from './shifting.js';
+import { NpadConfigError } from '../../errors.js';
+import type { ProgressCallback, ScoredImage, ScoredImageHandler } from '../types.js';
 
 /** Everything that shapes a fit besides the backbone itself. */
 export interface NpadFitSettings {
@@ -97,13 +92,6 @@ export function fusionSplit<T>(paths: readonly T[], fraction: number): { fit: T[
   const count = heldOutCount(n, fraction);
   const held = new Set(Array.from({ length: count }, (_, j) => Math.floor(((j + 0.5) * n) / count)));
   return { fit: paths.filter((_, i) => !held.has(i)), heldOut: paths.filter((_, i) => held.has(i)) };
-}
-
-/** One scored image: the anomaly map over the network input (crop × crop) and the image score. */
-export interface ScoredImage {
-  map: Float32Array;
-  size: number;
-  score: number;
 }
 
 /** Counts, per backbone channel, the positive feature values over the nominal images (paper §3.1). */

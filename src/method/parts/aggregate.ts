@@ -4,9 +4,9 @@
  * That is ONNX AveragePool with stride 1, padding r and count_include_pad = 0, run in onnxruntime a few images at
  * a time (the plain TypeScript loop took 8 ms per image at d = 200 and 21 ms at d = 550).
  */
-import { KERNEL_CHUNK_BYTES } from '../engine/kernels.js';
-import { GraphBuilder } from '../onnx/graph.js';
-import { cachedSession, runFloat } from '../onnx/session.js';
+import { KERNEL_CHUNK_BYTES } from '../../engine/kernels.js';
+import { GraphBuilder } from '../../onnx/graph.js';
+import { cachedSession, runFloat } from '../../onnx/session.js';
 
 /** Box-averages channel-major features [B, d, h, w] over square windows; returns a new array. */
 export async function averageNeighbourhood(features: Float32Array, batch: number, dim: number, height: number, width: number, radius: number): Promise<Float32Array> {

@@ -3,10 +3,10 @@
  * neighbours' distributions, and of module B; their geometric mean as the pixel score (eq. 11); and the
  * image score from the top-k scores and the centroid distances (eq. 12–14).
  */
-import { KERNEL_CHUNK_BYTES, mahalanobisOfRows } from '../engine/kernels.js';
-import { assignToCentroids } from '../engine/kmeans.js';
-import { averageNeighbourhood } from './aggregate.js';
-import type { GaussianGrid } from './gaussians.js';
+import { KERNEL_CHUNK_BYTES, mahalanobisOfRows } from '../../engine/kernels.js';
+import { assignToCentroids } from '../../engine/kmeans.js';
+import { averageNeighbourhood } from '../parts/aggregate.js';
+import type { GaussianGrid } from '../parts/gaussians.js';
 import type { Neighbourhoods } from './neighbourhood.js';
 import type { NpadOptions } from './options.js';
 

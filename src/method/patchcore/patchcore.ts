@@ -15,16 +15,15 @@
  * reference figures used): the patch score is the squared Euclidean distance FAISS's IndexFlatL2 returns (the
  * paper writes the distance), and the paper's re-weighting of the image score (its eq. 7) is off.
  */
-import type { FeatureExtractor } from '../backbone/featureExtractor.js';
-import { distanceRows, rowSquaredNorms, validateCoresetOptions } from '../engine/coreset.js';
-import { inputSize } from '../image/shiftedCrops.js';
-import type { PreprocessOptions } from '../image/preprocess.js';
-import type { ImageSource } from '../image/source.js';
-import { loadImageBatch, prefetchedBatches } from './imageBatch.js';
-import type { ProgressCallback, ScoredImageHandler } from './npad.js';
-import { AUTHORS_CORESET, AUTHORS_PATCH_FEATURES, PatchBankBuilder, bankDistances, bankMap, patchStages, searchable, type PatchBank, type PatchBankOptions } from './patchBank.js';
-import { validatePatchEmbeddingShape } from './patchcoreEmbedding.js';
-import { NpadConfigError } from '../errors.js';
+import type { FeatureExtractor } from '../../backbone/featureExtractor.js';
+import { distanceRows, rowSquaredNorms, validateCoresetOptions } from '../../engine/coreset.js';
+import { type PreprocessOptions, inputSize } from '../../image/preprocess.js';
+import type { ImageSource } from '../../image/source.js';
+import { loadImageBatch, prefetchedBatches } from '../imageLoop.js';
+import { AUTHORS_CORESET, AUTHORS_PATCH_FEATURES, PatchBankBuilder, bankDistances, bankMap, patchStages, searchable, type PatchBank, type PatchBankOptions } from '../parts/patchBank.js';
+import { validatePatchEmbeddingShape } from '../parts/patchEmbedding.js';
+import { NpadConfigError } from '../../errors.js';
+import type { ProgressCallback, ScoredImageHandler } from '../types.js';
 
 /** PatchCore's options. */
 export interface PatchcoreOptions {

@@ -4,11 +4,11 @@
  * chunk of positions (covariance in float64 → float32 → batched inverse in onnxruntime), so no whole-grid
  * d×d×P temporary is ever built besides the result.
  */
-import { KERNEL_CHUNK_BYTES } from '../engine/kernels.js';
-import { blockedSpdInverse } from '../engine/blockedInverse.js';
-import { packPrecisions } from '../engine/packedPrecision.js';
-import { covarianceFromPacked, packedSize, type PositionStatistics } from '../engine/positionStatistics.js';
-import { NpadConfigError } from '../errors.js';
+import { KERNEL_CHUNK_BYTES } from '../../engine/kernels.js';
+import { blockedSpdInverse } from '../../engine/blockedInverse.js';
+import { packPrecisions } from '../../engine/packedPrecision.js';
+import { covarianceFromPacked, packedSize, type PositionStatistics } from '../../engine/positionStatistics.js';
+import { NpadConfigError } from '../../errors.js';
 
 /** Gaussians of every grid position: means [P, d] and precision matrices in chunks of positions. */
 export interface GaussianGrid {

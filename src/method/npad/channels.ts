@@ -2,9 +2,9 @@
  * Channel reduction (paper §3.1): keep d of the backbone's channels, chosen by how often each channel is
  * zero over the nominal features, or at random as PaDiM does.
  */
-import { seededRandom, sampleWithoutReplacement } from '../util/random.js';
+import { seededRandom, sampleWithoutReplacement } from '../../util/random.js';
 import type { ChannelSelection } from './options.js';
-import { NpadConfigError } from '../errors.js';
+import { NpadConfigError } from '../../errors.js';
 
 /**
  * Picks `dim` channel indices (sorted ascending). `positiveCounts[c]` is how many nominal feature values of

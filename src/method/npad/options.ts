@@ -3,7 +3,8 @@
  * point open (see docs/method-choices.md) the default is the measured best; the paper's own value is given
  * in each option's comment.
  */
-import { NpadConfigError } from '../errors.js';
+import { NpadConfigError } from '../../errors.js';
+import { OPTION_LIMITS, checkAtMost, checkBoolean, checkInteger, checkOneOf, checkRange } from '../optionChecks.js';
 
 /** Which d of the backbone's channels are kept (paper §3.1). */
 export type ChannelSelection =
@@ -172,55 +173,42 @@ export type NpadPreset = keyof typeof NPAD_PRESETS;
 /** Stride of the feature grid in input pixels (stage 1 of the ResNet family). */
 export const FEATURE_STRIDE = 4;
 
-/** Checks option values, naming the bad one. */
+/** Checks option values and their combinations, naming the bad one. */
 export function validateNpadOptions(o: NpadOptions): void {
-  const positiveInt = (name: keyof NpadOptions, min = 1): void => {
-    const v = o[name];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new NpadConfigError(`option ${name} must be an integer ≥ ${min}, got ${String(v)}`);
-  };
-  positiveInt('dim');
-  positiveInt('trainRadius', 0);
-  positiveInt('aggregationRadius', 0);
-  positiveInt('inferenceRadius', 0);
-  positiveInt('shiftMax', 0);
-  positiveInt('topK');
-  positiveInt('maxCentroids');
-  positiveInt('bankDim');
-  positiveInt('kmeansSample');
-  positiveInt('kmeansIterations', 0);
-  const oneOf = <K extends keyof NpadOptions>(name: K, allowed: readonly NpadOptions[K][]): void => {
-    if (!allowed.includes(o[name])) throw new NpadConfigError(`option ${name} must be one of ${allowed.join(', ')}; got ${String(o[name])}`);
-  };
-  oneOf('channelSelection', ['fewest-zeros', 'most-zeros', 'random']);
-  oneOf('neighbourWeighting', ['bhattacharyya', 'uniform', 'random']);
-  oneOf('bhattacharyyaCovariance', ['own', 'average']);
-  oneOf('neighbourhoodShape', ['square', 'cross']);
-  oneOf('shiftSteps', ['all', 'max']);
-  oneOf('shiftDirections', [4, 8]);
-  oneOf('shiftAggregate', ['mean', 'min']);
-  oneOf('shiftSpace', ['image', 'features']);
+  for (const name of ['dim', 'topK', 'maxCentroids', 'bankDim', 'kmeansSample'] as const) checkInteger(o, name, 1);
+  for (const name of ['trainRadius', 'aggregationRadius', 'inferenceRadius', 'shiftMax', 'kmeansIterations'] as const) checkInteger(o, name, 0);
+  checkOneOf(o, 'channelSelection', ['fewest-zeros', 'most-zeros', 'random']);
+  checkOneOf(o, 'neighbourWeighting', ['bhattacharyya', 'uniform', 'random']);
+  checkOneOf(o, 'bhattacharyyaCovariance', ['own', 'average']);
+  checkOneOf(o, 'neighbourhoodShape', ['square', 'cross']);
+  checkOneOf(o, 'shiftSteps', ['all', 'max']);
+  checkOneOf(o, 'shiftDirections', [4, 8]);
+  checkOneOf(o, 'shiftAggregate', ['mean', 'min']);
+  checkOneOf(o, 'shiftSpace', ['image', 'features']);
   if (o.moduleD && o.shiftSpace === 'features' && (o.shiftSteps !== 'max' || o.shiftMax % FEATURE_STRIDE !== 0)) {
     throw new NpadConfigError(
       `option shiftSpace = features moves the feature grid by whole cells of ${FEATURE_STRIDE} px: shiftMax must be a multiple of ${FEATURE_STRIDE} ` +
         `(got ${o.shiftMax}) and shiftSteps 'max' (got ${o.shiftSteps})`,
     );
   }
-  oneOf('bank', ['patch-coreset', 'kmeans']);
-  if (!(o.bankRatio > 0 && o.bankRatio <= 1)) throw new NpadConfigError(`option bankRatio must be in (0, 1], got ${o.bankRatio}`);
-  if (!(o.fusionHoldout >= 0.01 && o.fusionHoldout <= 0.5)) throw new NpadConfigError(`option fusionHoldout must be in [0.01, 0.5], got ${o.fusionHoldout}`);
-  oneOf('imageScoreSource', ['pixel', 'A', 'B', 'centroid']);
-  oneOf('imageScoreCombine', ['product', 'geometric', 'sum', 'mahalanobis-only', 'centroid-only']);
+  checkOneOf(o, 'bank', ['patch-coreset', 'kmeans']);
+  checkRange(o, 'bankRatio', { min: 0, minOpen: true, max: 1 });
+  checkRange(o, 'fusionHoldout', { min: 0.01, max: 0.5 });
+  checkOneOf(o, 'imageScoreSource', ['pixel', 'A', 'B', 'centroid']);
+  checkOneOf(o, 'imageScoreCombine', ['product', 'geometric', 'sum', 'mahalanobis-only', 'centroid-only']);
   if (o.imageScoreCombine === 'centroid-only' && !o.moduleB) throw new NpadConfigError('imageScoreCombine centroid-only needs moduleB (the centroid bank)');
-  for (const flag of ['moduleA', 'moduleB', 'moduleC', 'moduleD'] as const) {
-    if (typeof o[flag] !== 'boolean') throw new NpadConfigError(`option ${flag} must be true or false, got ${String(o[flag])}`);
-  }
-  if (!(o.epsilon >= 0)) throw new NpadConfigError(`option epsilon must be ≥ 0, got ${o.epsilon}`);
-  if (!(o.beta > 0)) throw new NpadConfigError(`option beta must be > 0, got ${o.beta}`);
-  if (!(o.centroidRatio > 0 && o.centroidRatio <= 1)) throw new NpadConfigError(`option centroidRatio must be in (0, 1], got ${o.centroidRatio}`);
-  if (!(o.smoothingSigma >= 0)) throw new NpadConfigError(`option smoothingSigma must be ≥ 0, got ${o.smoothingSigma}`);
+  for (const flag of ['moduleA', 'moduleB', 'moduleC', 'moduleD'] as const) checkBoolean(o, flag);
+  checkRange(o, 'epsilon', { min: 0 });
+  checkRange(o, 'beta', { min: 0, minOpen: true });
+  checkRange(o, 'centroidRatio', { min: 0, minOpen: true, max: 1 });
+  checkRange(o, 'smoothingSigma', { min: 0 });
   if (!o.moduleA && !o.moduleB) throw new NpadConfigError('at least one of moduleA and moduleB must be on');
   if (o.moduleC && !o.moduleA) throw new NpadConfigError('moduleC scores against module A distributions: turn moduleA on');
   if (o.imageScoreSource === 'A' && !o.moduleA) throw new NpadConfigError('imageScoreSource A needs moduleA');
   if (o.imageScoreSource === 'centroid' && !o.moduleB) throw new NpadConfigError('imageScoreSource centroid needs moduleB (the centroid bank)');
   if (o.imageScoreSource === 'B' && !o.moduleB) throw new NpadConfigError('imageScoreSource B needs moduleB');
+  checkAtMost(o, 'smoothingSigma', OPTION_LIMITS.smoothingSigma);
+  for (const name of ['trainRadius', 'aggregationRadius', 'inferenceRadius'] as const) checkAtMost(o, name, OPTION_LIMITS.radius);
+  checkAtMost(o, 'kmeansIterations', OPTION_LIMITS.kmeansIterations);
+  checkAtMost(o, 'bankDim', OPTION_LIMITS.vectorSize);
 }

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { topIndices } from '../../src/method/scoring.js';
+import { topIndices } from '../../src/method/npad/gridScores.js';
 import { seededRandom } from '../../src/util/random.js';
 
 test('top-k indices equal a full sort, ties to the lower index, at an offset', () => {

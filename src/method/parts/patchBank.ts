@@ -7,13 +7,13 @@
  * PatchCore is this bank alone; N-pad's default fuses the bank's map with its per-position Gaussians' map
  * (mapFusion.ts), so that parts which are not aligned are judged by what they look like, not only by where.
  */
-import type { FeatureExtractor } from '../backbone/featureExtractor.js';
-import { approximateGreedyCoreset, type CoresetOptions } from '../engine/coreset.js';
-import { augmentedCentroids } from '../engine/kernels.js';
-import { assignToAugmented } from '../engine/kmeans.js';
-import type { FloatTensor } from '../onnx/session.js';
+import type { FeatureExtractor } from '../../backbone/featureExtractor.js';
+import { approximateGreedyCoreset, type CoresetOptions } from '../../engine/coreset.js';
+import { augmentedCentroids } from '../../engine/kernels.js';
+import { assignToAugmented } from '../../engine/kmeans.js';
+import type { FloatTensor } from '../../onnx/session.js';
 import { gaussianSmooth, upsampleBilinear } from './anomalyMap.js';
-import { embedPatches, type PatchEmbeddingShape } from './patchcoreEmbedding.js';
+import { embedPatches, type PatchEmbeddingShape } from './patchEmbedding.js';
 
 /** Which backbone stages feed the patch features (1-based): the authors' layer2 and layer3. */
 export const PATCH_STAGES: readonly [2, 3] = [2, 3];

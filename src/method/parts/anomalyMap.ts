@@ -8,9 +8,9 @@
  * ({@link anomalyMaps}). The plain functions below are the same operators, kept as the reference and for
  * single maps.
  */
-import { KERNEL_CHUNK_BYTES } from '../engine/kernels.js';
-import { GraphBuilder } from '../onnx/graph.js';
-import { cachedSession, runFloat } from '../onnx/session.js';
+import { KERNEL_CHUNK_BYTES } from '../../engine/kernels.js';
+import { GraphBuilder } from '../../onnx/graph.js';
+import { cachedSession, runFloat } from '../../onnx/session.js';
 
 /** For each of N outputs resized from n samples: its two source samples and the weight of the second. */
 interface BilinearTaps {

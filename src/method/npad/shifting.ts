@@ -3,13 +3,9 @@
  * the maps and scores of all versions are aggregated. Moving the crop inside the larger resized image
  * shifts without padding; a shifted version's map is moved back onto the original crop before aggregating.
  */
+import type { Shift } from '../../image/shiftedCrops.js';
 import type { NpadOptions } from './options.js';
 
-/** A crop-window displacement in input pixels (positive: the window moves right / down). */
-export interface Shift {
-  dx: number;
-  dy: number;
-}
 
 /** The versions to score: the unshifted crop first, then the shifts module D asks for. */
 export function shiftsFor(opts: Pick<NpadOptions, 'moduleD' | 'shiftMax' | 'shiftSteps' | 'shiftDirections'>): Shift[] {

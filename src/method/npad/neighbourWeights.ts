@@ -7,11 +7,11 @@
  * Bhattacharyya (Σ_p + Σ_q)/2 (`average`: one inverse per pair, about 4× the work).
  * Uniform and random weights are the paper's table-5 comparisons.
  */
-import { batchedMahalanobis } from '../engine/kernels.js';
-import { packedSize, type PositionStatistics } from '../engine/positionStatistics.js';
-import { seededRandom } from '../util/random.js';
-import { blockedSpdInverse } from '../engine/blockedInverse.js';
-import { covarianceInto, gaussianChunkSize, positionMeans, precisionChunk, type NeighbourWeights } from './gaussians.js';
+import { batchedMahalanobis } from '../../engine/kernels.js';
+import { packedSize, type PositionStatistics } from '../../engine/positionStatistics.js';
+import { seededRandom } from '../../util/random.js';
+import { blockedSpdInverse } from '../../engine/blockedInverse.js';
+import { covarianceInto, gaussianChunkSize, positionMeans, precisionChunk, type NeighbourWeights } from '../parts/gaussians.js';
 import type { Neighbourhoods } from './neighbourhood.js';
 import type { NeighbourWeighting } from './options.js';
 

@@ -2,8 +2,8 @@
  * Network inputs of a batch of image files for fitting and for the baselines (PaDiM, PatchCore): each image
  * resized and centre-cropped once, no shifts.
  */
-import { inputSize, loadShiftedCrops } from '../image/shiftedCrops.js';
-import type { PreprocessOptions } from '../image/preprocess.js';
+import { loadShiftedCrops } from '../image/shiftedCrops.js';
+import { type PreprocessOptions, inputSize } from '../image/preprocess.js';
 import type { ImageSource } from '../image/source.js';
 
 /** The images of `paths` (files, bytes or pixels) as one ImageNet-normalised batch [B, 3, S, S] (decoded in parallel). */

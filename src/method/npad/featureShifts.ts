@@ -19,12 +19,12 @@
  * which is exact for shiftAggregate 'min' (only the covering copies count) and close for 'mean'. The AUROC
  * against image-space shifting is measured in docs/method-choices.md.
  */
-import type { GaussianGrid } from './gaussians.js';
-import { averageNeighbourhood } from './aggregate.js';
+import type { GaussianGrid } from '../parts/gaussians.js';
+import { averageNeighbourhood } from '../parts/aggregate.js';
 import type { NpadOptions } from './options.js';
-import { combineModuleScores, imageScoresOf, scoreAgainstGrid, type GridScores, type ScoringModel } from './scoring.js';
-import type { Shift } from './shifting.js';
-import { NpadConfigError } from '../errors.js';
+import { combineModuleScores, imageScoresOf, scoreAgainstGrid, type GridScores, type ScoringModel } from './gridScores.js';
+import { NpadConfigError } from '../../errors.js';
+import type { Shift } from '../../image/shiftedCrops.js';
 
 /** A displacement on the feature grid, in cells. */
 interface CellOffset {

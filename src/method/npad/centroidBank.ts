@@ -6,8 +6,8 @@
  * many centroids. That is tens of TFLOP per k-means iteration on a CPU, so npad clusters a seeded random
  * sample of at most `kmeansSample` vectors into min(centroidRatio·N·P, maxCentroids) centroids.
  */
-import { kMeans } from '../engine/kmeans.js';
-import { seededRandom } from '../util/random.js';
+import { kMeans } from '../../engine/kmeans.js';
+import { seededRandom } from '../../util/random.js';
 
 /** Keeps a uniform random sample of the vectors seen so far (reservoir sampling, algorithm R). */
 export class VectorReservoir {

@@ -14,10 +14,10 @@
  * twice, ÷10, since the 4608 unfolded values fall into bins of 4.5), and the 3×3 average of each stage-3 channel
  * (zero padding counted, AvgPool2d(3, 1, 1)) averaged over channel pairs. The graph implements the general rule.
  */
-import { resizeTo } from '../backbone/featureExtractor.js';
-import { GraphBuilder } from '../onnx/graph.js';
-import { type FloatTensor, cachedSession, runFloat } from '../onnx/session.js';
-import { NpadConfigError } from '../errors.js';
+import { resizeTo } from '../../backbone/featureExtractor.js';
+import { GraphBuilder } from '../../onnx/graph.js';
+import { type FloatTensor, cachedSession, runFloat } from '../../onnx/session.js';
+import { NpadConfigError } from '../../errors.js';
 
 /** The shape of PatchCore's feature: which stage maps feed it, and its sizes. */
 export interface PatchEmbeddingShape {

@@ -12,18 +12,17 @@
  *   Gaussian, upsampled bilinearly to the input, smoothed with a Gaussian (σ = 4); the image score is the maximum
  *   of that map, as the reference implementation takes it.
  */
-import type { FeatureExtractor } from '../backbone/featureExtractor.js';
-import { PositionStatistics, imagesPerGram } from '../engine/positionStatistics.js';
-import { inputSize } from '../image/shiftedCrops.js';
-import type { PreprocessOptions } from '../image/preprocess.js';
-import type { ImageSource } from '../image/source.js';
-import { PythonRandom } from '../util/pythonRandom.js';
-import { anomalyMaps } from './anomalyMap.js';
-import { fitPlainGaussians, type GaussianGrid } from './gaussians.js';
-import { loadImageBatch, maxOf, prefetchedBatches } from './imageBatch.js';
-import type { ProgressCallback, ScoredImageHandler } from './npad.js';
-import { moduleAScores } from './scoring.js';
-import { NpadConfigError } from '../errors.js';
+import type { FeatureExtractor } from '../../backbone/featureExtractor.js';
+import { PositionStatistics, imagesPerGram } from '../../engine/positionStatistics.js';
+import { type PreprocessOptions, inputSize } from '../../image/preprocess.js';
+import type { ImageSource } from '../../image/source.js';
+import { PythonRandom } from '../../util/pythonRandom.js';
+import { anomalyMaps } from '../parts/anomalyMap.js';
+import { fitPlainGaussians, type GaussianGrid } from '../parts/gaussians.js';
+import { loadImageBatch, maxOf, prefetchedBatches } from '../imageLoop.js';
+import { moduleAScores } from '../npad/gridScores.js';
+import { NpadConfigError } from '../../errors.js';
+import type { ProgressCallback, ScoredImageHandler } from '../types.js';
 
 /** PaDiM's options. */
 export interface PadimOptions {

@@ -1,0 +1,144 @@
+/**
+ * What every detection method shares: the settings it is fitted with, what scoring returns, and the definition a
+ * method gives the registry (registry.ts) so that the detector, the model file and the memory guard can fit, score,
+ * store and size it without knowing which method it is.
+ */
+import type { FeatureExtractor, FeatureGridOptions } from '../backbone/featureExtractor.js';
+import type { PreprocessOptions } from '../image/preprocess.js';
+import type { ImageSource } from '../image/source.js';
+import type { ModelTensor } from '../model/modelFile.js';
+
+/** Reports progress of a long step: `done` of `total` units of `step`. */
+export type ProgressCallback = (step: string, done: number, total: number) => void;
+
+/** One scored image: the anomaly map over the network input (size × size) and the image score. */
+export interface ScoredImage {
+  map: Float32Array;
+  size: number;
+  score: number;
+}
+
+/** Receives each scored image, in input order (`index` into the images given). */
+export type ScoredImageHandler = (index: number, result: ScoredImage) => void | Promise<void>;
+
+/** Everything that shapes a fit besides the backbone itself: the method's options and the images' geometry. */
+export interface MethodSettings<O> {
+  /** The method's options. */
+  options: O;
+  /** Resize and crop of the input images. */
+  preprocess: PreprocessOptions;
+  /** How the backbone's coarser stages are brought to a finer stage's grid. */
+  featureGrid: FeatureGridOptions;
+  /** Images per backbone batch while fitting. */
+  batchSize: number;
+}
+
+/**
+ * How the large matrices (precision matrices, centroid and memory banks) are stored: 'f32', or 'f16' at half
+ * the size (IEEE binary16: about 3 significant digits; precision entries are bounded by 1/ε = 100, far inside
+ * its range). They are widened back to float32 on load, so scoring runs in float32 either way. The AUROC cost
+ * of f16 is measured in docs/speed.md. Means and everything small stay float32.
+ */
+export type StoragePrecision = 'f32' | 'f16';
+
+/** A fitted model as the model file holds it: named tensors and the JSON metadata that describes them. */
+export interface StoredModel {
+  meta: object;
+  tensors: Map<string, ModelTensor>;
+}
+
+/** The sizes a fit's buffers follow: the backbone's stages 1–3 and the feature grids they give at the input size. */
+export interface FeatureGeometry {
+  /** Channels of stages 1–3 together (1792 for the ResNet-50 family). */
+  channels: number;
+  /** Rows and columns of the feature grid (stage 1's: N-pad, PaDiM). */
+  gridHeight: number;
+  gridWidth: number;
+  /** Rows and columns of the patch grid (stage 2's: PatchCore, N-pad's position-free bank). */
+  patchHeight: number;
+  patchWidth: number;
+}
+
+/** One named share of a memory estimate. */
+export interface MemoryPart {
+  /** What the memory holds, e.g. "module A statistics". */
+  what: string;
+  /** Bytes. */
+  bytes: number;
+}
+
+/** One phase of a fit and the large buffers alive during it (the process itself is added by the memory guard). */
+export interface MemoryPhase {
+  /** e.g. "module B Gaussians". */
+  phase: string;
+  parts: MemoryPart[];
+}
+
+/**
+ * A setting the memory guard may lower to fit a budget: an option searched down to the largest value that fits, an
+ * option set to one smaller value, or fewer training images (the guard always tries a smaller batch too).
+ */
+export type MemoryRemedy = { option: string; to: 'largest' | number } | { trainImages: 'largest' };
+
+/**
+ * One detection method, complete: everything the rest of npad needs from it. A method is a folder under src/method/
+ * that exports one of these, and one line in registry.ts (docs/architecture.md lists the steps).
+ *
+ * @typeParam O the method's options
+ * @typeParam M its fitted model
+ */
+export interface MethodDefinition<O extends object, M extends object> {
+  /** Its name in configurations, model files and `--method`. */
+  readonly name: string;
+  /** Its name in messages, e.g. "N-pad". */
+  readonly title: string;
+  /** Every option's default (measured; each option's comment gives the paper's value). */
+  readonly defaults: Readonly<O>;
+  /** Named sets of option values applied before explicit options (N-pad's paper reading and ablations); may be empty. */
+  readonly presets: Readonly<Record<string, Partial<O>>>;
+  /**
+   * Options added after model files were written, with the value that reproduces those files where it differs from
+   * today's default (a file that lacks the option was fitted with it).
+   */
+  readonly optionsBeforeTheyExisted: Partial<O>;
+  /** How the backbone's stages are brought to one grid unless the configuration says otherwise. */
+  readonly featureGrid: FeatureGridOptions;
+  /** Settings the memory guard may lower when a fit does not fit, in the order it suggests them. */
+  readonly memoryRemedies: readonly MemoryRemedy[];
+
+  /**
+   * Checks every option value (type, range, enumeration, upper limit) and its fit with the rest of the settings.
+   * @throws NpadConfigError naming the option
+   */
+  validate(settings: MethodSettings<O>): void;
+  /** Fits on nominal (defect-free) images. */
+  fit(images: readonly string[], extractor: FeatureExtractor, settings: MethodSettings<O>, progress?: ProgressCallback): Promise<M>;
+  /** Scores images; `onImage` receives each result in input order. */
+  score(model: M, extractor: FeatureExtractor, images: readonly ImageSource[], onImage: ScoredImageHandler): Promise<void>;
+
+  /** The fitted model as tensors and metadata for the model file (docs/model-format.md). */
+  toTensors(model: M, precision: StoragePrecision): StoredModel;
+  /**
+   * Checks a model file's metadata before its configuration is trusted, naming what is missing.
+   * @throws NpadInputError naming the file
+   */
+  checkMeta(meta: Record<string, unknown>, file: string): void;
+  /**
+   * Rebuilds the fitted model from a model file (metadata checked by checkMeta; settings from its configuration).
+   * @throws NpadInputError naming the file and the tensor or metadata at fault
+   */
+  fromTensors(settings: MethodSettings<O>, meta: Record<string, unknown>, tensors: Map<string, ModelTensor>, file: string): M;
+  /** The oldest model file format version that can read this metadata. */
+  formatVersion(meta: object): number;
+  /**
+   * Refuses a loaded model whose grids are not those the backbone gives at its input size (the configuration in a
+   * model file is not checksummed, its tensors are).
+   * @throws NpadInputError naming the file and both grids
+   */
+  checkGrid(model: M, extractor: FeatureExtractor, file: string): Promise<void>;
+
+  /** The phases of a fit on `trainCount` images and their large buffers (memory guard, detector/memoryEstimate.ts). */
+  memoryPhases(settings: MethodSettings<O>, trainCount: number, geometry: FeatureGeometry): MemoryPhase[];
+  /** The fit in a few words for messages, e.g. "N-pad with d = 200 on 224×224 inputs". */
+  describe(settings: MethodSettings<O>, trainCount: number): string;
+}
