@@ -15,11 +15,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { packageRoot } from '../src/backbone/index.js';
 import { Detector } from '../src/detector/detector.js';
 import { DetectorModel } from '../src/server/detectorModel.js';
 import { InspectionServer } from '../src/server/server.js';
 import { writeJsonAtomic } from '../src/cli/output.js';
+import { packageRoot } from '../src/util/packageRoot.js';
 
 const root = packageRoot();
 /** The shared MVTec AD bottle category. */

@@ -18,7 +18,6 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { packageRoot } from '../src/backbone/index.js';
 import { rerunWithHugePages } from '../src/cli/hugePages.js';
 import { releaseSessions, threadCount } from '../src/onnx/session.js';
 import { memoryBandwidth } from './ceilings.js';
@@ -34,6 +33,7 @@ import {
   matmulPeak,
   type StageFigure,
 } from './stages.js';
+import { packageRoot } from '../src/util/packageRoot.js';
 
 const root = packageRoot();
 

@@ -6,7 +6,6 @@
  * stage can do, the end-to-end timings in run.ts are what a fit or a scoring call does.
  */
 import { FeatureExtractor } from '../src/backbone/featureExtractor.js';
-import { loadBackbone } from '../src/backbone/index.js';
 import { blockedInverseFlops, blockedSpdInverse } from '../src/engine/blockedInverse.js';
 import { mahalanobisOfRows } from '../src/engine/kernels.js';
 import { assignToCentroids } from '../src/engine/kmeans.js';
@@ -17,6 +16,7 @@ import { cachedSession, runFloat } from '../src/onnx/session.js';
 import { gramProductsAlone, inversionProductsAlone, kmeansProductAlone, mahalanobisProductsAlone, stageBytes } from './ceilings.js';
 import { bestSeconds, randomFloats } from './timing.js';
 import { gramFlops, mahalanobisFlops, matmulFlops, nearestCentroidFlops, resnet50StagesFlops } from './flops.js';
+import { loadBackbone } from '../src/backbone/load.js';
 
 /** One measured stage. */
 export interface StageFigure {

@@ -14,7 +14,7 @@
 import { readMvtecDataset } from '../src/data/mvtec.js';
 import { configInputFor, isMethodName, resolveConfig, type CommonConfigInput, type DetectorConfigInput } from '../src/detector/config.js';
 import { Detector } from '../src/detector/detector.js';
-import { fittedModelToTensors } from '../src/detector/modelTensors.js';
+import { definitionOf } from '../src/method/registry.js';
 import { evaluateDetector } from '../src/evaluation/runEvaluation.js';
 import { releaseSessions } from '../src/onnx/session.js';
 
@@ -41,7 +41,7 @@ function configOf(spec: Spec): DetectorConfigInput {
 /** Bytes of the tensors the model file would hold. */
 function modelBytes(detector: Detector): number {
   let total = 0;
-  for (const t of fittedModelToTensors(detector.fitted).tensors.values()) total += t.data.byteLength;
+  for (const t of definitionOf(detector.fitted.method).toTensors(detector.fitted.model, 'f32').tensors.values()) total += t.data.byteLength;
   return total;
 }
 

@@ -14,10 +14,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type Backbone, loadBackbone, packageRoot } from '../src/backbone/index.js';
 import { encodeNpy, readNpy } from '../src/backbone/npy.js';
 import { loadImageTensor } from '../src/image/preprocess.js';
 import { createSession, runFloat } from '../src/onnx/session.js';
+import type { Backbone } from '../src/backbone/types.js';
+import { loadBackbone } from '../src/backbone/load.js';
+import { packageRoot } from '../src/util/packageRoot.js';
 
 const PYTHON = '/usr/bin/python3';
 

@@ -13,8 +13,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { packageRoot } from '../src/backbone/index.js';
 import { PAPER_TABLE3, type ComparedRow } from './comparedRow.js';
+import { packageRoot } from '../src/util/packageRoot.js';
 
 type Group = 'methods' | 'ablations' | 'channels' | 'fewshot' | 'neighbourhood' | 'shift' | 'centroids' | 'inputsize' | 'storage' | 'fast';
 

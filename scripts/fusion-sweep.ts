@@ -9,16 +9,17 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { loadBackbone } from '../src/backbone/index.js';
 import { FeatureExtractor } from '../src/backbone/featureExtractor.js';
 import { readMvtecDataset } from '../src/data/mvtec.js';
 import { computeMetrics, groundTruthMask } from '../src/evaluation/evaluate.js';
-import { maxOf } from '../src/method/imageLoop.js';
 import { fuseStandardised, standardise, type NominalMaxima } from '../src/method/npad/mapFusion.js';
-import { fitNpad, fusionSplit, scoreParts } from '../src/method/npad/npad.js';
 import { DEFAULT_NPAD_OPTIONS, validateNpadOptions, type NpadOptions } from '../src/method/npad/options.js';
 import { searchable } from '../src/method/parts/patchBank.js';
 import { inputSize } from '../src/image/preprocess.js';
+import { maxOf } from '../src/method/parts/anomalyMap.js';
+import { fitNpad, fusionSplit } from '../src/method/npad/fit.js';
+import { scoreParts } from '../src/method/npad/score.js';
+import { loadBackbone } from '../src/backbone/load.js';
 
 const { values, positionals } = parseArgs({ options: { json: { type: 'string' } }, allowPositionals: true });
 const [root, fitText] = positionals;
@@ -32,7 +33,7 @@ const preprocess = { resize: 256, crop: 224 };
 const size = inputSize(preprocess);
 const extractor = await FeatureExtractor.create(await loadBackbone({ kind: 'resnet50-v2' }), { upsample: 'nearest' }, size);
 const t0 = performance.now();
-const model = await fitNpad(dataset.train, extractor, { options, preprocess, batchSize: 16 });
+const model = await fitNpad(dataset.train, extractor, { options, preprocess, featureGrid: { upsample: 'nearest' }, batchSize: 16 });
 const fitSeconds = (performance.now() - t0) / 1000;
 const bank = searchable(model.fusion!);
 

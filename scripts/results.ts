@@ -12,8 +12,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { packageRoot } from '../src/backbone/index.js';
 import { PAPER_TABLE3, type ComparedRow } from './comparedRow.js';
+import { packageRoot } from '../src/util/packageRoot.js';
 
 interface Run {
   /** File stem of the run's JSON and report under results/. */

@@ -9,14 +9,15 @@
  * four metrics and timings. Test masks are read only after scoring.
  */
 import { parseArgs } from 'node:util';
-import { loadBackbone } from '../src/backbone/index.js';
 import { FeatureExtractor } from '../src/backbone/featureExtractor.js';
 import { readMvtecDataset } from '../src/data/mvtec.js';
 import { computeMetrics, groundTruthMask } from '../src/evaluation/evaluate.js';
-import { fitNpad, scoreImages } from '../src/method/npad/npad.js';
 import { DEFAULT_NPAD_OPTIONS, validateNpadOptions, type NpadOptions } from '../src/method/npad/options.js';
 import { releaseSessions } from '../src/onnx/session.js';
 import { inputSize } from '../src/image/preprocess.js';
+import { fitNpad } from '../src/method/npad/fit.js';
+import { scoreNpad } from '../src/method/npad/score.js';
+import { loadBackbone } from '../src/backbone/load.js';
 
 interface FitOverrides extends Partial<NpadOptions> {
   upsample?: 'nearest' | 'bilinear';
@@ -42,7 +43,7 @@ for (const fitText of fits.length ? fits : ['{}']) {
   const size = inputSize(preprocess);
   const extractor = await FeatureExtractor.create(backbone, { upsample: upsample ?? 'nearest' }, size);
   const t0 = performance.now();
-  const model = await fitNpad(dataset.train, extractor, { options, preprocess, batchSize: 16 });
+  const model = await fitNpad(dataset.train, extractor, { options, preprocess, featureGrid: { upsample: 'nearest' as const }, batchSize: 16 });
   const fitSeconds = (performance.now() - t0) / 1000;
   let masks: Uint8Array[] | null = null;
   for (const scoreText of values.score ?? ['{}']) {
@@ -52,7 +53,7 @@ for (const fitText of fits.length ? fits : ['{}']) {
     const maps: Float32Array[] = [];
     const scores: number[] = [];
     const t1 = performance.now();
-    await scoreImages(variant, extractor, dataset.test.map((t) => t.path), (i, r) => {
+    await scoreNpad(variant, extractor, dataset.test.map((t) => t.path), (i, r) => {
       maps[i] = r.map;
       scores[i] = r.score;
     });

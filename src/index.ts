@@ -14,12 +14,12 @@ export {
   type MethodName,
   type MethodOptions,
 } from './detector/config.js';
-export type { FittedModel } from './detector/methods.js';
+export type { FittedModel } from './method/registry.js';
 export { DEFAULT_NPAD_OPTIONS, NPAD_PRESETS, type NpadOptions, type NpadPreset } from './method/npad/options.js';
 export { DEFAULT_PADIM_OPTIONS, type PadimOptions } from './method/padim/padim.js';
 export { DEFAULT_PATCHCORE_OPTIONS, type PatchcoreOptions } from './method/patchcore/patchcore.js';
 export type { ScoredImage, ScoredImageHandler, ProgressCallback } from './method/types.js';
-export type { BackboneSpec } from './backbone/index.js';
+export type { BackboneSpec } from './backbone/types.js';
 export { readMvtecDataset, listImages, type MvtecDataset, type LabelledImage } from './data/mvtec.js';
 export { evaluateDetector, type DatasetEvaluation } from './evaluation/runEvaluation.js';
 export type { EvaluationMetrics } from './evaluation/evaluate.js';

@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import type * as ort from 'onnxruntime-node';
 import { type AttributeValue, GraphBuilder } from '../onnx/graph.js';
 import { type FloatTensor, cachedSession, createSession, releaseCachedSession, runFloat } from '../onnx/session.js';
-import type { Backbone, StageNames } from './index.js';
+import type { Backbone, StageNames } from './types.js';
 import { STAGES_INPUT, STAGES_OUTPUTS, stagesModel } from './stagesModel.js';
 import { NpadConfigError } from '../errors.js';
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { NpadInputError } from '../errors.js';
 import { createSession, runFloat } from '../onnx/session.js';
-import type { Backbone, StageNames } from './index.js';
+import type { Backbone, StageNames } from './types.js';
 import { hashFile } from './weightsHash.js';
 
 /** Image side used to learn the output channels when the model does not declare them (and fixes no size). */

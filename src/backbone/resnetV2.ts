@@ -12,7 +12,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { NpadInputError } from '../errors.js';
 import type { GraphBuilder } from '../onnx/graph.js';
-import type { Backbone, StageNames } from './index.js';
+import type { Backbone, ResnetV2Features, StageNames } from './types.js';
 import {
   type BatchNormParams,
   type ConvParams,
@@ -30,7 +30,6 @@ import { stagesModel } from './stagesModel.js';
 import { hashFiles } from './weightsHash.js';
 
 /** Which ResNet50-v2 stage outputs are features: the raw residual sums, or after the next BatchNorm + ReLU. */
-export type ResnetV2Features = 'post-activation' | 'raw';
 
 /** Blocks per stage (stages 1–3 of ResNet-50). */
 const BLOCKS = [3, 4, 6] as const;

@@ -3,7 +3,7 @@
  * backbones): the same nodes the feature extractor writes into its own graph, with named inputs and outputs.
  */
 import { GraphBuilder } from '../onnx/graph.js';
-import type { Backbone, StageNames } from './index.js';
+import type { Backbone, StageNames } from './types.js';
 
 /** Input name of a built-in stages model. */
 export const STAGES_INPUT = 'image';

@@ -9,7 +9,7 @@
 import { NpadConfigError, NpadInputError } from '../errors.js';
 import type { GraphBuilder } from '../onnx/graph.js';
 import { type TensorEntry, readSafetensorsFile, toFloat32 } from '../tensorfile/safetensors.js';
-import type { Backbone, StageNames } from './index.js';
+import type { Backbone, StageNames, TorchvisionArch } from './types.js';
 import {
   type BatchNormParams,
   type ConvParams,
@@ -23,7 +23,6 @@ import { stagesModel } from './stagesModel.js';
 import { hashFile } from './weightsHash.js';
 
 /** The torchvision architectures npad supports. */
-export type TorchvisionArch = 'resnet18' | 'resnet50' | 'wide_resnet50_2';
 
 /** The shape of a torchvision ResNet's stem and layers 1–3. */
 export interface TorchvisionArchSpec {

@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { listImages } from '../data/mvtec.js';
 import { DEFAULT_FALSE_ALARM_RATE, describeCalibration, manualCalibration } from '../detector/calibration.js';
+import { withFlags } from './userMessages.js';
 import { readModelCalibration, writeModelCalibration } from '../detector/calibrationFile.js';
 import { Detector } from '../detector/detector.js';
 import { NpadInputError } from '../errors.js';
@@ -45,7 +46,8 @@ export async function calibrateCommand(argv: string[]): Promise<number> {
       ...(values['image-threshold'] !== undefined ? { imageThreshold: numberFlag('image-threshold', values['image-threshold']) } : {}),
       ...(values['pixel-threshold'] !== undefined ? { pixelThreshold: numberFlag('pixel-threshold', values['pixel-threshold']) } : {}),
     };
-    const written = await writeModelCalibration(model, (stored) => manualCalibration(thresholds, stored), out);
+    const flags = { imageThreshold: '--image-threshold', pixelThreshold: '--pixel-threshold' };
+    const written = await withFlags(flags, () => writeModelCalibration(model, (stored) => manualCalibration(thresholds, stored), out));
     process.stdout.write(`saved ${out}: ${describeCalibration(written!)}\n`);
     return 0;
   }

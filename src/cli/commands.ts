@@ -9,6 +9,7 @@ import { FIT_HELP, fitCommand } from './fitCommand.js';
 import { CALIBRATE_HELP, calibrateCommand } from './calibrateCommand.js';
 import { PREDICT_HELP, predictCommand } from './predictCommand.js';
 import { SERVE_HELP, serveCommand } from './serveCommand.js';
+import { cliMessage } from './userMessages.js';
 
 const USAGE = `npad — N-pad visual anomaly detection
 
@@ -61,7 +62,7 @@ export async function runCommandLine(argv: string[]): Promise<void> {
   try {
     process.exitCode = await main(argv);
   } catch (e: unknown) {
-    if (isUserError(e)) process.stderr.write(`npad: ${e.message}\n`);
+    if (isUserError(e)) process.stderr.write(`npad: ${cliMessage(e)}\n`);
     else process.stderr.write(`npad: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     process.exitCode = isUserError(e) ? 2 : 1;
   }

@@ -2,13 +2,10 @@
  * The command-line flags that shape a detector, shared by `fit` and `eval`, turned into a DetectorConfigInput.
  */
 import path from 'node:path';
-import type { BackboneSpec } from '../backbone/index.js';
-import type { TorchvisionArch } from '../backbone/index.js';
 import { DEFAULT_METHOD_OPTIONS, METHODS, isMethodName, type CommonConfigInput, type DetectorConfigInput, type MethodName } from '../detector/config.js';
 import { NpadInputError } from '../errors.js';
-import { DEFAULT_NPAD_OPTIONS, NPAD_PRESETS, type NpadPreset } from '../method/npad/options.js';
-import { DEFAULT_PADIM_OPTIONS } from '../method/padim/padim.js';
-import { DEFAULT_PATCHCORE_OPTIONS } from '../method/patchcore/patchcore.js';
+import { METHOD_DEFINITIONS } from '../method/registry.js';
+import type { BackboneSpec, TorchvisionArch } from '../backbone/types.js';
 
 /** parseArgs option declarations of the configuration flags. */
 export const CONFIG_FLAGS = {
@@ -31,10 +28,10 @@ export const CONFIG_HELP = `Detector options (fit, and eval without --model):
   --method M             npad (default) | padim | patchcore (the N-pad paper's baselines, on the same backbone)
   --preset NAME          N-pad only: paper (k-means bank, no position-free map), exper1 … exper5 and npad (the
                          paper's ablations and full method, on its bank) or fast (docs/speed.md)
-  --dim N                channels kept, d (N-pad default ${DEFAULT_NPAD_OPTIONS.dim}, PaDiM ${DEFAULT_PADIM_OPTIONS.dim}; not PatchCore)
+  --dim N                channels kept, d (N-pad default ${DEFAULT_METHOD_OPTIONS.npad.dim}, PaDiM ${DEFAULT_METHOD_OPTIONS.padim.dim}; not PatchCore)
   --set KEY=VALUE        any option of the method, e.g. --set moduleD=false --set beta=0.5 (N-pad,
                          docs/method-choices.md), --set seed=7 (PaDiM), --set coresetRatio=0.01 (PatchCore,
-                         default ${DEFAULT_PATCHCORE_OPTIONS.coresetRatio}); an unknown KEY lists the method's options
+                         default ${DEFAULT_METHOD_OPTIONS.patchcore.coresetRatio}); an unknown KEY lists the method's options
   --resize N             resize side (default 256)
   --crop N|none          centre-crop side (default 224)
   --backbone B           resnet50-v2 (default), a torchvision/timm .safetensors file, or an .onnx file
@@ -118,8 +115,9 @@ export function configFromFlags(v: ConfigFlagValues): DetectorConfigInput {
     options[key] = parseOptionValue(method, key, pair.slice(eq + 1));
   }
   if (v.preset !== undefined) {
-    if (method !== 'npad') throw new NpadInputError(`--preset: presets are N-pad's; method ${method} has none`);
-    if (!(v.preset in NPAD_PRESETS)) throw new NpadInputError(`--preset: expected one of ${Object.keys(NPAD_PRESETS).join(', ')}, got '${v.preset}'`);
+    const presets = Object.keys(METHOD_DEFINITIONS[method].presets);
+    if (presets.length === 0) throw new NpadInputError(`--preset: method ${method} has none (presets are N-pad's)`);
+    if (!presets.includes(v.preset)) throw new NpadInputError(`--preset: expected one of ${presets.join(', ')}, got '${v.preset}'`);
   }
   const preprocess: { resize?: number; crop?: number | null } = {};
   if (v.resize !== undefined) preprocess.resize = integer('resize', v.resize);
@@ -134,12 +132,5 @@ export function configFromFlags(v: ConfigFlagValues): DetectorConfigInput {
     ...(v['batch-size'] ? { batchSize: integer('batch-size', v['batch-size']) } : {}),
   };
   // Option values are typed like the defaults here; their ranges and enumerations are checked by validateConfig.
-  switch (method) {
-    case 'npad':
-      return { ...(v.preset ? { preset: v.preset as NpadPreset } : {}), options, ...common };
-    case 'padim':
-      return { method, options, ...common };
-    case 'patchcore':
-      return { method, options, ...common };
-  }
+  return { method, ...(v.preset ? { preset: v.preset } : {}), options, ...common } as DetectorConfigInput;
 }

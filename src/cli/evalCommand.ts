@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { checkImages, checkTestItems, skippedLines, type SkippedInput } from '../data/checkImages.js';
 import { readMvtecDataset, type MvtecDataset } from '../data/mvtec.js';
 import { trainSubset } from '../data/subset.js';
+import { withFlags } from './userMessages.js';
 import { describeCalibration, f1MaxCalibration, type ScoreCalibration } from '../detector/calibration.js';
 import { writeModelCalibration } from '../detector/calibrationFile.js';
 import { Detector } from '../detector/detector.js';
@@ -60,7 +61,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const reportFile = values.report === 'none' ? null : (values.report ?? (values.json ? values.json.replace(/\.json$/i, '') + '.html' : 'npad-report.html'));
   const memoryGuard = memoryGuardFromFlag(values['memory-limit']);
   const dataset = await readMvtecDataset(root);
-  if (values['train-subset']) dataset.train = trainSubset(dataset.train, Number(values['train-subset']));
+  const subset = values['train-subset'];
+  if (subset) dataset.train = await withFlags({ 'training subset': '--train-subset' }, () => trainSubset(dataset.train, Number(subset)));
   const progress = terminalProgress();
   const models = values.model ?? [];
   const loaded = await Promise.all(models.map((m) => Detector.load(m))); // a bad model file stops the run before any check

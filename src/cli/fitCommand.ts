@@ -2,9 +2,10 @@
 import { parseArgs } from 'node:util';
 import { checkImages, skippedLines } from '../data/checkImages.js';
 import { trainSubset } from '../data/subset.js';
+import { withFlags } from './userMessages.js';
 import { DEFAULT_FALSE_ALARM_RATE, DEFAULT_HOLDOUT_FRACTION, describeCalibration, splitHoldout } from '../detector/calibration.js';
 import { Detector } from '../detector/detector.js';
-import type { StoragePrecision } from '../detector/modelTensors.js';
+import type { StoragePrecision } from '../method/types.js';
 import { NpadInputError } from '../errors.js';
 import { CONFIG_FLAGS, CONFIG_HELP, configFromFlags } from './configFlags.js';
 import { MEMORY_FLAG, MEMORY_HELP, memoryGuardFromFlag } from './memoryFlag.js';
@@ -36,7 +37,8 @@ export async function fitCommand(argv: string[]): Promise<number> {
   const falseAlarmRate = values['false-alarm-rate'] === undefined ? DEFAULT_FALSE_ALARM_RATE : fractionFlag('false-alarm-rate', values['false-alarm-rate']);
   const memoryGuard = memoryGuardFromFlag(values['memory-limit']);
   const all = await findTrainImages(positionals[0]!);
-  const images = values['train-subset'] ? trainSubset(all, Number(values['train-subset'])) : all;
+  const subset = values['train-subset'];
+  const images = subset ? await withFlags({ 'training subset': '--train-subset' }, () => trainSubset(all, Number(subset))) : all;
   const started = performance.now();
   const progress = terminalProgress();
   // Every image is decoded once up front: an unreadable one is named and left out instead of stopping the fit.
@@ -46,14 +48,13 @@ export async function fitCommand(argv: string[]): Promise<number> {
   }
   const skipped = skippedLines(checked.skipped, images.length, 'training images', `fitting on the other ${checked.readable.length}`);
   for (const line of skipped) process.stderr.write(`npad: ${line}\n`);
-  const { fit, holdout } = splitHoldout(checked.readable, holdoutFraction);
+  const { fit, holdout } = await withFlags({ 'held-out fraction': '--holdout' }, () => splitHoldout(checked.readable, holdoutFraction));
   const detector = await Detector.fit(fit, config, progress, memoryGuard);
   if (holdout.length) await detector.calibrate(holdout, { falseAlarmRate }, progress);
   await detector.save(values.out, { precision: storagePrecision(values.storage) });
   const seconds = (performance.now() - started) / 1000;
   process.stdout.write(`fitted on ${fit.length} images in ${seconds.toFixed(1)} s (peak memory ${peakRssMiB().toFixed(0)} MiB); saved ${values.out}\n`);
-  const fused = detector.fitted.method === 'npad' ? detector.fitted.model.fusion : null;
-  if (fused) process.stdout.write(`position-free bank: ${fused.bankSize} patch features; ${fused.heldOut} of the ${fit.length} images were held out of the fit to standardise the maps\n`);
+  if (detector.fitSummary) process.stdout.write(`${detector.fitSummary}\n`);
   process.stdout.write(
     detector.calibration
       ? `threshold: ${describeCalibration(detector.calibration)}\n`

@@ -258,14 +258,14 @@ export function manualCalibration(
   thresholds: { imageThreshold?: number; pixelThreshold?: number },
   previous: ScoreCalibration | null,
 ): ScoreCalibration {
-  const pick = (key: 'imageThreshold' | 'pixelThreshold', flag: string): number => {
+  const pick = (key: 'imageThreshold' | 'pixelThreshold'): number => {
     const v = thresholds[key] ?? previous?.[key];
-    if (v === undefined) throw new NpadInputError(`${flag} is needed: the model has no threshold to keep`);
-    if (!Number.isFinite(v)) throw new NpadInputError(`${flag}: expected a finite number, got ${String(v)}`);
+    if (v === undefined) throw new NpadInputError(`${key} is needed: the model has no threshold to keep`);
+    if (!Number.isFinite(v)) throw new NpadInputError(`${key}: expected a finite number, got ${String(v)}`);
     return v;
   };
-  const imageThreshold = pick('imageThreshold', '--image-threshold');
-  const pixelThreshold = pick('pixelThreshold', '--pixel-threshold');
+  const imageThreshold = pick('imageThreshold');
+  const pixelThreshold = pick('pixelThreshold');
   return {
     imageThreshold,
     pixelThreshold,
@@ -289,11 +289,11 @@ export function manualCalibration(
  * @throws NpadInputError when the fraction is out of range or nothing would be left to fit on
  */
 export function splitHoldout<T>(images: readonly T[], fraction: number, seed = 0): { fit: T[]; holdout: T[] } {
-  if (!(fraction >= 0 && fraction < 1)) throw new NpadInputError(`--holdout: expected a fraction in [0, 1), got ${String(fraction)}`);
+  if (!(fraction >= 0 && fraction < 1)) throw new NpadInputError(`held-out fraction: expected a fraction in [0, 1), got ${String(fraction)}`);
   if (fraction === 0) return { fit: [...images], holdout: [] };
   const count = Math.max(1, Math.round(fraction * images.length));
   if (count >= images.length) {
-    throw new NpadInputError(`--holdout ${fraction}: ${images.length} image${images.length === 1 ? '' : 's'} leave nothing to fit on after holding out ${count}; use --holdout 0 and set the threshold later (npad calibrate)`);
+    throw new NpadInputError(`held-out fraction ${fraction}: ${images.length} image${images.length === 1 ? '' : 's'} leave nothing to fit on after holding out ${count}; hold out none and set the threshold later`);
   }
   const held = new Set(sampleWithoutReplacement(images.length, count, seededRandom(seed)));
   return { fit: images.filter((_, i) => !held.has(i)), holdout: images.filter((_, i) => held.has(i)) };
@@ -360,4 +360,23 @@ function plural(n: number, what: string): string {
 
 function formatRate(r: number): string {
   return `${Number((100 * r).toPrecision(3))} %`;
+}
+
+/**
+ * A verdict asked of a detector that has no score threshold (never calibrated: fitted without held-out images, or
+ * by an npad older than thresholds). Its message says how to set one with the library; the CLI words it with its
+ * commands.
+ */
+export class NpadNoThresholdError extends NpadInputError {
+  /** @param modelFile the model file the detector was loaded from, when it was */
+  constructor(readonly modelFile: string | null) {
+    super(
+      `${modelFile ?? 'detector'}: the model has no score threshold, so it cannot call images good or defective ` +
+        `(it was fitted without held-out images, or by an older npad). Set one from good images it was not fitted on: ` +
+        `detector.calibrate(images); from a labelled test set: detector.setCalibration(f1MaxCalibration(...)); ` +
+        `or by hand: detector.setCalibration(manualCalibration({ imageThreshold, pixelThreshold }, null)) (see docs/scores.md)`,
+      modelFile ?? undefined,
+    );
+    this.name = 'NpadNoThresholdError';
+  }
 }

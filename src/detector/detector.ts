@@ -3,34 +3,20 @@
  * It ties the backbone, the method (N-pad, PaDiM or PatchCore) and the model file together; the CLI and any
  * other face call this.
  */
-import { loadBackbone, type Backbone, type BackboneSpec } from '../backbone/index.js';
+import { loadBackbone, parseStoredBackbone } from '../backbone/load.js';
+import type { Backbone, BackboneSpec } from '../backbone/types.js';
 import { FeatureExtractor } from '../backbone/featureExtractor.js';
 import { NpadConfigError, NpadInputError } from '../errors.js';
-import { validatePreprocessOptions, inputSize, maxShift } from '../image/preprocess.js';
+import { inputSize, validatePreprocessOptions } from '../image/preprocess.js';
 import type { ImageSource } from '../image/source.js';
-import { validateNpadOptions } from '../method/npad/options.js';
-import { validatePadimOptions } from '../method/padim/padim.js';
-import { validatePatchcoreOptions } from '../method/patchcore/patchcore.js';
+import { checkOptionKeys } from '../method/optionChecks.js';
+import { definitionOf, type FittedModel } from '../method/registry.js';
+import type { ProgressCallback, ScoredImageHandler, StoragePrecision } from '../method/types.js';
 import { loadModel, saveModel } from '../model/modelFile.js';
-import {
-  DEFAULT_METHOD_OPTIONS,
-  METHODS,
-  isMethodName,
-  configInputFor,
-  resolveConfig,
-  type CommonConfigInput,
-  type DetectorConfig,
-  type DetectorConfigInput,
-  type MethodName,
-  type MethodOptions,
-} from './config.js';
-import { DEFAULT_FALSE_ALARM_RATE, holdoutCalibration, parseCalibration, type ScoreCalibration } from './calibration.js';
-import { fitMethod, scoreMethod, type FittedModel } from './methods.js';
+import { METHODS, isMethodName, configInputFor, resolveConfig, settingsOf, type CommonConfigInput, type DetectorConfig, type DetectorConfigInput, type MethodName } from './config.js';
+import { DEFAULT_FALSE_ALARM_RATE, NpadNoThresholdError, holdoutCalibration, parseCalibration, type ScoreCalibration } from './calibration.js';
 import { checkFitMemory, geometryOf, type MemoryGuardOptions } from './memoryEstimate.js';
-import { checkModelGrid, checkOptionLimits, parseStoredBackbone } from './loadChecks.js';
 import { predictImages, type PredictionHandler, type SkippedImageHandler } from './predict.js';
-import { checkModelMeta, fittedModelFromTensors, fittedModelToTensors, formatVersionOf, type StoragePrecision } from './modelTensors.js';
-import type { ProgressCallback, ScoredImageHandler } from '../method/types.js';
 
 /** How {@link Detector.save} writes the model. */
 export interface SaveOptions {
@@ -41,43 +27,18 @@ export interface SaveOptions {
   precision?: StoragePrecision;
 }
 
-/** Rejects option keys the method does not have (e.g. PatchCore's coresetRatio given to PaDiM). */
-function checkOptionKeys(method: MethodName, options: object): void {
-  const known = DEFAULT_METHOD_OPTIONS[method];
-  for (const key of Object.keys(options)) {
-    if (!(key in known)) throw new NpadConfigError(`option ${key} does not apply to method ${method} (its options: ${Object.keys(known).join(', ')})`);
-  }
-}
-
 /** Checks a whole configuration, naming the bad option. */
 export function validateConfig(config: DetectorConfig): void {
   const method: unknown = config.method;
   if (!isMethodName(method)) throw new NpadConfigError(`method must be one of ${METHODS.join(', ')}; got ${String(method)}`);
-  checkOptionKeys(config.method, config.options);
-  switch (config.method) {
-    case 'npad':
-      validateNpadOptions(config.options);
-      // Shifting in image space moves the crop window inside the resized image, so it needs that margin.
-      if (config.options.moduleD && config.options.shiftSpace === 'image' && config.options.shiftMax > maxShift(config.preprocess)) {
-        throw new NpadConfigError(
-          `option shiftMax = ${config.options.shiftMax} needs ${config.options.shiftMax} px between the crop and the resized image on each side ` +
-            `(resize ${config.preprocess.resize}, crop ${String(config.preprocess.crop)} leave ${maxShift(config.preprocess)}): lower shiftMax or turn moduleD off`,
-        );
-      }
-      break;
-    case 'padim':
-      validatePadimOptions(config.options);
-      break;
-    case 'patchcore':
-      validatePatchcoreOptions(config.options);
-      break;
-  }
+  const definition = definitionOf(method);
+  checkOptionKeys(method, config.options, definition.defaults);
+  definition.validate(settingsOf(config));
   validatePreprocessOptions(config.preprocess);
   if (config.featureGrid.upsample !== 'nearest' && config.featureGrid.upsample !== 'bilinear') {
     throw new NpadConfigError(`featureGrid.upsample must be 'nearest' or 'bilinear', got ${String(config.featureGrid.upsample)}`);
   }
   if (!Number.isInteger(config.batchSize) || config.batchSize < 1) throw new NpadConfigError(`batchSize must be a positive integer, got ${config.batchSize}`);
-  checkOptionLimits(config);
 }
 
 export class Detector {
@@ -97,6 +58,11 @@ export class Detector {
   /** Side of the square anomaly maps this detector produces. */
   get mapSize(): number {
     return inputSize(this.config.preprocess);
+  }
+
+  /** What the fit made that a user should hear about beyond the usual (N-pad: its position-free bank), or null. */
+  get fitSummary(): string | null {
+    return definitionOf(this.fitted.method).fitSummary(this.fitted.model);
   }
 
   /**
@@ -124,8 +90,8 @@ export class Detector {
     const extractor = await FeatureExtractor.create(backbone, config.featureGrid, inputSize(config.preprocess));
     // Before any fitting work, with the channels and grid of the backbone as loaded.
     checkFitMemory(config, trainImages.length, guard, geometryOf(extractor));
-    const fitted = await fitMethod(config, trainImages, extractor, progress);
-    return new Detector(config, backbone, extractor, fitted);
+    const model = await definitionOf(config.method).fit(trainImages, extractor, settingsOf(config), progress);
+    return new Detector(config, backbone, extractor, { method: config.method, model } as FittedModel);
   }
 
   /**
@@ -145,8 +111,10 @@ export class Detector {
       );
     }
     const extractor = await FeatureExtractor.create(backbone, config.featureGrid, inputSize(config.preprocess));
-    const fitted = fittedModelFromTensors(config, stored.model, peek.tensors, path);
-    await checkModelGrid(fitted, extractor, path); // the configuration JSON is not checksummed: it must match the tensors
+    const definition = definitionOf(config.method);
+    const model = definition.fromTensors(settingsOf(config), stored.model, peek.tensors, path);
+    await definition.checkGrid(model, extractor, path); // the configuration JSON is not checksummed: it must match the tensors
+    const fitted = { method: config.method, model } as FittedModel;
     const detector = new Detector(config, backbone, extractor, fitted);
     // Files written before thresholds existed have none: they load, and predict explains how to calibrate.
     const calibration = peek.header.config.calibration;
@@ -157,14 +125,15 @@ export class Detector {
 
   /** Writes the detector to `path` atomically (a crash mid-save leaves any previous file intact). */
   async save(path: string, options: SaveOptions = {}): Promise<void> {
-    const { meta, tensors } = fittedModelToTensors(this.fitted, options.precision ?? 'f32');
+    const definition = definitionOf(this.fitted.method);
+    const { meta, tensors } = definition.toTensors(this.fitted.model, options.precision ?? 'f32');
     await saveModel(
       path,
       {
         method: this.config.method,
         config: { detector: this.config, model: meta, ...(this.currentCalibration ? { calibration: this.currentCalibration } : {}) },
         backbone: { id: this.backbone.id, weightsSha256: this.backbone.weightsSha256 },
-        formatVersion: formatVersionOf(meta),
+        formatVersion: definition.formatVersion(meta),
       },
       tensors,
     );
@@ -172,7 +141,7 @@ export class Detector {
 
   /** Scores images (files, encoded bytes or pixels); `onImage` receives each result in order. */
   async score(inputs: readonly ImageSource[], onImage: ScoredImageHandler): Promise<void> {
-    await scoreMethod(this.fitted, this.extractor, inputs, onImage);
+    await definitionOf(this.fitted.method).score(this.fitted.model, this.extractor, inputs, onImage);
   }
 
   /**
@@ -205,14 +174,7 @@ export class Detector {
    */
   requireCalibration(): ScoreCalibration {
     if (this.currentCalibration) return this.currentCalibration;
-    const model = this.loadedFrom ?? 'MODEL';
-    throw new NpadInputError(
-      `${this.loadedFrom ?? 'detector'}: the model has no score threshold, so it cannot call images good or defective ` +
-        `(it was fitted with --holdout 0, or by an older npad). Set one from good images it was not fitted on: ` +
-        `npad calibrate ${model} --good DIR; or from a labelled test set: npad eval DATASET --model ${model} --save-threshold f1-max; ` +
-        `or by hand: npad calibrate ${model} --image-threshold X --pixel-threshold Y (see docs/scores.md)`,
-      this.loadedFrom ?? undefined,
-    );
+    throw new NpadNoThresholdError(this.loadedFrom);
   }
 
   /**
@@ -236,19 +198,9 @@ function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
-/**
- * Options added after files were written, with the value that reproduces those files where it differs from today's
- * default: N-pad files from before option `bank` were fitted with the paper's k-means bank.
- */
-const OPTIONS_BEFORE_THEY_EXISTED: { readonly [M in MethodName]: Partial<MethodOptions[M]> } = {
-  npad: { bank: 'kmeans' },
-  padim: {},
-  patchcore: {},
-};
-
-/** A model file's options with those it predates filled as its npad fitted them (OPTIONS_BEFORE_THEY_EXISTED). */
+/** A model file's options with those it predates filled as its npad fitted them (the method's optionsBeforeTheyExisted). */
 function withOptionsOfItsTime(method: MethodName, options: Record<string, unknown>): Record<string, unknown> {
-  return { ...OPTIONS_BEFORE_THEY_EXISTED[method], ...options };
+  return { ...definitionOf(method).optionsBeforeTheyExisted, ...options };
 }
 
 /**
@@ -264,7 +216,7 @@ function parseStoredConfig(headerMethod: string, config: Record<string, unknown>
     throw new NpadInputError(`${file}: model file has no valid ${isMethodName(headerMethod) ? headerMethod : 'npad'} configuration`, file);
   }
   if (method !== headerMethod) throw new NpadInputError(`${file}: model file says method ${headerMethod} but its configuration is for ${method}`, file);
-  checkModelMeta(method, model, file);
+  definitionOf(method).checkMeta(model, file);
   const common: CommonConfigInput = {
     preprocess: detector.preprocess as Partial<DetectorConfig['preprocess']>,
     backbone: parseStoredBackbone(detector.backbone, file),

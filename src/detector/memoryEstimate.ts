@@ -3,21 +3,9 @@
  * cannot fit the machine, suggesting one that can. A fit that runs out of memory is killed by the OS after
  * minutes of work with no message; a refusal up front names the numbers and the way out.
  *
- * The estimate follows the fitting code's large buffers (src/method, src/engine) phase by phase and takes the
- * largest phase; the constants for what is not counted buffer by buffer (the process, onnxruntime and the
- * backbone; backbone activations; transient chunk copies) are calibrated against measured peak RSS
- * (docs/robustness.md lists the comparison):
- *
- * - N-pad: per module on, streaming statistics P × (d + d(d+1)/2) float64 and a Gaussian grid P × d² float32
- *   (0.625 · d² from d = 384 on, packed by symmetry),
- *   with P the feature grid's positions (the loaded backbone's stage-1 grid: (input / 4)² for a ResNet); module A's statistics are released before module B's inverses; the
- *   k-means sample (≤ kmeansSample × d float32); with the position-free bank (option bank 'patch-coreset') instead
- *   PatchCore's terms below for the images fitted on, while the statistics are held, and the bank afterwards.
- * - PaDiM: one set of statistics and one grid.
- * - PatchCore: every nominal patch feature (training images × the patch grid, stage 2's: (input / 8)² for a ResNet,
- *   × embedDim float32) until the coreset is drawn, plus its random projection, the candidate distance rows and
- *   the final bank.
- * - every method: the process baseline and one batch of decoded images and backbone activations.
+ * The estimate adds up, phase by phase, the large buffers each method's definition lists (its memoryPhases, with
+ * the shared parts of method/parts/memoryParts.ts) and takes the largest phase; the process itself (Node,
+ * onnxruntime, the backbone) is added to every phase, calibrated against measured peak RSS (docs/robustness.md).
  *
  * Available memory is the smaller of os.totalmem() and the cgroup limit (v2 memory.max or v1
  * memory.limit_in_bytes), minus a margin for the OS and other processes; NPAD_MEMORY_LIMIT (or an explicit
@@ -26,15 +14,13 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { NpadInputError } from '../errors.js';
-import { CORESET_CANDIDATES } from '../engine/coreset.js';
-import { KERNEL_CHUNK_BYTES } from '../engine/kernels.js';
-import { packedBlockBounds, packedMatrixSize } from '../engine/packedPrecision.js';
-import { GATHER_BUDGET_BYTES } from '../engine/positionStatistics.js';
-import { PRECISION_CHUNK_BYTES } from '../method/parts/gaussians.js';
 import type { FeatureExtractor } from '../backbone/featureExtractor.js';
-import { heldOutCount, npadPatchBankOptions, usesPatchBank } from '../method/npad/npad.js';
-import type { DetectorConfig } from './config.js';
 import { inputSize } from '../image/preprocess.js';
+import { definitionOf } from '../method/registry.js';
+import type { FeatureGeometry, MemoryPart, MemoryPhase } from '../method/types.js';
+import { settingsOf, type DetectorConfig } from './config.js';
+
+export type { FeatureGeometry, MemoryPart } from '../method/types.js';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -44,39 +30,8 @@ const GiB = 2 ** 30;
  * Measured 541 MiB (peak RSS of a fit at d = 12 on 4 images, under tsx); rounded up.
  */
 const BASELINE_BYTES = 550 * MiB;
-/**
- * Backbone activations, decoded images and feature copies per image of a batch at a 224-pixel input, scaled by
- * the input area; measured as (peak RSS − baseline) / 16 with batches of 16 images at d = 12 (where the
- * statistics are negligible). N-pad's channel-count pass builds the full 1792 × 56 × 56 grid (37 MiB per image
- * measured); PaDiM and N-pad with random channels extract only the d selected channels (2 MiB); PatchCore copies
- * the raw stages 2–3 out and embeds them (45 MiB with its bank's share removed).
- */
-const ACTIVATIONS_PER_IMAGE_224 = { fullGrid: 40 * MiB, selected: 4 * MiB, patchcore: 48 * MiB } as const;
-/**
- * Copies of a precision chunk alive at once, as calibrated on the code that built a chunk's covariances and
- * onnxruntime's inverse output whole: two copies fit the measured d = 550 and MTD-without-crop peaks within 1 %
- * (docs/robustness.md). Today's code inverts 8 MiB runs, so this errs high by up to one chunk (256 MiB). Fits
- * measured since (bench/run.ts, bottle): N-pad d = 100 / 200 / 550 at 1.69 / 2.52 / 11.80 GiB against estimates
- * of 1.64 / 2.62 / 11.93; PaDiM d = 100 at 1.28 GiB against 1.01 (its gather buffer holds all 209 images at that
- * d, and the backbone's arena a batch of activations).
- */
-const PRECISION_CHUNK_COPIES = 2;
-/*
- * Budgets owned by the code that allocates them, imported: a precision chunk (PRECISION_CHUNK_BYTES), the images
- * the streaming Gram gathers for one call (GATHER_BUDGET_BYTES, per module; at the measured sizes the feature phase
- * stays below the Gaussian phases), one k-means assignment run's distance block (KERNEL_CHUNK_BYTES), the coreset's
- * candidate distance rows (CORESET_CANDIDATES).
- */
 /** Channels of stages 1–3 of the ResNet-50 family, assumed when the backbone is not loaded yet. */
 const RESNET50_CHANNELS = 1792;
-
-/** One named share of an estimate. */
-export interface MemoryPart {
-  /** What the memory holds, e.g. "module A statistics". */
-  what: string;
-  /** Bytes. */
-  bytes: number;
-}
 
 /** Estimated peak memory of a fit. */
 export interface MemoryEstimate {
@@ -104,18 +59,6 @@ export interface MemoryGuardOptions {
   memoryLimit?: number;
 }
 
-/** The sizes a fit's buffers follow: the backbone's stages 1–3 and the feature grids they give at the input size. */
-export interface FeatureGeometry {
-  /** Channels of stages 1–3 together (1792 for the ResNet-50 family). */
-  channels: number;
-  /** Rows and columns of the feature grid (stage 1's: N-pad, PaDiM). */
-  gridHeight: number;
-  gridWidth: number;
-  /** Rows and columns of the patch grid (stage 2's: PatchCore, N-pad's position-free bank). */
-  patchHeight: number;
-  patchWidth: number;
-}
-
 /**
  * The geometry of a loaded backbone: its channel count and its measured stage-1 grid (FeatureExtractor runs it once
  * on a blank image); stage 2 at half that grid, as in every backbone whose stages double their stride.
@@ -136,34 +79,8 @@ export function assumedGeometry(config: DetectorConfig): FeatureGeometry {
   return { channels, gridHeight: side, gridWidth: side, patchHeight: Math.ceil(side / 2), patchWidth: Math.ceil(side / 2) };
 }
 
-/** Bytes of one module's streaming statistics: reference (f32), sums (f64) and packed scatter (f64) per position. */
-function statisticsBytes(positions: number, d: number): number {
-  return positions * (4 * d + 8 * d + 8 * ((d * (d + 1)) / 2));
-}
-
-/** Bytes of one Gaussian grid: means and the precision matrices, float32, packed by symmetry from d = 384 on. */
-function gridBytes(positions: number, d: number): number {
-  return positions * (4 * d + 4 * packedMatrixSize(packedBlockBounds(d), d));
-}
-
-/** Transient copies of precision chunks while a grid is inverted. */
-function chunkBytes(positions: number, d: number): number {
-  return PRECISION_CHUNK_COPIES * Math.min(PRECISION_CHUNK_BYTES, positions * 4 * d * d);
-}
-
-/** One batch of decoded images and backbone activations. */
-function batchBytes(config: DetectorConfig, batch: number, input: number): number {
-  const perImage =
-    config.method === 'patchcore'
-      ? ACTIVATIONS_PER_IMAGE_224.patchcore
-      : config.method === 'npad' && config.options.channelSelection !== 'random'
-        ? ACTIVATIONS_PER_IMAGE_224.fullGrid
-        : ACTIVATIONS_PER_IMAGE_224.selected;
-  return batch * perImage * (input / 224) ** 2;
-}
-
 /** The largest of several phases, each a list of parts; the baseline is added to every phase. */
-function peakOf(phases: { phase: string; parts: MemoryPart[] }[]): MemoryEstimate {
+function peakOf(phases: readonly MemoryPhase[]): MemoryEstimate {
   let best: MemoryEstimate | null = null;
   for (const p of phases) {
     const parts = [{ what: 'process, onnxruntime and backbone', bytes: BASELINE_BYTES }, ...p.parts.filter((x) => x.bytes > 0)];
@@ -174,7 +91,7 @@ function peakOf(phases: { phase: string; parts: MemoryPart[] }[]): MemoryEstimat
 }
 
 /**
- * Estimates the peak memory of fitting `config` on `trainCount` images (N-pad, PaDiM or PatchCore).
+ * Estimates the peak memory of fitting `config` on `trainCount` images, from its method's phases.
  *
  * @param config a complete, validated configuration
  * @param trainCount number of nominal images (PatchCore's and the position-free bank's memory grow with it)
@@ -183,93 +100,7 @@ function peakOf(phases: { phase: string; parts: MemoryPart[] }[]): MemoryEstimat
  * @returns the estimated peak, its phase and its parts
  */
 export function estimateFitMemory(config: DetectorConfig, trainCount: number, geometry: FeatureGeometry = assumedGeometry(config)): MemoryEstimate {
-  const input = inputSize(config.preprocess);
-  const P = geometry.gridHeight * geometry.gridWidth;
-  const batch = Math.max(1, Math.min(config.batchSize, trainCount));
-  const images = { what: `a batch of ${batch} images and backbone activations`, bytes: batchBytes(config, batch, input) };
-  switch (config.method) {
-    case 'npad': {
-      const o = config.options;
-      const d = Math.min(o.dim, geometry.channels);
-      const stats = (m: string): MemoryPart => ({ what: `module ${m} statistics (${P} positions × d = ${d})`, bytes: statisticsBytes(P, d) });
-      const grid = (m: string): MemoryPart => ({ what: `module ${m} Gaussians (${P} precision matrices ${d}×${d})`, bytes: gridBytes(P, d) });
-      const chunks: MemoryPart = { what: 'precision matrices being inverted', bytes: chunkBytes(P, d) };
-      const sample = o.moduleB && !usesPatchBank(o) ? Math.min(o.kmeansSample, trainCount * P) : 0;
-      const reservoir: MemoryPart = { what: `k-means sample (${sample} vectors)`, bytes: sample * d * 4 };
-      const streamFeatures: MemoryPart = {
-        what: 'feature copies of a batch',
-        bytes: (o.moduleB ? 4 : 2) * batch * d * P * 4 + Math.min(GATHER_BUDGET_BYTES, P * 4 * (d * d + batch * d)),
-      };
-      // The position-free bank: its patch features until the coreset (drawn before the Gaussians), then the bank.
-      const fused = usesPatchBank(o);
-      const fitImages = fused ? Math.max(1, trainCount - heldOutCount(trainCount, o.fusionHoldout)) : trainCount;
-      const b = npadPatchBankOptions(o);
-      const bank = fused ? patchBankParts(fitImages, geometry, { embedDim: b.embedDim, projectionDim: b.coreset.projectionDim, startPoints: b.coreset.startPoints, ratio: b.coreset.ratio }) : null;
-      const patchActivations: MemoryPart = { what: 'stages 2–3 of a batch for the patch features', bytes: fused ? batch * ACTIVATIONS_PER_IMAGE_224.patchcore * (input / 224) ** 2 : 0 };
-      const kept = bank ? [bank.bank] : [];
-      const phases: { phase: string; parts: MemoryPart[] }[] = [
-        {
-          phase: 'feature extraction',
-          parts: [...(o.moduleA ? [stats('A')] : []), ...(o.moduleB ? [stats('B'), reservoir] : []), images, streamFeatures, ...(bank ? [bank.all, patchActivations] : [])],
-        },
-      ];
-      if (bank) phases.push({ phase: 'patch bank coreset', parts: [...(o.moduleA ? [stats('A')] : []), stats('B'), ...bank.coreset] });
-      if (o.moduleA) {
-        phases.push({ phase: 'module A Gaussians', parts: [stats('A'), ...(o.moduleB ? [stats('B'), reservoir] : []), grid('A'), chunks, ...kept] });
-      }
-      if (o.moduleB) {
-        const kmeans: MemoryPart = { what: 'k-means assignment', bytes: KERNEL_CHUNK_BYTES };
-        phases.push({ phase: 'module B Gaussians', parts: [stats('B'), reservoir, ...(o.moduleA ? [grid('A')] : []), grid('B'), chunks, ...(fused ? kept : [kmeans])] });
-      }
-      return peakOf(phases);
-    }
-    case 'padim': {
-      const d = Math.min(config.options.dim, geometry.channels);
-      const stats: MemoryPart = { what: `statistics (${P} positions × d = ${d})`, bytes: statisticsBytes(P, d) };
-      const streamFeatures: MemoryPart = { what: 'feature copies of a batch', bytes: 2 * batch * d * P * 4 + Math.min(GATHER_BUDGET_BYTES, P * 4 * (d * d + batch * d)) };
-      return peakOf([
-        { phase: 'feature extraction', parts: [stats, images, streamFeatures] },
-        {
-          phase: 'Gaussians',
-          parts: [stats, { what: `Gaussians (${P} precision matrices ${d}×${d})`, bytes: gridBytes(P, d) }, { what: 'precision matrices being inverted', bytes: chunkBytes(P, d) }],
-        },
-      ]);
-    }
-    case 'patchcore': {
-      const o = config.options;
-      const bank = patchBankParts(trainCount, geometry, { embedDim: o.embedDim, projectionDim: o.projectionDim, startPoints: o.startPoints, ratio: o.coresetRatio });
-      return peakOf([
-        { phase: 'feature extraction', parts: [bank.all, images] },
-        { phase: 'coreset', parts: bank.coreset },
-      ]);
-    }
-  }
-}
-
-/**
- * A patch bank's memory (PatchCore, N-pad's position-free bank): every nominal patch feature until the coreset is
- * drawn (`all`), what the coreset phase holds (`coreset`, `all` and `bank` included), and the bank it leaves (`bank`).
- */
-function patchBankParts(
-  images: number,
-  geometry: FeatureGeometry,
-  o: { embedDim: number; projectionDim: number; startPoints: number; ratio: number },
-): { all: MemoryPart; coreset: MemoryPart[]; bank: MemoryPart } {
-  const n = images * geometry.patchHeight * geometry.patchWidth;
-  const E = o.embedDim;
-  const all: MemoryPart = { what: `all ${n} patch features (${images} images × ${geometry.patchHeight}×${geometry.patchWidth} × ${E})`, bytes: n * E * 4 };
-  const projected = o.projectionDim > 0 ? o.projectionDim : E;
-  const bank: MemoryPart = { what: `the memory bank (${Math.round(100 * o.ratio * 100) / 100} %)`, bytes: Math.floor(n * o.ratio) * E * 4 };
-  return {
-    all,
-    coreset: [
-      all,
-      { what: `their projection to ${projected} dimensions`, bytes: o.projectionDim > 0 ? n * o.projectionDim * 4 : 0 },
-      { what: 'coreset distances', bytes: (CORESET_CANDIDATES + o.startPoints + 3) * n * 4 },
-      bank,
-    ],
-    bank,
-  };
+  return peakOf(definitionOf(config.method).memoryPhases(settingsOf(config), trainCount, geometry));
 }
 
 /**
@@ -383,48 +214,91 @@ function largestFitting(high: number, fits: (v: number) => boolean): number | nu
   return lo;
 }
 
-/** Ways to make the fit smaller that would fit `budget`, as "option (flag): about X" phrases. */
-function suggestions(config: DetectorConfig, trainCount: number, budget: number, geometry: FeatureGeometry): string[] {
-  const out: string[] = [];
+/** A smaller setting that would fit the budget, and the memory it would need. */
+export interface FittingChange {
+  /** What changes: an option of the method, the number of training images, or the batch size. */
+  setting: { option: string } | 'trainImages' | 'batchSize';
+  /** Its new value. */
+  value: number;
+  /** The estimate with it, bytes. */
+  bytes: number;
+}
+
+/** Smaller settings that would fit `budget`: the method's remedies (MethodDefinition.memoryRemedies), then a smaller batch. */
+function fittingChanges(config: DetectorConfig, trainCount: number, budget: number, geometry: FeatureGeometry): FittingChange[] {
+  const out: FittingChange[] = [];
   const need = (c: DetectorConfig, n = trainCount): number => estimateFitMemory(c, n, geometry).bytes;
   const fits = (c: DetectorConfig, n = trainCount): boolean => need(c, n) <= budget;
-  switch (config.method) {
-    case 'npad':
-    case 'padim': {
-      const d = largestFitting(config.options.dim - 1, (v) => fits(withOptions(config, { dim: v })));
-      if (d !== null) out.push(`dim ${d} (--dim ${d}), about ${formatBytes(need(withOptions(config, { dim: d })))}`);
-      break;
-    }
-    case 'patchcore': {
-      const o = config.options;
-      if (o.coresetRatio > 0.01) {
-        const small = withOptions(config, { coresetRatio: 0.01 });
-        if (fits(small)) out.push(`coresetRatio 0.01 (--set coresetRatio=0.01), about ${formatBytes(need(small))}`);
-      }
+  const options = config.options as unknown as Record<string, number>;
+  for (const remedy of definitionOf(config.method).memoryRemedies) {
+    if ('trainImages' in remedy) {
       const n = largestFitting(trainCount - 1, (v) => fits(config, v));
-      if (n !== null) out.push(`${n} training images (--train-subset ${n}), about ${formatBytes(need(config, n))}`);
-      const e = largestFitting(o.embedDim - 1, (v) => fits(withOptions(config, { embedDim: v })));
-      if (e !== null) out.push(`embedDim ${e} (--set embedDim=${e}), about ${formatBytes(need(withOptions(config, { embedDim: e })))}`);
-      break;
+      if (n !== null) out.push({ setting: 'trainImages', value: n, bytes: need(config, n) });
+    } else if (remedy.to === 'largest') {
+      const v = largestFitting(options[remedy.option]! - 1, (x) => fits(withOptions(config, { [remedy.option]: x })));
+      if (v !== null) out.push({ setting: { option: remedy.option }, value: v, bytes: need(withOptions(config, { [remedy.option]: v })) });
+    } else if (options[remedy.option]! > remedy.to) {
+      const smaller = withOptions(config, { [remedy.option]: remedy.to });
+      if (fits(smaller)) out.push({ setting: { option: remedy.option }, value: remedy.to, bytes: need(smaller) });
     }
   }
   if (config.batchSize > 1) {
     const b = largestFitting(config.batchSize - 1, (v) => fits({ ...config, batchSize: v }));
-    if (b !== null) out.push(`batch size ${b} (--batch-size ${b}), about ${formatBytes(need({ ...config, batchSize: b }))}`);
+    if (b !== null) out.push({ setting: 'batchSize', value: b, bytes: need({ ...config, batchSize: b }) });
   }
   return out;
 }
 
-/** "N-pad with d = 550" and the like, for messages. */
-function describe(config: DetectorConfig, trainCount: number): string {
-  const size = inputSize(config.preprocess);
-  switch (config.method) {
-    case 'npad':
-      return `N-pad with d = ${config.options.dim} on ${size}×${size} inputs`;
-    case 'padim':
-      return `PaDiM with d = ${config.options.dim} on ${size}×${size} inputs`;
-    case 'patchcore':
-      return `PatchCore on ${trainCount} images of ${size}×${size} (coresetRatio ${config.options.coresetRatio}, embedDim ${config.options.embedDim})`;
+/** How a face names the settings of a {@link NpadMemoryError}: the library's option names, the CLI's flags. */
+export interface MemoryErrorWording {
+  /** One change, e.g. "dim 120 (option dim)" or "dim 120 (--dim 120)". */
+  change(c: FittingChange): string;
+  /** How to set the memory limit by hand. */
+  limit: string;
+}
+
+/** The library's wording: option and field names. */
+export const LIBRARY_MEMORY_WORDING: MemoryErrorWording = {
+  change: (c) =>
+    c.setting === 'trainImages'
+      ? `${c.value} training images`
+      : c.setting === 'batchSize'
+        ? `batch size ${c.value} (batchSize)`
+        : `${c.setting.option} ${c.value} (option ${c.setting.option})`,
+  limit: 'the memoryLimit of the guard options or NPAD_MEMORY_LIMIT',
+};
+
+/**
+ * A fit refused because its estimated peak memory exceeds the budget. It carries the figures and the smaller
+ * settings that would fit, so that each face can word them its own way ({@link messageWith}).
+ */
+export class NpadMemoryError extends NpadInputError {
+  constructor(
+    /** The fit in a few words, e.g. "N-pad with d = 550 on 224×224 inputs". */
+    readonly fit: string,
+    /** The estimate that did not fit. */
+    readonly estimate: MemoryEstimate,
+    /** The budget it did not fit. */
+    readonly budget: MemoryBudget,
+    /** Smaller settings that would fit, in the order they are suggested. */
+    readonly changes: readonly FittingChange[],
+  ) {
+    super('');
+    this.name = 'NpadMemoryError';
+    this.message = this.messageWith(LIBRARY_MEMORY_WORDING);
+  }
+
+  /** The message with the settings named as `wording` names them. */
+  messageWith(wording: MemoryErrorWording): string {
+    const biggest = [...this.estimate.parts].sort((a, b) => b.bytes - a.bytes).slice(0, 3);
+    const ideas = this.changes.map((c) => `${wording.change(c)}, about ${formatBytes(c.bytes)}`);
+    return (
+      `not enough memory: fitting ${this.fit} needs about ${formatBytes(this.estimate.bytes)} ` +
+      `(at ${this.estimate.phase}: ${biggest.map((p) => `${p.what} ${formatBytes(p.bytes)}`).join(', ')}), ` +
+      `more than the ${formatBytes(this.budget.bytes)} available (${this.budget.source}). ` +
+      (ideas.length > 0 ? `Would fit: ${ideas.join('; ')}. ` : 'No smaller setting of this method fits; use a machine with more memory. ') +
+      `If the estimate is wrong for this machine, set the limit with ${wording.limit}.`
+    );
   }
 }
 
@@ -437,7 +311,7 @@ function describe(config: DetectorConfig, trainCount: number): string {
  * @param options an explicit memory limit (default: NPAD_MEMORY_LIMIT, else the machine's, see {@link memoryBudget})
  * @param geometry the loaded backbone's channels and grids ({@link geometryOf}; default {@link assumedGeometry})
  * @returns the estimate, when it fits
- * @throws NpadInputError "not enough memory …" naming the estimate, the budget and its source, and suggestions
+ * @throws NpadMemoryError "not enough memory …" naming the estimate, the budget and its source, and smaller settings
  */
 export function checkFitMemory(
   config: DetectorConfig,
@@ -448,13 +322,6 @@ export function checkFitMemory(
   const estimate = estimateFitMemory(config, trainCount, geometry);
   const budget = memoryBudget(options.memoryLimit);
   if (estimate.bytes <= budget.bytes) return estimate;
-  const ideas = suggestions(config, trainCount, budget.bytes, geometry);
-  const biggest = [...estimate.parts].sort((a, b) => b.bytes - a.bytes).slice(0, 3);
-  throw new NpadInputError(
-    `not enough memory: fitting ${describe(config, trainCount)} needs about ${formatBytes(estimate.bytes)} ` +
-      `(at ${estimate.phase}: ${biggest.map((p) => `${p.what} ${formatBytes(p.bytes)}`).join(', ')}), ` +
-      `more than the ${formatBytes(budget.bytes)} available (${budget.source}). ` +
-      (ideas.length > 0 ? `Would fit: ${ideas.join('; ')}. ` : 'No smaller setting of this method fits; use a machine with more memory. ') +
-      'If the estimate is wrong for this machine, set the limit with --memory-limit SIZE or NPAD_MEMORY_LIMIT.',
-  );
+  const fit = definitionOf(config.method).describe(settingsOf(config), trainCount);
+  throw new NpadMemoryError(fit, estimate, budget, fittingChanges(config, trainCount, budget.bytes, geometry));
 }

@@ -139,6 +139,8 @@ export interface MethodDefinition<O extends object, M extends object> {
 
   /** The phases of a fit on `trainCount` images and their large buffers (memory guard, detector/memoryEstimate.ts). */
   memoryPhases(settings: MethodSettings<O>, trainCount: number, geometry: FeatureGeometry): MemoryPhase[];
+  /** What a fit made that a user should hear about beyond the usual (N-pad: its position-free bank), or null. */
+  fitSummary(model: M): string | null;
   /** The fit in a few words for messages, e.g. "N-pad with d = 200 on 224×224 inputs". */
   describe(settings: MethodSettings<O>, trainCount: number): string;
 }

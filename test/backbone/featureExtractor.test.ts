@@ -1,10 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FeatureExtractor, buildFeatureGraph } from '../../src/backbone/featureExtractor.js';
-import type { Backbone } from '../../src/backbone/index.js';
 import { stagesModel } from '../../src/backbone/stagesModel.js';
 import { createSession, runFloat } from '../../src/onnx/session.js';
 import { type Tensor4, avgPool, concatChannels, emitPoolStages, maxAbsDiff, poolFeatures, seededRandom, uniform } from './helpers.js';
+import type { Backbone } from '../../src/backbone/types.js';
 
 /** The pooling backbone of helpers.ts as a Backbone built in code. */
 const poolBackbone: Backbone = {

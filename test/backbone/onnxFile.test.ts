@@ -4,9 +4,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FeatureExtractor } from '../../src/backbone/featureExtractor.js';
-import { loadBackbone } from '../../src/backbone/index.js';
 import { GraphBuilder } from '../../src/onnx/graph.js';
 import { type Tensor4, emitPoolStages, inputError, maxAbsDiff, poolFeatures, seededRandom, uniform } from './helpers.js';
+import { loadBackbone } from '../../src/backbone/load.js';
 
 let dir = '';
 let model = '';

@@ -9,10 +9,12 @@ import { copyFile, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/prom
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FeatureExtractor } from '../../src/backbone/featureExtractor.js';
-import { type Backbone, defaultWeightsDir, loadBackbone, packageRoot } from '../../src/backbone/index.js';
 import { encodeNpy } from '../../src/backbone/npy.js';
 import { createSession, runFloat } from '../../src/onnx/session.js';
 import { inputError, maxAbsDiff, resizeNearest } from './helpers.js';
+import type { Backbone } from '../../src/backbone/types.js';
+import { defaultWeightsDir, loadBackbone } from '../../src/backbone/load.js';
+import { packageRoot } from '../../src/util/packageRoot.js';
 
 const SIZE = 224;
 

@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Backbone, loadBackbone } from '../../src/backbone/index.js';
 import {
   TORCHVISION_ARCHS,
   type TorchvisionArchSpec,
@@ -29,6 +28,8 @@ import {
   uniform,
   writeStateDict,
 } from './helpers.js';
+import type { Backbone } from '../../src/backbone/types.js';
+import { loadBackbone } from '../../src/backbone/load.js';
 
 let dir = '';
 before(async () => {

@@ -10,8 +10,8 @@ import { resolveConfig } from '../../src/detector/config.js';
 import { validateConfig } from '../../src/detector/detector.js';
 import { NpadConfigError, NpadInputError } from '../../src/errors.js';
 import { nominalMaxima } from '../../src/method/npad/mapFusion.js';
-import { fusionSplit } from '../../src/method/npad/npad.js';
 import { bottle, haveData, runNpad } from './helpers.js';
+import { fusionSplit } from '../../src/method/npad/fit.js';
 
 test('user mistakes are told apart from bugs', () => {
   assert.ok(isUserError(new NpadInputError('a.png: not an image', 'a.png')));

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Detector } from '../../src/detector/detector.js';
 import type { DetectorConfigInput } from '../../src/detector/config.js';
-import { padimModelFromTensors, padimModelToTensors } from '../../src/detector/modelTensors.js';
+import { padimModelFromTensors, padimModelToTensors } from '../../src/method/padim/modelTensors.js';
 import { unpackPrecisions } from '../../src/engine/packedPrecision.js';
 import { loadModel } from '../../src/model/modelFile.js';
 

@@ -1,7 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { fuseStandardised, nominalMaxima } from '../../src/method/npad/mapFusion.js';
-import { fusionSplit } from '../../src/method/npad/npad.js';
+import { fusionSplit } from '../../src/method/npad/fit.js';
 
 test('nominal maxima: mean and sample standard deviation, as the plain formulas', () => {
   const maxima = [4.2, 5.1, 3.9, 6.0, 4.4];

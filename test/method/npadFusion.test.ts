@@ -8,15 +8,16 @@ import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadBackbone } from '../../src/backbone/index.js';
 import { FeatureExtractor } from '../../src/backbone/featureExtractor.js';
 import { readMvtecDataset } from '../../src/data/mvtec.js';
 import { auroc } from '../../src/metrics/index.js';
-import { maxOf } from '../../src/method/imageLoop.js';
 import { fuseStandardised, standardise } from '../../src/method/npad/mapFusion.js';
-import { fitNpad, scoreImages, scoreParts } from '../../src/method/npad/npad.js';
 import { DEFAULT_NPAD_OPTIONS, NPAD_PRESETS } from '../../src/method/npad/options.js';
 import { searchable } from '../../src/method/parts/patchBank.js';
+import { maxOf } from '../../src/method/parts/anomalyMap.js';
+import { fitNpad } from '../../src/method/npad/fit.js';
+import { scoreNpad, scoreParts } from '../../src/method/npad/score.js';
+import { loadBackbone } from '../../src/backbone/load.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const mtd = path.resolve(repo, '..', 'shared', 'datasets', 'mtd', 'magnetic_tile');
@@ -31,7 +32,7 @@ test('on MTD tiles the position-free bank ranks defects better than the paper re
   const labels = test.map((t) => t.label);
   const preprocess = { resize: 256, crop: 224 };
   const extractor = await FeatureExtractor.create(await loadBackbone({ kind: 'resnet50-v2' }), { upsample: 'nearest' }, 224);
-  const settings = (options: typeof DEFAULT_NPAD_OPTIONS) => ({ options: { ...options, dim: 64 }, preprocess, batchSize: 8 });
+  const settings = (options: typeof DEFAULT_NPAD_OPTIONS) => ({ options: { ...options, dim: 64 }, preprocess, featureGrid: { upsample: 'nearest' as const }, batchSize: 8 });
 
   const fused = await fitNpad(train, extractor, settings(DEFAULT_NPAD_OPTIONS));
   const paper = await fitNpad(train, extractor, settings({ ...DEFAULT_NPAD_OPTIONS, ...NPAD_PRESETS.paper }));
@@ -40,7 +41,7 @@ test('on MTD tiles the position-free bank ranks defects better than the paper re
 
   const scoresOf = async (model: typeof fused): Promise<{ scores: number[]; maps: Float32Array[] }> => {
     const out = { scores: [] as number[], maps: [] as Float32Array[] };
-    await scoreImages(model, extractor, test.map((t) => t.path), (i, r) => {
+    await scoreNpad(model, extractor, test.map((t) => t.path), (i, r) => {
       out.scores[i] = r.score;
       out.maps[i] = r.map;
     });

@@ -10,7 +10,6 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadBackbone } from '../../src/backbone/index.js';
 import { FeatureExtractor } from '../../src/backbone/featureExtractor.js';
 import { resolveConfig } from '../../src/detector/config.js';
 import { Detector, validateConfig } from '../../src/detector/detector.js';
@@ -19,6 +18,7 @@ import { gaussianSmooth, upsampleBilinear } from '../../src/method/parts/anomaly
 import { loadImageBatch } from '../../src/method/imageLoop.js';
 import { padimChannels } from '../../src/method/padim/padim.js';
 import { PythonRandom } from '../../src/util/pythonRandom.js';
+import { loadBackbone } from '../../src/backbone/load.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bottle = path.resolve(repo, '..', 'shared', 'datasets', 'mvtec_ad', 'bottle');

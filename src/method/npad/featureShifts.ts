@@ -22,9 +22,10 @@
 import type { GaussianGrid } from '../parts/gaussians.js';
 import { averageNeighbourhood } from '../parts/aggregate.js';
 import type { NpadOptions } from './options.js';
-import { combineModuleScores, imageScoresOf, scoreAgainstGrid, type GridScores, type ScoringModel } from './gridScores.js';
+import { combineModuleScores, imageScoresOf, type GridScores, type ScoringModel } from './gridScores.js';
 import { NpadConfigError } from '../../errors.js';
 import type { Shift } from '../../image/shiftedCrops.js';
+import { scoreAgainstGrid } from '../parts/gaussianScores.js';
 
 /** A displacement on the feature grid, in cells. */
 interface CellOffset {

@@ -3,10 +3,10 @@
  * neighbours' distributions, and of module B; their geometric mean as the pixel score (eq. 11); and the
  * image score from the top-k scores and the centroid distances (eq. 12–14).
  */
-import { KERNEL_CHUNK_BYTES, mahalanobisOfRows } from '../../engine/kernels.js';
 import { assignToCentroids } from '../../engine/kmeans.js';
 import { averageNeighbourhood } from '../parts/aggregate.js';
 import type { GaussianGrid } from '../parts/gaussians.js';
+import { positionDistances, scoreAgainstGrid } from '../parts/gaussianScores.js';
 import type { Neighbourhoods } from './neighbourhood.js';
 import type { NpadOptions } from './options.js';
 
@@ -33,75 +33,6 @@ export interface GridScores {
 }
 
 /**
- * Squared Mahalanobis distance of K vectors per position against that position's Gaussian.
- * `offsetOf(q, k)` names the position whose vector (in `source`, channel-major [M, d, P]) is scored
- * against position q's Gaussian as its k-th entry; `consume` receives each result. The features are transposed
- * once into position rows and the kernel gathers the vectors by index, a kernel run of positions at a time
- * (all images per run unless one position's vectors for every image would not fit one).
- */
-export async function scoreAgainstGrid(
-  grid: GaussianGrid,
-  source: Float32Array,
-  images: number,
-  perPosition: number,
-  offsetOf: (q: number, k: number) => number,
-  consume: (q: number, m: number, k: number, distance: number) => void,
-): Promise<void> {
-  const { dim: d, positions: P } = grid;
-  const rows = toPositionRows(source, images, d, P);
-  const bytesPerImage = 4 * perPosition * d;
-  const group = Math.max(1, Math.min(images, Math.floor(KERNEL_CHUNK_BYTES / bytesPerImage)));
-  const run = Math.max(1, Math.floor(KERNEL_CHUNK_BYTES / (bytesPerImage * group)));
-  const indices = new Int32Array(Math.min(run, P) * group * perPosition);
-  for (let chunkIndex = 0; chunkIndex < grid.precisions.length; chunkIndex++) {
-    const c0 = chunkIndex * grid.chunkSize;
-    const chunkEnd = Math.min(P, c0 + grid.chunkSize);
-    const packed = grid.precisions[chunkIndex]!;
-    for (let p0 = c0; p0 < chunkEnd; p0 += run) {
-      const pc = Math.min(run, chunkEnd - p0);
-      const means = grid.means.subarray(p0 * d, (p0 + pc) * d);
-      const precision = { packed, count: chunkEnd - c0, first: p0 - c0 };
-      for (let m0 = 0; m0 < images; m0 += group) {
-        const mc = Math.min(group, images - m0);
-        const perQ = mc * perPosition;
-        for (let i = 0; i < pc; i++) {
-          for (let k = 0; k < perPosition; k++) {
-            const p = offsetOf(p0 + i, k);
-            for (let m = 0; m < mc; m++) indices[(i * mc + m) * perPosition + k] = (m0 + m) * P + p;
-          }
-        }
-        const dist = await mahalanobisOfRows(rows, indices.subarray(0, pc * perQ), means, precision, pc, perQ, d);
-        for (let i = 0; i < pc; i++) {
-          for (let m = 0; m < mc; m++) {
-            for (let k = 0; k < perPosition; k++) consume(p0 + i, m0 + m, k, dist[(i * mc + m) * perPosition + k]!);
-          }
-        }
-      }
-    }
-  }
-}
-
-/** Channel-major features [M, d, P] as position rows [M, P, d], transposed in tiles that stay in cache. */
-function toPositionRows(source: Float32Array, images: number, dim: number, positions: number): Float32Array {
-  const out = new Float32Array(images * positions * dim);
-  const tile = 32;
-  for (let m = 0; m < images; m++) {
-    const base = m * dim * positions;
-    for (let c0 = 0; c0 < dim; c0 += tile) {
-      const c1 = Math.min(dim, c0 + tile);
-      for (let p0 = 0; p0 < positions; p0 += tile) {
-        const p1 = Math.min(positions, p0 + tile);
-        for (let c = c0; c < c1; c++) {
-          const from = base + c * positions;
-          for (let p = p0; p < p1; p++) out[base + p * dim + c] = source[from + p]!;
-        }
-      }
-    }
-  }
-  return out;
-}
-
-/**
  * Module A (+ C): s_A(p)² = min over q ∈ N_inf(p) of the squared distance of f(p) to (μ'_q, Σ'_q).
  * Computed from q's side: each q scores the features of the positions in its (symmetric) window.
  */
@@ -119,16 +50,6 @@ export async function moduleAScores(grid: GaussianGrid, features: Float32Array, 
   return out;
 }
 
-/** Module B: s_B(p)² = squared distance of the aggregated feature g(p) to (μ^g_p, Σ^g_p). */
-export async function moduleBScores(grid: GaussianGrid, aggregated: Float32Array, images: number): Promise<Float32Array> {
-  const P = grid.positions;
-  const out = new Float32Array(images * P);
-  await scoreAgainstGrid(grid, aggregated, images, 1, (q) => q, (q, m, _k, dist) => {
-    out[m * P + q] = dist;
-  });
-  return out;
-}
-
 /** Scores M feature maps (channel-major [M, d, P]). */
 export async function scoreFeatures(
   model: ScoringModel,
@@ -141,7 +62,7 @@ export async function scoreFeatures(
   const P = H * W;
   const aggregated = model.aggregated ? await averageNeighbourhood(features, images, d, H, W, opts.aggregationRadius) : null;
   const a2 = model.weighted ? await moduleAScores(model.weighted, features, images, opts.moduleC ? inferenceHood : null) : null;
-  const b2 = model.aggregated && aggregated ? await moduleBScores(model.aggregated, aggregated, images) : null;
+  const b2 = model.aggregated && aggregated ? await positionDistances(model.aggregated, aggregated, images) : null;
   const pixel = combineModuleScores(a2, b2, images * P);
   const image = await imageScoresOf(model, pixel, a2, b2, aggregated, images, P, opts);
   return { pixel, image };

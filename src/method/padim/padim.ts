@@ -14,15 +14,16 @@
  */
 import type { FeatureExtractor } from '../../backbone/featureExtractor.js';
 import { PositionStatistics, imagesPerGram } from '../../engine/positionStatistics.js';
-import { type PreprocessOptions, inputSize } from '../../image/preprocess.js';
+import { inputSize } from '../../image/preprocess.js';
 import type { ImageSource } from '../../image/source.js';
 import { PythonRandom } from '../../util/pythonRandom.js';
-import { anomalyMaps } from '../parts/anomalyMap.js';
+import { anomalyMaps, maxOf } from '../parts/anomalyMap.js';
 import { fitPlainGaussians, type GaussianGrid } from '../parts/gaussians.js';
-import { loadImageBatch, maxOf, prefetchedBatches } from '../imageLoop.js';
-import { moduleAScores } from '../npad/gridScores.js';
+import { forEachFeatureBatch } from '../imageLoop.js';
+import { positionDistances } from '../parts/gaussianScores.js';
 import { NpadConfigError } from '../../errors.js';
-import type { ProgressCallback, ScoredImageHandler } from '../types.js';
+import { OPTION_LIMITS, checkAtMost, checkInteger, checkRange, checkSeed } from '../optionChecks.js';
+import type { MethodSettings, ProgressCallback, ScoredImageHandler } from '../types.js';
 
 /** PaDiM's options. */
 export interface PadimOptions {
@@ -49,10 +50,11 @@ export const DEFAULT_PADIM_OPTIONS: Readonly<PadimOptions> = Object.freeze({
 
 /** Checks option values, naming the bad one. */
 export function validatePadimOptions(o: PadimOptions): void {
-  if (!Number.isInteger(o.dim) || o.dim < 1) throw new NpadConfigError(`option dim must be an integer ≥ 1, got ${String(o.dim)}`);
-  if (!Number.isSafeInteger(o.seed)) throw new NpadConfigError(`option seed must be an integer, got ${String(o.seed)}`);
-  if (!(o.epsilon >= 0)) throw new NpadConfigError(`option epsilon must be ≥ 0, got ${String(o.epsilon)}`);
-  if (!(o.smoothingSigma >= 0)) throw new NpadConfigError(`option smoothingSigma must be ≥ 0, got ${String(o.smoothingSigma)}`);
+  checkInteger(o, 'dim', 1);
+  checkSeed(o, 'seed');
+  checkRange(o, 'epsilon', { min: 0 });
+  checkRange(o, 'smoothingSigma', { min: 0 });
+  checkAtMost(o, 'smoothingSigma', OPTION_LIMITS.smoothingSigma);
 }
 
 /** The d of `total` channels the reference PaDiM keeps for `seed`, ascending (the order does not change a Mahalanobis distance). */
@@ -61,19 +63,9 @@ export function padimChannels(dim: number, total: number, seed: number): Int32Ar
   return Int32Array.from(new PythonRandom(seed).sample(total, dim)).sort();
 }
 
-/** Everything that shapes a PaDiM fit besides the backbone. */
-export interface PadimFitSettings {
-  /** PaDiM's options. */
-  options: PadimOptions;
-  /** Resize and crop of the input images. */
-  preprocess: PreprocessOptions;
-  /** Images per backbone batch while fitting. */
-  batchSize: number;
-}
-
 /** A fitted PaDiM detector. */
 export interface PadimModel {
-  settings: PadimFitSettings;
+  settings: MethodSettings<PadimOptions>;
   /** Kept channel indices into the backbone's concatenated stages [d], ascending. */
   channels: Int32Array;
   /** Nominal images it was fitted on. */
@@ -87,7 +79,7 @@ export interface PadimModel {
 }
 
 /** Fits PaDiM on nominal images. */
-export async function fitPadim(paths: readonly string[], extractor: FeatureExtractor, settings: PadimFitSettings, progress?: ProgressCallback): Promise<PadimModel> {
+export async function fitPadim(paths: readonly string[], extractor: FeatureExtractor, settings: MethodSettings<PadimOptions>, progress?: ProgressCallback): Promise<PadimModel> {
   const o = settings.options;
   validatePadimOptions(o);
   if (paths.length < 1) throw new NpadConfigError('fitting needs at least one nominal image');
@@ -96,11 +88,11 @@ export async function fitPadim(paths: readonly string[], extractor: FeatureExtra
   const P = H * W;
   const channels = padimChannels(o.dim, extractor.channels, o.seed);
   const stats = new PositionStatistics(P, o.dim, Math.min(imagesPerGram(P, o.dim), paths.length));
-  for await (const { start, items: batch, loaded } of prefetchedBatches(paths, settings.batchSize, (b) => loadImageBatch(b, settings.preprocess))) {
-    const features = await extractor.extract(loaded, batch.length, channels);
-    await stats.add(features, batch.length);
+  const plan = { preprocess: settings.preprocess, imagesPerBatch: settings.batchSize, channels };
+  await forEachFeatureBatch(paths, extractor, plan, async ({ start, items: batch, features }) => {
+    await stats.add(features!, batch.length);
     progress?.('features', start + batch.length, paths.length);
-  }
+  });
   await stats.flush();
   progress?.('Gaussians', 0, 1);
   const gaussians = await fitPlainGaussians(stats, o.epsilon);
@@ -119,16 +111,14 @@ export async function scorePadim(
   const o = model.settings.options;
   const size = inputSize(model.settings.preprocess);
   const { height: H, width: W } = model;
-  const P = H * W;
-  for await (const { start: i, items: group, loaded } of prefetchedBatches(paths, imagesPerGroup, (g) => loadImageBatch(g, model.settings.preprocess))) {
-    const features = await extractor.extract(loaded, group.length, model.channels);
-    if (features.length !== group.length * o.dim * P) throw new Error('feature extractor returned an unexpected size');
-    const squared = await moduleAScores(model.gaussians, features, group.length, null);
+  const plan = { preprocess: model.settings.preprocess, imagesPerBatch: imagesPerGroup, channels: model.channels };
+  await forEachFeatureBatch(paths, extractor, plan, async ({ start: i, items: group, features }) => {
+    const squared = await positionDistances(model.gaussians, features!, group.length);
     const distances = squared.map((v) => Math.sqrt(Math.max(0, v)));
     const maps = await anomalyMaps(distances, group.length, 1, H, W, size, o.smoothingSigma, 'min');
     for (let j = 0; j < group.length; j++) {
       const map = maps.slice(j * size * size, (j + 1) * size * size);
       await onImage(i + j, { map, size, score: maxOf(map) });
     }
-  }
+  });
 }

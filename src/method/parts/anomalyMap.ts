@@ -173,3 +173,10 @@ export async function anomalyMaps(
   }
   return maps;
 }
+
+/** The largest value of a map (an image score from its map). */
+export function maxOf(values: ArrayLike<number>): number {
+  let m = -Infinity;
+  for (let i = 0; i < values.length; i++) if (values[i]! > m) m = values[i]!;
+  return m;
+}

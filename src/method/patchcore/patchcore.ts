@@ -17,13 +17,14 @@
  */
 import type { FeatureExtractor } from '../../backbone/featureExtractor.js';
 import { distanceRows, rowSquaredNorms, validateCoresetOptions } from '../../engine/coreset.js';
-import { type PreprocessOptions, inputSize } from '../../image/preprocess.js';
+import { inputSize } from '../../image/preprocess.js';
 import type { ImageSource } from '../../image/source.js';
-import { loadImageBatch, prefetchedBatches } from '../imageLoop.js';
-import { AUTHORS_CORESET, AUTHORS_PATCH_FEATURES, PatchBankBuilder, bankDistances, bankMap, patchStages, searchable, type PatchBank, type PatchBankOptions } from '../parts/patchBank.js';
+import { forEachFeatureBatch } from '../imageLoop.js';
+import { AUTHORS_CORESET, AUTHORS_PATCH_FEATURES, PatchBankBuilder, bankDistances, bankMap, searchable, type PatchBank, type PatchBankOptions } from '../parts/patchBank.js';
 import { validatePatchEmbeddingShape } from '../parts/patchEmbedding.js';
 import { NpadConfigError } from '../../errors.js';
-import type { ProgressCallback, ScoredImageHandler } from '../types.js';
+import { OPTION_LIMITS, checkAtMost, checkBoolean, checkInteger, checkOneOf, checkRange } from '../optionChecks.js';
+import type { MethodSettings, ProgressCallback, ScoredImageHandler } from '../types.js';
 
 /** PatchCore's options. */
 export interface PatchcoreOptions {
@@ -70,56 +71,45 @@ export const DEFAULT_PATCHCORE_OPTIONS: Readonly<PatchcoreOptions> = Object.free
 export function validatePatchcoreOptions(o: PatchcoreOptions): void {
   validateCoresetOptions({ ratio: o.coresetRatio, projectionDim: o.projectionDim, startPoints: o.startPoints, seed: o.seed });
   validatePatchEmbeddingShape({ stages: [{ channels: 1, height: 1, width: 1 }], patchSize: o.patchSize, stageDim: o.stageDim, embedDim: o.embedDim, upsample: 'bilinear' });
-  if (o.patchDistance !== 'squared' && o.patchDistance !== 'euclidean') {
-    throw new NpadConfigError(`option patchDistance must be one of squared, euclidean; got ${String(o.patchDistance)}`);
-  }
-  if (typeof o.reweight !== 'boolean') throw new NpadConfigError(`option reweight must be true or false, got ${String(o.reweight)}`);
-  if (!Number.isInteger(o.reweightNeighbours) || o.reweightNeighbours < 1) {
-    throw new NpadConfigError(`option reweightNeighbours must be an integer ≥ 1, got ${String(o.reweightNeighbours)}`);
-  }
-  if (!(o.smoothingSigma >= 0)) throw new NpadConfigError(`option smoothingSigma must be ≥ 0, got ${String(o.smoothingSigma)}`);
-}
-
-/** Everything that shapes a PatchCore fit besides the backbone. */
-export interface PatchcoreFitSettings {
-  /** PatchCore's options. */
-  options: PatchcoreOptions;
-  /** Resize and crop of the input images. */
-  preprocess: PreprocessOptions;
-  /** How stage 3 is brought to stage 2's grid (authors: bilinear). */
-  upsample: 'nearest' | 'bilinear';
-  /** Images per backbone batch while fitting. */
-  batchSize: number;
+  checkOneOf(o, 'patchDistance', ['squared', 'euclidean']);
+  checkBoolean(o, 'reweight');
+  checkInteger(o, 'reweightNeighbours', 1);
+  checkRange(o, 'smoothingSigma', { min: 0 });
+  checkAtMost(o, 'smoothingSigma', OPTION_LIMITS.smoothingSigma);
+  checkAtMost(o, 'patchSize', OPTION_LIMITS.patchSize);
+  for (const name of ['stageDim', 'embedDim', 'projectionDim'] as const) checkAtMost(o, name, OPTION_LIMITS.vectorSize);
+  checkAtMost(o, 'startPoints', OPTION_LIMITS.startPoints);
 }
 
 /** A fitted PatchCore detector: its memory bank and what it was fitted with. */
 export interface PatchcoreModel extends PatchBank {
-  settings: PatchcoreFitSettings;
+  settings: MethodSettings<PatchcoreOptions>;
   /** Nominal images it was fitted on. */
   trainCount: number;
 }
 
 /** The bank's options of a PatchCore configuration. */
-export function patchBankOptionsOf(settings: PatchcoreFitSettings): PatchBankOptions {
+export function patchBankOptionsOf(settings: MethodSettings<PatchcoreOptions>): PatchBankOptions {
   const o = settings.options;
   return {
     patchSize: o.patchSize,
     stageDim: o.stageDim,
     embedDim: o.embedDim,
-    upsample: settings.upsample,
+    upsample: settings.featureGrid.upsample,
     coreset: { ratio: o.coresetRatio, projectionDim: o.projectionDim, startPoints: o.startPoints, seed: o.seed },
   };
 }
 
 /** Fits PatchCore on nominal images. */
-export async function fitPatchcore(paths: readonly string[], extractor: FeatureExtractor, settings: PatchcoreFitSettings, progress?: ProgressCallback): Promise<PatchcoreModel> {
+export async function fitPatchcore(paths: readonly string[], extractor: FeatureExtractor, settings: MethodSettings<PatchcoreOptions>, progress?: ProgressCallback): Promise<PatchcoreModel> {
   validatePatchcoreOptions(settings.options);
   if (paths.length < 1) throw new NpadConfigError('fitting needs at least one nominal image');
   const builder = new PatchBankBuilder(patchBankOptionsOf(settings));
-  for await (const { start, items: batch, loaded } of prefetchedBatches(paths, settings.batchSize, (b) => loadImageBatch(b, settings.preprocess))) {
-    await builder.add(await patchStages(extractor, loaded, batch.length));
+  const plan = { preprocess: settings.preprocess, imagesPerBatch: settings.batchSize, patchStages: true };
+  await forEachFeatureBatch(paths, extractor, plan, async ({ start, items: batch, stages }) => {
+    await builder.add(stages!);
     progress?.('features', start + batch.length, paths.length);
-  }
+  });
   const bank = await builder.build((done, count) => progress?.('coreset', done, count));
   return { settings, trainCount: paths.length, ...bank };
 }
@@ -165,9 +155,9 @@ export async function scorePatchcore(
   const P = H * W;
   const bankNorms = o.reweight ? rowSquaredNorms(model.bank, model.bankSize, E) : null;
   const bank = searchable(model);
-  const load = (group: readonly ImageSource[]): Promise<Float32Array> => loadImageBatch(group, model.settings.preprocess);
-  for await (const { start: i, items: group, loaded } of prefetchedBatches(paths, imagesPerGroup, load)) {
-    const nn = await bankDistances(bank, await patchStages(extractor, loaded, group.length), group.length);
+  const plan = { preprocess: model.settings.preprocess, imagesPerBatch: imagesPerGroup, patchStages: true };
+  await forEachFeatureBatch(paths, extractor, plan, async ({ start: i, items: group, stages }) => {
+    const nn = await bankDistances(bank, stages!, group.length);
     for (let j = 0; j < group.length; j++) {
       const squared = nn.distances.subarray(j * P, (j + 1) * P);
       const patch = o.patchDistance === 'squared' ? squared : squared.map((v) => Math.sqrt(v));
@@ -182,5 +172,5 @@ export async function scorePatchcore(
       }
       await onImage(i + j, { map, size, score });
     }
-  }
+  });
 }

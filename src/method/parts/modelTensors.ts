@@ -1,0 +1,129 @@
+/**
+ * The pieces every method's model file is made of (docs/model-format.md): float tensors at the chosen storage
+ * precision, Gaussian grids with their precision matrices in position chunks (`<prefix>.precision.0`, `.1`, …, so
+ * that a model of any size is written and read without one multi-GB array), and checks of the JSON metadata that
+ * name the file and what is wrong.
+ */
+import { invalidBlockBounds, packPrecisions, packedBlockBounds, packedMatrixSize, unpackPrecisions } from '../../engine/packedPrecision.js';
+import { NpadInputError } from '../../errors.js';
+import type { ModelTensor } from '../../model/modelFile.js';
+import { float16BitsToFloat32, float32ToFloat16Bits } from '../../tensorfile/safetensors.js';
+import type { StoragePrecision } from '../types.js';
+import type { GaussianGrid } from './gaussians.js';
+
+/** A float32 tensor. */
+export function f32(data: Float32Array, shape: number[]): ModelTensor {
+  return { dtype: 'F32', shape, data };
+}
+
+/** A large float tensor at the chosen storage precision. */
+export function stored(data: Float32Array, shape: number[], precision: StoragePrecision): ModelTensor {
+  return precision === 'f16' ? { dtype: 'F16', shape, data: float32ToFloat16Bits(data) } : f32(data, shape);
+}
+
+/** The kept channel indices as an I32 tensor `channels`. */
+export function channelsTensor(channels: Int32Array): ModelTensor {
+  return { dtype: 'I32', shape: [channels.length], data: channels };
+}
+
+/** The `channels` tensor of a model of `dim` kept channels. */
+export function takeChannels(tensors: Map<string, ModelTensor>, dim: number, file: string): Int32Array {
+  const channels = tensors.get('channels');
+  if (!channels || !(channels.data instanceof Int32Array) || channels.data.length !== dim) {
+    throw new NpadInputError(`${file}: model file has no valid channels tensor`, file);
+  }
+  return channels.data;
+}
+
+/** A float tensor of `size` values, stored as F32 or F16 (widened to float32). */
+export function take(tensors: Map<string, ModelTensor>, name: string, file: string, size: number): Float32Array {
+  const t = tensors.get(name);
+  if (!t) throw new NpadInputError(`${file}: model file has no tensor ${name}`, file);
+  if (t.data.length !== size || (t.dtype !== 'F32' && t.dtype !== 'F16')) {
+    throw new NpadInputError(`${file}: tensor ${name} has ${t.data.length} ${t.dtype} values, expected ${size} F32 or F16`, file);
+  }
+  if (t.data instanceof Float32Array) return t.data;
+  if (t.data instanceof Uint16Array) return float16BitsToFloat32(t.data);
+  throw new NpadInputError(`${file}: tensor ${name} is not a float tensor`, file);
+}
+
+/** A grid's tensors, its precision matrices in their packed form: [chunk, d, d] for one block, else [chunk, packed size]. */
+export function gridTensors(prefix: string, grid: GaussianGrid, out: Map<string, ModelTensor>, precision: StoragePrecision): void {
+  const d = grid.dim;
+  const bounds = packedBlockBounds(d);
+  const size = packedMatrixSize(bounds, d);
+  out.set(`${prefix}.mean`, f32(grid.means, [grid.positions, d]));
+  grid.precisions.forEach((chunk, i) => {
+    const count = chunk.length / size;
+    out.set(`${prefix}.precision.${i}`, stored(chunk, bounds.length === 2 ? [count, d, d] : [count, size], precision));
+  });
+}
+
+/** The metadata a stored Gaussian grid needs. */
+export interface GridMeta {
+  /** Rows of the feature grid. */
+  height: number;
+  /** Columns of the feature grid. */
+  width: number;
+  /** Channels kept, d. */
+  dim: number;
+  /** Positions per precision chunk. */
+  chunkSize: number;
+  /** Block bounds of the packed precision matrices (engine/packedPrecision.ts); absent in older files: full matrices. */
+  precisionBlocks?: number[];
+}
+
+/**
+ * A grid from its tensors. Precision matrices stored in other blocks than today's (files before packing stored
+ * them full) are unpacked and packed again, chunk by chunk.
+ */
+export function readGrid(prefix: string, meta: GridMeta, tensors: Map<string, ModelTensor>, file: string): GaussianGrid {
+  const P = meta.height * meta.width;
+  const d = meta.dim;
+  const storedBlocks = meta.precisionBlocks ?? [0, d];
+  const problem = invalidBlockBounds(storedBlocks, d);
+  if (problem) throw new NpadInputError(`${file}: model metadata precisionBlocks ${JSON.stringify(storedBlocks)} ${problem}`, file);
+  const wanted = packedBlockBounds(d);
+  const same = storedBlocks.length === wanted.length && storedBlocks.every((b, i) => b === wanted[i]);
+  const size = packedMatrixSize(storedBlocks, d);
+  const precisions: Float32Array[] = [];
+  for (let p0 = 0, i = 0; p0 < P; p0 += meta.chunkSize, i++) {
+    const count = Math.min(meta.chunkSize, P - p0);
+    const chunk = take(tensors, `${prefix}.precision.${i}`, file, count * size);
+    precisions.push(same ? chunk : packPrecisions(unpackPrecisions(chunk, count, d, storedBlocks), count, d, wanted));
+  }
+  return { positions: P, dim: d, chunkSize: meta.chunkSize, means: take(tensors, `${prefix}.mean`, file, P * d), precisions };
+}
+
+/** The oldest format that reads precision matrices packed in these blocks: 2 for several blocks, else 1. */
+export function precisionFormatVersion(precisionBlocks: readonly number[] | undefined): number {
+  return precisionBlocks !== undefined && precisionBlocks.length > 2 ? 2 : 1;
+}
+
+export function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** Channels, rows and columns of one backbone stage map. */
+export interface StageSize {
+  channels: number;
+  height: number;
+  width: number;
+}
+
+/** True for a non-empty list of stage map sizes (positive integers). */
+export function validStages(stages: unknown): stages is StageSize[] {
+  return (
+    Array.isArray(stages) &&
+    stages.length > 0 &&
+    stages.every((s) => isRecord(s) && ['channels', 'height', 'width'].every((k) => Number.isSafeInteger(s[k]) && (s[k] as number) > 0))
+  );
+}
+
+/** Checks that each of `keys` of a model's metadata is a non-negative integer, naming the first that is not. */
+export function checkMetaIntegers(meta: Record<string, unknown>, keys: readonly string[], file: string): void {
+  for (const key of keys) {
+    const v = meta[key];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new NpadInputError(`${file}: model metadata lacks ${key} (a non-negative integer)`, file);
+  }
+}

@@ -1,0 +1,44 @@
+/** PatchCore (Roth et al. 2022), the N-pad paper's strongest baseline, as the registry holds it (method/types.ts MethodDefinition). */
+import { inputSize } from '../../image/preprocess.js';
+import { blankInput, checkStageMaps } from '../parts/gridChecks.js';
+import { ACTIVATIONS_PER_IMAGE_224, batchPart, patchBankParts } from '../parts/memoryParts.js';
+import { patchStages } from '../parts/patchBank.js';
+import type { MethodDefinition } from '../types.js';
+import { checkPatchcoreMeta, patchcoreModelFromTensors, patchcoreModelToTensors, type PatchcoreModelMeta } from './modelTensors.js';
+import { DEFAULT_PATCHCORE_OPTIONS, fitPatchcore, scorePatchcore, validatePatchcoreOptions, type PatchcoreModel, type PatchcoreOptions } from './patchcore.js';
+
+export const PATCHCORE: MethodDefinition<PatchcoreOptions, PatchcoreModel> = {
+  name: 'patchcore',
+  title: 'PatchCore',
+  defaults: DEFAULT_PATCHCORE_OPTIONS,
+  presets: {},
+  optionsBeforeTheyExisted: {},
+  // The authors resize stage 3 to stage 2's grid bilinearly.
+  featureGrid: { upsample: 'bilinear' },
+  memoryRemedies: [{ option: 'coresetRatio', to: 0.01 }, { trainImages: 'largest' }, { option: 'embedDim', to: 'largest' }],
+  validate: (s) => validatePatchcoreOptions(s.options),
+  fit: fitPatchcore,
+  score: (model, extractor, images, onImage) => scorePatchcore(model, extractor, images, onImage),
+  toTensors: patchcoreModelToTensors,
+  checkMeta: checkPatchcoreMeta,
+  fromTensors: (settings, meta, tensors, file) => patchcoreModelFromTensors(settings, meta as unknown as PatchcoreModelMeta, tensors, file),
+  formatVersion: () => 1,
+  async checkGrid(model, extractor, file) {
+    checkStageMaps(model.shape.stages, await patchStages(extractor, blankInput(extractor), 1), extractor, file);
+  },
+  /** Every nominal patch feature until the coreset is drawn, then the coreset's working set and the bank. */
+  memoryPhases(s, trainCount, geometry) {
+    const o = s.options;
+    const batch = Math.max(1, Math.min(s.batchSize, trainCount));
+    const bank = patchBankParts(trainCount, geometry, { embedDim: o.embedDim, projectionDim: o.projectionDim, startPoints: o.startPoints, ratio: o.coresetRatio });
+    return [
+      { phase: 'feature extraction', parts: [bank.all, batchPart(batch, ACTIVATIONS_PER_IMAGE_224.patchcore, inputSize(s.preprocess))] },
+      { phase: 'coreset', parts: bank.coreset },
+    ];
+  },
+  fitSummary: () => null,
+  describe: (s, trainCount) => {
+    const size = inputSize(s.preprocess);
+    return `PatchCore on ${trainCount} images of ${size}×${size} (coresetRatio ${s.options.coresetRatio}, embedDim ${s.options.embedDim})`;
+  },
+};
