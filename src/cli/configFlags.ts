@@ -132,5 +132,5 @@ export function configFromFlags(v: ConfigFlagValues): DetectorConfigInput {
     ...(v['batch-size'] ? { batchSize: integer('batch-size', v['batch-size']) } : {}),
   };
   // Option values are typed like the defaults here; their ranges and enumerations are checked by validateConfig.
-  return { method, ...(v.preset ? { preset: v.preset } : {}), options, ...common } as DetectorConfigInput;
+  return { ...(v.method !== undefined ? { method } : {}), ...(v.preset ? { preset: v.preset } : {}), options, ...common } as DetectorConfigInput;
 }

@@ -4,7 +4,7 @@ import { sampleWithoutReplacement, seededRandom } from '../util/random.js';
 
 /** `count` of `paths` drawn at random with `seed`, in their original order. */
 export function trainSubset(paths: readonly string[], count: number, seed = 0): string[] {
-  if (!Number.isInteger(count) || count < 1) throw new NpadInputError(`training subset: expected a positive number of images, got ${count}`);
+  if (!Number.isInteger(count) || count < 1) throw new NpadInputError(`training subset: expected a positive integer, got ${count}`);
   if (count > paths.length) throw new NpadInputError(`training subset ${count}: only ${paths.length} training images`);
   return Array.from(sampleWithoutReplacement(paths.length, count, seededRandom(seed)), (i) => paths[i]!);
 }

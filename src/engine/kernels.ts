@@ -58,29 +58,6 @@ function itemsPerRun(perItem: number): number {
 }
 
 /**
- * Batched matrix inverse: [n, d, d] → [n, d, d] (com.microsoft Inverse, LU with pivoting), in small runs. The fit
- * inverts its covariances with blockedSpdInverse (blockedInverse.ts); this is its accuracy reference in tests.
- */
-export async function batchedInverse(matrices: Float32Array, count: number, dim: number): Promise<Float32Array> {
-  const session = await cachedSession(`inverse:${dim}`, () => {
-    const g = new GraphBuilder('inverse');
-    const a = g.input('a', 'float', ['n', dim, dim]);
-    g.node('Inverse', [a], {}, 'inverse', 'com.microsoft');
-    g.output('inverse', 'float', ['n', dim, dim]);
-    return g.build();
-  }, { arena: true });
-  const size = dim * dim;
-  const run = itemsPerRun(size);
-  const out = new Float32Array(count * size);
-  for (let i0 = 0; i0 < count; i0 += run) {
-    const n = Math.min(run, count - i0);
-    const r = await runFloat(session, { a: { data: matrices.subarray(i0 * size, (i0 + n) * size), dims: [n, dim, dim] } });
-    out.set(r.inverse!.data, i0 * size);
-  }
-  return out;
-}
-
-/**
  * How the packed strips meet the vectors. 'columns': strip_i · (x − μ)ᵀ, the vectors as columns, which needs the
  * gathered vectors transposed; 'rows': (x − μ) · strip_iᵀ, the vectors as rows, with the strip read transposed
  * by the MatMul (onnxruntime folds the Transpose into it), so no transposition of the vectors.

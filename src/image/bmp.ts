@@ -178,9 +178,9 @@ function parseHeader(bytes: Uint8Array, name: string): BmpHeader {
     for (let i = 0; i < count; i++) {
       const at = start + i * paletteEntrySize;
       // Stored as B, G, R(, reserved).
-      palette[i * 3] = bytes[at + 2];
-      palette[i * 3 + 1] = bytes[at + 1];
-      palette[i * 3 + 2] = bytes[at];
+      palette[i * 3] = bytes[at + 2]!;
+      palette[i * 3 + 1] = bytes[at + 1]!;
+      palette[i * 3 + 2] = bytes[at]!;
     }
   }
   if (pixelOffset < 14 + dibSize) throw fail(`pixel data offset ${pixelOffset} lies inside the header`);
@@ -228,9 +228,9 @@ function pixelReader(h: BmpHeader, view: DataView, name: string): PixelReader {
     if (index >= colours) {
       throw new NpadInputError(`${name}: not a decodable image (BMP palette index ${index} out of range)`, name);
     }
-    out[at] = h.palette[index * 3] / 255;
-    out[at + 1] = h.palette[index * 3 + 1] / 255;
-    out[at + 2] = h.palette[index * 3 + 2] / 255;
+    out[at] = h.palette[index * 3]! / 255;
+    out[at + 1] = h.palette[index * 3 + 1]! / 255;
+    out[at + 2] = h.palette[index * 3 + 2]! / 255;
   };
 }
 
@@ -265,9 +265,9 @@ function applyBitfieldAlpha(h: BmpHeader, view: DataView, data: Float32Array): v
   }
   if (!anyNonZero) return;
   for (let i = 0; i < alpha.length; i++) {
-    const a = alpha[i];
-    data[i * 3] = data[i * 3] * a;
-    data[i * 3 + 1] = data[i * 3 + 1] * a;
-    data[i * 3 + 2] = data[i * 3 + 2] * a;
+    const a = alpha[i]!;
+    data[i * 3]! *= a;
+    data[i * 3 + 1]! *= a;
+    data[i * 3 + 2]! *= a;
   }
 }

@@ -27,6 +27,7 @@ import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { Metadata, OutputInfo, SharpOptions } from 'sharp';
 import { NpadInputError } from '../errors.js';
+import { fileError } from '../io/fileErrors.js';
 import { decodeBmp, isBmp, bmpSize } from './bmp.js';
 
 /** An RGB image with interleaved (HWC) float samples in [0,1]. */
@@ -117,7 +118,9 @@ export async function readImageFile(path: string, name: string = path): Promise<
   try {
     bytes = await readFile(path);
   } catch (err) {
-    throw new NpadInputError(`${name}: ${fileSystemProblem(err)}`, name);
+    // Any read failure of an image is reported against the image, never as a bug.
+    const e = fileError(err, path, 'read', name);
+    throw e instanceof NpadInputError ? e : new NpadInputError(`${name}: cannot read (${e.message})`, name);
   }
   if (bytes.length === 0) throw new NpadInputError(`${name}: empty file (0 bytes)`, name);
   return bytes;
@@ -147,10 +150,10 @@ function toUnitRgb(samples: Uint8Array | Uint16Array, channels: 3 | 4, max: numb
   for (let i = 0; i < pixels; i++) {
     const s = i * channels;
     // Opaque when there is no alpha channel.
-    const alpha = channels === 4 ? samples[s + 3] / max : 1;
-    out[i * 3] = (samples[s] / max) * alpha;
-    out[i * 3 + 1] = (samples[s + 1] / max) * alpha;
-    out[i * 3 + 2] = (samples[s + 2] / max) * alpha;
+    const alpha = channels === 4 ? samples[s + 3]! / max : 1;
+    out[i * 3] = (samples[s]! / max) * alpha;
+    out[i * 3 + 1] = (samples[s + 1]! / max) * alpha;
+    out[i * 3 + 2] = (samples[s + 2]! / max) * alpha;
   }
   return out;
 }
@@ -272,20 +275,4 @@ function notDecodable(name: string, err: unknown): NpadInputError {
   if (unique === 'Unknown error' || unique === '') unique = 'damaged or cut short: the decoder gave no reason';
   // libvips says "header: " with nothing after for some truncations; drop the dangling colon.
   return new NpadInputError(`${name}: not a decodable image (${unique.replace(/:$/, '')})`, name);
-}
-
-/** A short, user-facing description of a file-system error. */
-function fileSystemProblem(err: unknown): string {
-  const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
-  switch (code) {
-    case 'ENOENT':
-      return 'file not found';
-    case 'EISDIR':
-      return 'is a folder, not an image file';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    default:
-      return `cannot be read (${err instanceof Error ? err.message : String(err)})`;
-  }
 }

@@ -61,7 +61,7 @@ function binarise(rgb: Float32Array): Uint8Array {
   const threshold = 127.5 / 255;
   for (let i = 0; i < out.length; i++) {
     // ITU-R 601 luma, as PIL's convert('L'); exact for grey pixels.
-    const grey = 0.299 * rgb[i * 3] + 0.587 * rgb[i * 3 + 1] + 0.114 * rgb[i * 3 + 2];
+    const grey = 0.299 * rgb[i * 3]! + 0.587 * rgb[i * 3 + 1]! + 0.114 * rgb[i * 3 + 2]!;
     out[i] = grey > threshold ? 1 : 0;
   }
   return out;
@@ -76,8 +76,8 @@ function resizeNearest(src: Uint8Array, width: number, height: number, outWidth:
   const rows = nearestIndices(height, outHeight);
   const out = new Uint8Array(outWidth * outHeight);
   for (let y = 0; y < outHeight; y++) {
-    const s = rows[y] * width;
-    for (let x = 0; x < outWidth; x++) out[y * outWidth + x] = src[s + cols[x]];
+    const s = rows[y]! * width;
+    for (let x = 0; x < outWidth; x++) out[y * outWidth + x] = src[s + cols[x]!]!;
   }
   return out;
 }

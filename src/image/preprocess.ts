@@ -101,13 +101,13 @@ export function cropNormalised(img: RgbImage, left: number, top: number, size: n
   const plane = size * size;
   const out = new Float32Array(3 * plane);
   for (let c = 0; c < 3; c++) {
-    const mean = IMAGENET_MEAN[c];
-    const std = IMAGENET_STD[c];
+    const mean = IMAGENET_MEAN[c]!;
+    const std = IMAGENET_STD[c]!;
     for (let y = 0; y < size; y++) {
       const src = ((top + y) * img.width + left) * 3 + c;
       const dst = c * plane + y * size;
       for (let x = 0; x < size; x++) {
-        out[dst + x] = (img.data[src + x * 3] - mean) / std;
+        out[dst + x] = (img.data[src + x * 3]! - mean) / std;
       }
     }
   }
@@ -189,7 +189,7 @@ function bilinearTaps(inSize: number, outSize: number): AxisTaps {
       sum += w;
     }
     if (sum !== 0) {
-      for (let k = 0; k < hi - lo; k++) weights[o * stride + k] /= sum;
+      for (let k = 0; k < hi - lo; k++) weights[o * stride + k]! /= sum;
     }
     first[o] = lo;
     count[o] = hi - lo;
@@ -215,12 +215,12 @@ function resizeRows(img: RgbImage, width: number): RgbImage {
       let g = 0;
       let b = 0;
       const base = x * taps.stride;
-      let s = row + taps.first[x] * 3;
-      for (let k = 0; k < taps.count[x]; k++, s += 3) {
-        const w = taps.weights[base + k];
-        r += w * src[s];
-        g += w * src[s + 1];
-        b += w * src[s + 2];
+      let s = row + taps.first[x]! * 3;
+      for (let k = 0; k < taps.count[x]!; k++, s += 3) {
+        const w = taps.weights[base + k]!;
+        r += w * src[s]!;
+        g += w * src[s + 1]!;
+        b += w * src[s + 2]!;
       }
       const d = (y * width + x) * 3;
       out[d] = r;
@@ -243,10 +243,10 @@ function resizeColumns(img: RgbImage, height: number): RgbImage {
     const base = y * taps.stride;
     const d = y * rowLength;
     acc.fill(0);
-    for (let k = 0; k < taps.count[y]; k++) {
-      const w = taps.weights[base + k];
-      const s = (taps.first[y] + k) * rowLength;
-      for (let i = 0; i < rowLength; i++) acc[i] += w * src[s + i];
+    for (let k = 0; k < taps.count[y]!; k++) {
+      const w = taps.weights[base + k]!;
+      const s = (taps.first[y]! + k) * rowLength;
+      for (let i = 0; i < rowLength; i++) acc[i]! += w * src[s + i]!;
     }
     out.set(acc, d);
   }

@@ -4,8 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
-import { NpadInputError } from '../errors.js';
+import { dirname } from 'node:path';
+import { errnoCode, fileError } from './fileErrors.js';
 
 /**
  * Writes `chunks` to `path` atomically: the bytes go to a temporary file
@@ -99,42 +99,6 @@ async function fsStep<T>(path: string, step: () => Promise<T>): Promise<T> {
   try {
     return await step();
   } catch (err) {
-    const why = explain(errnoCode(err), path);
-    if (why === undefined) throw err;
-    const e = new NpadInputError(`${path}: cannot write: ${why}`, path);
-    e.cause = err;
-    throw e;
+    throw fileError(err, path, 'write');
   }
-}
-
-/** A sentence for the user about an errno code, or undefined if it is not theirs to fix. */
-function explain(code: string | undefined, path: string): string | undefined {
-  switch (code) {
-    case 'ENOSPC':
-      return 'the disk is full';
-    case 'EDQUOT':
-      return 'the disk quota is exceeded';
-    case 'EACCES':
-    case 'EPERM':
-      return `permission denied (to create files in ${dirname(path)} and replace ${basename(path)})`;
-    case 'ENOENT':
-      return `the folder ${dirname(path)} does not exist`;
-    case 'ENOTDIR':
-      return `a part of the path ${dirname(path)} is not a folder`;
-    case 'EISDIR':
-      return 'it is a folder';
-    case 'EROFS':
-      return 'the file system is read-only';
-    case 'EIO':
-      return 'input/output error (the disk may be failing)';
-    default:
-      return undefined;
-  }
-}
-
-function errnoCode(err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') {
-    return err.code;
-  }
-  return undefined;
 }

@@ -165,7 +165,7 @@ function prepareProSweep(
     const map = maps[image]!;
     const { labels, count } = labelConnectedComponents(masks[image]!, width, height);
     const regionSizes = new Int32Array(count + 1);
-    for (let pixel = 0; pixel < labels.length; pixel++) regionSizes[labels[pixel]!]++;
+    for (let pixel = 0; pixel < labels.length; pixel++) regionSizes[labels[pixel]!]!++;
     for (let pixel = 0; pixel < labels.length; pixel++) {
       const region = labels[pixel]!;
       if (region === 0) {
@@ -185,7 +185,7 @@ function prepareProSweep(
   // at the first sorted position of its score; the sweep only reads those positions.
   const overlapAtOrAbove = new Float64Array(anomalousCount + 1);
   for (let i = 0; i < anomalousCount; i++) {
-    overlapAtOrAbove[firstIndexOf(anomalousScores, anomalousScoresInPixelOrder[i]!)] += anomalousWeights[i]!;
+    overlapAtOrAbove[firstIndexOf(anomalousScores, anomalousScoresInPixelOrder[i]!)]! += anomalousWeights[i]!;
   }
   for (let i = anomalousCount - 1; i >= 0; i--) {
     overlapAtOrAbove[i] = overlapAtOrAbove[i + 1]! + overlapAtOrAbove[i]! / regionCount;

@@ -1,7 +1,7 @@
 /**
  * Builds ONNX models in code. npad's heavy numerics (the CNN, batched Gram matrices, inverses, Mahalanobis
  * distances, nearest centroids) run as small ONNX graphs in onnxruntime, which is far faster than plain
- * TypeScript loops on the CPU (see ../shared/notes/engine.md). Field numbers follow onnx/onnx.proto3.
+ * TypeScript loops on the CPU (docs/speed.md measures the stages). Field numbers follow onnx/onnx.proto3.
  */
 import { ProtoWriter } from './protobuf.js';
 

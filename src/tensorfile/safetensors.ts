@@ -14,6 +14,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { NpadInputError } from '../errors.js';
+import { fileError } from '../io/fileErrors.js';
 
 /** Element types npad reads and writes (a subset of the safetensors dtypes). */
 export type DType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'U8';
@@ -124,7 +125,7 @@ export async function readSafetensorsFile(
   try {
     handle = await open(path, 'r');
   } catch (err) {
-    throw readError(path, err);
+    throw fileError(err, path, 'read');
   }
   try {
     const size = (await handle.stat()).size;
@@ -140,7 +141,7 @@ export async function readSafetensorsFile(
     }
     return { tensors, metadata: header.metadata };
   } catch (err) {
-    throw err instanceof NpadInputError ? err : readError(path, err);
+    throw err instanceof NpadInputError ? err : fileError(err, path, 'read');
   } finally {
     await handle.close();
   }
@@ -165,35 +166,6 @@ async function readExactly(
     done += bytesRead;
   }
   return out;
-}
-
-/** Turns an fs error into a message for the user. */
-function readError(path: string, err: unknown): Error {
-  const code = errnoCode(err);
-  const why =
-    code === 'ENOENT'
-      ? 'no such file'
-      : code === 'EACCES' || code === 'EPERM'
-        ? 'permission denied'
-        : code === 'EISDIR'
-          ? 'it is a folder, not a file'
-          : code === 'ENOTDIR'
-            ? 'a part of the path is not a folder'
-            : code === 'EIO'
-              ? 'input/output error (the disk may be failing)'
-              : undefined;
-  if (why === undefined) return err instanceof Error ? err : new Error(String(err));
-  const e = new NpadInputError(`${path}: cannot read: ${why}`, path);
-  e.cause = err;
-  return e;
-}
-
-/** The `code` of a Node.js system error, if it is one. */
-function errnoCode(err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') {
-    return err.code;
-  }
-  return undefined;
 }
 
 /**

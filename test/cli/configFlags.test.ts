@@ -13,9 +13,10 @@ import { configFromFlags } from '../../src/cli/configFlags.js';
 import { resolveConfig } from '../../src/detector/config.js';
 import { validateConfig } from '../../src/detector/detector.js';
 import { NpadInputError } from '../../src/errors.js';
+import { BOTTLE } from '../sharedData.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bottle = path.resolve(repo, '..', 'shared', 'datasets', 'mvtec_ad', 'bottle');
+const bottle = BOTTLE;
 const haveData = await stat(bottle).then(() => true, () => false);
 
 describe('--method flag', () => {

@@ -4,9 +4,10 @@ import { copyFile, mkdir, mkdtemp, readdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BOTTLE } from '../sharedData.js';
 
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const bottle = path.resolve(repo, '..', 'shared', 'datasets', 'mvtec_ad', 'bottle');
+export const bottle = BOTTLE;
 export const haveData = await stat(bottle).then(() => true, () => false);
 
 /** Runs `npad ARGS…` (src/cli/main.ts through tsx) on `threads` onnxruntime threads and waits for it. */

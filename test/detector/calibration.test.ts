@@ -99,7 +99,7 @@ test('F1-max calibration: the threshold separating the labelled images best', ()
 });
 
 test('manual calibration keeps what is not given, and needs both the first time', () => {
-  assert.throws(() => manualCalibration({ imageThreshold: 3 }, null), (e: unknown) => e instanceof NpadInputError && /--pixel-threshold/.test(e.message));
+  assert.throws(() => manualCalibration({ imageThreshold: 3 }, null), (e: unknown) => e instanceof NpadInputError && /^pixelThreshold is needed/.test(e.message));
   const first = manualCalibration({ imageThreshold: 3, pixelThreshold: 4 }, null);
   assert.equal(first.source, 'manual');
   assert.equal(normaliseImageScore(first, 3), 0.5);
@@ -128,7 +128,7 @@ test('holdout split: reproducible, disjoint, at least one held out, refuses to l
   assert.equal(splitHoldout(images.slice(0, 3), 0.1).holdout.length, 1);
   assert.deepEqual(splitHoldout(images, 0), { fit: images, holdout: [] });
   assert.throws(() => splitHoldout(['a.png'], 0.1), /nothing to fit on/);
-  assert.throws(() => splitHoldout(images, 1), /--holdout/);
+  assert.throws(() => splitHoldout(images, 1), /held-out fraction/);
 });
 
 test('a prediction: verdict and mask at the thresholds (≥)', () => {

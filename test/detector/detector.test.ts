@@ -3,12 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Detector, validateConfig } from '../../src/detector/detector.js';
 import { resolveConfig } from '../../src/detector/config.js';
+import { BOTTLE } from '../sharedData.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bottle = path.resolve(repo, '..', 'shared', 'datasets', 'mvtec_ad', 'bottle');
+const bottle = BOTTLE;
 const haveData = await stat(bottle).then(() => true, () => false);
 
 test('a saved detector scores exactly like the fitted one', { skip: !haveData && 'shared bottle data not found' }, async () => {

@@ -2,13 +2,12 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Detector } from '../../src/detector/detector.js';
 import { averageScoredImages, checkEnsembleMembers, DetectorEnsemble } from '../../src/detector/ensemble.js';
 import { resolveConfig } from '../../src/detector/config.js';
+import { BOTTLE } from '../sharedData.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bottle = path.resolve(repo, '..', 'shared', 'datasets', 'mvtec_ad', 'bottle');
+const bottle = BOTTLE;
 const haveData = await stat(bottle).then(() => true, () => false);
 
 test('members are averaged at the first member’s size', () => {

@@ -7,16 +7,15 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { splitHoldout } from '../../src/detector/calibration.js';
+import { NpadNoThresholdError, splitHoldout } from '../../src/detector/calibration.js';
 import { writeModelCalibration } from '../../src/detector/calibrationFile.js';
 import { Detector } from '../../src/detector/detector.js';
 import type { Prediction } from '../../src/detector/predict.js';
 import { NpadInputError } from '../../src/errors.js';
 import { loadModel } from '../../src/model/modelFile.js';
+import { BOTTLE } from '../sharedData.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bottle = path.resolve(repo, '..', 'shared', 'datasets', 'mvtec_ad', 'bottle');
+const bottle = BOTTLE;
 const haveData = await stat(bottle).then(() => true, () => false);
 
 test('calibrate, save, load, predict from paths and bytes, skip a bad input', { skip: !haveData && 'shared bottle data not found' }, async () => {
@@ -27,7 +26,7 @@ test('calibrate, save, load, predict from paths and bytes, skip a bad input', { 
   const detector = await Detector.fit(fit, { options: { dim: 12, maxCentroids: 16, kmeansSample: 1000, moduleD: false }, batchSize: 4 });
   assert.equal(detector.calibration, null);
   const probe = path.join(bottle, 'test', 'broken_large', '000.png');
-  await assert.rejects(detector.predict([probe], () => {}), (e: unknown) => e instanceof NpadInputError && /npad calibrate/.test(e.message));
+  await assert.rejects(detector.predict([probe], () => {}), (e: unknown) => e instanceof NpadNoThresholdError && /detector.calibrate\(images\)/.test(e.message));
 
   const calibration = await detector.calibrate(holdout, { falseAlarmRate: 0.05 });
   assert.equal(calibration.source, 'holdout');

@@ -10,9 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import sharp from 'sharp';
+import { BOTTLE } from '../sharedData.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bottle = path.resolve(repo, '..', 'shared', 'datasets', 'mvtec_ad', 'bottle');
+const bottle = BOTTLE;
 const haveData = await stat(bottle).then(() => true, () => false);
 const README_DATASET = "'../shared/datasets/mvtec_ad/bottle'";
 

@@ -3,15 +3,14 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Detector } from '../../src/detector/detector.js';
 import type { DetectorConfigInput } from '../../src/detector/config.js';
 import { padimModelFromTensors, padimModelToTensors } from '../../src/method/padim/modelTensors.js';
 import { unpackPrecisions } from '../../src/engine/packedPrecision.js';
 import { loadModel } from '../../src/model/modelFile.js';
+import { BOTTLE } from '../sharedData.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bottle = path.resolve(repo, '..', 'shared', 'datasets', 'mvtec_ad', 'bottle');
+const bottle = BOTTLE;
 const haveData = await stat(bottle).then(() => true, () => false);
 
 /**

@@ -1,9 +1,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { BLOCKED_INVERSE_LEAF, blockSplit, blockedInverseFlops, blockedInverseWork, blockedSpdInverse } from '../../src/engine/blockedInverse.js';
-import { batchedInverse } from '../../src/engine/kernels.js';
-import { invertReference } from '../../src/engine/reference.js';
+import { invertReference } from './reference.js';
 import { seededRandom } from '../../src/util/random.js';
+import { batchedInverse } from './onnxInverse.js';
 
 /** B·Bᵀ/d + I: symmetric positive definite with eigenvalues in [1, ~5], so well conditioned. */
 function wellConditionedSpd(d: number, random: () => number): Float32Array {

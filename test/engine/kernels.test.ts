@@ -1,10 +1,11 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { batchedInverse, batchedMahalanobis, centredGram, mahalanobisOfRows } from '../../src/engine/kernels.js';
+import { batchedMahalanobis, centredGram, mahalanobisOfRows } from '../../src/engine/kernels.js';
 import { packPrecisions } from '../../src/engine/packedPrecision.js';
-import { invertReference, mahalanobisReference } from '../../src/engine/reference.js';
+import { invertReference, mahalanobisReference } from './reference.js';
 import { assignToCentroids, kMeans } from '../../src/engine/kmeans.js';
 import { seededRandom } from '../../src/util/random.js';
+import { batchedInverse } from './onnxInverse.js';
 
 function randomSpd(d: number, random: () => number): Float64Array {
   // A Aᵀ + d·I is symmetric positive definite and well conditioned.

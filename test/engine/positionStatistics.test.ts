@@ -1,7 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { PositionStatistics, covarianceFromPacked, packedSize } from '../../src/engine/positionStatistics.js';
-import { covarianceReference } from '../../src/engine/reference.js';
+import { covarianceReference } from './reference.js';
 import { seededRandom } from '../../src/util/random.js';
 
 // 40 positions × 35 channels cross the 32 × 32 tiles of the transposition into the gather buffer.

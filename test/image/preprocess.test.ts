@@ -35,14 +35,14 @@ function greyImage(width: number, height: number, grey: number[]): RgbImage {
 
 /** Channel 0 of every pixel. */
 function red(img: RgbImage): number[] {
-  return Array.from({ length: img.width * img.height }, (_, i) => img.data[i * 3]);
+  return Array.from({ length: img.width * img.height }, (_, i) => img.data[i * 3]!);
 }
 
 /** Asserts element-wise closeness. */
 function near(actual: ArrayLike<number>, expected: number[], tol: number): void {
   assert.equal(actual.length, expected.length);
   for (let i = 0; i < expected.length; i++) {
-    assert.ok(Math.abs(actual[i] - expected[i]) <= tol, `[${i}] ${actual[i]} vs ${expected[i]}`);
+    assert.ok(Math.abs(actual[i]! - expected[i]!) <= tol, `[${i}] ${actual[i]} vs ${expected[i]}`);
   }
 }
 
@@ -56,9 +56,9 @@ describe('resizeBilinear', () => {
     const out = resizeBilinear(greyImage(4, 4, v), 2, 2);
     assert.equal(out.width, 2);
     assert.equal(out.height, 2);
-    const h = [(3 * 0 + 3 * 10 + 20) / 7, (10 + 3 * 20 + 3 * 30) / 7]; // along a row
-    const w = [(3 * 0 + 3 * 40 + 80) / 7, (40 + 3 * 80 + 3 * 120) / 7]; // down a column
-    near(red(out), [h[0] + w[0], h[1] + w[0], h[0] + w[1], h[1] + w[1]], 1e-4);
+    const [h0, h1] = [(3 * 0 + 3 * 10 + 20) / 7, (10 + 3 * 20 + 3 * 30) / 7]; // along a row
+    const [w0, w1] = [(3 * 0 + 3 * 40 + 80) / 7, (40 + 3 * 80 + 3 * 120) / 7]; // down a column
+    near(red(out), [h0 + w0, h1 + w0, h0 + w1, h1 + w1], 1e-4);
     near(red(out), [35.714287, 51.42857, 98.571434, 114.28571], 1e-4); // Pillow 9.4, mode F
   });
 
@@ -178,7 +178,7 @@ describe('loadImageTensor', () => {
       .toFile(path);
     const tensor = await loadImageTensor(path, DEFAULT_PREPROCESS);
     assert.equal(tensor.length, 3 * 224 * 224);
-    near([tensor[0], tensor[224 * 224], tensor[2 * 224 * 224]], [(1 - 0.485) / 0.229, (1 - 0.456) / 0.224, (1 - 0.406) / 0.225], 1e-5);
+    near([tensor[0]!, tensor[224 * 224]!, tensor[2 * 224 * 224]!], [(1 - 0.485) / 0.229, (1 - 0.456) / 0.224, (1 - 0.406) / 0.225], 1e-5);
   });
 
   it('refuses bad options with NpadInputError', async () => {

@@ -1,7 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { PositionStatistics } from '../../src/engine/positionStatistics.js';
-import { invertReference, covarianceReference } from '../../src/engine/reference.js';
+import { invertReference, covarianceReference } from '../engine/reference.js';
 import { fitPlainGaussians, fitWeightedGaussians } from '../../src/method/parts/gaussians.js';
 import { computeNeighbourWeights } from '../../src/method/npad/neighbourWeights.js';
 import { squareNeighbourhoods } from '../../src/method/npad/neighbourhood.js';

@@ -6,8 +6,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { FeatureExtractor } from '../../src/backbone/featureExtractor.js';
 import { readMvtecDataset } from '../../src/data/mvtec.js';
 import { auroc } from '../../src/metrics/index.js';
@@ -18,9 +16,9 @@ import { maxOf } from '../../src/method/parts/anomalyMap.js';
 import { fitNpad } from '../../src/method/npad/fit.js';
 import { scoreNpad, scoreParts } from '../../src/method/npad/score.js';
 import { loadBackbone } from '../../src/backbone/load.js';
+import { MTD } from '../sharedData.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const mtd = path.resolve(repo, '..', 'shared', 'datasets', 'mtd', 'magnetic_tile');
+const mtd = MTD;
 const haveData = await stat(mtd).then(() => true, () => false);
 
 test('on MTD tiles the position-free bank ranks defects better than the paper reading; map and score are the documented fusion', { skip: !haveData && 'shared MTD data not found' }, async () => {

@@ -9,19 +9,18 @@ import { mkdtemp, readdir, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { FeatureExtractor } from '../../src/backbone/featureExtractor.js';
 import { resolveConfig } from '../../src/detector/config.js';
 import { Detector, validateConfig } from '../../src/detector/detector.js';
-import { covarianceReference, invertReference, mahalanobisReference } from '../../src/engine/reference.js';
+import { covarianceReference, invertReference, mahalanobisReference } from '../engine/reference.js';
 import { gaussianSmooth, upsampleBilinear } from '../../src/method/parts/anomalyMap.js';
 import { loadImageBatch } from '../../src/method/imageLoop.js';
 import { padimChannels } from '../../src/method/padim/padim.js';
 import { PythonRandom } from '../../src/util/pythonRandom.js';
 import { loadBackbone } from '../../src/backbone/load.js';
+import { BOTTLE } from '../sharedData.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bottle = path.resolve(repo, '..', 'shared', 'datasets', 'mvtec_ad', 'bottle');
+const bottle = BOTTLE;
 const haveData = await stat(bottle).then(() => true, () => false);
 const skip = !haveData && 'shared bottle data not found';
 

@@ -8,15 +8,14 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { resolveConfig } from '../../src/detector/config.js';
 import { Detector, validateConfig } from '../../src/detector/detector.js';
 import { upsampleBilinear } from '../../src/method/parts/anomalyMap.js';
 import { type PatchEmbeddingShape, adaptivePoolBins, embedPatches } from '../../src/method/parts/patchEmbedding.js';
 import { seededRandom } from '../../src/util/random.js';
+import { BOTTLE } from '../sharedData.js';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bottle = path.resolve(repo, '..', 'shared', 'datasets', 'mvtec_ad', 'bottle');
+const bottle = BOTTLE;
 const haveData = await stat(bottle).then(() => true, () => false);
 
 /** PyTorch's adaptive_avg_pool1d of one vector: sums in order, divides by the bin length. */

@@ -12,8 +12,9 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { Detector } from '../../src/detector/detector.js';
 import { REPO, stable, table, writeSection } from './report.js';
+import { BOTTLE } from '../sharedData.js';
 
-const bottle = path.resolve(REPO, '..', 'shared', 'datasets', 'mvtec_ad', 'bottle');
+const bottle = BOTTLE;
 const haveData = await stat(bottle).then(() => true, () => false);
 const skip = !haveData && 'shared bottle data not found';
 /** A tiny N-pad: the commands' handling of inputs is under test, not accuracy. */

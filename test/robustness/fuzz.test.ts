@@ -11,11 +11,12 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO, stable, table, writeSection } from './report.js';
+import { WEIGHTS } from '../sharedData.js';
 
 const DEFAULT_SEED = 20240607;
 const envSeed = process.env.NPAD_FUZZ_SEED;
 const seed = envSeed === 'random' ? Math.floor(Math.random() * 2 ** 31) : envSeed ? Number(envSeed) : DEFAULT_SEED;
-const weights = process.env.NPAD_WEIGHTS_DIR ?? path.resolve(REPO, '..', 'shared', 'models', 'resnet50-v2-imagenet');
+const weights = WEIGHTS;
 const haveWeights = await stat(weights).then(() => true, () => false);
 
 /** Longest any single call may take: decoding a mutant of a 16×16 image, or loading a mutant of a tiny model. */

@@ -138,7 +138,7 @@ describe('image files', () => {
     const file = await put('doc.png', '%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n');
     return refused(decodeRgb(file), file, /not a decodable image/);
   });
-  image('missing file', 'nothing at the path', async () => refused(decodeRgb(path.join(tmp, 'missing.png')), path.join(tmp, 'missing.png'), /file not found/));
+  image('missing file', 'nothing at the path', async () => refused(decodeRgb(path.join(tmp, 'missing.png')), path.join(tmp, 'missing.png'), /cannot read: no such file/));
   image('a folder named like an image', 'folder.png/', async () => {
     const folder = path.join(tmp, 'folder.png');
     await mkdir(folder, { recursive: true });

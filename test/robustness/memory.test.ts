@@ -13,6 +13,7 @@ import { Detector } from '../../src/detector/detector.js';
 import {
   cgroupMemoryLimit,
   assumedGeometry,
+  NpadMemoryError,
   checkFitMemory,
   estimateFitMemory,
   geometryOf,
@@ -21,6 +22,7 @@ import {
   parseMemorySize,
 } from '../../src/detector/memoryEstimate.js';
 import { NpadInputError } from '../../src/errors.js';
+import { cliMessage } from '../../src/cli/userMessages.js';
 import { table, writeSection } from './report.js';
 
 const MiB = 2 ** 20;
@@ -205,8 +207,11 @@ describe('the refusal', () => {
     assert.throws(
       () => checkFitMemory(resolveConfig(input), trainCount, { memoryLimit: limit }),
       (e: unknown) => {
-        assert.ok(e instanceof NpadInputError);
-        message = e.message;
+        // The library names options; the CLI words the same error with its flags.
+        assert.ok(e instanceof NpadMemoryError && e instanceof NpadInputError);
+        assert.ok(!/--/.test(e.message), e.message);
+        for (const c of e.changes) if (typeof c.setting === 'object') assert.ok(e.message.includes(`${c.setting.option} ${c.value} (option ${c.setting.option})`), e.message);
+        message = cliMessage(e);
         return true;
       },
     );

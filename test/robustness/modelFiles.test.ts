@@ -16,8 +16,9 @@ import { NpadInputError } from '../../src/errors.js';
 import { loadModel, saveModel, type ModelTensor } from '../../src/model/modelFile.js';
 import { setPath, withNpadMeta } from './modelBytes.js';
 import { REPO, stable, table, writeSection } from './report.js';
+import { WEIGHTS } from '../sharedData.js';
 
-const weights = process.env.NPAD_WEIGHTS_DIR ?? path.resolve(REPO, '..', 'shared', 'models', 'resnet50-v2-imagenet');
+const weights = WEIGHTS;
 const haveWeights = await stat(weights).then(() => true, () => false);
 const noWeights = !haveWeights && 'backbone weights not found';
 

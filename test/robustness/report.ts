@@ -1,16 +1,20 @@
 /**
- * docs/robustness.md is written by the tests that try the cases: each robustness test replaces its own section
+ * docs/robustness.md is written by the tests that try the cases, when asked to (`npm run docs:robustness`, which sets
+ * NPAD_WRITE_DOCS=1); a plain `npm test` writes the same document to results/robustness.md (not tracked), so the
+ * tests never change a tracked file. Each robustness test replaces its own section
  * (between `<!-- robustness:NAME:begin -->` and `<!-- robustness:NAME:end -->`) and keeps every other one, including
  * the HTTP server's section (`<!-- server:begin -->` … `<!-- server:end -->`), which test/server fills.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../../src/io/atomic.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const DOC = path.join(REPO, 'docs', 'robustness.md');
+/** Where the robustness document goes: docs/ when NPAD_WRITE_DOCS=1, else results/ (see above). */
+export const ROBUSTNESS_DOC = path.join(REPO, process.env.NPAD_WRITE_DOCS === '1' ? 'docs' : 'results', 'robustness.md');
+const DOC = ROBUSTNESS_DOC;
 
 /** The sections, in the order the document shows them. */
 const SECTIONS = ['inputs', 'commands', 'model', 'memory', 'fuzz'] as const;
@@ -59,6 +63,7 @@ export async function writeSection(name: SectionName, markdown: string): Promise
     parts.push(`${begin}${body}${end}\n`);
   }
   parts.push(server);
+  await mkdir(path.dirname(DOC), { recursive: true });
   await writeFileAtomic(DOC, [new TextEncoder().encode(parts.join('\n'))]);
 }
 

@@ -2,12 +2,13 @@
  * Shared by the server tests: a fake model (real image decoding, no CNN) so the HTTP machinery is tested in
  * milliseconds, test images, and the writer of the server section of docs/robustness.md.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { decodeRgb } from '../../src/image/decode.js';
 import { writeFileAtomic } from '../../src/io/atomic.js';
+import { ROBUSTNESS_DOC } from '../robustness/report.js';
 import type { InspectionModel, PredictionReply, PredictWanted } from '../../src/server/inspectionModel.js';
 import { InspectionServer } from '../../src/server/server.js';
 import type { ServerOptions } from '../../src/server/options.js';
@@ -154,7 +155,8 @@ export function outcomeTable(rows: readonly OutcomeRow[]): string {
   ].join('\n');
 }
 
-const DOC = path.join(repo, 'docs', 'robustness.md');
+/** docs/robustness.md with NPAD_WRITE_DOCS=1, else results/robustness.md (test/robustness/report.ts). */
+const DOC = ROBUSTNESS_DOC;
 const OUTER_BEGIN = '<!-- server:begin -->';
 const OUTER_END = '<!-- server:end -->';
 const INTRO = `## The HTTP server (\`npad serve\`)
@@ -180,5 +182,6 @@ export async function writeServerSection(part: 'faults' | 'serve', markdown: str
   const from = doc.indexOf(begin) + begin.length;
   const to = doc.indexOf(end);
   doc = `${doc.slice(0, from)}\n${markdown.trim()}\n${doc.slice(to)}`;
+  await mkdir(path.dirname(DOC), { recursive: true });
   await writeFileAtomic(DOC, [Buffer.from(doc)]);
 }
