@@ -127,7 +127,7 @@ export async function inversionStage(dim: number, count = 256): Promise<StageFig
 }
 
 /**
- * The Mahalanobis shapes default scoring runs (shifting in feature space, src/method/featureShifts.ts): per
+ * The Mahalanobis shapes default scoring runs (shifting in feature space, src/method/npad/featureShifts.ts): per
  * position, module A scores its window's 21 offsets and module B the 5 shifts, PaDiM one vector, each times the
  * images scored together (1, or a batch of 16).
  */

@@ -47,7 +47,7 @@ export function predictionFrom(result: ScoredImage, calibration: ScoreCalibratio
 
 /**
  * Images decoded (and resized) ahead of scoring at once: bounds the pixels held, and matches the 16 crops per
- * backbone call N-pad scores with (src/method/npad.ts), so a smaller chunk would not cap the batch.
+ * backbone call N-pad scores with (src/method/npad/score.ts), so a smaller chunk would not cap the batch.
  */
 const IMAGES_PER_CHUNK = 16;
 

@@ -11,8 +11,8 @@
  * headers. Not supported (rejected with a message): RLE4, RLE8, embedded
  * JPEG/PNG and CMYK variants.
  */
-import type { RgbImage } from './decode.js';
 import { NpadInputError } from '../errors.js';
+import type { RgbImage } from './rgbImage.js';
 
 /** Width and height of a BMP, read from its header. */
 export interface BmpSize {

@@ -29,16 +29,7 @@ import type { Metadata, OutputInfo, SharpOptions } from 'sharp';
 import { NpadInputError } from '../errors.js';
 import { fileError } from '../io/fileErrors.js';
 import { decodeBmp, isBmp, bmpSize } from './bmp.js';
-
-/** An RGB image with interleaved (HWC) float samples in [0,1]. */
-export interface RgbImage {
-  /** pixels per row */
-  width: number;
-  /** number of rows */
-  height: number;
-  /** width × height × 3 samples, row-major, R G B per pixel, in [0,1] */
-  data: Float32Array;
-}
+import type { RgbImage } from './rgbImage.js';
 
 /** Options for {@link decodeRgb}. */
 export interface DecodeOptions {

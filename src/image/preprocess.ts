@@ -8,8 +8,9 @@
  * comparable with the Python reference. The aspect ratio is not kept.
  */
 import { NpadInputError } from '../errors.js';
-import type { DecodeOptions, RgbImage } from './decode.js';
+import type { DecodeOptions } from './decode.js';
 import { decodeImageSource, type ImageSource } from './source.js';
+import type { RgbImage } from './rgbImage.js';
 
 /** How images are brought to the network's input size. */
 export interface PreprocessOptions {

@@ -3,7 +3,8 @@
  * image already decoded (so a caller that had to decode it, e.g. to check it, does not pay for a second decode).
  * Every form carries the name used in error messages.
  */
-import { decodeRgb, type DecodeOptions, type RgbImage } from './decode.js';
+import { decodeRgb, type DecodeOptions } from './decode.js';
+import type { RgbImage } from './rgbImage.js';
 
 /** Encoded image bytes (PNG, JPEG, TIFF, BMP…) with the name that error messages use for them. */
 export interface EncodedImage {

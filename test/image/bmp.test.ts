@@ -4,10 +4,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeRgb } from '../../src/image/decode.js';
-import type { RgbImage } from '../../src/image/decode.js';
 import { bmpSize, decodeBmp, isBmp } from '../../src/image/bmp.js';
 import { imageSize } from '../../src/image/mask.js';
 import { NpadInputError } from '../../src/errors.js';
+import type { RgbImage } from '../../src/image/rgbImage.js';
 
 let dir = '';
 before(async () => {

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import type { Sharp } from 'sharp';
 import { decodeRgb } from '../../src/image/decode.js';
-import type { RgbImage } from '../../src/image/decode.js';
 import { NpadInputError } from '../../src/errors.js';
+import type { RgbImage } from '../../src/image/rgbImage.js';
 
 let dir = '';
 before(async () => {

@@ -4,7 +4,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import type { RgbImage } from '../../src/image/decode.js';
 import { decodeRgb } from '../../src/image/decode.js';
 import {
   DEFAULT_PREPROCESS,
@@ -17,6 +16,7 @@ import {
   validatePreprocessOptions,
 } from '../../src/image/preprocess.js';
 import { NpadInputError } from '../../src/errors.js';
+import type { RgbImage } from '../../src/image/rgbImage.js';
 
 let dir = '';
 before(async () => {

@@ -12,10 +12,11 @@ import sharp from 'sharp';
 import { findTrainImages } from '../../src/cli/trainImages.js';
 import { readMvtecDataset } from '../../src/data/mvtec.js';
 import { NpadInputError } from '../../src/errors.js';
-import { decodeRgb, type RgbImage } from '../../src/image/decode.js';
+import { decodeRgb } from '../../src/image/decode.js';
 import { loadMask } from '../../src/image/mask.js';
 import { writeSection, stable, table } from './report.js';
 import { bmpWithSize, gradientPixels, jpegWithSize, pngWithSize, sampleImages, tiffWithSize } from './samples.js';
+import type { RgbImage } from '../../src/image/rgbImage.js';
 
 let tmp = '';
 let samples = new Map<string, Buffer>();

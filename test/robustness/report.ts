@@ -24,7 +24,8 @@ const HEADER = `# Robustness
 
 What npad does with bad input: damaged, hostile or unusual image files, badly laid-out datasets, damaged model
 files, a full disk, a configuration too large for the machine's memory, and fuzzed bytes. Every row below was run
-by the test suite, which wrote the actual outcome here (messages as printed; temporary folders shown as \`<tmp>\`):
+by the test suite, which wrote the actual outcome here (\`npm run docs:robustness\`; messages as printed; temporary folders
+shown as \`<tmp>\`):
 test/robustness/*.test.ts for these sections, test/server for the server's.
 
 Policy: a problem with the user's input is an \`NpadInputError\` whose message starts with the file concerned; the
