@@ -10,6 +10,7 @@ import { loadOnnxFileBackbone } from './onnxFile.js';
 import { loadResnetV2 } from './resnetV2.js';
 import { loadTorchvisionResnet } from './torchvisionResnet.js';
 import type { Backbone, BackboneSpec } from './types.js';
+import { isRecord } from '../util/isRecord.js';
 
 /** Loads the backbone `spec` describes (reading and validating its weights). */
 export async function loadBackbone(spec: BackboneSpec): Promise<Backbone> {
@@ -31,10 +32,6 @@ export function defaultWeightsDir(): string {
   const fromEnv = process.env.NPAD_WEIGHTS_DIR;
   if (fromEnv) return fromEnv;
   return path.join(packageRoot(), '..', 'shared', 'models', 'resnet50-v2-imagenet');
-}
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 /**

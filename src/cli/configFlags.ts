@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { DEFAULT_METHOD_OPTIONS, METHODS, isMethodName, type CommonConfigInput, type DetectorConfigInput, type MethodName } from '../detector/config.js';
 import { NpadInputError } from '../errors.js';
-import { METHOD_DEFINITIONS } from '../method/registry.js';
+import { DEFAULT_METHOD, METHOD_DEFINITIONS } from '../method/registry.js';
 import type { BackboneSpec, TorchvisionArch } from '../backbone/types.js';
 
 /** parseArgs option declarations of the configuration flags. */
@@ -92,7 +92,7 @@ function backboneSpec(v: ConfigFlagValues): BackboneSpec {
 
 /** The `--method` flag (default N-pad). */
 function methodOf(v: ConfigFlagValues): MethodName {
-  const m = v.method ?? 'npad';
+  const m = v.method ?? DEFAULT_METHOD;
   if (!isMethodName(m)) throw new NpadInputError(`--method: expected one of ${METHODS.join(', ')}, got '${m}'`);
   return m;
 }

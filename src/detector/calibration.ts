@@ -14,6 +14,7 @@
 import { NpadConfigError, NpadInputError } from '../errors.js';
 import { f1Max } from '../metrics/index.js';
 import { sampleWithoutReplacement, seededRandom } from '../util/random.js';
+import { isRecord } from '../util/isRecord.js';
 
 /** How a detector's scores are turned into verdicts and normalised scores. */
 export interface ScoreCalibration {
@@ -297,10 +298,6 @@ export function splitHoldout<T>(images: readonly T[], fraction: number, seed = 0
   }
   const held = new Set(sampleWithoutReplacement(images.length, count, seededRandom(seed)));
   return { fit: images.filter((_, i) => !held.has(i)), holdout: images.filter((_, i) => held.has(i)) };
-}
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 /**

@@ -17,6 +17,7 @@ import { METHODS, isMethodName, configInputFor, resolveConfig, settingsOf, type 
 import { DEFAULT_FALSE_ALARM_RATE, NpadNoThresholdError, holdoutCalibration, parseCalibration, type ScoreCalibration } from './calibration.js';
 import { checkFitMemory, geometryOf, type MemoryGuardOptions } from './memoryEstimate.js';
 import { predictImages, type PredictionHandler, type SkippedImageHandler } from './predict.js';
+import { isRecord } from '../util/isRecord.js';
 
 /** How {@link Detector.save} writes the model. */
 export interface SaveOptions {
@@ -192,10 +193,6 @@ export class Detector {
     const named = inputs.map((input, i) => (Buffer.isBuffer(input) ? { name: `<buffer ${i}>`, bytes: input } : input));
     await predictImages({ preprocess: this.config.preprocess, score: (x, on) => this.score(x, on) }, calibration, named, onResult, onSkip);
   }
-}
-
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 /** A model file's options with those it predates filled as its npad fitted them (the method's optionsBeforeTheyExisted). */

@@ -82,16 +82,13 @@ export type MemoryRemedy = { option: string; to: 'largest' | number } | { trainI
 
 /**
  * One detection method, complete: everything the rest of npad needs from it. A method is a folder under src/method/
- * that exports one of these, and one line in registry.ts (docs/architecture.md lists the steps).
+ * that exports one of these, and one line in registry.ts, whose key is its name in configurations, model files and
+ * `--method` (docs/architecture.md lists the steps).
  *
  * @typeParam O the method's options
  * @typeParam M its fitted model
  */
 export interface MethodDefinition<O extends object, M extends object> {
-  /** Its name in configurations, model files and `--method`. */
-  readonly name: string;
-  /** Its name in messages, e.g. "N-pad". */
-  readonly title: string;
   /** Every option's default (measured; each option's comment gives the paper's value). */
   readonly defaults: Readonly<O>;
   /** Named sets of option values applied before explicit options (N-pad's paper reading and ablations); may be empty. */

@@ -18,6 +18,7 @@ import {
   type DType,
   type TensorEntry,
 } from '../tensorfile/safetensors.js';
+import { isRecord } from '../util/isRecord.js';
 
 /**
  * Newest version of the model file layout this npad reads. Bump it when a change would make older npad
@@ -180,7 +181,7 @@ function u64(n: number): Uint8Array {
 /** Rejects a header that cannot be saved faithfully. */
 function checkHeader(h: ModelHeader): void {
   if (typeof h.method !== 'string' || h.method === '') throw new RangeError('model method must be a non-empty string');
-  if (!isPlainObject(h.config)) throw new RangeError('model config must be a JSON object');
+  if (!isRecord(h.config)) throw new RangeError('model config must be a JSON object');
   if (typeof h.backbone.id !== 'string' || h.backbone.id === '') {
     throw new RangeError('backbone id must be a non-empty string');
   }
@@ -225,7 +226,7 @@ function parseMeta(raw: string, path: string): ModelMeta {
   } catch {
     throw damaged(`its "${METADATA_KEY}" metadata is not valid JSON`);
   }
-  if (!isPlainObject(json) || json['format'] !== FORMAT_NAME) {
+  if (!isRecord(json) || json['format'] !== FORMAT_NAME) {
     throw new NpadInputError(`${path}: not an npad model (its "${METADATA_KEY}" metadata is not an npad model header)`, path);
   }
   const version = json['formatVersion'];
@@ -240,8 +241,8 @@ function parseMeta(raw: string, path: string): ModelMeta {
   }
   const { method, config, backbone, tensorsSha256: sum, createdAt, npadVersion: madeBy } = json;
   if (typeof method !== 'string' || method === '') throw damaged('"method" is not a non-empty string');
-  if (!isPlainObject(config)) throw damaged('"config" is not a JSON object');
-  if (!isPlainObject(backbone) || typeof backbone['id'] !== 'string' || typeof backbone['weightsSha256'] !== 'string') {
+  if (!isRecord(config)) throw damaged('"config" is not a JSON object');
+  if (!isRecord(backbone) || typeof backbone['id'] !== 'string' || typeof backbone['weightsSha256'] !== 'string') {
     throw damaged('"backbone" is not { id, weightsSha256 }');
   }
   if (typeof sum !== 'string' || !SHA256_HEX.test(sum)) throw damaged('"tensorsSha256" is not a SHA-256 hex digest');
@@ -323,10 +324,7 @@ function packageVersion(file: string): string | undefined {
   } catch {
     return undefined;
   }
-  if (isPlainObject(json) && json['name'] === 'npad' && typeof json['version'] === 'string') return json['version'];
+  if (isRecord(json) && json['name'] === 'npad' && typeof json['version'] === 'string') return json['version'];
   return undefined;
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}

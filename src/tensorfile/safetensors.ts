@@ -15,6 +15,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { NpadInputError } from '../errors.js';
 import { fileError } from '../io/fileErrors.js';
+import { isRecord } from '../util/isRecord.js';
 
 /** Element types npad reads and writes (a subset of the safetensors dtypes). */
 export type DType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'U8';
@@ -225,7 +226,7 @@ function parseHeader(headerBytes: Uint8Array, available: number, file: string, k
       file,
     );
   }
-  if (!isPlainObject(json)) {
+  if (!isRecord(json)) {
     throw new NpadInputError(`${file}: not a safetensors file: the header is not a JSON object`, file);
   }
   let metadata: Record<string, string> = {};
@@ -240,7 +241,7 @@ function parseHeader(headerBytes: Uint8Array, available: number, file: string, k
 
 /** Validates `__metadata__`: a flat map of strings to strings. */
 function parseMetadata(value: unknown, file: string, kind: string): Record<string, string> {
-  if (!isPlainObject(value)) {
+  if (!isRecord(value)) {
     throw new NpadInputError(`${file}: damaged ${kind}: "${METADATA_KEY}" is not a JSON object`, file);
   }
   const entries = Object.entries(value);
@@ -259,7 +260,7 @@ function parseMetadata(value: unknown, file: string, kind: string): Record<strin
 /** Validates one tensor's header entry: dtype, shape, offsets and their agreement. */
 function parseSlot(name: string, value: unknown, file: string, kind: string): TensorSlot {
   const where = `${file}: damaged ${kind}: tensor ${JSON.stringify(name)}`;
-  if (!isPlainObject(value)) throw new NpadInputError(`${where} is not described by a JSON object`, file);
+  if (!isRecord(value)) throw new NpadInputError(`${where} is not described by a JSON object`, file);
   const { dtype, shape, data_offsets: offsets } = value;
   if (typeof dtype !== 'string') throw new NpadInputError(`${where} has no "dtype" string`, file);
   if (!isDType(dtype)) {
@@ -344,10 +345,6 @@ function isCount(v: unknown): v is number {
 
 function isDType(s: string): s is DType {
   return Object.prototype.hasOwnProperty.call(DTYPE_SIZE, s);
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 // ---------------------------------------------------------------------------

@@ -74,8 +74,6 @@ function memoryPhases(s: MethodSettings<NpadOptions>, trainCount: number, geomet
 }
 
 export const NPAD: MethodDefinition<NpadOptions, NpadModel> = {
-  name: 'npad',
-  title: 'N-pad',
   defaults: DEFAULT_NPAD_OPTIONS,
   presets: NPAD_PRESETS,
   // Files from before option `bank` were fitted with the paper's k-means bank.

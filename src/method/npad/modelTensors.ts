@@ -6,11 +6,12 @@
 import { packedBlockBounds } from '../../engine/packedPrecision.js';
 import { NpadInputError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
-import { channelsTensor, checkMetaIntegers, gridTensors, isRecord, precisionFormatVersion, readGrid, stored, take, takeChannels, validStages, type GridMeta, type StageSize } from '../parts/modelTensors.js';
+import { channelsTensor, checkMetaIntegers, gridTensors, precisionFormatVersion, readGrid, stored, take, takeChannels, validStages, type GridMeta, type StageSize } from '../parts/modelTensors.js';
 import type { PatchEmbeddingShape } from '../parts/patchEmbedding.js';
 import type { MethodSettings, StoragePrecision, StoredModel } from '../types.js';
 import { npadPatchBankOptions, usesPatchBank, type FusedBank, type NpadModel } from './model.js';
 import type { NpadOptions } from './options.js';
+import { isRecord } from '../../util/isRecord.js';
 
 /** The JSON part of a fitted N-pad model besides its configuration. */
 export interface NpadModelMeta extends GridMeta {

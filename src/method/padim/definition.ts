@@ -8,8 +8,6 @@ import { checkPadimMeta, padimModelFromTensors, padimModelToTensors, type PadimM
 import { DEFAULT_PADIM_OPTIONS, fitPadim, scorePadim, validatePadimOptions, type PadimModel, type PadimOptions } from './padim.js';
 
 export const PADIM: MethodDefinition<PadimOptions, PadimModel> = {
-  name: 'padim',
-  title: 'PaDiM',
   defaults: DEFAULT_PADIM_OPTIONS,
   presets: {},
   optionsBeforeTheyExisted: {},

@@ -10,6 +10,7 @@ import type { ModelTensor } from '../../model/modelFile.js';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../../tensorfile/safetensors.js';
 import type { StoragePrecision } from '../types.js';
 import type { GaussianGrid } from './gaussians.js';
+import { isRecord } from '../../util/isRecord.js';
 
 /** A float32 tensor. */
 export function f32(data: Float32Array, shape: number[]): ModelTensor {
@@ -98,10 +99,6 @@ export function readGrid(prefix: string, meta: GridMeta, tensors: Map<string, Mo
 /** The oldest format that reads precision matrices packed in these blocks: 2 for several blocks, else 1. */
 export function precisionFormatVersion(precisionBlocks: readonly number[] | undefined): number {
   return precisionBlocks !== undefined && precisionBlocks.length > 2 ? 2 : 1;
-}
-
-export function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 /** Channels, rows and columns of one backbone stage map. */

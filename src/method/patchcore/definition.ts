@@ -8,8 +8,6 @@ import { checkPatchcoreMeta, patchcoreModelFromTensors, patchcoreModelToTensors,
 import { DEFAULT_PATCHCORE_OPTIONS, fitPatchcore, scorePatchcore, validatePatchcoreOptions, type PatchcoreModel, type PatchcoreOptions } from './patchcore.js';
 
 export const PATCHCORE: MethodDefinition<PatchcoreOptions, PatchcoreModel> = {
-  name: 'patchcore',
-  title: 'PatchCore',
   defaults: DEFAULT_PATCHCORE_OPTIONS,
   presets: {},
   optionsBeforeTheyExisted: {},
