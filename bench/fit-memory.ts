@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { packageRoot } from '../src/util/packageRoot.js';
+import { packageRoot } from '../src/util/npadPackage.js';
 
 const root = packageRoot();
 

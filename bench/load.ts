@@ -19,7 +19,7 @@ import { Detector } from '../src/detector/detector.js';
 import { DetectorModel } from '../src/server/detectorModel.js';
 import { InspectionServer } from '../src/server/server.js';
 import { writeJsonAtomic } from '../src/cli/output.js';
-import { packageRoot } from '../src/util/packageRoot.js';
+import { packageRoot } from '../src/util/npadPackage.js';
 
 const root = packageRoot();
 /** The shared MVTec AD bottle category. */

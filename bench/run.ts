@@ -33,7 +33,7 @@ import {
   matmulPeak,
   type StageFigure,
 } from './stages.js';
-import { packageRoot } from '../src/util/packageRoot.js';
+import { packageRoot } from '../src/util/npadPackage.js';
 
 const root = packageRoot();
 

@@ -19,7 +19,7 @@ import { loadImageTensor } from '../src/image/preprocess.js';
 import { createSession, runFloat } from '../src/onnx/session.js';
 import type { Backbone } from '../src/backbone/types.js';
 import { loadBackbone } from '../src/backbone/load.js';
-import { packageRoot } from '../src/util/packageRoot.js';
+import { packageRoot } from '../src/util/npadPackage.js';
 
 const PYTHON = '/usr/bin/python3';
 

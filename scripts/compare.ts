@@ -14,7 +14,7 @@ import { mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PAPER_TABLE3, type ComparedRow } from './comparedRow.js';
-import { packageRoot } from '../src/util/packageRoot.js';
+import { packageRoot } from '../src/util/npadPackage.js';
 
 type Group = 'methods' | 'ablations' | 'channels' | 'fewshot' | 'neighbourhood' | 'shift' | 'centroids' | 'inputsize' | 'storage' | 'fast';
 

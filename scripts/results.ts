@@ -13,7 +13,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PAPER_TABLE3, type ComparedRow } from './comparedRow.js';
-import { packageRoot } from '../src/util/packageRoot.js';
+import { packageRoot } from '../src/util/npadPackage.js';
 
 interface Run {
   /** File stem of the run's JSON and report under results/. */

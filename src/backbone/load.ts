@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { NpadInputError } from '../errors.js';
-import { packageRoot } from '../util/packageRoot.js';
+import { packageRoot } from '../util/npadPackage.js';
 import { loadOnnxFileBackbone } from './onnxFile.js';
 import { loadResnetV2 } from './resnetV2.js';
 import { loadTorchvisionResnet } from './torchvisionResnet.js';

@@ -2,7 +2,7 @@
  * `npad calibrate MODEL`: shows or sets the score thresholds stored in a model file, from good images the model
  * was not fitted on, or by hand. The file is rewritten atomically with its tensors unchanged.
  */
-import { parseArgs } from 'node:util';
+import { HELP_FLAG, parseCommandArgs } from './args.js';
 import { listImages } from '../data/mvtec.js';
 import { DEFAULT_FALSE_ALARM_RATE, describeCalibration, manualCalibration } from '../detector/calibration.js';
 import { withFlags } from './userMessages.js';
@@ -12,7 +12,7 @@ import { NpadInputError } from '../errors.js';
 import { fractionFlag, numberFlag } from './numberFlags.js';
 import { terminalProgress } from './progress.js';
 
-export const CALIBRATE_HELP = `npad calibrate MODEL [--good DIR [--false-alarm-rate R] | --image-threshold X [--pixel-threshold Y]] [--out FILE]
+export const CALIBRATE_HELP = `npad calibrate MODEL [--good DIR [--false-alarm-rate R] | --image-threshold X [--pixel-threshold Y]] [-o|--out FILE]
   Shows the score thresholds stored in MODEL, or sets them (docs/scores.md):
   --good DIR             from the good images in DIR, which must not be ones MODEL was fitted on: the thresholds
                          at which a good image is called defective, or shows a defect, at the false-alarm rate
@@ -24,17 +24,20 @@ export const CALIBRATE_HELP = `npad calibrate MODEL [--good DIR [--false-alarm-r
 
 /** Runs `npad calibrate`; returns the exit code. */
 export async function calibrateCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const parsed = parseCommandArgs('calibrate', {
     args: argv,
     options: {
+      ...HELP_FLAG,
       good: { type: 'string' },
       'false-alarm-rate': { type: 'string' },
       'image-threshold': { type: 'string' },
       'pixel-threshold': { type: 'string' },
-      out: { type: 'string' },
+      out: { type: 'string', short: 'o' },
     },
     allowPositionals: true,
-  });
+  }, CALIBRATE_HELP);
+  if (parsed === null) return 0;
+  const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new NpadInputError(`npad calibrate takes one MODEL, got ${positionals.length}\n\n${CALIBRATE_HELP}`);
   const model = positionals[0]!;
   const manual = values['image-threshold'] !== undefined || values['pixel-threshold'] !== undefined;

@@ -10,8 +10,12 @@ import { CALIBRATE_HELP, calibrateCommand } from './calibrateCommand.js';
 import { PREDICT_HELP, predictCommand } from './predictCommand.js';
 import { SERVE_HELP, serveCommand } from './serveCommand.js';
 import { cliMessage } from './userMessages.js';
+import { closest } from './args.js';
+import { npadVersion } from '../util/npadPackage.js';
 
 const USAGE = `npad — N-pad visual anomaly detection
+
+Usage: npad COMMAND [options]; npad COMMAND --help; npad --version
 
 Commands:
 ${FIT_HELP}
@@ -23,6 +27,12 @@ ${PREDICT_HELP}
 ${CALIBRATE_HELP}
 
 ${SERVE_HELP}
+
+Environment:
+  NPAD_THREADS N          threads onnxruntime uses inside one operator (default: all cores)
+  NPAD_WEIGHTS_DIR DIR    the ResNet50-v2 weights folder (default ../shared/models/resnet50-v2-imagenet)
+  NPAD_MEMORY_LIMIT SIZE  memory a fit may use, e.g. 8G (default: total memory or the cgroup limit, less a margin)
+  NPAD_HUGE_PAGES=0       do not restart with transparent huge pages (glibc.malloc.hugetlb)
 `;
 
 /** Errors that are the user's to fix: shown as a message, never as a stack trace. */
@@ -33,28 +43,36 @@ export function isUserError(e: unknown): e is Error {
   return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
 }
 
+/** The commands, each with its help and what runs it. */
+const COMMANDS: Readonly<Record<string, { help: string; run: (argv: string[]) => Promise<number> }>> = {
+  fit: { help: FIT_HELP, run: fitCommand },
+  eval: { help: EVAL_HELP, run: evalCommand },
+  predict: { help: PREDICT_HELP, run: predictCommand },
+  calibrate: { help: CALIBRATE_HELP, run: calibrateCommand },
+  serve: { help: SERVE_HELP, run: serveCommand },
+};
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  switch (command) {
-    case 'fit':
-      return fitCommand(rest);
-    case 'eval':
-      return evalCommand(rest);
-    case 'predict':
-      return predictCommand(rest);
-    case 'calibrate':
-      return calibrateCommand(rest);
-    case 'serve':
-      return serveCommand(rest);
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(USAGE);
-      return command === undefined ? 2 : 0;
-    default:
-      throw new NpadInputError(`unknown command '${command}' (expected fit, eval, predict, calibrate or serve; npad --help lists them)`);
+  if (command === undefined) {
+    process.stdout.write(USAGE);
+    return 2;
   }
+  if (command === '--version' || command === '-V') {
+    process.stdout.write(`${npadVersion()}\n`);
+    return 0;
+  }
+  if (command === 'help' || command === '--help' || command === '-h') {
+    const topic = rest[0] === undefined ? undefined : COMMANDS[rest[0]];
+    process.stdout.write(topic ? `${topic.help}\n` : USAGE);
+    return 0;
+  }
+  const found = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (found) return found.run(rest);
+  const suggestion = closest(command, Object.keys(COMMANDS));
+  throw new NpadInputError(
+    `unknown command '${command}'${suggestion ? `; did you mean '${suggestion}'?` : ''} (expected ${Object.keys(COMMANDS).join(', ')}; npad --help lists them)`,
+  );
 }
 
 /** Runs the command line `argv` (without node and the script) and sets the process's exit code. */

@@ -1,7 +1,7 @@
 /** `npad eval DATASET_DIR [--model MODEL] [--json FILE]`: measures a detector on an MVTec-layout test set. */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { HELP_FLAG, parseCommandArgs } from './args.js';
 import { checkImages, checkTestItems, skippedLines, type SkippedInput } from '../data/checkImages.js';
 import { readMvtecDataset, type MvtecDataset } from '../data/mvtec.js';
 import { trainSubset } from '../data/subset.js';
@@ -21,7 +21,7 @@ import { EXIT_SKIPPED } from './predictCommand.js';
 import { terminalProgress } from './progress.js';
 import type { ProgressCallback } from '../method/types.js';
 
-export const EVAL_HELP = `npad eval DATASET_DIR [--model MODEL]... [--json FILE] [options]
+export const EVAL_HELP = `npad eval DATASET_DIR [-m|--model MODEL]... [--json FILE] [options]
   Scores DATASET_DIR/test (MVTec AD layout) and prints image AUROC, pixel AUROC, PRO (FPR ≤ 0.3) and image
   F1-max. Without --model, fits first on DATASET_DIR/train/good with the options below. Several --model
   flags score as one ensemble: maps and scores averaged at the first model's size (e.g. models fitted with
@@ -39,11 +39,12 @@ ${MEMORY_HELP}
 ${CONFIG_HELP}`;
 
 export async function evalCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const parsed = parseCommandArgs('eval', {
     args: argv,
     options: {
+      ...HELP_FLAG,
       ...CONFIG_FLAGS,
-      model: { type: 'string', multiple: true },
+      model: { type: 'string', multiple: true, short: 'm' },
       json: { type: 'string' },
       'train-subset': { type: 'string' },
       report: { type: 'string' },
@@ -51,7 +52,9 @@ export async function evalCommand(argv: string[]): Promise<number> {
       ...MEMORY_FLAG,
     },
     allowPositionals: true,
-  });
+  }, EVAL_HELP);
+  if (parsed === null) return 0;
+  const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new NpadInputError(`npad eval takes one DATASET_DIR, got ${positionals.length}\n\n${EVAL_HELP}`);
   const root = positionals[0]!;
   const config = configFromFlags(values); // flags first: a typo should not wait for a folder scan

@@ -1,5 +1,5 @@
 /** `npad fit TRAIN_DIR --out MODEL`: fits a detector on nominal images and saves it. */
-import { parseArgs } from 'node:util';
+import { HELP_FLAG, parseCommandArgs } from './args.js';
 import { checkImages, skippedLines } from '../data/checkImages.js';
 import { trainSubset } from '../data/subset.js';
 import { withFlags } from './userMessages.js';
@@ -15,7 +15,12 @@ import { terminalProgress } from './progress.js';
 import { EXIT_SKIPPED } from './predictCommand.js';
 import { findTrainImages } from './trainImages.js';
 
-export const FIT_HELP = `npad fit TRAIN_DIR --out MODEL [options]
+/** Fewest readable good images `npad fit` accepts: one held out for the threshold, three for N-pad's default fit. */
+export const MIN_FIT_IMAGES = 4;
+/** Below this many good images, `npad fit` warns that the threshold cannot be measured at its false-alarm rate. */
+export const FEW_FIT_IMAGES = 20;
+
+export const FIT_HELP = `npad fit TRAIN_DIR -o|--out MODEL [options]
   Fits a detector on the defect-free images of TRAIN_DIR (an MVTec-layout root, whose train/good is used,
   or a plain folder of images) and writes it to MODEL (atomically).
   --train-subset N   fit on N of the images, drawn at random with a fixed seed (few-shot)
@@ -25,11 +30,26 @@ export const FIT_HELP = `npad fit TRAIN_DIR --out MODEL [options]
   --storage f32|f16  precision of the stored matrices (default f32; f16 halves the file, see docs/speed.md)
 ${MEMORY_HELP}
   Unreadable images are named and skipped; the fit uses the rest and the exit code is then 3.
+  It needs at least ${MIN_FIT_IMAGES} readable good images (one to set the threshold, three to fit: N-pad's
+  default bank holds two of those out to standardise its maps); with fewer than ${FEW_FIT_IMAGES} it warns that the
+  threshold's false-alarm rate is extrapolated, not measured.
 
 ${CONFIG_HELP}`;
 
 export async function fitCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: { ...CONFIG_FLAGS, out: { type: 'string' }, 'train-subset': { type: 'string' }, holdout: { type: 'string' }, 'false-alarm-rate': { type: 'string' }, storage: { type: 'string', default: 'f32' }, ...MEMORY_FLAG }, allowPositionals: true });
+  const options = {
+    ...HELP_FLAG,
+    ...CONFIG_FLAGS,
+    out: { type: 'string', short: 'o' },
+    'train-subset': { type: 'string' },
+    holdout: { type: 'string' },
+    'false-alarm-rate': { type: 'string' },
+    storage: { type: 'string', default: 'f32' },
+    ...MEMORY_FLAG,
+  } as const;
+  const parsed = parseCommandArgs('fit', { args: argv, options, allowPositionals: true }, FIT_HELP);
+  if (parsed === null) return 0;
+  const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new NpadInputError(`npad fit takes one TRAIN_DIR, got ${positionals.length}\n\n${FIT_HELP}`);
   if (!values.out) throw new NpadInputError(`npad fit needs --out MODEL\n\n${FIT_HELP}`);
   const config = configFromFlags(values); // flags first: a typo should not wait for a folder scan
@@ -48,6 +68,21 @@ export async function fitCommand(argv: string[]): Promise<number> {
   }
   const skipped = skippedLines(checked.skipped, images.length, 'training images', `fitting on the other ${checked.readable.length}`);
   for (const line of skipped) process.stderr.write(`npad: ${line}\n`);
+  const good = checked.readable.length;
+  if (good < MIN_FIT_IMAGES) {
+    throw new NpadInputError(
+      `${positionals[0]!}: ${good} readable good image${good === 1 ? '' : 's'}; npad fit needs at least ${MIN_FIT_IMAGES} ` +
+        '(one held out to set the threshold, three to fit: a detector learns what good looks like from how good images vary)',
+      positionals[0]!,
+    );
+  }
+  if (good < FEW_FIT_IMAGES) {
+    process.stderr.write(
+      `npad: warning: only ${good} good images. The threshold is set from the few held out of the fit, so the false-alarm rate ` +
+        `it aims at is extrapolated, not measured, and the model has seen little of how good parts vary: expect false alarms ` +
+        `until it is fitted on ${FEW_FIT_IMAGES} or more, or recalibrated on more good images (npad calibrate MODEL --good DIR).\n`,
+    );
+  }
   const { fit, holdout } = await withFlags({ 'held-out fraction': '--holdout' }, () => splitHoldout(checked.readable, holdoutFraction));
   const detector = await Detector.fit(fit, config, progress, memoryGuard);
   if (holdout.length) await detector.calibrate(holdout, { falseAlarmRate }, progress);

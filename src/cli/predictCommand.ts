@@ -3,19 +3,19 @@
  * with --out, a heatmap overlay and a defect mask per image and predictions.jsonl. Images that cannot be read are
  * skipped and named; the run goes on and ends with exit code 3.
  */
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { HELP_FLAG, parseCommandArgs } from './args.js';
 import { formatScore } from '../detector/calibration.js';
 import { Detector } from '../detector/detector.js';
 import type { Prediction } from '../detector/predict.js';
-import { IMAGE_EXTENSIONS } from '../data/mvtec.js';
+import { IMAGE_EXTENSIONS, imagesUnder } from '../data/mvtec.js';
 import { NpadInputError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { renderMaskPng, renderOverlayPng } from '../report/overlay.js';
 import { terminalProgress } from './progress.js';
 
-export const PREDICT_HELP = `npad predict MODEL IMAGE_OR_DIR... [--out DIR] [--json]
+export const PREDICT_HELP = `npad predict MODEL IMAGE_OR_DIR... [-o|--out DIR] [--json]
   Calls each image good or defective with the threshold stored in MODEL (set by npad fit's --holdout, npad eval
   --save-threshold or npad calibrate) and prints its raw and normalised score (threshold = 0.5; docs/scores.md).
   Folders are searched for images (png, jpg, tif, bmp), subfolders included. Images that cannot be read are
@@ -36,24 +36,6 @@ interface PredictInput {
   outName: string;
 }
 
-/** Image files under a folder, subfolders included, sorted by code point (as listImages). */
-async function imagesUnder(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    const entries = await readdir(d, { withFileTypes: true }).catch((e: unknown) => {
-      throw new NpadInputError(`${d}: cannot list folder (${e instanceof Error ? e.message : String(e)})`, d);
-    });
-    const names = entries.map((e) => e.name).filter((n) => !n.startsWith('.')).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    for (const name of names) {
-      const full = path.join(d, name);
-      const info = await stat(full).catch(() => null);
-      if (info?.isDirectory()) await walk(full);
-      else if (info?.isFile() && IMAGE_EXTENSIONS.includes(path.extname(name).toLowerCase())) found.push(full);
-    }
-  };
-  await walk(dir);
-  return found;
-}
 
 /**
  * The images named on the command line: files as given (a file that cannot be read is skipped later, by name),
@@ -98,7 +80,10 @@ type PredictionRecord =
 
 /** Runs `npad predict`; returns the exit code (0, or {@link EXIT_SKIPPED} when some inputs were skipped). */
 export async function predictCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: { out: { type: 'string' }, json: { type: 'boolean' } }, allowPositionals: true });
+  const options = { ...HELP_FLAG, out: { type: 'string', short: 'o' }, json: { type: 'boolean' } } as const;
+  const parsed = parseCommandArgs('predict', { args: argv, options, allowPositionals: true }, PREDICT_HELP);
+  if (parsed === null) return 0;
+  const { values, positionals } = parsed;
   if (positionals.length < 2) throw new NpadInputError(`npad predict takes a MODEL and at least one IMAGE_OR_DIR\n\n${PREDICT_HELP}`);
   const [model, ...args] = positionals as [string, ...string[]];
   const inputs = await collectInputs(args);

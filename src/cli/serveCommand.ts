@@ -4,7 +4,7 @@
  * gracefully on SIGTERM or SIGINT (finishes the requests in flight, then exits 0).
  */
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { HELP_FLAG, parseCommandArgs } from './args.js';
 import { Detector } from '../detector/detector.js';
 import { NpadInputError } from '../errors.js';
 import { DetectorModel } from '../server/detectorModel.js';
@@ -15,7 +15,7 @@ import { InspectionServer, isValidModelName } from '../server/server.js';
 const D = DEFAULT_SERVER_OPTIONS;
 
 /** `npad serve --help`. */
-export const SERVE_HELP = `npad serve MODEL... [--port 8080] [--host 127.0.0.1] [options]
+export const SERVE_HELP = `npad serve MODEL... [-p|--port 8080] [--host 127.0.0.1] [options]
   Serves calibrated models over HTTP, with a web page at / to drop images on. MODEL is NAME=FILE or FILE
   (named after the file, without .npad). API: POST /v1/models/NAME/predict with the image as the body
   (raw bytes, multipart form field "image", or JSON {"image": base64}) → verdict, scores, threshold,
@@ -64,10 +64,11 @@ function numberFlag(flag: string, value: string | undefined, fallback: number, {
  * @throws NpadInputError for a bad flag, model name or file, or an address that cannot be listened on
  */
 export async function serveCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const parsed = parseCommandArgs('serve', {
     args: argv,
     options: {
-      port: { type: 'string' },
+      ...HELP_FLAG,
+      port: { type: 'string', short: 'p' },
       host: { type: 'string' },
       'max-body-mb': { type: 'string' },
       'max-pixels': { type: 'string' },
@@ -77,7 +78,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
       quiet: { type: 'boolean' },
     },
     allowPositionals: true,
-  });
+  }, SERVE_HELP);
+  if (parsed === null) return 0;
+  const { values, positionals } = parsed;
   if (positionals.length === 0) throw new NpadInputError(`npad serve needs at least one MODEL\n\n${SERVE_HELP}`);
   const specs = positionals.map(parseModelSpec);
   const seen = new Set<string>();

@@ -107,6 +107,25 @@ export async function listImages(dir: string): Promise<string[]> {
   return sortByCodePoint(names).map((name) => join(dir, name));
 }
 
+/** Image files under a folder, subfolders included, sorted by code point (as listImages). */
+export async function imagesUnder(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    const entries = await readdir(d, { withFileTypes: true }).catch((e: unknown) => {
+      throw new NpadInputError(`${d}: cannot list folder (${e instanceof Error ? e.message : String(e)})`, d);
+    });
+    const names = entries.map((e) => e.name).filter((n) => !n.startsWith('.')).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const name of names) {
+      const full = join(d, name);
+      const info = await stat(full).catch(() => null);
+      if (info?.isDirectory()) await walk(full);
+      else if (info?.isFile() && IMAGE_EXTENSIONS.includes(extname(name).toLowerCase())) found.push(full);
+    }
+  };
+  await walk(dir);
+  return found;
+}
+
 /**
  * When `root` holds the folder `segments` under another capitalisation (e.g. Train/Good for train/good), a hint
  * saying so, as " (found Train/Good: …)"; else "". Folder names are case-sensitive on Linux, and a dataset copied

@@ -4,9 +4,6 @@
  * says what the tensors are. See docs/model-format.md.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { NpadInputError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import {
@@ -19,6 +16,7 @@ import {
   type TensorEntry,
 } from '../tensorfile/safetensors.js';
 import { isRecord } from '../util/isRecord.js';
+import { npadVersion } from '../util/npadPackage.js';
 
 /**
  * Newest version of the model file layout this npad reads. Bump it when a change would make older npad
@@ -293,38 +291,4 @@ function checkBackbone(
   );
 }
 
-let cachedVersion: string | undefined;
-
-/**
- * This npad's version, from the nearest package.json named "npad" above this
- * module (found by walking up, since the module runs both from src/ and dist/src/).
- */
-function npadVersion(): string {
-  if (cachedVersion !== undefined) return cachedVersion;
-  cachedVersion = '0.0.0-unknown';
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const found = packageVersion(join(dir, 'package.json'));
-    if (found !== undefined) {
-      cachedVersion = found;
-      break;
-    }
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  return cachedVersion;
-}
-
-/** The version in `file` if it is npad's package.json, else undefined. */
-function packageVersion(file: string): string | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch {
-    return undefined;
-  }
-  if (isRecord(json) && json['name'] === 'npad' && typeof json['version'] === 'string') return json['version'];
-  return undefined;
-}
 

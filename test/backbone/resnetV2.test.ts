@@ -14,7 +14,7 @@ import { createSession, runFloat } from '../../src/onnx/session.js';
 import { inputError, maxAbsDiff, resizeNearest } from './helpers.js';
 import type { Backbone } from '../../src/backbone/types.js';
 import { defaultWeightsDir, loadBackbone } from '../../src/backbone/load.js';
-import { packageRoot } from '../../src/util/packageRoot.js';
+import { packageRoot } from '../../src/util/npadPackage.js';
 
 const SIZE = 224;
 

@@ -1,4 +1,4 @@
-/** Where the npad package is installed, for defaults that live beside it (the shared data folder). */
+/** The npad package: where it is installed (defaults live beside it, e.g. the shared data folder) and its version. */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,4 +25,19 @@ function readPackageName(manifest: string): string | undefined {
   } catch {
     return undefined; // an unreadable manifest is not ours: keep walking up
   }
+}
+
+let cachedVersion: string | undefined;
+
+/** This npad's version (package.json), or "0.0.0-unknown" when its package.json cannot be found or read. */
+export function npadVersion(): string {
+  if (cachedVersion !== undefined) return cachedVersion;
+  cachedVersion = '0.0.0-unknown';
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8'));
+    if (typeof parsed === 'object' && parsed !== null && 'version' in parsed && typeof parsed.version === 'string') cachedVersion = parsed.version;
+  } catch {
+    // no package.json named npad above this module: keep the placeholder
+  }
+  return cachedVersion;
 }
