@@ -45,7 +45,7 @@ for (const fitText of fits.length ? fits : ['{}']) {
   const t0 = performance.now();
   const model = await fitNpad(dataset.train, extractor, { options, preprocess, featureGrid: { upsample: 'nearest' as const }, batchSize: 16 });
   const fitSeconds = (performance.now() - t0) / 1000;
-  let masks: Uint8Array[] | null = null;
+  let masks: (Uint8Array | null)[] | null = null;
   for (const scoreText of values.score ?? ['{}']) {
     const scoring = { ...options, ...(JSON.parse(scoreText) as Partial<NpadOptions>) };
     validateNpadOptions(scoring);
@@ -65,8 +65,8 @@ for (const fitText of fits.length ? fits : ['{}']) {
         fit: JSON.parse(fitText) as unknown,
         score: JSON.parse(scoreText) as unknown,
         image_auroc: round(m.image_auroc),
-        pixel_auroc: round(m.pixel_auroc),
-        pro: round(m.pro),
+        pixel_auroc: round(m.pixel_auroc ?? NaN),
+        pro: round(m.pro ?? NaN),
         image_f1_max: round(m.image_f1_max),
         fit_s: Math.round(fitSeconds),
         ms_per_image: Math.round((1000 * scoreSeconds) / dataset.test.length),

@@ -23,7 +23,9 @@ import type { ProgressCallback } from '../method/types.js';
 
 export const EVAL_HELP = `npad eval DATASET_DIR [-m|--model MODEL]... [--json FILE] [options]
   Scores DATASET_DIR/test (MVTec AD layout) and prints image AUROC, pixel AUROC, PRO (FPR ≤ 0.3) and image
-  F1-max. Without --model, fits first on DATASET_DIR/train/good with the options below. Several --model
+  F1-max, and with a model's threshold its false alarms and misses. Masks (ground_truth/<defect>) are optional:
+  labelled folders test/good and test/<anything else> give the image metrics, pixel metrics cover the defects
+  with masks. Without --model, fits first on DATASET_DIR/train/good with the options below. Several --model
   flags score as one ensemble: maps and scores averaged at the first model's size (e.g. models fitted with
   --resize 256 --crop 224 and --resize 384 --crop 336, the N-pad paper's table 4).
   --train-subset N   without --model: fit on N random training images (fixed seed; few-shot)
@@ -63,11 +65,12 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (saveThreshold && (values.model ?? []).length !== 1) throw new NpadInputError('--save-threshold needs exactly one --model (the file the thresholds are stored in)');
   const reportFile = values.report === 'none' ? null : (values.report ?? (values.json ? values.json.replace(/\.json$/i, '') + '.html' : 'npad-report.html'));
   const memoryGuard = memoryGuardFromFlag(values['memory-limit']);
-  const dataset = await readMvtecDataset(root);
+  const models = values.model ?? [];
+  // With a model, train/good is not needed: labelled test folders alone can be evaluated.
+  const dataset = await readMvtecDataset(root, { train: models.length ? 'optional' : 'required' });
   const subset = values['train-subset'];
   if (subset) dataset.train = await withFlags({ 'training subset': '--train-subset' }, () => trainSubset(dataset.train, Number(subset)));
   const progress = terminalProgress();
-  const models = values.model ?? [];
   const loaded = await Promise.all(models.map((m) => Detector.load(m))); // a bad model file stops the run before any check
   const skipped = await skipUnreadable(dataset, models.length === 0, progress);
   const fitStarted = performance.now();
@@ -77,10 +80,11 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const result = await evaluateDetector(detector, dataset, progress);
   const m = result.metrics;
   const anomalous = dataset.test.filter((t) => t.label === 1).length;
+  const masked = dataset.test.filter((t) => t.label === 1 && t.maskPath !== null).length;
   const report = {
     dataset: path.resolve(root),
     ...m,
-    counts: { train: dataset.train.length, test: dataset.test.length, anomalous },
+    counts: { train: dataset.train.length, test: dataset.test.length, anomalous, anomalous_with_masks: masked },
     config: detector.config,
     ...(detector instanceof DetectorEnsemble ? { ensemble: detector.members.map((m) => m.config) } : {}),
     backbone: { id: backbone.id, weightsSha256: backbone.weightsSha256 },
@@ -93,16 +97,17 @@ export async function evalCommand(argv: string[]): Promise<number> {
     peak_rss_mib: peakRssMiB(),
     skipped,
   };
-  const pct = (x: number): string => (100 * x).toFixed(2).padStart(6);
+  const pct = (x: number | null): string => (x === null ? '   n/a (no defect masks)' : (100 * x).toFixed(2).padStart(6));
+  const maskNote = masked > 0 && masked < anomalous ? ` (pixel metrics on the ${masked} of ${anomalous} defective images that have masks)` : '';
   process.stdout.write(
-    `${path.basename(path.resolve(root))}: ${dataset.train.length} train, ${dataset.test.length} test (${anomalous} anomalous)\n` +
+    `${path.basename(path.resolve(root))}: ${dataset.train.length} train, ${dataset.test.length} test (${anomalous} anomalous)${maskNote}\n` +
       `  image AUROC   ${pct(m.image_auroc)}\n  pixel AUROC   ${pct(m.pixel_auroc)}\n  PRO (≤0.3)    ${pct(m.pro)}\n  image F1-max  ${pct(m.image_f1_max)}\n` +
       `  fit ${fitSeconds.toFixed(1)} s, scoring ${report.timings.ms_per_image.toFixed(0)} ms/image, peak memory ${report.peak_rss_mib.toFixed(0)} MiB\n`,
   );
   // The thresholds the verdicts use: stored now from this test set, or the single model's own.
   let calibration: ScoreCalibration | null = detector instanceof Detector ? detector.calibration : null;
   if (saveThreshold) {
-    calibration = f1MaxCalibration(result.outcomes.map((o) => o.score), result.outcomes.map((o) => o.label), result.maps, result.masks);
+    calibration = f1MaxCalibration(result.outcomes.map((o) => o.score), result.outcomes.map((o) => o.label), result.maps, result.masks, calibration);
     await writeModelCalibration(models[0]!, calibration);
     process.stdout.write(`  saved in ${models[0]!}: ${describeCalibration(calibration)}\n`);
   }

@@ -5,6 +5,10 @@
  *     root/test/<defect or good>/*            test images, one folder per class
  *     root/ground_truth/<defect>/<stem>_mask.png   masks of defective test images
  *
+ * Masks are optional per defect folder: a line's labelled folders (test/good and test/<anything else>, no
+ * ground_truth) give image metrics only. Where ground_truth/<defect> exists, every image of that defect needs its
+ * mask (a missing one is more likely a mistake than a choice). train/good is needed only to fit.
+ *
  * MTD (magnetic tile) and most industrial benchmarks are distributed or
  * converted to the same layout. Lists are sorted by file name in code-point
  * order (as Python's sorted()), so runs are reproducible across machines and
@@ -23,7 +27,7 @@ export interface LabelledImage {
   defect: string;
   /** 0 for good, 1 for defective */
   label: 0 | 1;
-  /** path of its mask, null for good images */
+  /** path of its mask; null for good images and for defective images of a folder without ground truth */
   maskPath: string | null;
 }
 
@@ -40,25 +44,28 @@ export interface MvtecDataset {
 /** File extensions read as images, lower case. */
 export const IMAGE_EXTENSIONS: readonly string[] = ['.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp'];
 
-const LAYOUT_HINT = 'expected the MVTec AD layout root/train/good, root/test/<defect>, root/ground_truth/<defect>';
+const LAYOUT_HINT = 'expected the MVTec AD layout root/train/good, root/test/<good or defect>, optionally root/ground_truth/<defect>';
 
 /**
  * Reads a dataset in the MVTec AD layout and checks that it is complete.
  *
  * @param root the dataset folder (e.g. .../mvtec_ad/bottle)
+ * @param options.train 'required' (default: to fit) or 'optional' (scoring with a fitted model; an absent
+ *   train/good gives an empty list)
  * @throws NpadInputError, naming the path, when the root is missing or not a
- *   folder, train/good is missing or has no images, test is missing or has no
- *   images, or a defective test image has no mask
+ *   folder, train/good is missing or has no images (when required), test is missing or has no
+ *   images, or a defective test image has no mask in its defect's ground_truth folder
  */
-export async function readMvtecDataset(root: string): Promise<MvtecDataset> {
+export async function readMvtecDataset(root: string, options: { train?: 'required' | 'optional' } = {}): Promise<MvtecDataset> {
   await requireFolder(root, `folder not found (${LAYOUT_HINT})`);
   const trainDir = join(root, 'train', 'good');
-  if (!(await isFolder(trainDir))) {
+  const required = options.train !== 'optional';
+  let train: string[] = [];
+  if (await isFolder(trainDir)) {
+    train = await listImages(trainDir);
+    if (train.length === 0 && required) throw new NpadInputError(`${trainDir}: no images (${extensionList()}) in train/good`, trainDir);
+  } else if (required) {
     throw new NpadInputError(`${root}: no train/good folder${await caseHint(root, ['train', 'good'])}: ${LAYOUT_HINT}`, root);
-  }
-  const train = await listImages(trainDir);
-  if (train.length === 0) {
-    throw new NpadInputError(`${trainDir}: no images (${extensionList()}) in train/good`, trainDir);
   }
   const testDir = join(root, 'test');
   if (!(await isFolder(testDir))) {
@@ -72,6 +79,11 @@ export async function readMvtecDataset(root: string): Promise<MvtecDataset> {
       continue;
     }
     const maskDir = join(root, 'ground_truth', defect);
+    if (!(await isFolder(maskDir))) {
+      // No ground truth for this defect: its images count for the image metrics only.
+      for (const path of images) test.push({ path, defect, label: 1, maskPath: null });
+      continue;
+    }
     const masks = await fileNames(maskDir);
     for (const path of images) {
       const maskName = `${parse(path).name}_mask.png`;

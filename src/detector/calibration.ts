@@ -12,7 +12,7 @@
  * Everything here is pure arithmetic on scores, so it is tested without a backbone.
  */
 import { NpadConfigError, NpadInputError } from '../errors.js';
-import { f1Max } from '../metrics/index.js';
+import { f1Max, pixelGroundTruth } from '../metrics/index.js';
 import { sampleWithoutReplacement, seededRandom } from '../util/random.js';
 import { isRecord } from '../util/isRecord.js';
 
@@ -211,37 +211,36 @@ export function holdoutCalibration(
  * @param imageScores image scores of the labelled images
  * @param labels 1 = defective, 0 = good, per image
  * @param maps anomaly maps, one per image (equal sizes)
- * @param masks ground truth, one per map, 1 = defective pixel
- * @throws RangeError when there is no defective image or pixel, or counts or sizes differ
+ * @param masks ground truth, one per map, 1 = defective pixel; null for a defective image without a mask (left out
+ *   of the pixel threshold)
+ * @param previous the model's calibration, whose pixel threshold is kept when no image has a defect mask (without
+ *   one, the image threshold is used)
+ * @throws RangeError when there is no defective image, or counts or sizes differ
  */
 export function f1MaxCalibration(
   imageScores: ArrayLike<number>,
   labels: ArrayLike<number>,
   maps: readonly Float32Array[],
-  masks: readonly Uint8Array[],
+  masks: readonly (Uint8Array | null)[],
+  previous: ScoreCalibration | null = null,
 ): ScoreCalibration {
   if (maps.length !== masks.length || maps.length !== imageScores.length) {
     throw new RangeError(`${imageScores.length} scores, ${maps.length} maps and ${masks.length} masks: counts differ`);
   }
-  const n = maps[0]?.length ?? 0;
-  const pixels = new Float32Array(maps.length * n);
-  const pixelLabels = new Uint8Array(maps.length * n);
-  maps.forEach((m, i) => {
-    if (m.length !== n || masks[i]!.length !== n) throw new RangeError(`map or mask ${i} has another size than map 0 (${n} pixels)`);
-    pixels.set(m, i * n);
-    pixelLabels.set(masks[i]!, i * n);
-  });
+  const pixels = pixelGroundTruth(maps, masks);
   const goodScores: number[] = [];
   for (let i = 0; i < imageScores.length; i++) if (labels[i] === 0) goodScores.push(imageScores[i]!);
   const imageThreshold = f1Max(imageScores, labels).threshold;
-  const pixelThreshold = f1Max(pixels, pixelLabels).threshold;
+  // Without any defect mask there is no pixel F1: keep the model's pixel threshold, else use the image threshold
+  // (every method's image score is, or is close to, its map's maximum).
+  const pixelThreshold = pixels.anyDefect ? f1Max(pixels.scores, pixels.labels).threshold : (previous?.pixelThreshold ?? imageThreshold);
   return {
     imageThreshold,
     pixelThreshold,
     source: 'f1-max',
     // Without good images, the threshold's own fallback applies (see normaliseScore).
     typicalImageScore: goodScores.length ? median(goodScores) : imageThreshold,
-    typicalPixelScore: pixelMedian(maps, (i, p) => masks[i]![p] === 0),
+    typicalPixelScore: pixelMedian(pixels.maps, (i, p) => pixels.masks[i]![p] === 0),
     falseAlarmRate: null,
     extrapolated: false,
     imageCount: maps.length,

@@ -5,13 +5,15 @@
 import type { LabelledImage } from '../data/mvtec.js';
 import { imageSize, loadMask } from '../image/mask.js';
 import type { PreprocessOptions } from '../image/preprocess.js';
-import { auroc, f1Max, perRegionOverlap } from '../metrics/index.js';
+import { auroc, f1Max, perRegionOverlap, pixelGroundTruth } from '../metrics/index.js';
 
 /** The metrics of one evaluation, as fractions in [0, 1]. */
 export interface EvaluationMetrics {
   image_auroc: number;
-  pixel_auroc: number;
-  pro: number;
+  /** Over the images with a ground truth; null when no defective image has a mask (labelled folders only). */
+  pixel_auroc: number | null;
+  /** As pixel_auroc. */
+  pro: number | null;
   image_f1_max: number;
 }
 
@@ -23,29 +25,32 @@ export interface ImageOutcome {
   score: number;
 }
 
-/** Reads the ground truth of one test image at the network's input resolution (all zeros for good images). */
-export async function groundTruthMask(item: LabelledImage, preprocess: PreprocessOptions, size: number): Promise<Uint8Array> {
-  if (item.label === 0 || item.maskPath === null) return new Uint8Array(size * size);
+/**
+ * Reads the ground truth of one test image at the network's input resolution: all zeros for a good image, null for
+ * a defective one without a mask (it counts for the image metrics only).
+ */
+export async function groundTruthMask(item: LabelledImage, preprocess: PreprocessOptions, size: number): Promise<Uint8Array | null> {
+  if (item.label === 0) return new Uint8Array(size * size);
+  if (item.maskPath === null) return null;
   return loadMask(item.maskPath, preprocess, await imageSize(item.path));
 }
 
-/** Computes the metrics from image scores, maps and masks (maps and masks are size×size, row-major). */
+/**
+ * Computes the metrics from image scores, maps and masks (maps and masks are size×size, row-major; a null mask: a
+ * defective image without ground truth, left out of the pixel metrics).
+ */
 export function computeMetrics(
   scores: ArrayLike<number>,
   labels: ArrayLike<number>,
   maps: readonly Float32Array[],
-  masks: readonly Uint8Array[],
+  masks: readonly (Uint8Array | null)[],
   size: number,
 ): EvaluationMetrics {
-  const n = size * size;
-  const allScores = new Float32Array(maps.length * n);
-  const allLabels = new Uint8Array(maps.length * n);
-  maps.forEach((m, i) => allScores.set(m, i * n));
-  masks.forEach((m, i) => allLabels.set(m, i * n));
+  const pixels = pixelGroundTruth(maps, masks);
   return {
     image_auroc: auroc(scores, labels),
-    pixel_auroc: auroc(allScores, allLabels),
-    pro: perRegionOverlap(maps, masks, size, size),
+    pixel_auroc: pixels.anyDefect ? auroc(pixels.scores, pixels.labels) : null,
+    pro: pixels.anyDefect ? perRegionOverlap(pixels.maps, pixels.masks, size, size) : null,
     image_f1_max: f1Max(scores, labels).f1,
   };
 }

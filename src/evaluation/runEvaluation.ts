@@ -15,7 +15,8 @@ export interface DatasetEvaluation {
   scoreSeconds: number;
   /** Anomaly maps (size×size) in test order, for reports. */
   maps: Float32Array[];
-  masks: Uint8Array[];
+  /** Ground truths in test order: null for a defective image without a mask. */
+  masks: (Uint8Array | null)[];
 }
 
 /**
@@ -52,7 +53,7 @@ export async function evaluateDetector(detector: ImageScorer, dataset: MvtecData
     },
   );
   const scoreSeconds = (performance.now() - started) / 1000;
-  const masks: Uint8Array[] = [];
+  const masks: (Uint8Array | null)[] = [];
   for (const item of test) masks.push(await groundTruthMask(item, detector.config.preprocess, size));
   const labels = test.map((t) => t.label);
   return {

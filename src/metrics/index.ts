@@ -13,3 +13,4 @@ export {
   type ConnectedComponents,
 } from './pro.js';
 export { f1Max, type F1Max } from './f1.js';
+export { pixelGroundTruth, type PixelGroundTruth } from './groundTruth.js';

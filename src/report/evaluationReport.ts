@@ -8,7 +8,7 @@ import { describeCalibration, f1MaxCalibration, formatScore, type ScoreCalibrati
 import { predictionFrom } from '../detector/predict.js';
 import type { DatasetEvaluation } from '../evaluation/runEvaluation.js';
 import type { PreprocessOptions } from '../image/preprocess.js';
-import { DEFAULT_MAX_FPR, proCurve, rocCurve } from '../metrics/index.js';
+import { DEFAULT_MAX_FPR, pixelGroundTruth, proCurve, rocCurve } from '../metrics/index.js';
 import { renderHtmlReport, type GalleryItem } from './htmlReport.js';
 import { renderOverlayPng } from './overlay.js';
 import { renderCurveSvg } from './svgCurves.js';
@@ -64,6 +64,8 @@ export function describeOperatingPoint(p: OperatingPoint): string {
 }
 
 const pct = (x: number): string => `${(100 * x).toFixed(2)} %`;
+/** What the pixel metrics say when no defective image has a mask. */
+const NO_MASKS = 'no defect masks: image metrics only';
 
 /** The report as a self-contained HTML document. */
 export async function buildEvaluationReport(input: EvaluationReportInput): Promise<string> {
@@ -76,15 +78,10 @@ export async function buildEvaluationReport(input: EvaluationReportInput): Promi
   const calibrationNote = input.calibration ? describeCalibration(calibration) : `${describeCalibration(calibration)}; the model has none, so these are chosen on this test set`;
 
   const imageRoc = rocCurve(scores, labels);
-  const n = size * size;
-  const pixels = new Float32Array(maps.length * n);
-  const pixelLabels = new Uint8Array(maps.length * n);
-  maps.forEach((m, i) => {
-    pixels.set(m, i * n);
-    pixelLabels.set(masks[i]!, i * n);
-  });
-  const pixelRoc = rocCurve(pixels, pixelLabels);
-  const pro = proCurve(maps, masks, size, size);
+  // Pixel curves over the images with a ground truth; none without any defect mask (labelled folders only).
+  const pixels = pixelGroundTruth(maps, masks);
+  const pixelRoc = pixels.anyDefect && metrics.pixel_auroc !== null ? { ...rocCurve(pixels.scores, pixels.labels), auroc: metrics.pixel_auroc } : null;
+  const pro = pixels.anyDefect && metrics.pro !== null ? { ...proCurve(pixels.maps, pixels.masks, size, size), area: metrics.pro } : null;
   const op = operatingPoint(scores, labels, calibration.imageThreshold);
 
   const rocChart = renderCurveSvg({
@@ -95,17 +92,19 @@ export async function buildEvaluationReport(input: EvaluationReportInput): Promi
     diagonal: true,
     series: [
       { label: `image (AUROC ${(100 * metrics.image_auroc).toFixed(1)})`, x: imageRoc.fpr, y: imageRoc.tpr, colour: '#1f6fd1' },
-      { label: `pixel (AUROC ${(100 * metrics.pixel_auroc).toFixed(1)})`, x: pixelRoc.fpr, y: pixelRoc.tpr, colour: '#e07b00' },
+      ...(pixelRoc ? [{ label: `pixel (AUROC ${(100 * pixelRoc.auroc).toFixed(1)})`, x: pixelRoc.fpr, y: pixelRoc.tpr, colour: '#e07b00' }] : []),
     ],
     points: [{ x: op.falseAlarms / Math.max(1, op.good), y: 1 - op.misses / Math.max(1, op.defective), label: `image threshold ${formatScore(calibration.imageThreshold)}`, colour: '#c0182b' }],
   });
-  const proChart = renderCurveSvg({
-    title: `PRO up to FPR ${DEFAULT_MAX_FPR}`,
-    xLabel: 'pixel false-positive rate',
-    yLabel: 'per-region overlap',
-    xMax: DEFAULT_MAX_FPR,
-    series: [{ label: `PRO (area ${(100 * metrics.pro).toFixed(1)})`, x: pro.fpr, y: pro.pro, colour: '#2e9d4f' }],
-  });
+  const proChart = pro
+    ? renderCurveSvg({
+        title: `PRO up to FPR ${DEFAULT_MAX_FPR}`,
+        xLabel: 'pixel false-positive rate',
+        yLabel: 'per-region overlap',
+        xMax: DEFAULT_MAX_FPR,
+        series: [{ label: `PRO (area ${(100 * pro.area).toFixed(1)})`, x: pro.fpr, y: pro.pro, colour: '#2e9d4f' }],
+      })
+    : '';
 
   const count = input.gallerySize ?? 6;
   const byScore = outcomes.map((o, i) => ({ o, i }));
@@ -113,7 +112,8 @@ export async function buildEvaluationReport(input: EvaluationReportInput): Promi
   const hardestDefective = byScore.filter((x) => x.o.label === 1).sort((a, b) => a.o.score - b.o.score).slice(0, count);
   const picture = async ({ o, i }: { o: (typeof outcomes)[number]; i: number }): Promise<GalleryItem> => {
     const p = predictionFrom({ map: maps[i]!, size, score: o.score }, calibration);
-    const png = await renderOverlayPng(o.path, p, preprocess, calibration, { groundTruth: masks[i]! });
+    const truth = masks[i];
+    const png = await renderOverlayPng(o.path, p, preprocess, calibration, truth ? { groundTruth: truth } : {});
     return {
       title: path.relative(input.datasetRoot, o.path) || o.path,
       lines: [`score ${formatScore(o.score)} (normalised ${p.normalisedScore.toFixed(3)}): ${p.verdict}`],
@@ -138,8 +138,8 @@ export async function buildEvaluationReport(input: EvaluationReportInput): Promi
     subtitle: path.resolve(input.datasetRoot),
     metrics: [
       ['image AUROC', pct(metrics.image_auroc)],
-      ['pixel AUROC', pct(metrics.pixel_auroc)],
-      [`PRO (FPR ≤ ${DEFAULT_MAX_FPR})`, pct(metrics.pro)],
+      ['pixel AUROC', metrics.pixel_auroc === null ? NO_MASKS : pct(metrics.pixel_auroc)],
+      [`PRO (FPR ≤ ${DEFAULT_MAX_FPR})`, metrics.pro === null ? NO_MASKS : pct(metrics.pro)],
       ['image F1-max', pct(metrics.image_f1_max)],
     ],
     details: [

@@ -1,7 +1,7 @@
 /** `npad fit` on a user's folder: subfolders searched, too few images refused with the reason, few images warned about. */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, readdir, stat } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { bottle, haveData, runNpad } from './helpers.js';
@@ -37,4 +37,46 @@ test('npad fit refuses fewer good images than it needs, saying why', { skip: !ha
   assert.equal(r.code, 2);
   assert.match(r.stderr, /: 3 readable good images; npad fit needs at least 4 \(one held out to set the threshold, three to fit/);
   await assert.rejects(stat(path.join(root, 'm.npad')));
+});
+
+/** Labelled folders without train/: test/good and test/nok (no masks), and test/broken_large with its masks. */
+async function labelledFolders(withMasksFor: boolean): Promise<string> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'npad-labelled-'));
+  const copy = async (from: string, to: string, count: number): Promise<void> => {
+    await mkdir(path.join(root, to), { recursive: true });
+    for (const f of (await readdir(path.join(bottle, from))).sort().slice(0, count)) await copyFile(path.join(bottle, from, f), path.join(root, to, f));
+  };
+  await copy('test/good', 'test/good', 4);
+  await copy('test/contamination', 'test/nok', 3);
+  if (withMasksFor) {
+    await copy('test/broken_large', 'test/broken_large', 3);
+    await copy('ground_truth/broken_large', 'ground_truth/broken_large', 3);
+  }
+  return root;
+}
+
+test('npad eval on labelled folders without masks: image metrics, the confusion at the threshold, --save-threshold', { skip: !haveData && 'shared bottle data not found' }, async () => {
+  const train = await nestedFolder(8);
+  const model = path.join(train, 'm.npad');
+  assert.equal(runNpad(['fit', train, '-o', model, ...TINY]).code, 0);
+
+  const plain = await labelledFolders(false);
+  const json = path.join(plain, 'metrics.json');
+  const r = runNpad(['eval', plain, '-m', model, '--json', json, '--report', 'none', '--save-threshold', 'f1-max']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /7 test \(3 anomalous\)/);
+  assert.match(r.stdout, /pixel AUROC +n\/a \(no defect masks\)/);
+  assert.match(r.stdout, /at the model's threshold \(f1-max\): \d+ of 4 good images called defective, \d+ of 3 defective missed/);
+  const metrics = JSON.parse(await readFile(json, 'utf8')) as { image_auroc: number; pixel_auroc: number | null; pro: number | null; counts: { anomalous_with_masks: number } };
+  assert.ok(metrics.image_auroc >= 0 && metrics.image_auroc <= 1);
+  assert.equal(metrics.pixel_auroc, null);
+  assert.equal(metrics.pro, null);
+  assert.equal(metrics.counts.anomalous_with_masks, 0);
+
+  const partly = await labelledFolders(true);
+  const p = runNpad(['eval', partly, '-m', model, '--report', path.join(partly, 'r.html')]);
+  assert.equal(p.code, 0, p.stderr);
+  assert.match(p.stdout, /10 test \(6 anomalous\) \(pixel metrics on the 3 of 6 defective images that have masks\)/);
+  assert.match(p.stdout, /pixel AUROC +\d+\.\d\d\n/);
+  await stat(path.join(partly, 'r.html'));
 });
