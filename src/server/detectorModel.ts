@@ -2,6 +2,7 @@
  * The adapter between the server and the library: a fitted, calibrated Detector served as an
  * {@link InspectionModel}. Each upload is decoded once; the pixels go both to the detector and to the overlay.
  */
+import path from 'node:path';
 import type { Detector } from '../detector/detector.js';
 import type { Prediction } from '../detector/predict.js';
 import { decodeRgb } from '../image/decode.js';
@@ -26,7 +27,7 @@ export class DetectorModel implements InspectionModel {
    * Wraps a detector.
    * @param detector a fitted detector with a calibration (its threshold makes the verdicts)
    * @param name the name in URLs
-   * @param file the model file it came from, shown by `GET /v1/models`
+   * @param file the model file it came from; `GET /v1/models` shows its base name only (no server paths)
    * @param limitInputPixels largest image decoded (the server checks the header first; this is the backstop)
    * @throws NpadInputError when the detector has no calibration, with the library's advice on making one
    */
@@ -40,7 +41,7 @@ export class DetectorModel implements InspectionModel {
       {
         name,
         method: config.method,
-        file,
+        file: file === null ? null : path.basename(file),
         config: {
           inputSize: inputSize(config.preprocess),
           resize: config.preprocess.resize,

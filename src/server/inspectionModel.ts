@@ -20,7 +20,7 @@ export interface ModelDescription {
   name: string;
   /** 'npad', 'padim' or 'patchcore' */
   method: string;
-  /** the model file it was loaded from, when there is one */
+  /** the base name of the model file it was loaded from, when there is one (never a server path) */
   file: string | null;
   /** the configuration's main settings (input size, feature dimension, backbone…) */
   config: Record<string, unknown>;

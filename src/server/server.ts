@@ -80,8 +80,8 @@ export class InspectionServer {
       { pattern: /^\/(?:index\.html)?$/, methods: { GET: (_q, res) => this.sendPage(res) } },
       { pattern: /^\/healthz$/, methods: { GET: (_q, res) => sendJson(res, 200, { status: 'alive' }) } },
       { pattern: /^\/readyz$/, methods: { GET: (_q, res) => this.sendReadiness(res) } },
-      { pattern: /^\/v1\/models$/, methods: { GET: (_q, res) => sendJson(res, 200, { models: this.loadedModels().map((m) => m.description) }) } },
-      { pattern: /^\/v1\/models\/([^/]+)$/, methods: { GET: (_q, res, _u, m) => sendJson(res, 200, this.model(m[1]!).description) } },
+      { pattern: /^\/v1\/models$/, methods: { GET: (_q, res, u) => (allowOnly(u, []), sendJson(res, 200, { models: this.loadedModels().map((m) => m.description) })) } },
+      { pattern: /^\/v1\/models\/([^/]+)$/, methods: { GET: (_q, res, u, m) => (allowOnly(u, []), sendJson(res, 200, this.model(m[1]!).description)) } },
       { pattern: /^\/v1\/models\/([^/]+)\/predict$/, methods: { POST: (req, res, url, m) => this.predict(req, res, url, m[1]!) } },
     ];
   }
@@ -237,6 +237,7 @@ export class InspectionServer {
   private async predict(req: IncomingMessage, res: ServerResponse, url: URL, rawName: string): Promise<void> {
     const arrived = performance.now();
     const model = this.model(rawName);
+    allowOnly(url, ['overlay', 'mask']);
     const wanted = { overlay: flag(url, 'overlay', true), mask: flag(url, 'mask', false) };
 
     // One deadline for the whole request; while the body is still arriving it is the client's slowness (408).
@@ -349,6 +350,16 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
 }
 
 /** A boolean query parameter: 1/true/yes or 0/false/no. */
+/** Refuses query parameters the route does not read: a misspelt `?overaly=0` should not pass silently. */
+function allowOnly(url: URL, known: readonly string[]): void {
+  for (const key of new Set(url.searchParams.keys())) {
+    if (!known.includes(key)) {
+      const list = known.length ? `this route reads ${known.join(', ')}` : 'this route reads none';
+      throw new HttpError(400, 'unknown_parameter', `unknown query parameter ${JSON.stringify(key)} (${list})`);
+    }
+  }
+}
+
 function flag(url: URL, key: string, fallback: boolean): boolean {
   const v = url.searchParams.get(key);
   if (v === null) return fallback;

@@ -96,7 +96,7 @@ describe('readMvtecDataset', () => {
     await rejectsNaming(
       readMvtecDataset(root),
       root,
-      /^.*: no train\/good folder: expected the MVTec AD layout root\/train\/good, root\/test\/<defect>, root\/ground_truth\/<defect>$/,
+      /^.*: no train\/good folder: expected the MVTec AD layout root\/train\/good, root\/test\/<good or defect>, optionally root\/ground_truth\/<defect>$/,
     );
   });
 
@@ -120,9 +120,18 @@ describe('readMvtecDataset', () => {
     const image = join(root, 'test/crack/001.png');
     const mask = join(root, 'ground_truth/crack/001_mask.png');
     await rejectsNaming(readMvtecDataset(root), image, new RegExp(`no mask: expected ${mask.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
-    // No ground_truth folder at all: same message.
-    const bare = await tree('no-gt', ['train/good/0.png', 'test/hole/7.png']);
-    await rejectsNaming(readMvtecDataset(bare), join(bare, 'test/hole/7.png'), /hole\/7_mask\.png$/);
+  });
+
+  it('reads a defect folder without ground truth as image labels only (labelled folders), and train/good as optional with a model', async () => {
+    const bare = await tree('no-gt', ['train/good/0.png', 'test/good/1.png', 'test/hole/7.png']);
+    const dataset = await readMvtecDataset(bare);
+    assert.deepEqual(
+      dataset.test.map((t) => [t.defect, t.label, t.maskPath]),
+      [['good', 0, null], ['hole', 1, null]],
+    );
+    const noTrain = await tree('no-train-labelled', ['test/good/1.png', 'test/nok/2.png']);
+    assert.deepEqual((await readMvtecDataset(noTrain, { train: 'optional' })).train, []);
+    await assert.rejects(readMvtecDataset(noTrain), /no train\/good folder/);
   });
 });
 

@@ -213,8 +213,9 @@ test('npad serve: ready after loading, predicts like the library, drains on SIGT
     rows.push({ case: '`npad serve` start', request: 'GET /readyz until ready', outcome: `${sawNotReady ? '503 while the model loads, then ' : ''}200 once loaded` });
 
     const detector = await Detector.load(modelFile);
-    const models = (await (await fetch(`${serve.url}/v1/models`)).json()) as { models: { name: string; method: string; threshold: { score: number; source: string } }[] };
+    const models = (await (await fetch(`${serve.url}/v1/models`)).json()) as { models: { name: string; method: string; file: string | null; threshold: { score: number; source: string } }[] };
     assert.equal(models.models[0]!.name, 'bottle');
+    assert.equal(models.models[0]!.file, path.basename(modelFile), 'the model file by its base name, no server path');
     assert.equal(models.models[0]!.threshold.score, detector.calibration!.imageThreshold);
     assert.equal(models.models[0]!.threshold.source, 'holdout');
 

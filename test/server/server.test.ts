@@ -150,6 +150,8 @@ test('malformed requests get a 4xx naming the problem', run.wrap(async () => {
       'no_image',
     );
     await expectAnswer('bad query parameter', 'POST …/predict?overlay=maybe', `${predict}?overlay=maybe`, png(await solidPng(2, 2, [0, 0, 0])), 400, 'bad_parameter');
+    await expectAnswer('unknown query parameter', 'POST …/predict?overaly=0', `${predict}?overaly=0`, png(await solidPng(2, 2, [0, 0, 0])), 400, 'unknown_parameter');
+    await expectAnswer('query parameter on a route that reads none', 'GET /v1/models?verbose=1', `${url}/v1/models?verbose=1`, {}, 400, 'unknown_parameter');
     assert.equal(model.calls, 1, 'only the truncated image reached the model');
 
     // Not HTTP at all: node answers 400 and closes that connection; the server carries on.
