@@ -9,7 +9,7 @@
  *   GET  /readyz                        readiness: 200 once the models are loaded, 503 before and while shutting down
  *   GET  /v1/models                     the models: name, method, configuration summary, threshold
  *   GET  /v1/models/NAME                one of them
- *   POST /v1/models/NAME/predict        judge one image (body: raw bytes, multipart form or JSON; see ./upload.ts)
+ *   POST /v1/models/NAME/predict        judge one image, or several as a list (body: raw bytes, multipart form or JSON; see ./upload.ts)
  *        ?overlay=0                     leave out the overlay PNG (default: included, base64)
  *        ?mask=1                        include the binary defect mask PNG (base64)
  */
@@ -22,7 +22,7 @@ import type { InspectionModel, ModelDescription } from './inspectionModel.js';
 import { resolveServerOptions, type ServerOptions } from './options.js';
 import { PAGE_HTML } from './page.js';
 import { InferenceQueue, QueueFullError } from './queue.js';
-import { ClientGoneError, imageFromBody, readBody } from './upload.js';
+import { ClientGoneError, imagesFromBody, readBody } from './upload.js';
 
 /** Model names allowed in URLs: no escaping needed, no path tricks. */
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -258,37 +258,45 @@ export class InspectionServer {
     try {
       const body = await untilAborted(readBody(req, this.options.maxBodyBytes), deadline.signal);
       phase = 'inference';
-      const upload = imageFromBody(req.headers['content-type'], body, 'uploaded image');
-      const label = cleanLabel(upload.label);
-      const size = await this.checkImageSize(upload.bytes, label);
-      const queuedAt = performance.now();
-      let startedAt = queuedAt;
-      const reply = await untilAborted(
-        this.queue.run(() => {
-          startedAt = performance.now();
-          return model.predict(upload.bytes, { ...wanted, label });
-        }, deadline.signal),
-        deadline.signal,
-      );
-      const d = model.description;
-      sendJson(res, 200, {
-        model: d.name,
-        file: label,
-        verdict: reply.verdict,
-        score: reply.score,
-        normalisedScore: reply.normalisedScore,
-        threshold: d.threshold,
-        image: size,
-        defectArea: reply.defectArea,
-        timings: {
-          queueMs: round(startedAt - queuedAt),
-          inferenceMs: round(reply.timings.inferenceMs),
-          renderMs: round(reply.timings.renderMs),
-          totalMs: round(performance.now() - arrived),
-        },
-        overlayPng: reply.overlayPng?.toString('base64') ?? null,
-        maskPng: reply.maskPng?.toString('base64') ?? null,
-      });
+      const uploads = imagesFromBody(req.headers['content-type'], body, 'uploaded image');
+      // Every image's header is checked before any is queued: a bad one refuses the request without work.
+      const images: { bytes: Buffer; label: string; size: { width: number; height: number } }[] = [];
+      for (const upload of uploads.images) {
+        const label = cleanLabel(upload.label);
+        images.push({ bytes: upload.bytes, label, size: await this.checkImageSize(upload.bytes, label) });
+      }
+      const predictions: object[] = [];
+      for (const image of images) {
+        const queuedAt = performance.now();
+        let startedAt = queuedAt;
+        const reply = await untilAborted(
+          this.queue.run(() => {
+            startedAt = performance.now();
+            return model.predict(image.bytes, { ...wanted, label: image.label });
+          }, deadline.signal),
+          deadline.signal,
+        );
+        const d = model.description;
+        predictions.push({
+          model: d.name,
+          file: image.label,
+          verdict: reply.verdict,
+          score: reply.score,
+          normalisedScore: reply.normalisedScore,
+          threshold: d.threshold,
+          image: image.size,
+          defectArea: reply.defectArea,
+          timings: {
+            queueMs: round(startedAt - queuedAt),
+            inferenceMs: round(reply.timings.inferenceMs),
+            renderMs: round(reply.timings.renderMs),
+            totalMs: round(performance.now() - arrived),
+          },
+          overlayPng: reply.overlayPng?.toString('base64') ?? null,
+          maskPng: reply.maskPng?.toString('base64') ?? null,
+        });
+      }
+      sendJson(res, 200, uploads.list ? { predictions } : predictions[0]!);
     } finally {
       clearTimeout(timer);
     }

@@ -7,6 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from './httpError.js';
 import { multipartBoundary, parseMultipart } from './multipart.js';
+import { isRecord } from '../util/isRecord.js';
 
 /** Raised when the client disconnects before its body arrived: there is nobody left to answer. */
 export class ClientGoneError extends Error {
@@ -63,52 +64,83 @@ function tooLarge(declared: number | null, maxBytes: number): HttpError {
   return new HttpError(413, 'body_too_large', `request body of ${size} is over the server's limit of ${maxBytes} bytes (--max-body-mb)`, { Connection: 'close' });
 }
 
+/** The images of one request, in the order sent, and whether the client sent a list (then it is answered with one). */
+export interface ImageUploads {
+  images: ImageUpload[];
+  /** True for a form with several files or a JSON `images` list: the answer is `{ predictions: [...] }`. */
+  list: boolean;
+}
+
+/** Most images one request may carry (each is queued and scored in turn within the request's deadline). */
+export const MAX_IMAGES_PER_REQUEST = 64;
+
 /**
- * Takes the image out of a body according to its Content-Type.
+ * Takes the images out of a body according to its Content-Type: the raw body (one image), every file of a multipart
+ * form (the field "image" first when there is one), or JSON `{"image", "filename"}` / `{"images": [{...}, …]}`.
  * @param contentType the request's Content-Type header
  * @param body the whole body
  * @param fallbackLabel the name used in messages when the client gave no file name
- * @throws HttpError 400 for an empty body or a malformed form/JSON, 415 for a content type that cannot carry
- *   an image
+ * @throws HttpError 400 for an empty body, a malformed form/JSON or more than MAX_IMAGES_PER_REQUEST images, 415
+ *   for a content type that cannot carry an image
  */
-export function imageFromBody(contentType: string | undefined, body: Buffer, fallbackLabel: string): ImageUpload {
+export function imagesFromBody(contentType: string | undefined, body: Buffer, fallbackLabel: string): ImageUploads {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (body.length === 0) throw new HttpError(400, 'empty_body', 'the request body is empty: send the image bytes (or a form or JSON carrying them)');
-  if (type === '' || type === 'application/octet-stream' || type.startsWith('image/')) return { bytes: body, label: fallbackLabel };
-  if (type === 'multipart/form-data') return imageFromForm(body, contentType!, fallbackLabel);
-  if (type === 'application/json') return imageFromJson(body, fallbackLabel);
-  throw new HttpError(
-    415,
-    'unsupported_media_type',
-    `Content-Type ${type} cannot carry an image: send the raw bytes (image/* or application/octet-stream), multipart/form-data or application/json`,
-  );
+  let uploads: ImageUploads;
+  if (type === '' || type === 'application/octet-stream' || type.startsWith('image/')) uploads = { images: [{ bytes: body, label: fallbackLabel }], list: false };
+  else if (type === 'multipart/form-data') uploads = imagesFromForm(body, contentType!, fallbackLabel);
+  else if (type === 'application/json') uploads = imagesFromJson(body, fallbackLabel);
+  else {
+    throw new HttpError(
+      415,
+      'unsupported_media_type',
+      `Content-Type ${type} cannot carry an image: send the raw bytes (image/* or application/octet-stream), multipart/form-data or application/json`,
+    );
+  }
+  if (uploads.images.length > MAX_IMAGES_PER_REQUEST) {
+    throw new HttpError(400, 'too_many_images', `${uploads.images.length} images in one request; at most ${MAX_IMAGES_PER_REQUEST}`);
+  }
+  return uploads;
 }
 
-function imageFromForm(body: Buffer, contentType: string, fallbackLabel: string): ImageUpload {
+function imagesFromForm(body: Buffer, contentType: string, fallbackLabel: string): ImageUploads {
   const parts = parseMultipart(body, multipartBoundary(contentType));
-  const part = parts.find((p) => p.name === 'image') ?? parts.find((p) => p.filename !== null);
-  if (!part) throw new HttpError(400, 'no_image', `the form has no field named "image" and no file (fields: ${parts.map((p) => p.name).join(', ') || 'none'})`);
-  if (part.data.length === 0) throw new HttpError(400, 'empty_body', `the form field "${part.name}" is empty`);
-  return { bytes: part.data, label: part.filename || fallbackLabel };
+  // Every file part, in the order sent; a form whose only image is a non-file field "image" still works.
+  const files = parts.filter((p) => p.filename !== null || p.name === 'image');
+  if (files.length === 0) throw new HttpError(400, 'no_image', `the form has no field named "image" and no file (fields: ${parts.map((p) => p.name).join(', ') || 'none'})`);
+  const images = files.map((part) => {
+    if (part.data.length === 0) throw new HttpError(400, 'empty_body', `the form field "${part.name}"${part.filename ? ` (${part.filename})` : ''} is empty`);
+    return { bytes: part.data, label: part.filename || fallbackLabel };
+  });
+  return { images, list: images.length > 1 };
 }
 
-function imageFromJson(body: Buffer, fallbackLabel: string): ImageUpload {
+function imagesFromJson(body: Buffer, fallbackLabel: string): ImageUploads {
   let value: unknown;
   try {
     value = JSON.parse(body.toString('utf8'));
   } catch (e) {
     throw new HttpError(400, 'bad_json', `the JSON body does not parse: ${(e as Error).message}`);
   }
-  const record = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  const record = isRecord(value) ? value : null;
+  if (record && Array.isArray(record.images)) {
+    if (record.images.length === 0) throw new HttpError(400, 'no_image', 'the JSON field "images" is an empty list');
+    return { images: record.images.map((item, i) => imageFromJsonRecord(isRecord(item) ? item : null, `images[${i}].`, fallbackLabel)), list: true };
+  }
+  return { images: [imageFromJsonRecord(record, '', fallbackLabel)], list: false };
+}
+
+/** One `{"image": "<base64>", "filename": "…"}`; `where` prefixes field names in messages (e.g. "images[2]."). */
+function imageFromJsonRecord(record: Record<string, unknown> | null, where: string, fallbackLabel: string): ImageUpload {
   const image = record?.image;
-  if (typeof image !== 'string') throw new HttpError(400, 'no_image', 'the JSON body needs an "image" field holding the image bytes in base64');
+  if (typeof image !== 'string') throw new HttpError(400, 'no_image', `the JSON body needs an "${where}image" field holding the image bytes in base64`);
   const base64 = image.replace(/^data:[^,]*;base64,/, '').replace(/\s+/g, '');
   // Buffer.from skips characters outside the alphabet silently; check, so a mangled upload is named as such.
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(base64) || base64.length % 4 === 1) {
-    throw new HttpError(400, 'bad_base64', 'the JSON field "image" is not valid base64');
+    throw new HttpError(400, 'bad_base64', `the JSON field "${where}image" is not valid base64`);
   }
   const bytes = Buffer.from(base64, 'base64');
-  if (bytes.length === 0) throw new HttpError(400, 'empty_body', 'the JSON field "image" is empty');
+  if (bytes.length === 0) throw new HttpError(400, 'empty_body', `the JSON field "${where}image" is empty`);
   const filename = typeof record!.filename === 'string' && record!.filename ? record!.filename : fallbackLabel;
   return { bytes, label: filename };
 }

@@ -105,6 +105,23 @@ test('routes: page, health, readiness, models, and a prediction three ways', run
     assert.equal(json.body.model, 'other');
     assert.equal(json.body.file, 'w.png');
 
+    // Several images in one request: answered as a list, in the order sent, each its own prediction.
+    const several = new FormData();
+    several.append('image', new Blob([await solidPng(4, 4, [0, 0, 0])], { type: 'image/png' }), 'a.png');
+    several.append('image', new Blob([white], { type: 'image/png' }), 'b.png');
+    several.append('image', new Blob([await solidPng(4, 4, [0, 0, 0])], { type: 'image/png' }), 'a.png');
+    const listed = await expectAnswer('multipart, three files', 'POST …/predict, three files in one form', `${url}/v1/models/fake/predict?overlay=0`, { method: 'POST', body: several }, 200);
+    const predictions = listed.body.predictions as { file: string; verdict: string }[];
+    assert.deepEqual(predictions.map((p) => [p.file, p.verdict]), [['a.png', 'good'], ['b.png', 'defective'], ['a.png', 'good']]);
+    const jsonList = await expectAnswer(
+      'JSON list',
+      'POST …/predict, {"images": [{image, filename}, …]}',
+      `${url}/v1/models/fake/predict?overlay=0`,
+      { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ images: [{ image: white.toString('base64'), filename: 'w1.png' }, { image: white.toString('base64') }] }) },
+      200,
+    );
+    assert.deepEqual((jsonList.body.predictions as { file: string }[]).map((p) => p.file), ['w1.png', 'uploaded image']);
+
     const head = await fetch(`${url}/healthz`, { method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(await head.text(), '');
