@@ -153,8 +153,11 @@ test('bad folders, model files and flags exit 2 with one line', { skip }, async 
   let r = npad('`Train/good` instead of `train/good`', ['eval', 'layout', ...TINY]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /found Train\/good: folder names are case-sensitive/);
-  r = npad('a folder with no images', ['fit', '.', '--out', 'x.npad']);
+  await mkdir(path.join(tmp, 'no-images', 'sub'), { recursive: true });
+  await writeFile(path.join(tmp, 'no-images', 'sub', 'notes.txt'), 'not an image');
+  r = npad('a folder with no images (nor in its subfolders)', ['fit', 'no-images', '--out', 'x.npad']);
   assert.equal(r.code, 2);
+  assert.match(r.stderr, /no-images: no images .* in this folder or its subfolders/);
   const damaged = path.join(tmp, 'damaged.npad');
   const bytes = await readFile(path.join(tmp, 'skipped.npad')).catch(() => null);
   if (bytes) {

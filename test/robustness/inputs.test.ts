@@ -274,7 +274,7 @@ describe('dataset folders', () => {
   folder('no test folder', ['train/good/000.png'], (root) => readMvtecDataset(root), (root) => root, /no test folder/);
   folder('empty test folder', ['train/good/000.png', 'test/'], (root) => readMvtecDataset(root), (root) => path.join(root, 'test'), /no test images/);
   folder('test subfolders without images', ['train/good/000.png', 'test/good/', 'test/crack/'], (root) => readMvtecDataset(root), (root) => path.join(root, 'test'), /no test images/);
-  folder('defective test image without its mask', good.slice(0, 3), (root) => readMvtecDataset(root), (root) => path.join(root, 'test', 'crack', '000.png'), /has no mask/);
+  folder('defective test image without its mask (its defect has ground_truth)', [...good.slice(0, 3), 'ground_truth/crack/'], (root) => readMvtecDataset(root), (root) => path.join(root, 'test', 'crack', '000.png'), /has no mask/);
   folder('npad fit on a folder without images', ['notes.txt'], (root) => findTrainImages(root), (root) => root, /no images/);
   folder('npad fit on a dataset with `Train/Good`', ['Train/Good/000.png'], (root) => findTrainImages(root), (root) => root, /found Train\/Good/);
   folder('npad fit on a file instead of a folder', ['train/good/000.png'], (root) => findTrainImages(path.join(root, 'train', 'good', '000.png')), (root) => path.join(root, 'train', 'good', '000.png'), /not a folder/);
