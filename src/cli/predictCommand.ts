@@ -72,7 +72,8 @@ type PredictionRecord =
       score: number;
       normalised_score: number;
       image_threshold: number;
-      defect_pixels: number;
+      /** share of the image's pixels over the pixel threshold (the defect mask's area) */
+      defect_area: number;
       overlay?: string;
       mask?: string;
     }
@@ -121,7 +122,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
         await writeFileAtomic(overlayPath, [await renderOverlayPng(input.file, p, detector.config.preprocess, calibration)]);
         await writeFileAtomic(path.join(out, files.mask), [await renderMaskPng(p)]);
       }
-      const defectPixels = p.mask.reduce((s, v) => s + v, 0) / p.mask.length;
+      const defectArea = p.mask.reduce((s, v) => s + v, 0) / p.mask.length;
       emit(
         {
           file: input.file,
@@ -129,7 +130,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
           score: p.score,
           normalised_score: p.normalisedScore,
           image_threshold: calibration.imageThreshold,
-          defect_pixels: defectPixels,
+          defect_area: defectArea,
           ...(files ?? {}),
         },
         `${p.verdict.padEnd(9)}  ${p.normalisedScore.toFixed(3)}  score ${formatScore(p.score).padEnd(8)} ${input.file}`,

@@ -43,14 +43,14 @@ export class DetectorModel implements InspectionModel {
         method: config.method,
         file: file === null ? null : path.basename(file),
         config: {
-          inputSize: inputSize(config.preprocess),
+          input_size: inputSize(config.preprocess),
           resize: config.preprocess.resize,
           crop: config.preprocess.crop,
           ...('dim' in config.options ? { dim: config.options.dim } : {}),
           backbone: detector.backbone.id,
           options: config.options,
         },
-        threshold: { score: calibration.imageThreshold, normalisedScore: 0.5, source: calibration.source },
+        threshold: { score: calibration.imageThreshold, normalised_score: 0.5, source: calibration.source },
       },
       limitInputPixels,
     );

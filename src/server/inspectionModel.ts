@@ -9,12 +9,12 @@ export interface ServedThreshold {
   /** the raw image score at which an image is called defective */
   score: number;
   /** the same threshold on the normalised scale: always 0.5 */
-  normalisedScore: 0.5;
+  normalised_score: 0.5;
   /** how the threshold was chosen ('holdout', 'f1-max', 'manual') */
   source: string;
 }
 
-/** A served model as `GET /v1/models` describes it. */
+/** A served model as `GET /v1/models` describes it (the wire format: snake_case, as the CLI's JSON Lines). */
 export interface ModelDescription {
   /** name in URLs: `/v1/models/<name>/predict` */
   name: string;

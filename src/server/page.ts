@@ -96,7 +96,7 @@ export const PAGE_HTML = String.raw`<!doctype html>
     if (!m) return;
     var c = m.config || {};
     var parts = [m.method];
-    if (c.inputSize) parts.push(c.inputSize + ' px input');
+    if (c.input_size) parts.push(c.input_size + ' px input');
     if (c.dim) parts.push('d = ' + c.dim);
     parts.push('threshold ' + format(m.threshold.score, 3) + ' (' + m.threshold.source + ')');
     byId('model-info').textContent = parts.join(' · ');
@@ -163,14 +163,14 @@ export const PAGE_HTML = String.raw`<!doctype html>
   function showResult(card, r) {
     var img = el('img', 'overlay');
     img.alt = 'heatmap overlay of ' + r.file;
-    if (r.overlayPng) img.src = 'data:image/png;base64,' + r.overlayPng;
+    if (r.overlay_png) img.src = 'data:image/png;base64,' + r.overlay_png;
     card.replaceChild(img, card.firstChild);
-    card.dataset.normalised = String(r.normalisedScore);
+    card.dataset.normalised = String(r.normalised_score);
     var text = card.querySelector('.text');
-    text.appendChild(el('p', 'score', 'score ' + format(r.normalisedScore, 3) + ' (raw ' + format(r.score, 3) + ')'));
-    text.appendChild(el('p', 'meta', r.model + ' · ' + r.image.width + '×' + r.image.height + ' · ' + Math.round(r.timings.totalMs) + ' ms'));
+    text.appendChild(el('p', 'score', 'score ' + format(r.normalised_score, 3) + ' (raw ' + format(r.score, 3) + ')'));
+    text.appendChild(el('p', 'meta', r.model + ' · ' + r.image.width + '×' + r.image.height + ' · ' + Math.round(r.timings.total_ms) + ' ms'));
     // Let the slider reach every score shown, so each verdict can be flipped.
-    var top = Math.max(1, Math.ceil(r.normalisedScore * 100 + 1) / 100);
+    var top = Math.max(1, Math.ceil(r.normalised_score * 100 + 1) / 100);
     if (top > Number(slider.max)) slider.max = String(top);
     judge(card);
   }

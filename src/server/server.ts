@@ -277,23 +277,24 @@ export class InspectionServer {
           deadline.signal,
         );
         const d = model.description;
+        // The wire format: snake_case, the same names and meanings as `npad predict --json`.
         predictions.push({
           model: d.name,
           file: image.label,
           verdict: reply.verdict,
           score: reply.score,
-          normalisedScore: reply.normalisedScore,
+          normalised_score: reply.normalisedScore,
           threshold: d.threshold,
           image: image.size,
-          defectArea: reply.defectArea,
+          defect_area: reply.defectArea,
           timings: {
-            queueMs: round(startedAt - queuedAt),
-            inferenceMs: round(reply.timings.inferenceMs),
-            renderMs: round(reply.timings.renderMs),
-            totalMs: round(performance.now() - arrived),
+            queue_ms: round(startedAt - queuedAt),
+            inference_ms: round(reply.timings.inferenceMs),
+            render_ms: round(reply.timings.renderMs),
+            total_ms: round(performance.now() - arrived),
           },
-          overlayPng: reply.overlayPng?.toString('base64') ?? null,
-          maskPng: reply.maskPng?.toString('base64') ?? null,
+          overlay_png: reply.overlayPng?.toString('base64') ?? null,
+          mask_png: reply.maskPng?.toString('base64') ?? null,
         });
       }
       sendJson(res, 200, uploads.list ? { predictions } : predictions[0]!);

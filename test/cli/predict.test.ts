@@ -58,7 +58,7 @@ test('fit holds out a threshold; predict writes verdicts, overlays, masks, JSON 
   assert.deepEqual(scored.map((x) => x.overlay), ['broken_large/000.overlay.png', 'broken_large/001.overlay.png', 'good/000.overlay.png', 'good/001.overlay.png']);
   assert.deepEqual(records.filter((x) => x.skipped).map((x) => x.file), [truncated, notImage]);
   // broken_large is a gross defect: the heatmap marks some of it even with this tiny model.
-  assert.ok(scored.slice(0, 2).every((x) => (x.defect_pixels as number) > 0.01), JSON.stringify(scored.slice(0, 2)));
+  assert.ok(scored.slice(0, 2).every((x) => (x.defect_area as number) > 0.01), JSON.stringify(scored.slice(0, 2)));
 
   // --json: one JSON object per image on stdout and nothing else.
   const j = npad('predict', model, path.join(root, 'test', 'good', '000.png'), notImage, '--json');

@@ -35,8 +35,8 @@ export function fakeModel(name = 'fake', behaviour: { delayMs?: number; fail?: E
       name,
       method: 'fake',
       file: null,
-      config: { inputSize: 8 },
-      threshold: { score: 0.5, normalisedScore: 0.5, source: 'manual' },
+      config: { input_size: 8 },
+      threshold: { score: 0.5, normalised_score: 0.5, source: 'manual' },
     },
     async predict(image: Buffer, wanted: PredictWanted): Promise<PredictionReply> {
       model.calls++;

@@ -223,12 +223,12 @@ test('npad serve: ready after loading, predicts like the library, drains on SIGT
     const bytes = await readFile(file);
     const res = await fetch(`${serve.url}/v1/models/bottle/predict?mask=1`, { method: 'POST', body: bytes, headers: { 'Content-Type': 'image/png' } });
     assert.equal(res.status, 200);
-    const body = (await res.json()) as { verdict: string; score: number; normalisedScore: number; overlayPng: string; maskPng: string };
+    const body = (await res.json()) as { verdict: string; score: number; normalised_score: number; overlay_png: string; mask_png: string };
     const expected = await libraryPrediction(detector, file);
     assert.equal(body.verdict, expected.verdict);
     assert.ok(Math.abs(body.score - expected.score) <= 1e-5 * Math.abs(expected.score), `served ${body.score}, library ${expected.score}`);
-    const overlayMeta = await sharp(Buffer.from(body.overlayPng, 'base64')).metadata();
-    const maskMeta = await sharp(Buffer.from(body.maskPng, 'base64')).metadata();
+    const overlayMeta = await sharp(Buffer.from(body.overlay_png, 'base64')).metadata();
+    const maskMeta = await sharp(Buffer.from(body.mask_png, 'base64')).metadata();
     assert.deepEqual([overlayMeta.width, overlayMeta.height, maskMeta.width, maskMeta.height], [224, 224, 224, 224]);
     rows.push({ case: '`npad serve` predict', request: 'POST broken_large/000.png, ?mask=1', outcome: `200, ${body.verdict}, score equal to the library's; overlay and mask PNGs 224×224` });
 

@@ -64,7 +64,7 @@ test('routes: page, health, readiness, models, and a prediction three ways', run
     assert.deepEqual(ready.body.models, ['fake', 'other']);
     const list = await send(`${url}/v1/models`);
     assert.deepEqual((list.body.models as { name: string }[]).map((m) => m.name), ['fake', 'other']);
-    assert.deepEqual((list.body.models as { threshold: unknown }[])[0]!.threshold, { score: 0.5, normalisedScore: 0.5, source: 'manual' });
+    assert.deepEqual((list.body.models as { threshold: unknown }[])[0]!.threshold, { score: 0.5, normalised_score: 0.5, source: 'manual' });
     assert.equal((await send(`${url}/v1/models/other`)).body.name, 'other');
 
     const page = await fetch(`${url}/`);
@@ -81,11 +81,11 @@ test('routes: page, health, readiness, models, and a prediction three ways', run
     assert.equal(raw.body.verdict, 'defective');
     assert.equal(raw.body.score, 1);
     assert.deepEqual(raw.body.image, { width: 16, height: 16 });
-    assert.deepEqual(raw.body.threshold, { score: 0.5, normalisedScore: 0.5, source: 'manual' });
-    assert.equal(typeof raw.body.overlayPng, 'string');
-    assert.equal(typeof raw.body.maskPng, 'string');
-    assert.ok(Buffer.from(raw.body.overlayPng as string, 'base64').subarray(1, 4).equals(Buffer.from('PNG')));
-    for (const k of ['queueMs', 'inferenceMs', 'renderMs', 'totalMs']) assert.equal(typeof (raw.body.timings as Record<string, unknown>)[k], 'number', k);
+    assert.deepEqual(raw.body.threshold, { score: 0.5, normalised_score: 0.5, source: 'manual' });
+    assert.equal(typeof raw.body.overlay_png, 'string');
+    assert.equal(typeof raw.body.mask_png, 'string');
+    assert.ok(Buffer.from(raw.body.overlay_png as string, 'base64').subarray(1, 4).equals(Buffer.from('PNG')));
+    for (const k of ['queue_ms', 'inference_ms', 'render_ms', 'total_ms']) assert.equal(typeof (raw.body.timings as Record<string, unknown>)[k], 'number', k);
 
     const form = new FormData();
     form.append('note', 'x');
@@ -93,7 +93,7 @@ test('routes: page, health, readiness, models, and a prediction three ways', run
     const multi = await expectAnswer('multipart form', 'POST …/predict, multipart field "image"', `${url}/v1/models/fake/predict?overlay=0`, { method: 'POST', body: form }, 200);
     assert.equal(multi.body.verdict, 'good');
     assert.equal(multi.body.file, 'black part.png');
-    assert.equal(multi.body.overlayPng, null);
+    assert.equal(multi.body.overlay_png, null);
 
     const json = await expectAnswer(
       'JSON with base64',
