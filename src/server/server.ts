@@ -7,6 +7,7 @@
  *   GET  /                              the web page (./page.ts)
  *   GET  /healthz                       liveness: 200 while the process serves HTTP
  *   GET  /readyz                        readiness: 200 once the models are loaded, 503 before and while shutting down
+ *   GET  /metrics                       Prometheus metrics (./metrics.ts): requests, latency, predictions, queue, models
  *   GET  /v1/models                     the models: name, method, configuration summary, threshold
  *   GET  /v1/models/NAME                one of them
  *   POST /v1/models/NAME/predict        judge one image, or several as a list (body: raw bytes, multipart form or JSON; see ./upload.ts)
@@ -23,6 +24,7 @@ import { resolveServerOptions, type ServerOptions } from './options.js';
 import { PAGE_HTML } from './page.js';
 import { InferenceQueue, QueueFullError } from './queue.js';
 import { ClientGoneError, imagesFromBody, readBody } from './upload.js';
+import { ServerMetrics } from './metrics.js';
 
 /** Model names allowed in URLs: no escaping needed, no path tricks. */
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -51,6 +53,8 @@ export class InspectionServer {
   readonly http: Server;
   readonly options: ServerOptions;
   private readonly queue: InferenceQueue;
+  /** Counters and histogram for `GET /metrics`. */
+  private readonly metrics = new ServerMetrics();
   private models: Map<string, InspectionModel> | null = null;
   private state: ServerState = 'loading';
   private readonly inFlight = new Set<ServerResponse>();
@@ -80,6 +84,7 @@ export class InspectionServer {
       { pattern: /^\/(?:index\.html)?$/, methods: { GET: (_q, res) => this.sendPage(res) } },
       { pattern: /^\/healthz$/, methods: { GET: (_q, res) => sendJson(res, 200, { status: 'alive' }) } },
       { pattern: /^\/readyz$/, methods: { GET: (_q, res) => this.sendReadiness(res) } },
+      { pattern: /^\/metrics$/, methods: { GET: (_q, res, u) => (allowOnly(u, []), this.sendMetrics(res)) } },
       { pattern: /^\/v1\/models$/, methods: { GET: (_q, res, u) => (allowOnly(u, []), sendJson(res, 200, { models: this.loadedModels().map((m) => m.description) })) } },
       { pattern: /^\/v1\/models\/([^/]+)$/, methods: { GET: (_q, res, u, m) => (allowOnly(u, []), sendJson(res, 200, this.model(m[1]!).description)) } },
       { pattern: /^\/v1\/models\/([^/]+)\/predict$/, methods: { POST: (req, res, url, m) => this.predict(req, res, url, m[1]!) } },
@@ -164,6 +169,8 @@ export class InspectionServer {
     this.inFlight.add(res);
     res.on('close', () => {
       this.inFlight.delete(res);
+      const seconds = (performance.now() - started) / 1000;
+      this.metrics.request(routeLabel(req.url ?? ''), req.method ?? '', res.writableFinished ? res.statusCode : 0, seconds);
       const path = (req.url ?? '').split('?')[0];
       this.options.accessLog(`${req.method} ${path} ${res.writableFinished ? res.statusCode : 'aborted'} ${(performance.now() - started).toFixed(0)} ms`);
       if (this.inFlight.size === 0) for (const resolve of this.drainWaiters.splice(0)) resolve();
@@ -208,6 +215,14 @@ export class InspectionServer {
       'X-Content-Type-Options': 'nosniff',
       'Cache-Control': 'no-cache',
     });
+    res.end(body);
+  }
+
+  private sendMetrics(res: ServerResponse): void {
+    const body = Buffer.from(
+      this.metrics.render({ queued: this.queue.queued, running: this.queue.active, models: this.models?.size ?? 0, ready: this.state === 'ready' ? 1 : 0 }),
+    );
+    res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Content-Length': String(body.length), 'Cache-Control': 'no-cache' });
     res.end(body);
   }
 
@@ -277,6 +292,7 @@ export class InspectionServer {
           deadline.signal,
         );
         const d = model.description;
+        this.metrics.prediction(d.name, reply.verdict);
         // The wire format: snake_case, the same names and meanings as `npad predict --json`.
         predictions.push({
           model: d.name,
@@ -359,6 +375,16 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
 }
 
 /** A boolean query parameter: 1/true/yes or 0/false/no. */
+/** The route pattern a request path belongs to, for metric labels (bounded: never the raw path). */
+function routeLabel(target: string): string {
+  const path = target.split('?')[0] ?? '';
+  if (path === '/' || path === '/index.html') return '/';
+  if (path === '/healthz' || path === '/readyz' || path === '/metrics' || path === '/v1/models') return path;
+  if (/^\/v1\/models\/[^/]+$/.test(path)) return '/v1/models/:name';
+  if (/^\/v1\/models\/[^/]+\/predict$/.test(path)) return '/v1/models/:name/predict';
+  return 'other';
+}
+
 /** Refuses query parameters the route does not read: a misspelt `?overaly=0` should not pass silently. */
 function allowOnly(url: URL, known: readonly string[]): void {
   for (const key of new Set(url.searchParams.keys())) {

@@ -125,6 +125,20 @@ test('routes: page, health, readiness, models, and a prediction three ways', run
     const head = await fetch(`${url}/healthz`, { method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(await head.text(), '');
+
+    // Prometheus metrics: what was asked above, by route pattern (never the raw path), verdicts and gauges.
+    const scrape = await fetch(`${url}/metrics`);
+    assert.equal(scrape.status, 200);
+    assert.match(scrape.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    const text = await scrape.text();
+    assert.match(text, /^npad_http_requests_total\{route="\/v1\/models\/:name\/predict",method="POST",status="200"\} \d+$/m);
+    assert.match(text, /^npad_http_requests_total\{route="\/v1\/models\/:name\/predict",method="POST",status="503"\} 1$/m); // asked while loading
+    assert.match(text, /^npad_http_request_duration_seconds_bucket\{route="\/v1\/models\/:name\/predict",le="\+Inf"\} \d+$/m);
+    assert.match(text, /^npad_predictions_total\{model="fake",verdict="defective"\} \d+$/m);
+    assert.match(text, /^npad_models_loaded 2$/m);
+    assert.match(text, /^npad_ready 1$/m);
+    assert.match(text, /^npad_queue_waiting 0$/m);
+    assert.doesNotMatch(text, /overaly|verbose/, 'raw paths and query strings never become labels');
   } finally {
     await server.close();
   }
