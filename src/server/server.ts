@@ -7,6 +7,7 @@
  *   GET  /                              the web page (./page.ts)
  *   GET  /healthz                       liveness: 200 while the process serves HTTP
  *   GET  /readyz                        readiness: 200 once the models are loaded, 503 before and while shutting down
+ *   GET  /openapi.json                  this API as an OpenAPI 3 document (./openapi.ts)
  *   GET  /metrics                       Prometheus metrics (./metrics.ts): requests, latency, predictions, queue, models
  *   GET  /v1/models                     the models: name, method, configuration summary, threshold
  *   GET  /v1/models/NAME                one of them
@@ -25,6 +26,7 @@ import { PAGE_HTML } from './page.js';
 import { InferenceQueue, QueueFullError } from './queue.js';
 import { ClientGoneError, imagesFromBody, readBody } from './upload.js';
 import { ServerMetrics } from './metrics.js';
+import { OPENAPI_DOCUMENT } from './openapi.js';
 
 /** Model names allowed in URLs: no escaping needed, no path tricks. */
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -84,6 +86,7 @@ export class InspectionServer {
       { pattern: /^\/(?:index\.html)?$/, methods: { GET: (_q, res) => this.sendPage(res) } },
       { pattern: /^\/healthz$/, methods: { GET: (_q, res) => sendJson(res, 200, { status: 'alive' }) } },
       { pattern: /^\/readyz$/, methods: { GET: (_q, res) => this.sendReadiness(res) } },
+      { pattern: /^\/openapi\.json$/, methods: { GET: (_q, res, u) => (allowOnly(u, []), sendJson(res, 200, OPENAPI_DOCUMENT)) } },
       { pattern: /^\/metrics$/, methods: { GET: (_q, res, u) => (allowOnly(u, []), this.sendMetrics(res)) } },
       { pattern: /^\/v1\/models$/, methods: { GET: (_q, res, u) => (allowOnly(u, []), sendJson(res, 200, { models: this.loadedModels().map((m) => m.description) })) } },
       { pattern: /^\/v1\/models\/([^/]+)$/, methods: { GET: (_q, res, u, m) => (allowOnly(u, []), sendJson(res, 200, this.model(m[1]!).description)) } },
@@ -379,7 +382,7 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
 function routeLabel(target: string): string {
   const path = target.split('?')[0] ?? '';
   if (path === '/' || path === '/index.html') return '/';
-  if (path === '/healthz' || path === '/readyz' || path === '/metrics' || path === '/v1/models') return path;
+  if (['/healthz', '/readyz', '/metrics', '/openapi.json', '/v1/models'].includes(path)) return path;
   if (/^\/v1\/models\/[^/]+$/.test(path)) return '/v1/models/:name';
   if (/^\/v1\/models\/[^/]+\/predict$/.test(path)) return '/v1/models/:name/predict';
   return 'other';

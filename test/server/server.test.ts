@@ -9,6 +9,7 @@ import { request as httpRequest } from 'node:http';
 import net from 'node:net';
 import { InspectionServer } from '../../src/server/server.js';
 import { CompleteRun, describeAnswer, fakeModel, noisePng, outcomeTable, pngClaiming, solidPng, startServer, writeServerSection, type OutcomeRow } from './helpers.js';
+import { responseSchema, schemaProblems } from './openapiSchema.js';
 
 const rows: OutcomeRow[] = [];
 const run = new CompleteRun();
@@ -125,6 +126,21 @@ test('routes: page, health, readiness, models, and a prediction three ways', run
     const head = await fetch(`${url}/healthz`, { method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(await head.text(), '');
+
+    // Every answer above fits the OpenAPI document the server serves.
+    const doc = await send(`${url}/openapi.json`);
+    assert.equal(doc.status, 200);
+    assert.equal(doc.body.openapi, '3.0.3');
+    const fits = (value: unknown, path: string, method: 'get' | 'post', status: number): void =>
+      assert.deepEqual(schemaProblems(value, responseSchema(path, method, status)), [], `${method.toUpperCase()} ${path} ${status}`);
+    fits((await send(`${url}/healthz`)).body, '/healthz', 'get', 200);
+    fits(ready.body, '/readyz', 'get', 200);
+    fits(loading.body, '/readyz', 'get', 503);
+    fits(list.body, '/v1/models', 'get', 200);
+    fits((await send(`${url}/v1/models/other`)).body, '/v1/models/{name}', 'get', 200);
+    for (const answer of [raw, multi, json, listed, jsonList]) fits(answer.body, '/v1/models/{name}/predict', 'post', 200);
+    fits((await send(`${url}/v1/models/nobody`)).body, '/v1/models/{name}', 'get', 404);
+    assert.notDeepEqual(schemaProblems({ ...raw.body, extra: 1 }, responseSchema('/v1/models/{name}/predict', 'post', 200)), [], 'the check does find a stray field');
 
     // Prometheus metrics: what was asked above, by route pattern (never the raw path), verdicts and gauges.
     const scrape = await fetch(`${url}/metrics`);
