@@ -127,9 +127,12 @@ export async function evalCommand(argv: string[]): Promise<number> {
       evaluation: result,
       preprocess: detector.config.preprocess,
       calibration,
+      options: [
+        ['method', detector.config.method],
+        ...Object.entries(detector.config.options).map(([k, v]) => [k, String(v)] as const),
+      ],
       details: [
         ['model', models.length ? models.join(', ') : `fitted on ${dataset.train.length} training images`],
-        ['method and options', `${detector.config.method} ${JSON.stringify(detector.config.options)}`],
         ['preprocessing', `resize ${detector.config.preprocess.resize}, crop ${String(detector.config.preprocess.crop)}`],
         ['backbone', `${backbone.id} (weights sha256 ${backbone.weightsSha256.slice(0, 12)}…)`],
         ['timings', `fit ${fitSeconds.toFixed(1)} s, scoring ${report.timings.ms_per_image.toFixed(0)} ms/image, peak memory ${report.peak_rss_mib.toFixed(0)} MiB`],

@@ -1,15 +1,18 @@
 /**
- * Builds the HTML evaluation report from an evaluation: the metrics, the image and pixel ROC curves and the PRO
- * curve, the operating point at the threshold, and a gallery of the hardest test images (the highest-scored good
- * ones, the lowest-scored defective ones) with heatmap overlays and ground-truth outlines.
+ * Builds the HTML evaluation report from an evaluation (htmlReport.ts lays it out): the verdicts at the threshold
+ * and the score histogram first, then every image with its overlay, each defect type, the options, the metrics,
+ * the ROC and PRO curves, and a gallery of the hardest test images (the highest-scored good ones, the lowest-scored
+ * defective ones) with heatmap overlays and ground-truth outlines.
  */
 import path from 'node:path';
 import { describeCalibration, f1MaxCalibration, formatScore, type ScoreCalibration } from '../detector/calibration.js';
 import { predictionFrom } from '../detector/predict.js';
 import type { DatasetEvaluation } from '../evaluation/runEvaluation.js';
 import type { PreprocessOptions } from '../image/preprocess.js';
-import { DEFAULT_MAX_FPR, pixelGroundTruth, proCurve, rocCurve } from '../metrics/index.js';
-import { renderHtmlReport, type GalleryItem } from './htmlReport.js';
+import { DEFAULT_MAX_FPR, auroc, pixelGroundTruth, proCurve, rocCurve } from '../metrics/index.js';
+import sharp from 'sharp';
+import { renderHtmlReport, type DefectRow, type GalleryItem, type ImageRow } from './htmlReport.js';
+import { renderHistogramSvg } from './svgHistogram.js';
 import { renderOverlayPng } from './overlay.js';
 import { renderCurveSvg } from './svgCurves.js';
 
@@ -25,8 +28,10 @@ export interface EvaluationReportInput {
   preprocess: PreprocessOptions;
   /** the model's calibration; without one, the thresholds are F1-max on this test set (and the report says so) */
   calibration: ScoreCalibration | null;
-  /** further rows of the details table (configuration, timings…) */
+  /** further rows of the details table (model, backbone, timings…) */
   details?: readonly (readonly [string, string])[];
+  /** the detector's method and options, as a readable table (name → value) */
+  options?: readonly (readonly [string, string])[];
   /** pictures per gallery row (default 6) */
   gallerySize?: number;
 }
@@ -133,9 +138,47 @@ export async function buildEvaluationReport(input: EvaluationReportInput): Promi
     },
   ].filter((g) => g.items.length > 0);
 
+  const verdicts = {
+    threshold: `${calibrationNote}. Images at or over the image threshold are called defective.`,
+    goodCalledGood: op.good - op.falseAlarms,
+    goodCalledDefective: op.falseAlarms,
+    defectiveCalledGood: op.misses,
+    defectiveCalledDefective: op.defective - op.misses,
+  };
+  const histogram = renderHistogramSvg(
+    'Image scores',
+    [
+      { label: 'good', scores: outcomes.filter((o) => o.label === 0).map((o) => o.score), colour: '#1f6fd1' },
+      { label: 'defective', scores: outcomes.filter((o) => o.label === 1).map((o) => o.score), colour: '#e07b00' },
+    ],
+    calibration.imageThreshold,
+  );
+  const images: ImageRow[] = await Promise.all(
+    outcomes.map(async (o, i) => {
+      const p = predictionFrom({ map: maps[i]!, size, score: o.score }, calibration);
+      const truth = masks[i];
+      const png = await renderOverlayPng(o.path, p, preprocess, calibration, truth ? { groundTruth: truth } : {});
+      return {
+        name: path.relative(input.datasetRoot, o.path) || o.path,
+        defect: o.defect,
+        label: o.label,
+        score: o.score,
+        normalised: p.normalisedScore,
+        verdict: p.verdict,
+        // JPEG keeps a report of hundreds of images to a few MB.
+        thumbnail: await sharp(png).jpeg({ quality: 80 }).toBuffer(),
+      };
+    }),
+  );
+
   return renderHtmlReport({
     title: input.title,
     subtitle: path.resolve(input.datasetRoot),
+    verdicts,
+    histogram,
+    images,
+    defects: defectRows(evaluation, calibration.imageThreshold),
+    options: input.options ?? [],
     metrics: [
       ['image AUROC', pct(metrics.image_auroc)],
       ['pixel AUROC', metrics.pixel_auroc === null ? NO_MASKS : pct(metrics.pixel_auroc)],
@@ -148,8 +191,30 @@ export async function buildEvaluationReport(input: EvaluationReportInput): Promi
       ['at the image threshold', describeOperatingPoint(op)],
       ...(input.details ?? []),
     ],
-    charts: [rocChart, proChart],
+    charts: [rocChart, proChart].filter((c) => c !== ''),
     galleries,
     generatedAt: new Date().toISOString(),
+  });
+}
+
+/**
+ * Each defect type against the good images: how many the threshold finds, its image AUROC, and its pixel AUROC over
+ * the good images and its own masked ones.
+ */
+function defectRows(evaluation: DatasetEvaluation, threshold: number): DefectRow[] {
+  const { outcomes, maps, masks } = evaluation;
+  const good = outcomes.flatMap((o, i) => (o.label === 0 ? [i] : []));
+  const defects = [...new Set(outcomes.filter((o) => o.label === 1).map((o) => o.defect))].sort();
+  return defects.map((defect) => {
+    const own = outcomes.flatMap((o, i) => (o.label === 1 && o.defect === defect ? [i] : []));
+    const both = [...good, ...own];
+    const pixels = pixelGroundTruth(both.map((i) => maps[i]!), both.map((i) => masks[i] ?? null));
+    return {
+      defect,
+      images: own.length,
+      found: own.filter((i) => outcomes[i]!.score >= threshold).length,
+      imageAuroc: good.length ? auroc(both.map((i) => outcomes[i]!.score), both.map((i) => outcomes[i]!.label)) : NaN,
+      pixelAuroc: pixels.anyDefect ? auroc(pixels.scores, pixels.labels) : null,
+    };
   });
 }

@@ -8,6 +8,7 @@ import { manualCalibration } from '../../src/detector/calibration.js';
 import { buildEvaluationReport, operatingPoint } from '../../src/report/evaluationReport.js';
 import { renderHtmlReport } from '../../src/report/htmlReport.js';
 import { escapeXml, renderCurveSvg } from '../../src/report/svgCurves.js';
+import { binCounts } from '../../src/report/svgHistogram.js';
 
 const preprocess = { resize: 32, crop: 24 };
 const size = 24;
@@ -33,7 +34,7 @@ async function syntheticEvaluation(): Promise<{ root: string; evaluation: Parame
   return { root, evaluation: { metrics: { image_auroc: 1, pixel_auroc: 0.987654, pro: 0.9, image_f1_max: 1 }, outcomes, maps, masks, scoreSeconds: 1 } };
 }
 
-test('the HTML report is self-contained and shows the metrics, curves and gallery', async () => {
+test('the HTML report is self-contained: the verdicts and histogram first, then every image, each defect, options, metrics, curves, gallery', async () => {
   const { root, evaluation } = await syntheticEvaluation();
   const html = await buildEvaluationReport({
     title: 'synthetic <run> & co',
@@ -42,17 +43,28 @@ test('the HTML report is self-contained and shows the metrics, curves and galler
     preprocess,
     calibration: manualCalibration({ imageThreshold: 3.5, pixelThreshold: 1 }, null),
     details: [['timings', 'fit 1 s']],
+    options: [['method', 'npad'], ['dim', '200']],
     gallerySize: 2,
   });
   assert.ok(html.startsWith('<!DOCTYPE html>'));
   assert.doesNotMatch(html, /https?:\/\//, 'nothing fetched');
   assert.doesNotMatch(html, /(src|href)="(?!data:)/, 'images inline');
-  assert.doesNotMatch(html, /<script|<link|@import|url\(/);
+  assert.doesNotMatch(html, /<script [^>]*src|<link|@import|url\(/, 'the one script is inline');
+  // The sections in the order a line engineer reads them.
+  const sections = [...html.matchAll(/<h2>([^<]+)<\/h2>/g)].map((m) => m[1]);
+  assert.deepEqual(sections.slice(0, 6), ['At the threshold', 'Every image', 'Each defect type', 'Options', 'Metrics', 'Curves']);
+  // The confusion matrix at 3.5: good scores 1, 2, 3 called good; defective 4, 5, 6 found.
+  assert.match(html, /<th>good \(3\)<\/th><td class="count ok">3<\/td><td class="count ok">0<small>false alarms<\/small>/);
+  assert.match(html, /<th>defective \(3\)<\/th><td class="count ok">0<small>missed<\/small><\/td><td class="count ok">3<\/td>/);
+  assert.match(html, /<svg class="chart histogram"[^]*class="threshold"/);
+  assert.equal((html.match(/<img class="thumb"/g) ?? []).length, 6, 'every image in the table');
+  assert.match(html, /<tr><td>crack<\/td><td>3<\/td><td>3 of 3<\/td><td>100.00 %<\/td>/);
+  assert.match(html, /<tr><td>dim<\/td><td>200<\/td><\/tr>/);
   assert.ok(html.includes('<title>synthetic &lt;run&gt; &amp; co</title>'), 'text escaped');
   assert.ok(html.includes('98.77 %'), 'pixel AUROC');
   assert.ok(html.includes('0 of 3 good images called defective, 0 of 3 defective missed'));
   assert.ok(html.includes('fit 1 s'));
-  assert.equal((html.match(/<svg /g) ?? []).length, 2);
+  assert.equal((html.match(/<svg /g) ?? []).length, 3, 'histogram, ROC, PRO');
   assert.equal((html.match(/<polyline /g) ?? []).length, 3, 'image ROC, pixel ROC, PRO');
   assert.equal((html.match(/src="data:image\/png;base64,/g) ?? []).length, 4);
   // Highest-scored good first, lowest-scored defective first.
@@ -74,6 +86,12 @@ test('operating point, curves and escaping', () => {
   // x beyond xMax is clamped to the frame's right edge (48 + 300).
   assert.match(svg, /points="48,260 348,28 348,28"/);
   assert.throws(() => renderCurveSvg({ title: 'T', xLabel: 'x', yLabel: 'y', xMax: 1, series: [{ label: 'c', x: [0], y: [], colour: 'red' }] }), /1 x values but 0 y values/);
-  const page = renderHtmlReport({ title: 'a', subtitle: 'b', metrics: [], details: [], charts: [], galleries: [], generatedAt: 'now' });
+  const verdicts = { threshold: 't', goodCalledGood: 0, goodCalledDefective: 0, defectiveCalledGood: 0, defectiveCalledDefective: 0 };
+  const page = renderHtmlReport({ title: 'a', subtitle: 'b', verdicts, histogram: '', images: [], defects: [], options: [], metrics: [], details: [], charts: [], galleries: [], generatedAt: 'now' });
   assert.doesNotMatch(page, /Overlays:/, 'no legend without pictures');
+});
+
+test('histogram bins: equal widths over the range, the top value in the last bin', () => {
+  assert.deepEqual(binCounts([0, 0.1, 0.5, 0.99, 1], 0, 1, 4), [2, 0, 1, 2]);
+  assert.deepEqual(binCounts([2, 2], 2, 2, 3), [2, 0, 0], 'an empty range counts into the first bin');
 });

@@ -10,13 +10,12 @@
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../chromium.js';
 import { Detector } from '../../src/detector/detector.js';
 import type { Prediction } from '../../src/detector/predict.js';
 import { DetectorModel } from '../../src/server/detectorModel.js';
@@ -24,7 +23,6 @@ import { BOTTLE, bottleTestImages, fitSmallModel, runLoad } from '../../bench/lo
 import { CompleteRun, outcomeTable, repo, startServer, writeServerSection, type OutcomeRow } from './helpers.js';
 
 const haveData = await stat(BOTTLE).then(() => true, () => false);
-const CHROMIUM = process.env.NPAD_CHROMIUM ?? '/usr/bin/chromium';
 const rows: OutcomeRow[] = [];
 const run = new CompleteRun();
 let tmp = '';
@@ -56,18 +54,12 @@ async function libraryPrediction(detector: Detector, file: string): Promise<Pred
 }
 
 test('the web page in a real browser: upload, result cards, threshold slider, screenshot', { skip: !haveData && 'shared bottle data not found' }, run.wrap(async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    if (process.env.NPAD_SKIP_BROWSER === '1') {
-      t.skip(`no Chromium at ${CHROMIUM} (NPAD_SKIP_BROWSER=1)`);
-      return false;
-    }
-    assert.fail(`no Chromium at ${CHROMIUM}: install it (apt-get install chromium; .ci/run does) or point NPAD_CHROMIUM at one; NPAD_SKIP_BROWSER=1 skips this test where no browser can be installed`);
-  }
+  const browser = await launchChromium(t);
+  if (browser === null) return false;
   const detector = await Detector.load(modelFile);
   const served = await DetectorModel.create(detector, 'bottle', modelFile, 40_000_000);
   const copy = await DetectorModel.create(detector, 'bottle-copy', modelFile, 40_000_000);
   const { server, url } = await startServer([served, copy]);
-  const browser = await chromium.launch({ executablePath: CHROMIUM });
   try {
     const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
     const problems: string[] = [];
