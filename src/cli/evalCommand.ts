@@ -30,7 +30,8 @@ export const EVAL_HELP = `npad eval DATASET_DIR [-m|--model MODEL]... [--json FI
   --resize 256 --crop 224 and --resize 384 --crop 336, the N-pad paper's table 4).
   --train-subset N   without --model: fit on N random training images (fixed seed; few-shot)
   --json FILE   also write the metrics, configuration and timings as JSON (atomically)
-  --report FILE|none  the HTML report (metrics, ROC and PRO curves, the hardest images with heatmaps; one
+  --report FILE|none  the HTML report (verdicts at the threshold, score histogram, every image, each defect,
+                options, metrics, curves, the hardest images with heatmaps; one
                 self-contained file). Default: beside --json (FILE.json → FILE.html), else npad-report.html
   --save-threshold f1-max  with one --model: store in MODEL the thresholds maximising image and pixel F1 on
                 this test set, for npad predict (docs/scores.md)
