@@ -1,7 +1,9 @@
 /**
  * The web page `npad serve` shows at `/`: drop images (or pick them), see each one's heatmap overlay, score and
- * verdict, and move a threshold slider that re-judges the shown images in the browser on the normalised scale
- * (0.5 = the model's own threshold). One self-contained document: inline CSS and script, no external
+ * verdict in upload order, and move a threshold slider that re-judges the shown images in the browser on the
+ * normalised scale (0.5 = the model's own threshold). Switching the model scores the shown images again; a click on
+ * an overlay enlarges it, with the map toggled on and off; the results download as CSV or JSON Lines; Clear empties
+ * the page. One self-contained document: inline CSS and script, no external
  * resources (the server's Content-Security-Policy forbids them), so it works on an isolated factory network.
  *
  * Kept as a TypeScript string so that it ships inside the compiled package with no file lookup at run time.
@@ -45,6 +47,14 @@ export const PAGE_HTML = String.raw`<!doctype html>
   .score, .meta, .error { margin: 4px 0 0; font-size: 13px; }
   .meta { color: var(--muted); }
   .error { color: var(--bad); overflow-wrap: anywhere; }
+  .card .overlay { cursor: zoom-in; }
+  #actions { grid-column: 1 / -1; display: flex; gap: 8px; flex-wrap: wrap; align-items: center; }
+  #actions #summary { flex: 1; }
+  #zoom { border: none; border-radius: 10px; padding: 12px; max-width: 96vw; }
+  #zoom::backdrop { background: rgba(0, 0, 0, 0.6); }
+  #zoom img { display: block; width: min(80vh, 90vw); height: min(80vh, 90vw); object-fit: contain; background: #222; image-rendering: auto; }
+  #zoom .bar { display: flex; gap: 8px; align-items: center; margin-top: 8px; }
+  #zoom .bar span { flex: 1; color: var(--muted); font-size: 13px; }
   @media (max-width: 640px) { #controls { grid-template-columns: 1fr; } }
 </style>
 </head>
@@ -66,9 +76,18 @@ export const PAGE_HTML = String.raw`<!doctype html>
     <p class="hint">0.5 is the model's own threshold (raw score <span id="raw-threshold">–</span>); lower finds more defects and more false alarms.
       Moving the slider re-judges the images shown, here in the browser; the white outline in each overlay stays at the model's pixel threshold.</p>
   </div>
-  <p id="summary" role="status" aria-live="polite"></p>
+  <div id="actions">
+    <p id="summary" role="status" aria-live="polite"></p>
+    <button id="download-csv" type="button" disabled>Download CSV</button>
+    <button id="download-jsonl" type="button" disabled>Download JSON Lines</button>
+    <button id="clear" type="button" disabled>Clear</button>
+  </div>
 </section>
 <main id="results" aria-label="results"></main>
+<dialog id="zoom" aria-label="enlarged image">
+  <img id="zoom-image" alt="">
+  <div class="bar"><span id="zoom-caption"></span><button id="zoom-map" type="button">Map off</button><button id="zoom-close" type="button">Close</button></div>
+</dialog>
 <script>
 (function () {
   'use strict';
@@ -79,6 +98,11 @@ export const PAGE_HTML = String.raw`<!doctype html>
   var models = [];
   var pending = [];
   var busy = false;
+  // Every image shown, in upload order: its file, its name on the page (told apart when two share a name), its
+  // card, its object URL (the original, for the enlarged view) and its last answer.
+  var items = [];
+  var nameCounts = {};
+  var generation = 0;
 
   function sleep(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
   function threshold() { return Number(slider.value); }
@@ -149,21 +173,43 @@ export const PAGE_HTML = String.raw`<!doctype html>
     summarise();
   }
 
-  function newCard(file) {
-    var card = el('article', 'card');
-    card.appendChild(el('div', 'placeholder', 'scoring…'));
-    var text = el('div', 'text');
-    text.appendChild(el('h2', 'name', file.name));
-    text.appendChild(el('span', 'verdict', 'waiting'));
-    card.appendChild(text);
-    results.insertBefore(card, results.firstChild);
-    return card;
+  // A name for the page: the file's, with " (2)", " (3)"… for later files of the same name.
+  function pageName(file) {
+    var n = (nameCounts[file.name] || 0) + 1;
+    nameCounts[file.name] = n;
+    return n === 1 ? file.name : file.name + ' (' + n + ')';
   }
 
-  function showResult(card, r) {
+  // The card in its waiting state (new, or scored again after a model switch).
+  function resetCard(item) {
+    var card = item.card;
+    card.textContent = '';
+    card.className = 'card';
+    delete card.dataset.normalised;
+    delete card.dataset.verdict;
+    card.appendChild(el('div', 'placeholder', 'scoring…'));
+    var text = el('div', 'text');
+    text.appendChild(el('h2', 'name', item.name));
+    text.appendChild(el('span', 'verdict', 'waiting'));
+    card.appendChild(text);
+    item.result = null;
+  }
+
+  function newItem(file) {
+    var item = { file: file, name: pageName(file), card: el('article', 'card'), url: URL.createObjectURL(file), result: null };
+    resetCard(item);
+    results.appendChild(item.card);
+    items.push(item);
+    return item;
+  }
+
+  function showResult(item, r) {
+    var card = item.card;
+    item.result = r;
     var img = el('img', 'overlay');
-    img.alt = 'heatmap overlay of ' + r.file;
+    img.alt = 'heatmap overlay of ' + item.name;
     if (r.overlay_png) img.src = 'data:image/png;base64,' + r.overlay_png;
+    img.addEventListener('click', function () { openZoom(item); });
     card.replaceChild(img, card.firstChild);
     card.dataset.normalised = String(r.normalised_score);
     var text = card.querySelector('.text');
@@ -175,7 +221,8 @@ export const PAGE_HTML = String.raw`<!doctype html>
     judge(card);
   }
 
-  function showFailure(card, message) {
+  function showFailure(item, message) {
+    var card = item.card;
     card.classList.add('failed');
     card.firstChild.textContent = 'not scored';
     card.querySelector('.verdict').textContent = 'error';
@@ -185,12 +232,12 @@ export const PAGE_HTML = String.raw`<!doctype html>
   async function score(job) {
     for (var attempt = 0; attempt < 20; attempt++) {
       var form = new FormData();
-      form.append('image', job.file, job.file.name);
+      form.append('image', job.item.file, job.item.name);
       var res;
       try {
         res = await fetch('/v1/models/' + encodeURIComponent(job.model) + '/predict', { method: 'POST', body: form });
       } catch (e) {
-        showFailure(job.card, 'the server did not answer (' + e.message + ')');
+        if (job.generation === generation) showFailure(job.item, 'the server did not answer (' + e.message + ')');
         return;
       }
       var body = await res.json().catch(function () { return null; });
@@ -198,14 +245,16 @@ export const PAGE_HTML = String.raw`<!doctype html>
         await sleep(1000 * Number(res.headers.get('Retry-After') || '1'));
         continue;
       }
+      // An answer for a model since switched away from, or for a page since cleared, is dropped.
+      if (job.generation !== generation) return;
       if (!res.ok) {
-        showFailure(job.card, body && body.error ? body.error.message : 'HTTP ' + res.status);
+        showFailure(job.item, body && body.error ? body.error.message : 'HTTP ' + res.status);
         return;
       }
-      showResult(job.card, body);
+      showResult(job.item, body);
       return;
     }
-    showFailure(job.card, 'the server stayed busy; try again later');
+    if (job.generation === generation) showFailure(job.item, 'the server stayed busy; try again later');
   }
 
   async function pump() {
@@ -214,17 +263,110 @@ export const PAGE_HTML = String.raw`<!doctype html>
     while (pending.length) {
       await score(pending.shift());
       summarise();
+      updateButtons();
     }
     busy = false;
   }
 
+  function queue(item) {
+    pending.push({ item: item, model: modelSelect.value, generation: generation });
+  }
+
   function addFiles(list) {
-    var model = modelSelect.value;
-    if (!model) { byId('summary').textContent = 'The models are not loaded yet.'; return; }
-    Array.prototype.forEach.call(list, function (file) { pending.push({ file: file, model: model, card: newCard(file) }); });
+    if (!modelSelect.value) { byId('summary').textContent = 'The models are not loaded yet.'; return; }
+    Array.prototype.forEach.call(list, function (file) { queue(newItem(file)); });
     summarise();
+    updateButtons();
     pump();
   }
+
+  // Another model: every image shown is scored again by it.
+  function onModelChange() {
+    showModelInfo();
+    generation++;
+    pending = [];
+    items.forEach(function (item) { resetCard(item); queue(item); });
+    summarise();
+    updateButtons();
+    pump();
+  }
+
+  function clearAll() {
+    generation++;
+    pending = [];
+    items.forEach(function (item) { URL.revokeObjectURL(item.url); });
+    items = [];
+    nameCounts = {};
+    results.textContent = '';
+    summarise();
+    updateButtons();
+  }
+
+  function updateButtons() {
+    var scored = items.some(function (item) { return item.result; });
+    byId('download-csv').disabled = !scored;
+    byId('download-jsonl').disabled = !scored;
+    byId('clear').disabled = items.length === 0;
+  }
+
+  // One record per scored image, with the verdict at the slider's threshold.
+  function records() {
+    return items.filter(function (item) { return item.result; }).map(function (item) {
+      var r = item.result;
+      return {
+        file: item.name, model: r.model, verdict: Number(r.normalised_score) >= threshold() ? 'defective' : 'good',
+        threshold: threshold(), score: r.score, normalised_score: r.normalised_score, defect_area: r.defect_area,
+        width: r.image.width, height: r.image.height,
+      };
+    });
+  }
+
+  function download(name, type, text) {
+    var a = el('a');
+    a.href = URL.createObjectURL(new Blob([text], { type: type }));
+    a.download = name;
+    document.body.appendChild(a);
+    a.click();
+    setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+  }
+
+  function csvCell(v) {
+    var t = String(v);
+    return /[",\n\r]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t;
+  }
+
+  function downloadCsv() {
+    var rows = records();
+    var keys = ['file', 'model', 'verdict', 'threshold', 'score', 'normalised_score', 'defect_area', 'width', 'height'];
+    var lines = [keys.join(',')].concat(rows.map(function (r) { return keys.map(function (k) { return csvCell(r[k]); }).join(','); }));
+    download('npad-results.csv', 'text/csv', lines.join('\r\n') + '\r\n');
+  }
+
+  function downloadJsonl() {
+    download('npad-results.jsonl', 'application/x-ndjson', records().map(function (r) { return JSON.stringify(r); }).join('\n') + '\n');
+  }
+
+  // The enlarged view: the overlay, or with the map off the image as uploaded.
+  var zoom = byId('zoom');
+  var zoomItem = null;
+  var mapOn = true;
+  function showZoom() {
+    byId('zoom-image').src = mapOn ? 'data:image/png;base64,' + zoomItem.result.overlay_png : zoomItem.url;
+    byId('zoom-image').alt = (mapOn ? 'heatmap overlay of ' : '') + zoomItem.name;
+    byId('zoom-map').textContent = mapOn ? 'Map off' : 'Map on';
+    byId('zoom-caption').textContent = zoomItem.name + ' · ' + cardVerdict(zoomItem) + ' · score ' + format(zoomItem.result.normalised_score, 3);
+  }
+  function cardVerdict(item) { return item.card.dataset.verdict || ''; }
+  function openZoom(item) {
+    if (!item.result || !item.result.overlay_png) return;
+    zoomItem = item;
+    mapOn = true;
+    showZoom();
+    zoom.showModal();
+  }
+  byId('zoom-map').addEventListener('click', function () { mapOn = !mapOn; showZoom(); });
+  byId('zoom-close').addEventListener('click', function () { zoom.close(); });
+  zoom.addEventListener('click', function (e) { if (e.target === zoom) zoom.close(); });
 
   var drop = byId('drop');
   var input = byId('file');
@@ -239,7 +381,10 @@ export const PAGE_HTML = String.raw`<!doctype html>
   window.addEventListener('drop', function (e) { e.preventDefault(); });
   slider.addEventListener('input', onThreshold);
   byId('reset-threshold').addEventListener('click', function () { slider.value = '0.5'; onThreshold(); });
-  modelSelect.addEventListener('change', showModelInfo);
+  modelSelect.addEventListener('change', onModelChange);
+  byId('clear').addEventListener('click', clearAll);
+  byId('download-csv').addEventListener('click', downloadCsv);
+  byId('download-jsonl').addEventListener('click', downloadJsonl);
   loadModels();
 })();
 </script>

@@ -78,7 +78,7 @@ test('the web page in a real browser: upload, result cards, threshold slider, sc
     await page.locator('#file').setInputFiles(files);
     const cards = page.locator('.card[data-normalised]');
     await cards.nth(1).waitFor({ timeout: 60_000 });
-    // Newest first: the page puts each new card at the top, and scores one upload at a time.
+    // In upload order; the page scores one upload at a time.
     const shown = await page.$$eval('.card', (els) =>
       els.map((e) => ({
         name: e.querySelector('.name')!.textContent,
@@ -88,6 +88,7 @@ test('the web page in a real browser: upload, result cards, threshold slider, sc
       })),
     );
     assert.equal(shown.length, 2);
+    assert.deepEqual(shown.map((s) => s.name), files.map((f) => path.basename(f)), 'upload order kept');
     for (const [i, file] of files.entries()) {
       const card = shown.find((s) => s.name === path.basename(file))!;
       const p = expected[i]!;
@@ -138,18 +139,64 @@ test('the web page in a real browser: upload, result cards, threshold slider, sc
     assert.match((await page.locator('.card.failed .error').textContent())!, /^notes\.txt: not a decodable image/);
     rows.push({ case: 'web page: a text file dropped', request: 'notes.txt through the file input', outcome: `error card: "${(await page.locator('.card.failed .error').textContent())!.slice(0, 60)}…"` });
 
-    // Choosing the other model sends the next image there; this one is dropped on the drop zone.
+    // Choosing the other model scores the shown images again there; a dropped image goes there too, at the end.
     await page.locator('#model').selectOption('bottle-copy');
     const dropped = (await readFile(testImage('contamination'))).toString('base64');
     const dataTransfer = await page.evaluateHandle(
       `(() => { const t = new DataTransfer(); t.items.add(new File([Uint8Array.from(atob('${dropped}'), (c) => c.charCodeAt(0))], 'dropped.png', { type: 'image/png' })); return t; })()`,
     );
     await page.dispatchEvent('#drop', 'drop', { dataTransfer });
-    await page.locator('.card[data-normalised]').nth(2).waitFor({ timeout: 60_000 });
+    /** Waits (up to a minute) until `ok` holds; the page's CSP forbids the string predicates of waitForFunction. */
+    const until = async (ok: () => Promise<boolean>, what: string): Promise<void> => {
+      for (const started = Date.now(); !(await ok()); await new Promise((r) => setTimeout(r, 100))) {
+        if (Date.now() - started > 60_000) assert.fail(`timed out waiting for ${what}`);
+      }
+    };
+    const countIs = (selector: string, n: number): Promise<void> => until(async () => (await page.locator(selector).count()) === n, `${n} × ${selector}`);
+    await countIs('.card[data-normalised]', 3);
+    await countIs('.card.failed', 1);
+    const metas = await page.locator('.card .meta').allTextContents();
+    assert.equal(metas.length, 3);
+    assert.ok(metas.every((m) => m.startsWith('bottle-copy · ')), `every image scored again by the new model: ${metas.join(' | ')}`);
     const { width, height } = await sharp(testImage('contamination')).metadata();
-    assert.match((await page.locator('.card .meta').first().textContent())!, new RegExp(`^bottle-copy · ${width}×${height} · \\d+ ms$`));
-    assert.equal(await page.locator('.card .name').first().textContent(), 'dropped.png');
-    rows.push({ case: 'web page: drag and drop, second model', request: 'select bottle-copy, drop contamination/000.png on the zone', outcome: 'a card from bottle-copy for dropped.png' });
+    assert.match(metas[2]!, new RegExp(`^bottle-copy · ${width}×${height} · \\d+ ms$`));
+    assert.deepEqual(await page.locator('.card .name').allTextContents(), ['001.png', '000.png', 'notes.txt', 'dropped.png']);
+    rows.push({ case: 'web page: switch model, drag and drop', request: 'select bottle-copy, drop contamination/000.png on the zone', outcome: 'the shown images scored again by bottle-copy; dropped.png added at the end' });
+
+    // Two files of the same name are told apart.
+    await page.locator('#file').setInputFiles(files[0]!);
+    await countIs('.card[data-normalised]', 4);
+    assert.equal(await page.locator('.card .name').last().textContent(), '001.png (2)');
+
+    // Click to enlarge; the map toggles between the overlay and the image as uploaded.
+    await page.locator('.card .overlay').first().click();
+    const zoomed = page.locator('#zoom-image');
+    assert.ok(await page.locator('#zoom').evaluate((d: { open: boolean }) => d.open));
+    assert.match((await zoomed.getAttribute('src'))!, /^data:image\/png;base64,/);
+    await page.locator('#zoom-map').click();
+    assert.match((await zoomed.getAttribute('src'))!, /^blob:/);
+    await until(() => zoomed.evaluate((img: { complete: boolean; naturalWidth: number }) => img.complete && img.naturalWidth > 0), 'the uploaded image');
+    assert.equal(await page.locator('#zoom-map').textContent(), 'Map on');
+    await page.locator('#zoom-close').click();
+    rows.push({ case: 'web page: enlarge', request: 'click an overlay, Map off, Close', outcome: 'a dialog with the overlay, then the image as uploaded' });
+
+    // Downloads: CSV and JSON Lines of the scored images, verdicts at the slider's threshold.
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.locator('#download-csv').click()]);
+    const csvText = await readFile((await csv.path())!, 'utf8');
+    const csvLines = csvText.trim().split(/\r\n/);
+    assert.equal(csvLines[0], 'file,model,verdict,threshold,score,normalised_score,defect_area,width,height');
+    assert.deepEqual(csvLines.slice(1).map((l) => l.split(',')[0]), ['001.png', '000.png', 'dropped.png', '001.png (2)']);
+    const [jsonl] = await Promise.all([page.waitForEvent('download'), page.locator('#download-jsonl').click()]);
+    const records = (await readFile((await jsonl.path())!, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { file: string; verdict: string; model: string });
+    assert.deepEqual(records.map((r) => [r.file, r.model]), [['001.png', 'bottle-copy'], ['000.png', 'bottle-copy'], ['dropped.png', 'bottle-copy'], ['001.png (2)', 'bottle-copy']]);
+    assert.equal(records[1]!.verdict, expected[1]!.verdict);
+    rows.push({ case: 'web page: download', request: 'Download CSV, Download JSON Lines', outcome: `${csvLines.length - 1} rows each, in upload order` });
+
+    // Clear empties the page.
+    await page.locator('#clear').click();
+    assert.equal(await page.locator('.card').count(), 0);
+    assert.equal(await page.locator('#summary').textContent(), 'No images yet.');
+    assert.ok(await page.locator('#download-csv').isDisabled());
     assert.deepEqual(problems, [], 'no script errors and no blocked resources');
   } finally {
     await browser.close();
