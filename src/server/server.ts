@@ -20,11 +20,11 @@ import type { AddressInfo } from 'node:net';
 import { NpadConfigError, NpadInputError } from '../errors.js';
 import { encodedImageSize } from '../image/decode.js';
 import { HttpError, sendError, sendJson } from './httpError.js';
-import type { InspectionModel, ModelDescription } from './inspectionModel.js';
+import type { InspectionModel, ModelDescription, PredictionReply } from './inspectionModel.js';
 import { resolveServerOptions, type ServerOptions } from './options.js';
 import { PAGE_HTML } from './page.js';
 import { InferenceQueue, QueueFullError } from './queue.js';
-import { ClientGoneError, imagesFromBody, readBody } from './upload.js';
+import { ClientGoneError, imagesFromBody, readBody, type ImageUpload } from './upload.js';
 import { ServerMetrics } from './metrics.js';
 import { OPENAPI_DOCUMENT } from './openapi.js';
 
@@ -33,6 +33,15 @@ const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Content-Security-Policy of the page: everything inline or from this server, nothing from elsewhere. */
 const PAGE_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; connect-src 'self'; base-uri 'none'; form-action 'none'";
+
+/** One image judged by a model, as the routes format it. */
+interface Judged {
+  label: string;
+  size: { width: number; height: number };
+  reply: PredictionReply;
+  /** time spent waiting in the queue, ms */
+  queueMs: number;
+}
 
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, match: RegExpExecArray) => void | Promise<void>;
 
@@ -257,8 +266,39 @@ export class InspectionServer {
     const model = this.model(rawName);
     allowOnly(url, ['overlay', 'mask']);
     const wanted = { overlay: flag(url, 'overlay', true), mask: flag(url, 'mask', false) };
+    await this.withDeadline(req, res, async (body, signal) => {
+      const uploads = imagesFromBody(req.headers['content-type'], body, 'uploaded image');
+      const judged = await this.judge(model, uploads.images, wanted, signal);
+      const d = model.description;
+      // The wire format: snake_case, the same names and meanings as `npad predict --json`.
+      const predictions = judged.map(({ label, size, reply, queueMs }) => ({
+        model: d.name,
+        file: label,
+        verdict: reply.verdict,
+        score: reply.score,
+        normalised_score: reply.normalisedScore,
+        threshold: d.threshold,
+        image: size,
+        defect_area: reply.defectArea,
+        timings: {
+          queue_ms: round(queueMs),
+          inference_ms: round(reply.timings.inferenceMs),
+          render_ms: round(reply.timings.renderMs),
+          total_ms: round(performance.now() - arrived),
+        },
+        overlay_png: reply.overlayPng?.toString('base64') ?? null,
+        mask_png: reply.maskPng?.toString('base64') ?? null,
+      }));
+      sendJson(res, 200, uploads.list ? { predictions } : predictions[0]!);
+    });
+  }
 
-    // One deadline for the whole request; while the body is still arriving it is the client's slowness (408).
+  /**
+   * Runs a request's work under one deadline (the server's request timeout): while the body is still arriving, its
+   * expiry is the client's slowness (408); once `work` has the body, it is the server's (504). A client that leaves
+   * aborts the work.
+   */
+  private async withDeadline(req: IncomingMessage, res: ServerResponse, work: (body: Buffer, signal: AbortSignal) => Promise<void>): Promise<void> {
     let phase: 'body' | 'inference' = 'body';
     const deadline = new AbortController();
     const timeoutMs = this.options.requestTimeoutMs;
@@ -276,51 +316,39 @@ export class InspectionServer {
     try {
       const body = await untilAborted(readBody(req, this.options.maxBodyBytes), deadline.signal);
       phase = 'inference';
-      const uploads = imagesFromBody(req.headers['content-type'], body, 'uploaded image');
-      // Every image's header is checked before any is queued: a bad one refuses the request without work.
-      const images: { bytes: Buffer; label: string; size: { width: number; height: number } }[] = [];
-      for (const upload of uploads.images) {
-        const label = cleanLabel(upload.label);
-        images.push({ bytes: upload.bytes, label, size: await this.checkImageSize(upload.bytes, label) });
-      }
-      const predictions: object[] = [];
-      for (const image of images) {
-        const queuedAt = performance.now();
-        let startedAt = queuedAt;
-        const reply = await untilAborted(
-          this.queue.run(() => {
-            startedAt = performance.now();
-            return model.predict(image.bytes, { ...wanted, label: image.label });
-          }, deadline.signal),
-          deadline.signal,
-        );
-        const d = model.description;
-        this.metrics.prediction(d.name, reply.verdict);
-        // The wire format: snake_case, the same names and meanings as `npad predict --json`.
-        predictions.push({
-          model: d.name,
-          file: image.label,
-          verdict: reply.verdict,
-          score: reply.score,
-          normalised_score: reply.normalisedScore,
-          threshold: d.threshold,
-          image: image.size,
-          defect_area: reply.defectArea,
-          timings: {
-            queue_ms: round(startedAt - queuedAt),
-            inference_ms: round(reply.timings.inferenceMs),
-            render_ms: round(reply.timings.renderMs),
-            total_ms: round(performance.now() - arrived),
-          },
-          overlay_png: reply.overlayPng?.toString('base64') ?? null,
-          mask_png: reply.maskPng?.toString('base64') ?? null,
-        });
-      }
-      sendJson(res, 200, uploads.list ? { predictions } : predictions[0]!);
+      await work(body, deadline.signal);
     } finally {
       clearTimeout(timer);
     }
   }
+
+  /**
+   * Judges images with a model in turn through the queue. Every image's header is checked before any is queued, so
+   * a bad one refuses the request without work.
+   */
+  private async judge(model: InspectionModel, uploads: readonly ImageUpload[], wanted: { overlay: boolean; mask: boolean }, signal: AbortSignal): Promise<Judged[]> {
+    const images: { bytes: Buffer; label: string; size: { width: number; height: number } }[] = [];
+    for (const upload of uploads) {
+      const label = cleanLabel(upload.label);
+      images.push({ bytes: upload.bytes, label, size: await this.checkImageSize(upload.bytes, label) });
+    }
+    const judged: Judged[] = [];
+    for (const image of images) {
+      const queuedAt = performance.now();
+      let startedAt = queuedAt;
+      const reply = await untilAborted(
+        this.queue.run(() => {
+          startedAt = performance.now();
+          return model.predict(image.bytes, { ...wanted, label: image.label });
+        }, signal),
+        signal,
+      );
+      this.metrics.prediction(model.description.name, reply.verdict);
+      judged.push({ label: image.label, size: image.size, reply, queueMs: startedAt - queuedAt });
+    }
+    return judged;
+  }
+
 
   /**
    * Reads the image's size from its header (no decoding) and refuses it early when it is no image or is too
