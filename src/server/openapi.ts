@@ -116,6 +116,25 @@ export const OPENAPI_DOCUMENT = {
         },
       },
     },
+    // The Open Inference Protocol v2 (KServe, Triton; ./openInference.ts); its errors are {"error": "message"}.
+    '/v2/health/live': { get: { summary: 'OIP liveness', responses: { '200': { description: 'live', ...json(object({ live: { type: 'boolean' } })) } } } },
+    '/v2/health/ready': {
+      get: {
+        summary: 'OIP readiness',
+        responses: { '200': { description: 'ready', ...json(object({ ready: { type: 'boolean' } })) }, '503': { description: 'not ready', ...json(object({ ready: { type: 'boolean' } })) } },
+      },
+    },
+    '/v2/models/{name}/infer': {
+      parameters: [{ name: 'name', in: 'path', required: true, schema: string }],
+      post: {
+        summary: 'OIP inference: input "image" (BYTES [N], image files in base64); outputs verdict, score, normalised_score, defect_area and, when named, overlay_png',
+        requestBody: { required: true, ...json({ type: 'object', properties: { id: string, inputs: { type: 'array', items: { type: 'object' } }, outputs: { type: 'array', items: object({ name: string }) } }, required: ['inputs'] }) },
+        responses: {
+          '200': { description: 'the outputs, one element per image', ...json({ type: 'object', properties: { model_name: string, id: string, outputs: { type: 'array', items: object({ name: string, datatype: string, shape: { type: 'array', items: integer }, data: { type: 'array', items: {} } }) } }, required: ['model_name', 'outputs'] }) },
+          '400': { description: 'a malformed request', ...json(object({ error: string })) },
+        },
+      },
+    },
   },
   components: { schemas: { Model: model, Prediction: prediction, Error: error } },
 } as const;

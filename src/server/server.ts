@@ -8,6 +8,7 @@
  *   GET  /healthz                       liveness: 200 while the process serves HTTP
  *   GET  /readyz                        readiness: 200 once the models are loaded, 503 before and while shutting down
  *   GET  /openapi.json                  this API as an OpenAPI 3 document (./openapi.ts)
+ *   /v2/…                               the Open Inference Protocol v2 (KServe, Triton): ./openInference.ts
  *   GET  /metrics                       Prometheus metrics (./metrics.ts): requests, latency, predictions, queue, models
  *   GET  /v1/models                     the models: name, method, configuration summary, threshold
  *   GET  /v1/models/NAME                one of them
@@ -24,7 +25,9 @@ import type { InspectionModel, ModelDescription, PredictionReply } from './inspe
 import { resolveServerOptions, type ServerOptions } from './options.js';
 import { PAGE_HTML } from './page.js';
 import { InferenceQueue, QueueFullError } from './queue.js';
-import { ClientGoneError, imagesFromBody, readBody, type ImageUpload } from './upload.js';
+import { ClientGoneError, MAX_IMAGES_PER_REQUEST, imagesFromBody, readBody, type ImageUpload } from './upload.js';
+import { inferResponse, modelMetadata, parseInferRequest } from './openInference.js';
+import { npadVersion } from '../util/npadPackage.js';
 import { ServerMetrics } from './metrics.js';
 import { OPENAPI_DOCUMENT } from './openapi.js';
 
@@ -100,6 +103,13 @@ export class InspectionServer {
       { pattern: /^\/v1\/models$/, methods: { GET: (_q, res, u) => (allowOnly(u, []), sendJson(res, 200, { models: this.loadedModels().map((m) => m.description) })) } },
       { pattern: /^\/v1\/models\/([^/]+)$/, methods: { GET: (_q, res, u, m) => (allowOnly(u, []), sendJson(res, 200, this.model(m[1]!).description)) } },
       { pattern: /^\/v1\/models\/([^/]+)\/predict$/, methods: { POST: (req, res, url, m) => this.predict(req, res, url, m[1]!) } },
+      // The Open Inference Protocol v2 (./openInference.ts).
+      { pattern: /^\/v2\/health\/live$/, methods: { GET: (_q, res) => sendJson(res, 200, { live: true }) } },
+      { pattern: /^\/v2\/health\/ready$/, methods: { GET: (_q, res) => sendJson(res, this.state === 'ready' ? 200 : 503, { ready: this.state === 'ready' }) } },
+      { pattern: /^\/v2\/?$/, methods: { GET: (_q, res) => sendJson(res, 200, { name: 'npad', version: npadVersion(), extensions: [] }) } },
+      { pattern: /^\/v2\/models\/([^/]+)$/, methods: { GET: (_q, res, _u, m) => this.sendOipMetadata(res, m[1]!) } },
+      { pattern: /^\/v2\/models\/([^/]+)\/ready$/, methods: { GET: (_q, res, _u, m) => sendJson(res, 200, { name: this.model(m[1]!).description.name, ready: true }) } },
+      { pattern: /^\/v2\/models\/([^/]+)\/infer$/, methods: { POST: (req, res, url, m) => this.infer(req, res, url, m[1]!) } },
     ];
   }
 
@@ -191,7 +201,8 @@ export class InspectionServer {
     try {
       await this.route(req, res);
     } catch (e) {
-      this.fail(res, e);
+      // The Open Inference Protocol's clients read errors as {"error": "message"}.
+      this.fail(res, e, (req.url ?? '').startsWith('/v2') ? 'oip' : 'npad');
     }
   }
 
@@ -293,6 +304,29 @@ export class InspectionServer {
     });
   }
 
+  private sendOipMetadata(res: ServerResponse, rawName: string): void {
+    const d = this.model(rawName).description;
+    sendJson(res, 200, modelMetadata(d.name, d.method));
+  }
+
+  /** POST /v2/models/NAME/infer: the Open Inference Protocol's inference (./openInference.ts). */
+  private async infer(req: IncomingMessage, res: ServerResponse, url: URL, rawName: string): Promise<void> {
+    const model = this.model(rawName);
+    allowOnly(url, []);
+    await this.withDeadline(req, res, async (body, signal) => {
+      const request = parseInferRequest(body, MAX_IMAGES_PER_REQUEST);
+      const judged = await this.judge(model, request.images, { overlay: request.outputs.includes('overlay_png'), mask: false }, signal);
+      const values = judged.map(({ reply }) => ({
+        verdict: reply.verdict,
+        score: reply.score,
+        normalised_score: reply.normalisedScore,
+        defect_area: reply.defectArea,
+        overlay_png: reply.overlayPng?.toString('base64') ?? null,
+      }));
+      sendJson(res, 200, inferResponse(model.description.name, request, values));
+    });
+  }
+
   /**
    * Runs a request's work under one deadline (the server's request timeout): while the body is still arriving, its
    * expiry is the client's slowness (408); once `work` has the body, it is the server's (504). A client that leaves
@@ -370,17 +404,18 @@ export class InspectionServer {
   }
 
   /** Answers a failure: HttpErrors as they are, a full queue as 503, bad image data as 422, anything else as 500. */
-  private fail(res: ServerResponse, e: unknown): void {
+  private fail(res: ServerResponse, e: unknown, format: 'npad' | 'oip'): void {
     if (e instanceof ClientGoneError) {
       res.destroy();
       return;
     }
-    if (e instanceof HttpError) sendError(res, e);
-    else if (e instanceof QueueFullError) sendError(res, new HttpError(503, 'queue_full', e.message, { 'Retry-After': String(e.retryAfterSeconds) }));
-    else if (e instanceof NpadInputError) sendError(res, new HttpError(422, 'unprocessable_image', e.message));
+    const send = (error: HttpError): void => (format === 'oip' ? sendJson(res, error.status, { error: error.message }, error.headers) : sendError(res, error));
+    if (e instanceof HttpError) send(e);
+    else if (e instanceof QueueFullError) send(new HttpError(503, 'queue_full', e.message, { 'Retry-After': String(e.retryAfterSeconds) }));
+    else if (e instanceof NpadInputError) send(new HttpError(422, 'unprocessable_image', e.message));
     else {
       this.options.log(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-      sendError(res, new HttpError(500, 'internal_error', 'internal error while answering this request (details are in the server log)'));
+      send(new HttpError(500, 'internal_error', 'internal error while answering this request (details are in the server log)'));
     }
   }
 }
@@ -413,6 +448,9 @@ function routeLabel(target: string): string {
   if (['/healthz', '/readyz', '/metrics', '/openapi.json', '/v1/models'].includes(path)) return path;
   if (/^\/v1\/models\/[^/]+$/.test(path)) return '/v1/models/:name';
   if (/^\/v1\/models\/[^/]+\/predict$/.test(path)) return '/v1/models/:name/predict';
+  if (/^\/v2\/health\/(live|ready)$/.test(path) || /^\/v2\/?$/.test(path)) return path.replace(/\/$/, '');
+  const v2 = /^\/v2\/models\/[^/]+(\/ready|\/infer)?$/.exec(path);
+  if (v2) return `/v2/models/:name${v2[1] ?? ''}`;
   return 'other';
 }
 

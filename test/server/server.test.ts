@@ -160,6 +160,60 @@ test('routes: page, health, readiness, models, and a prediction three ways', run
   }
 }));
 
+test('the Open Inference Protocol v2: health, metadata, readiness, inference of several images, errors as {"error": string}', run.wrap(async () => {
+  const { server, url } = await startServer(null);
+  try {
+    assert.equal((await send(`${url}/v2/health/live`)).status, 200);
+    const notReady = await send(`${url}/v2/health/ready`);
+    assert.deepEqual([notReady.status, notReady.body], [503, { ready: false }]);
+    server.setModels([fakeModel('fake')]);
+    assert.deepEqual((await send(`${url}/v2/health/ready`)).body, { ready: true });
+    assert.equal((await send(`${url}/v2`)).body.name, 'npad');
+    assert.deepEqual((await send(`${url}/v2/models/fake/ready`)).body, { name: 'fake', ready: true });
+    const meta = await send(`${url}/v2/models/fake`);
+    assert.deepEqual(meta.body.inputs, [{ name: 'image', datatype: 'BYTES', shape: [-1] }]);
+    assert.deepEqual((meta.body.outputs as { name: string }[]).map((o) => o.name), ['verdict', 'score', 'normalised_score', 'defect_area', 'overlay_png']);
+
+    const black = (await solidPng(4, 4, [0, 0, 0])).toString('base64');
+    const white = (await solidPng(16, 16, [255, 255, 255])).toString('base64');
+    const infer = (body: unknown): Promise<Answer> => send(`${url}/v2/models/fake/infer`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const two = await infer({ id: 'r-1', inputs: [{ name: 'image', datatype: 'BYTES', shape: [2], data: [black, white] }] });
+    assert.equal(two.status, 200, JSON.stringify(two.body));
+    assert.equal(two.body.model_name, 'fake');
+    assert.equal(two.body.id, 'r-1');
+    const outputs = two.body.outputs as { name: string; datatype: string; shape: number[]; data: unknown[] }[];
+    assert.deepEqual(outputs.map((o) => [o.name, o.datatype, o.shape]), [
+      ['verdict', 'BYTES', [2]],
+      ['score', 'FP64', [2]],
+      ['normalised_score', 'FP64', [2]],
+      ['defect_area', 'FP64', [2]],
+    ]);
+    assert.deepEqual(outputs[0]!.data, ['good', 'defective']);
+    assert.deepEqual(schemaProblems(two.body, responseSchema('/v2/models/{name}/infer', 'post', 200)), [], 'fits the OpenAPI document');
+    const overlay = await infer({ inputs: [{ name: 'image', datatype: 'BYTES', shape: [1], data: [black] }], outputs: [{ name: 'overlay_png' }] });
+    const png = Buffer.from((overlay.body.outputs as { data: string[] }[])[0]!.data[0]!, 'base64');
+    assert.ok(png.subarray(1, 4).equals(Buffer.from('PNG')), 'the overlay when asked for');
+
+    for (const [why, body, status] of [
+      ['wrong datatype', { inputs: [{ name: 'image', datatype: 'FP32', shape: [1], data: [black] }] }, 400],
+      ['shape and data disagree', { inputs: [{ name: 'image', datatype: 'BYTES', shape: [3], data: [black] }] }, 400],
+      ['unknown output', { inputs: [{ name: 'image', datatype: 'BYTES', shape: [1], data: [black] }], outputs: [{ name: 'heatmap' }] }, 400],
+      ['no image input', { inputs: [] }, 400],
+      ['not an image', { inputs: [{ name: 'image', datatype: 'BYTES', shape: [1], data: [Buffer.from('hello').toString('base64')] }] }, 415],
+    ] as const) {
+      const a = await infer(body);
+      assert.equal(typeof a.body.error, 'string', `${why}: ${JSON.stringify(a.body)}`);
+      assert.ok(a.status >= 400 && a.status < 500, `${why}: ${a.status}`);
+      if (status !== 415) assert.equal(a.status, status, why);
+    }
+    const missing = await send(`${url}/v2/models/nobody/infer`, { method: 'POST', body: '{}' });
+    assert.equal(missing.status, 404);
+    assert.match(missing.body.error as unknown as string, /no model named "nobody"/);
+  } finally {
+    await server.close();
+  }
+}));
+
 test('malformed requests get a 4xx naming the problem', run.wrap(async () => {
   const model = fakeModel('fake');
   const { server, url } = await startServer([model]);
