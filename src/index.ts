@@ -36,6 +36,7 @@ export {
   normaliseScore,
   splitHoldout,
   describeCalibration,
+  NpadNoThresholdError,
   type ScoreCalibration,
 } from './detector/calibration.js';
 export { readModelCalibration, writeModelCalibration } from './detector/calibrationFile.js';
@@ -51,6 +52,9 @@ export {
   estimateFitMemory,
   geometryOf,
   memoryBudget,
+  NpadMemoryError,
+  type FittingChange,
+  type MemoryErrorWording,
   type FeatureGeometry,
   type MemoryEstimate,
   type MemoryGuardOptions,
