@@ -100,9 +100,10 @@ test('a model without thresholds is refused with how to calibrate; calibrate and
   assert.ok(html.startsWith('<!DOCTYPE html>'));
   assert.doesNotMatch(html, /https?:\/\//, 'no external resource');
   assert.doesNotMatch(html, /(src|href)="(?!data:)/, 'every image inline');
-  assert.doesNotMatch(html, /<script/);
+  assert.doesNotMatch(html, /<script [^>]*src/, 'the one script is inline');
   assert.ok(html.includes(`${(100 * metrics.image_auroc).toFixed(2)} %`) && html.includes(`${(100 * metrics.pixel_auroc).toFixed(2)} %`), 'the metrics');
-  assert.equal((html.match(/<svg /g) ?? []).length, 2, 'ROC and PRO curves');
+  assert.equal((html.match(/<svg /g) ?? []).length, 3, 'the score histogram, ROC and PRO curves');
+  assert.equal((html.match(/<img class="thumb" [^>]*src="data:image\/jpeg;base64,/g) ?? []).length, 4, 'every test image in the table');
   assert.equal((html.match(/src="data:image\/png;base64,/g) ?? []).length, 4, 'the gallery: 2 good, 2 defective');
   assert.ok(html.includes('test/broken_large/000.png'));
   const c = npad('calibrate', model);
