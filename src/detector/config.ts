@@ -10,7 +10,7 @@ import type { BackboneSpec } from '../backbone/types.js';
 import type { FeatureGridOptions } from '../backbone/featureExtractor.js';
 import { NpadConfigError } from '../errors.js';
 import { DEFAULT_PREPROCESS, type PreprocessOptions } from '../image/preprocess.js';
-import { DEFAULT_METHOD, METHOD_DEFINITIONS, definitionOf, type MethodName, type MethodOptions, type MethodPresets } from '../method/registry.js';
+import { DEFAULT_METHOD, METHODS, METHOD_DEFINITIONS, definitionOf, isMethodName, type MethodName, type MethodOptions, type MethodPresets } from '../method/registry.js';
 import type { MethodSettings } from '../method/types.js';
 
 export { METHODS, isMethodName, type MethodName, type MethodOptions } from '../method/registry.js';
@@ -93,7 +93,8 @@ export function configInputFor(method: MethodName, options: Record<string, unkno
  * comes back equal to itself.
  */
 export function resolveConfig(input: DetectorConfigInput = {}): DetectorConfig {
-  const method = input.method ?? DEFAULT_METHOD;
+  const method: unknown = input.method ?? DEFAULT_METHOD;
+  if (!isMethodName(method)) throw new NpadConfigError(`method must be one of ${METHODS.join(', ')}; got ${String(method)}`);
   const definition = definitionOf(method);
   const presets = definition.presets as Record<string, object>;
   if (input.preset !== undefined && !Object.hasOwn(presets, input.preset)) {

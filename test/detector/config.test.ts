@@ -1,0 +1,34 @@
+/** Configurations through the method registry: every method resolves and validates; mistakes are NpadConfigErrors. */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { resolveConfig, type DetectorConfigInput } from '../../src/detector/config.js';
+import { validateConfig } from '../../src/detector/detector.js';
+import { NpadConfigError } from '../../src/errors.js';
+import { METHODS, METHOD_DEFINITIONS } from '../../src/method/registry.js';
+
+test('every registered method resolves to its defaults, its own feature grid, and validates; its presets too', () => {
+  for (const method of METHODS) {
+    const config = resolveConfig({ method } as DetectorConfigInput);
+    const definition = METHOD_DEFINITIONS[method];
+    assert.deepEqual(config.options, definition.defaults, method);
+    assert.deepEqual(config.featureGrid, definition.featureGrid, method);
+    validateConfig(config);
+    for (const preset of Object.keys(definition.presets)) validateConfig(resolveConfig({ method, preset } as DetectorConfigInput));
+  }
+  assert.equal(resolveConfig().method, 'npad', 'N-pad without a method');
+});
+
+test('an unknown method, preset or option key is an NpadConfigError naming it', () => {
+  const refused = (input: unknown, pattern: RegExp): void => {
+    assert.throws(
+      () => validateConfig(resolveConfig(input as DetectorConfigInput)),
+      (e: unknown) => e instanceof NpadConfigError && pattern.test(e.message),
+    );
+  };
+  refused({ method: 'foo' }, /^method must be one of npad, padim, patchcore; got foo$/);
+  refused({ preset: 'nope' }, /^preset must be one of paper, .*; got nope$/);
+  refused({ method: 'padim', preset: 'paper' }, /method padim has no presets/);
+  refused({ method: 'padim', options: { coresetRatio: 0.1 } }, /^option coresetRatio does not apply to method padim/);
+  refused({ options: { bankRatio: 2 } }, /^option bankRatio must be in \(0, 1\], got 2$/);
+  refused({ method: 'patchcore', options: { patchSize: 99 } }, /^option patchSize must be at most 15, got 99$/);
+});
