@@ -13,6 +13,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
+import { RESTARTED_ENV } from './launcherWatch.js';
 
 /** The glibc tunable that asks malloc for transparent huge pages. */
 export const HUGE_PAGE_TUNABLE = 'glibc.malloc.hugetlb=1';
@@ -45,7 +46,8 @@ export function hugePageEnvironment(
   if (execArgv.some((flag) => OBSERVING_FLAGS.some((f) => flag.startsWith(f)))) return null;
   const tunables = env.GLIBC_TUNABLES ?? '';
   if (tunables.split(':').some((t) => t.startsWith('glibc.malloc.hugetlb='))) return null;
-  return { ...env, GLIBC_TUNABLES: tunables ? `${tunables}:${HUGE_PAGE_TUNABLE}` : HUGE_PAGE_TUNABLE };
+  // RESTARTED_ENV: the restarted process dies with this one even when this one is killed by SIGKILL (launcherWatch.ts).
+  return { ...env, GLIBC_TUNABLES: tunables ? `${tunables}:${HUGE_PAGE_TUNABLE}` : HUGE_PAGE_TUNABLE, [RESTARTED_ENV]: '1' };
 }
 
 /**
@@ -53,9 +55,8 @@ export function hugePageEnvironment(
  * and resolves with its exit code, or with null when it could not be started. A signal that ended the child
  * is passed on to the caller to re-raise. SIGTERM and SIGHUP sent to this process alone (a supervisor
  * stopping it) are passed to the child; SIGINT is not, because Ctrl-C already reaches the whole process group
- * and `npad serve` takes a second SIGINT as "exit at once". (SIGKILL cannot be passed on: a child whose parent
- * is killed that way runs on until it ends, unless the supervisor kills the whole process group, as systemd and
- * container runtimes do.)
+ * and `npad serve` takes a second SIGINT as "exit at once". SIGKILL cannot be passed on; the child, marked
+ * RESTARTED_ENV, notices it lost its parent and stops as on SIGTERM within a second (launcherWatch.ts).
  */
 export function rerunWith(env: NodeJS.ProcessEnv): Promise<{ code: number } | { signal: NodeJS.Signals } | null> {
   return new Promise((resolve) => {

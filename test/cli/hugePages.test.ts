@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { repo } from './helpers.js';
 describe('transparent huge pages for the npad command', () => {
   it('asks for them only on Linux in madvise mode, once, and keeps other tunables', () => {
     assert.equal(hugePageEnvironment({}, 'madvise', 'linux', [])?.GLIBC_TUNABLES, HUGE_PAGE_TUNABLE);
+    assert.equal(hugePageEnvironment({}, 'madvise', 'linux', [])?.NPAD_RESTARTED, '1', 'the restarted process knows it, to die with its parent');
     assert.equal(hugePageEnvironment({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, 'madvise', 'linux', [])?.GLIBC_TUNABLES, `glibc.malloc.arena_max=2:${HUGE_PAGE_TUNABLE}`);
     assert.equal(hugePageEnvironment({ KEEP: 'me' }, 'madvise', 'linux', [])?.KEEP, 'me');
     // Already chosen (also what stops the rerun command from rerunning), turned off, or nothing to ask for.
@@ -41,6 +43,18 @@ describe('transparent huge pages for the npad command', () => {
     assert.equal(exited.stdout, `inner ${HUGE_PAGE_TUNABLE}\nouter {"code":7}\n`, exited.stderr);
     const signalled = child(['signal']);
     assert.equal(signalled.stdout, `inner ${HUGE_PAGE_TUNABLE}\nouter {"signal":"SIGTERM"}\n`, signalled.stderr);
+  });
+
+  it('the restarted process stops within seconds when the one the user started is killed with SIGKILL', async () => {
+    const marker = path.join(await mkdtemp(path.join(os.tmpdir(), 'npad-orphan-')), 'stopped');
+    const outer = spawn(process.execPath, ['--import', 'tsx', path.join(repo, 'test', 'cli', 'hugePagesChild.ts'), 'orphan', marker], { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => outer.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('inner') && resolve()));
+    outer.kill('SIGKILL');
+    for (let waited = 0; !existsSync(marker); waited += 100) {
+      assert.ok(waited < 10_000, 'the restarted process kept running after its parent was killed');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(readFileSync(marker, 'utf8'), 'stopped on SIGTERM');
   });
 
   it('runs npad through the rerun when the tunable is missing: same output and exit codes', () => {
