@@ -1,4 +1,7 @@
 /** `npad fit TRAIN_DIR --out MODEL`: fits a detector on nominal images and saves it. */
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { HELP_FLAG, parseCommandArgs } from './args.js';
 import { checkImages, skippedLines } from '../data/checkImages.js';
 import { trainSubset } from '../data/subset.js';
@@ -53,6 +56,8 @@ export async function fitCommand(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new NpadInputError(`npad fit takes one TRAIN_DIR, got ${positionals.length}\n\n${FIT_HELP}`);
   if (!values.out) throw new NpadInputError(`npad fit needs --out MODEL\n\n${FIT_HELP}`);
   const config = configFromFlags(values); // flags first: a typo should not wait for a folder scan
+  const precision = storagePrecision(values.storage);
+  await checkWritableOutput(values.out);
   const holdoutFraction = values.holdout === undefined ? DEFAULT_HOLDOUT_FRACTION : fractionFlag('holdout', values.holdout, { allowZero: true });
   const falseAlarmRate = values['false-alarm-rate'] === undefined ? DEFAULT_FALSE_ALARM_RATE : fractionFlag('false-alarm-rate', values['false-alarm-rate']);
   const memoryGuard = memoryGuardFromFlag(values['memory-limit']);
@@ -86,7 +91,7 @@ export async function fitCommand(argv: string[]): Promise<number> {
   const { fit, holdout } = await withFlags({ 'held-out fraction': '--holdout' }, () => splitHoldout(checked.readable, holdoutFraction));
   const detector = await Detector.fit(fit, config, progress, memoryGuard);
   if (holdout.length) await detector.calibrate(holdout, { falseAlarmRate }, progress);
-  await detector.save(values.out, { precision: storagePrecision(values.storage) });
+  await detector.save(values.out, { precision });
   const seconds = (performance.now() - started) / 1000;
   process.stdout.write(`fitted on ${fit.length} images in ${seconds.toFixed(1)} s (peak memory ${peakRssMiB().toFixed(0)} MiB); saved ${values.out}\n`);
   if (detector.fitSummary) process.stdout.write(`${detector.fitSummary}\n`);
@@ -101,6 +106,22 @@ export async function fitCommand(argv: string[]): Promise<number> {
 }
 
 /** The --storage flag's value, checked. */
+/**
+ * Refuses, before any work, an output the fit could not write at its end: a missing or read-only folder, or a
+ * folder where the file should be.
+ * @throws NpadInputError naming the path and the problem
+ */
+async function checkWritableOutput(file: string): Promise<void> {
+  const existing = await stat(file).catch(() => null);
+  if (existing?.isDirectory()) throw new NpadInputError(`${file}: --out is a folder; name the model file`, file);
+  const dir = path.dirname(path.resolve(file));
+  const folder = await stat(dir).catch(() => null);
+  if (!folder?.isDirectory()) throw new NpadInputError(`${file}: cannot write the model there: the folder ${dir} does not exist`, file);
+  await access(dir, constants.W_OK).catch(() => {
+    throw new NpadInputError(`${file}: cannot write the model there: no permission to create files in ${dir}`, file);
+  });
+}
+
 function storagePrecision(value: string): StoragePrecision {
   if (value !== 'f32' && value !== 'f16') throw new NpadInputError(`--storage must be f32 or f16, got '${value}'`);
   return value;

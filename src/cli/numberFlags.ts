@@ -15,6 +15,21 @@ export function fractionFlag(flag: string, value: string, options: { allowZero?:
 }
 
 /**
+ * A numeric flag with bounds, `fallback` when it is not given.
+ * @param bounds integer (default true), min (default 1) and max (default none), inclusive
+ * @throws NpadInputError naming the flag, the bounds and the value
+ */
+export function boundedFlag(flag: string, value: string | undefined, fallback: number, { integer = true, min = 1, max = Infinity } = {}): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
+    const range = max === Infinity ? `≥ ${min}` : `from ${min} to ${max}`;
+    throw new NpadInputError(`--${flag}: expected ${integer ? 'an integer' : 'a number'} ${range}, got '${value}'`);
+  }
+  return n;
+}
+
+/**
  * A finite number flag (a raw score threshold may be any real number).
  * @throws NpadInputError naming the flag and the value
  */

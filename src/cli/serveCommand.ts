@@ -9,7 +9,8 @@ import { Detector } from '../detector/detector.js';
 import { NpadInputError } from '../errors.js';
 import { DetectorModel } from '../server/detectorModel.js';
 import type { InspectionModel } from '../server/inspectionModel.js';
-import { DEFAULT_SERVER_OPTIONS } from '../server/options.js';
+import { DEFAULT_SERVER_OPTIONS, MAX_TIMEOUT_MS } from '../server/options.js';
+import { boundedFlag } from './numberFlags.js';
 import { InspectionServer, isValidModelName } from '../server/server.js';
 
 const D = DEFAULT_SERVER_OPTIONS;
@@ -49,15 +50,6 @@ export function parseModelSpec(arg: string): ModelSpec {
   return { name, file };
 }
 
-function numberFlag(flag: string, value: string | undefined, fallback: number, { integer = true, min = 1 } = {}): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min) {
-    throw new NpadInputError(`--${flag}: expected ${integer ? 'an integer' : 'a number'} ≥ ${min}, got '${value}'`);
-  }
-  return n;
-}
-
 /**
  * Runs `npad serve`: listens, loads and warms up the models, serves until SIGTERM/SIGINT, then drains.
  * @returns 0 after a graceful stop
@@ -88,17 +80,16 @@ export async function serveCommand(argv: string[]): Promise<number> {
     if (seen.has(s.name)) throw new NpadInputError(`${s.file}: another model is already named ${s.name}; name them with NAME=FILE`, s.file);
     seen.add(s.name);
   }
-  const port = numberFlag('port', values.port, 8080, { min: 0 });
-  if (port > 65535) throw new NpadInputError(`--port: expected 0 to 65535, got '${values.port}'`);
+  const port = boundedFlag('port', values.port, 8080, { min: 0, max: 65535 });
   const host = values.host ?? '127.0.0.1';
-  const maxImagePixels = numberFlag('max-pixels', values['max-pixels'], D.maxImagePixels);
+  const maxImagePixels = boundedFlag('max-pixels', values['max-pixels'], D.maxImagePixels);
   const log = (line: string): void => void process.stderr.write(`npad serve: ${line}\n`);
   const server = new InspectionServer({
-    maxBodyBytes: Math.round(numberFlag('max-body-mb', values['max-body-mb'], D.maxBodyBytes / 1024 / 1024, { integer: false, min: 0.001 }) * 1024 * 1024),
+    maxBodyBytes: Math.round(boundedFlag('max-body-mb', values['max-body-mb'], D.maxBodyBytes / 1024 / 1024, { integer: false, min: 0.001, max: 65536 }) * 1024 * 1024),
     maxImagePixels,
-    requestTimeoutMs: Math.round(numberFlag('timeout-s', values['timeout-s'], D.requestTimeoutMs / 1000, { integer: false, min: 0.001 }) * 1000),
-    concurrency: numberFlag('concurrency', values.concurrency, D.concurrency),
-    maxQueue: numberFlag('queue', values.queue, D.maxQueue, { min: 0 }),
+    requestTimeoutMs: Math.round(boundedFlag('timeout-s', values['timeout-s'], D.requestTimeoutMs / 1000, { integer: false, min: 0.001, max: MAX_TIMEOUT_MS / 1000 }) * 1000),
+    concurrency: boundedFlag('concurrency', values.concurrency, D.concurrency),
+    maxQueue: boundedFlag('queue', values.queue, D.maxQueue, { min: 0 }),
     log,
     accessLog: values.quiet ? () => {} : log,
   });

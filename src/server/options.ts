@@ -37,18 +37,24 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = {
  * Fills in defaults and checks every limit.
  * @throws NpadConfigError naming the option and the bad value
  */
+/** Longest timeout the server accepts: a day (Node's timers overflow past 2^31 − 1 ms, about 24.8 days). */
+export const MAX_TIMEOUT_MS = 86_400_000;
+
 export function resolveServerOptions(input: Partial<ServerOptions> = {}): ServerOptions {
   const o: ServerOptions = { ...DEFAULT_SERVER_OPTIONS, ...input };
-  const positiveInteger = (key: keyof ServerOptions, min = 1): void => {
+  const positiveInteger = (key: keyof ServerOptions, min = 1, max = Number.MAX_SAFE_INTEGER): void => {
     const v = o[key];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new NpadConfigError(`server option ${key} must be an integer ≥ ${min}, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
+      throw new NpadConfigError(`server option ${key} must be an integer from ${min} to ${max}, got ${String(v)}`);
+    }
   };
   positiveInteger('maxBodyBytes');
   positiveInteger('maxImagePixels');
-  positiveInteger('requestTimeoutMs');
+  // Node's timers hold at most 2^31 − 1 ms; past that they fire at once.
+  positiveInteger('requestTimeoutMs', 1, MAX_TIMEOUT_MS);
   positiveInteger('concurrency');
   positiveInteger('maxQueue', 0);
-  positiveInteger('shutdownGraceMs', 0);
+  positiveInteger('shutdownGraceMs', 0, MAX_TIMEOUT_MS);
   if (typeof o.log !== 'function' || typeof o.accessLog !== 'function') throw new NpadConfigError('server options log and accessLog must be functions');
   return o;
 }

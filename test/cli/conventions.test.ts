@@ -47,7 +47,10 @@ test('short flags: -o is --out (fit, predict, calibrate), -m is --model (eval), 
   assert.match(fit.stderr, /nonexistent-train-dir: not a folder/);
   const serve = runNpad(['serve', 'm.npad', '-p', '99999']);
   assert.equal(serve.code, 2);
-  assert.match(serve.stderr, /--port: expected 0 to 65535, got '99999'/);
+  assert.match(serve.stderr, /--port: expected an integer from 0 to 65535, got '99999'/);
+  const timeout = runNpad(['serve', 'm.npad', '--timeout-s', '1e9']);
+  assert.equal(timeout.code, 2);
+  assert.match(timeout.stderr, /--timeout-s: expected a number from 0.001 to 86400, got '1e9'/);
   const evalShort = runNpad(['eval', '/nonexistent-dataset', '-m', 'a.npad', '--save-threshold', 'f1-max', '-m', 'b.npad']);
   assert.equal(evalShort.code, 2);
   assert.match(evalShort.stderr, /--save-threshold needs exactly one --model/);
@@ -59,4 +62,14 @@ test('edit distance and the closest candidate', () => {
   assert.equal(editDistance('predcit', 'predict'), 1); // a transposition
   assert.equal(closest('calbrate', ['fit', 'eval', 'calibrate']), 'calibrate');
   assert.equal(closest('xyz', ['fit', 'eval']), null);
+});
+
+test('npad fit checks --storage and the output folder before any work', () => {
+  // The training folder does not exist either: the flags are named first, so no scan or fit ever starts.
+  const storage = runNpad(['fit', '/nonexistent-train-dir', '-o', 'm.npad', '--storage', 'f8']);
+  assert.equal(storage.code, 2);
+  assert.match(storage.stderr, /^npad: --storage must be f32 or f16, got 'f8'\n$/);
+  const out = runNpad(['fit', '/nonexistent-train-dir', '-o', '/nonexistent-folder/m.npad']);
+  assert.equal(out.code, 2);
+  assert.match(out.stderr, /^npad: \/nonexistent-folder\/m\.npad: cannot write the model there: the folder \/nonexistent-folder does not exist\n$/);
 });

@@ -433,7 +433,9 @@ test('model names and options are checked', () => {
   assert.throws(() => server.setModels([fakeModel('a'), fakeModel('a')]), /two models are named a/);
   assert.throws(() => server.setModels([fakeModel('a b')]), /model name "a b"/);
   assert.throws(() => server.setModels([]), /at least one model/);
-  assert.throws(() => new InspectionServer({ maxQueue: -1 }), /maxQueue must be an integer ≥ 0, got -1/);
+  assert.throws(() => new InspectionServer({ maxQueue: -1 }), /maxQueue must be an integer from 0 to 9007199254740991, got -1/);
+  // Past 2^31 − 1 ms Node's timers fire at once: every request would time out.
+  assert.throws(() => new InspectionServer({ requestTimeoutMs: 1e12 }), /requestTimeoutMs must be an integer from 1 to 86400000, got 1000000000000/);
   assert.throws(() => new InspectionServer({ requestTimeoutMs: 0 }), /requestTimeoutMs/);
 });
 
