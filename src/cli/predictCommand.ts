@@ -14,6 +14,7 @@ import { NpadInputError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { renderMaskPng, renderOverlayPng } from '../report/overlay.js';
 import { terminalProgress } from './progress.js';
+import { reportSkippedEntry } from './output.js';
 
 export const PREDICT_HELP = `npad predict MODEL IMAGE_OR_DIR... [-o|--out DIR] [--json]
   Calls each image good or defective with the threshold stored in MODEL (set by npad fit's --holdout, npad eval
@@ -53,8 +54,11 @@ async function collectInputs(args: readonly string[]): Promise<PredictInput[]> {
   const stem = (rel: string): string => rel.slice(0, rel.length - path.extname(rel).length).split(path.sep).join('/');
   for (const arg of args) {
     const info = await stat(arg).catch(() => null);
+    if (info !== null && !info.isDirectory() && !info.isFile()) {
+      throw new NpadInputError(`${arg}: not a regular file (a FIFO, socket or device); npad predict reads image files and folders`, arg);
+    }
     if (info?.isDirectory()) {
-      const files = await imagesUnder(arg);
+      const files = await imagesUnder(arg, reportSkippedEntry);
       if (files.length === 0) throw new NpadInputError(`${arg}: no images (${IMAGE_EXTENSIONS.map((e) => e.slice(1)).join(', ')}) in this folder or its subfolders`, arg);
       for (const file of files) inputs.push({ file, outName: unique(stem(path.relative(arg, file))) });
     } else {

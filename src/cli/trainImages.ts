@@ -7,6 +7,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { caseHint, imagesUnder } from '../data/mvtec.js';
+import { reportSkippedEntry } from './output.js';
 import { NpadInputError } from '../errors.js';
 
 /** Subfolder names (any case) that mark a dataset root rather than a folder of good images. */
@@ -17,7 +18,7 @@ export async function findTrainImages(dir: string): Promise<string[]> {
   if (!info?.isDirectory()) throw new NpadInputError(`${dir}: not a folder`, dir);
   const good = path.join(dir, 'train', 'good');
   if ((await stat(good).catch(() => null))?.isDirectory()) {
-    const images = await imagesUnder(good);
+    const images = await imagesUnder(good, reportSkippedEntry);
     if (images.length === 0) throw new NpadInputError(`${good}: no images (png, jpg, tif, bmp) in this folder or its subfolders to fit on`, dir);
     return images;
   }
@@ -31,7 +32,7 @@ export async function findTrainImages(dir: string): Promise<string[]> {
       dir,
     );
   }
-  const images = await imagesUnder(dir);
+  const images = await imagesUnder(dir, reportSkippedEntry);
   if (images.length === 0) throw new NpadInputError(`${dir}: no images (png, jpg, tif, bmp) in this folder or its subfolders to fit on`, dir);
   return images;
 }

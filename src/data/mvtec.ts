@@ -119,10 +119,28 @@ export async function listImages(dir: string): Promise<string[]> {
   return sortByCodePoint(names).map((name) => join(dir, name));
 }
 
-/** Image files under a folder, subfolders included, sorted by code point (as listImages). */
-export async function imagesUnder(dir: string): Promise<string[]> {
+/** Something a folder walk left out, and why. */
+export interface SkippedEntry {
+  path: string;
+  reason: string;
+}
+
+/**
+ * Image files under a folder, subfolders included, sorted by code point (as listImages). Links are followed, but a
+ * folder is searched once however many links lead to it, so a link cycle ends; what is left out (a cycle, a
+ * dangling link, a FIFO, socket or device with an image's name) goes to `onSkip` with the reason.
+ */
+export async function imagesUnder(dir: string, onSkip: (entry: SkippedEntry) => void = () => {}): Promise<string[]> {
   const found: string[] = [];
+  const searched = new Set<string>();
   const walk = async (d: string): Promise<void> => {
+    const here = await stat(d);
+    const key = `${here.dev}:${here.ino}`;
+    if (searched.has(key)) {
+      onSkip({ path: d, reason: 'a link to a folder already searched (a cycle, or a second way in)' });
+      return;
+    }
+    searched.add(key);
     const entries = await readdir(d, { withFileTypes: true }).catch((e: unknown) => {
       throw new NpadInputError(`${d}: cannot list folder (${e instanceof Error ? e.message : String(e)})`, d);
     });
@@ -130,8 +148,11 @@ export async function imagesUnder(dir: string): Promise<string[]> {
     for (const name of names) {
       const full = join(d, name);
       const info = await stat(full).catch(() => null);
-      if (info?.isDirectory()) await walk(full);
-      else if (info?.isFile() && IMAGE_EXTENSIONS.includes(extname(name).toLowerCase())) found.push(full);
+      const image = IMAGE_EXTENSIONS.includes(extname(name).toLowerCase());
+      if (info === null) onSkip({ path: full, reason: 'a dangling link (its target does not exist)' });
+      else if (info.isDirectory()) await walk(full);
+      else if (image && info.isFile()) found.push(full);
+      else if (image) onSkip({ path: full, reason: 'not a regular file (a FIFO, socket or device)' });
     }
   };
   await walk(dir);

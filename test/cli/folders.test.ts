@@ -2,6 +2,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, stat } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { bottle, haveData, runNpad } from './helpers.js';
@@ -79,4 +80,13 @@ test('npad eval on labelled folders without masks: image metrics, the confusion 
   assert.match(p.stdout, /10 test \(6 anomalous\) \(pixel metrics on the 3 of 6 defective images that have masks\)/);
   assert.match(p.stdout, /pixel AUROC +\d+\.\d\d\n/);
   await stat(path.join(partly, 'r.html'));
+});
+
+test('npad predict refuses an explicit path that is no regular file (a FIFO would block, a device never end)', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'npad-fifo-'));
+  const fifo = path.join(dir, 'camera.png');
+  execFileSync('mkfifo', [fifo]);
+  const r = runNpad(['predict', path.join(dir, 'missing-model.npad'), fifo]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /camera\.png: not a regular file \(a FIFO, socket or device\)/);
 });

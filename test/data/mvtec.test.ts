@@ -1,9 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { listImages, readMvtecDataset } from '../../src/data/mvtec.js';
+import { imagesUnder, listImages, readMvtecDataset } from '../../src/data/mvtec.js';
 import { NpadInputError } from '../../src/errors.js';
 
 let base = '';
@@ -151,5 +153,24 @@ describe('listImages', () => {
     await rejectsNaming(listImages(missing), missing, /folder not found/);
     const file = join(base, 'plain', 'z.PNG');
     await rejectsNaming(listImages(file), file, /not a folder/);
+  });
+});
+
+describe('imagesUnder', () => {
+  it('ends link cycles, searches each folder once, and names what it leaves out', async () => {
+    const root = await tree('walk', ['a/1.png', 'b/2.png', 'b/c/3.png']);
+    await symlink('.', join(root, 'loop')); // a cycle: root/loop → root
+    await symlink(join(root, 'b'), join(root, 'a', 'to-b')); // a second way into b
+    await symlink(join(root, 'nowhere.png'), join(root, 'dangling.png'));
+    execFileSync('mkfifo', [join(root, 'pipe.png')]);
+    const skipped: string[] = [];
+    const found = await imagesUnder(root, (s) => skipped.push(`${path.relative(root, s.path)}: ${s.reason}`));
+    assert.deepEqual(found.map((f) => path.relative(root, f)), ['a/1.png', 'a/to-b/2.png', 'a/to-b/c/3.png']);
+    assert.deepEqual(skipped, [
+      'b: a link to a folder already searched (a cycle, or a second way in)',
+      'dangling.png: a dangling link (its target does not exist)',
+      'loop: a link to a folder already searched (a cycle, or a second way in)',
+      'pipe.png: not a regular file (a FIFO, socket or device)',
+    ]);
   });
 });
