@@ -8,7 +8,7 @@ import type { Backbone, BackboneSpec } from '../backbone/types.js';
 import { FeatureExtractor } from '../backbone/featureExtractor.js';
 import { NpadConfigError, NpadInputError } from '../errors.js';
 import { inputSize, validatePreprocessOptions } from '../image/preprocess.js';
-import type { ImageSource } from '../image/source.js';
+import { imageSourceName, type ImageSource } from '../image/source.js';
 import { checkOptionKeys } from '../method/optionChecks.js';
 import { definitionOf, type FittedModel } from '../method/registry.js';
 import type { ProgressCallback, ScoredImageHandler, StoragePrecision } from '../method/types.js';
@@ -140,9 +140,22 @@ export class Detector {
     );
   }
 
-  /** Scores images (files, encoded bytes or pixels); `onImage` receives each result in order. */
+  /**
+   * Scores images (files, encoded bytes or pixels); `onImage` receives each result in order.
+   * @throws NpadInputError, naming the model, when it gives a score or map that is not finite: its tensors hold NaN
+   *   or infinite values (a damaged or forged file), and no verdict may come of that
+   */
   async score(inputs: readonly ImageSource[], onImage: ScoredImageHandler): Promise<void> {
-    await definitionOf(this.fitted.method).score(this.fitted.model, this.extractor, inputs, onImage);
+    await definitionOf(this.fitted.method).score(this.fitted.model, this.extractor, inputs, (i, result) => {
+      if (!Number.isFinite(result.score) || !result.map.every(Number.isFinite)) {
+        const model = this.loadedFrom ?? 'detector';
+        throw new NpadInputError(
+          `${model}: the model gives a non-finite score for ${imageSourceName(inputs[i]!)} (image score ${result.score}): its tensors hold NaN or infinite values; fit it again`,
+          this.loadedFrom ?? undefined,
+        );
+      }
+      return onImage(i, result);
+    });
   }
 
   /**

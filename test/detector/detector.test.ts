@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Detector, validateConfig } from '../../src/detector/detector.js';
 import { resolveConfig } from '../../src/detector/config.js';
+import { NpadInputError } from '../../src/errors.js';
 import { BOTTLE } from '../sharedData.js';
 
 const bottle = BOTTLE;
@@ -39,4 +40,18 @@ test('configuration checks name the bad option', () => {
   // Shifting in feature space needs no crop margin, only whole grid cells.
   assert.doesNotThrow(() => validateConfig(resolveConfig({ preprocess: { crop: null }, options: { shiftSpace: 'features' } })));
   assert.throws(() => validateConfig(resolveConfig({ options: { shiftSpace: 'features', shiftMax: 2 } })), /multiple of 4/);
+});
+
+test('a model whose tensors hold NaN gives an error naming it, never a verdict', { skip: !haveData && 'shared bottle data not found' }, async () => {
+  const dir = path.join(bottle, 'train', 'good');
+  const train = (await readdir(dir)).sort().slice(0, 4).map((f) => path.join(dir, f));
+  const detector = await Detector.fit(train, { method: 'padim', options: { dim: 8 }, preprocess: { resize: 64, crop: 56 } });
+  const fitted = detector.fitted;
+  assert.equal(fitted.method, 'padim');
+  if (fitted.method !== 'padim') return;
+  fitted.model.gaussians.means[0] = Number.NaN; // as a forged file with a recomputed checksum would hold
+  await assert.rejects(
+    detector.score([path.join(bottle, 'test', 'good', '000.png')], () => assert.fail('no result may come of a NaN')),
+    (e: unknown) => e instanceof NpadInputError && /^detector: the model gives a non-finite score for .*000\.png \(image score [^)]+\): its tensors hold NaN or infinite values/.test(e.message),
+  );
 });
