@@ -12,6 +12,9 @@ import type { InspectionModel } from '../server/inspectionModel.js';
 import { DEFAULT_SERVER_OPTIONS, MAX_TIMEOUT_MS } from '../server/options.js';
 import { boundedFlag } from './numberFlags.js';
 import { InspectionServer, isValidModelName } from '../server/server.js';
+import { readFile } from 'node:fs/promises';
+import { fileError } from '../io/fileErrors.js';
+import { isLoopback } from '../server/access.js';
 
 const D = DEFAULT_SERVER_OPTIONS;
 
@@ -28,7 +31,27 @@ export const SERVE_HELP = `npad serve MODEL... [-p|--port 8080] [--host 127.0.0.
   --timeout-s N      seconds a request may take, queueing included (default ${D.requestTimeoutMs / 1000})
   --concurrency N    images scored at once (default ${D.concurrency})
   --queue N          requests waiting for inference before 503 (default ${D.maxQueue})
-  --quiet            no request log on stderr`;
+  --quiet            no request log on stderr
+  Access (docs/security.md):
+  --token-file F     require Authorization: Bearer <the token in F> on every request but /healthz, /readyz and
+                     the page (env NPAD_TOKEN does the same; a token on the command line would show in ps)
+  --allowed-hosts H,…  host names the server answers to (default: localhost names on a loopback --host, any
+                     otherwise); a request with another Host header is refused (DNS rebinding)
+  --cors ORIGIN      a web origin (https://host[:port]) whose pages may call the API; repeatable; others are refused`;
+
+/**
+ * The bearer token: the first line of `file`, else env NPAD_TOKEN, else none.
+ * @throws NpadInputError when the file cannot be read or holds no token
+ */
+async function tokenOf(file: string | undefined): Promise<string | null> {
+  if (file === undefined) return process.env.NPAD_TOKEN?.trim() || null;
+  const text = await readFile(file, 'utf8').catch((e: unknown) => {
+    throw fileError(e, file, 'read');
+  });
+  const token = text.split(/\r?\n/)[0]!.trim();
+  if (token === '') throw new NpadInputError(`${file}: --token-file holds no token on its first line`, file);
+  return token;
+}
 
 /** A model to serve: its URL name and file. */
 export interface ModelSpec {
@@ -68,6 +91,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
       concurrency: { type: 'string' },
       queue: { type: 'string' },
       quiet: { type: 'boolean' },
+      'token-file': { type: 'string' },
+      'allowed-hosts': { type: 'string' },
+      cors: { type: 'string', multiple: true },
     },
     allowPositionals: true,
   }, SERVE_HELP);
@@ -84,6 +110,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const host = values.host ?? '127.0.0.1';
   const maxImagePixels = boundedFlag('max-pixels', values['max-pixels'], D.maxImagePixels);
   const log = (line: string): void => void process.stderr.write(`npad serve: ${line}\n`);
+  const token = await tokenOf(values['token-file']);
+  if (token === null && !isLoopback(host)) log(`warning: listening on ${host} without a token: anyone who can reach the port can use the models (--token-file or NPAD_TOKEN; docs/security.md)`);
   const server = new InspectionServer({
     maxBodyBytes: Math.round(boundedFlag('max-body-mb', values['max-body-mb'], D.maxBodyBytes / 1024 / 1024, { integer: false, min: 0.001, max: 65536 }) * 1024 * 1024),
     maxImagePixels,
@@ -92,6 +120,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
     maxQueue: boundedFlag('queue', values.queue, D.maxQueue, { min: 0 }),
     log,
     accessLog: values.quiet ? () => {} : log,
+    token,
+    allowedHosts: values['allowed-hosts'] === undefined ? null : values['allowed-hosts'].split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
+    corsOrigins: values.cors ?? [],
   });
 
   let address: { url: string };

@@ -19,6 +19,12 @@ export interface ServerOptions {
   log: (line: string) => void;
   /** One line per request answered (method, path, status, milliseconds); default silent. */
   accessLog: (line: string) => void;
+  /** Bearer token every request but the health probes and the page needs (./access.ts); default null: none. */
+  token: string | null;
+  /** Host names the server answers to; default null: localhost names on a loopback address, any otherwise. */
+  allowedHosts: readonly string[] | null;
+  /** Web origins whose pages may call the API (CORS); default none: cross-origin browser requests are refused. */
+  corsOrigins: readonly string[];
 }
 
 /** The defaults of {@link ServerOptions}. */
@@ -31,6 +37,9 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = {
   shutdownGraceMs: 60_000,
   log: () => {},
   accessLog: () => {},
+  token: null,
+  allowedHosts: null,
+  corsOrigins: [],
 };
 
 /**
@@ -56,5 +65,9 @@ export function resolveServerOptions(input: Partial<ServerOptions> = {}): Server
   positiveInteger('maxQueue', 0);
   positiveInteger('shutdownGraceMs', 0, MAX_TIMEOUT_MS);
   if (typeof o.log !== 'function' || typeof o.accessLog !== 'function') throw new NpadConfigError('server options log and accessLog must be functions');
+  if (o.token !== null && (typeof o.token !== 'string' || o.token.length < 16)) throw new NpadConfigError('server option token must be at least 16 characters (a random one: openssl rand -hex 32)');
+  for (const origin of o.corsOrigins) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) throw new NpadConfigError(`server option corsOrigins: ${JSON.stringify(origin)} is not an origin like https://example.com`);
+  }
   return o;
 }

@@ -63,6 +63,7 @@ export const PAGE_HTML = String.raw`<!doctype html>
   <h1>npad inspection</h1>
   <label>Model <select id="model" aria-label="model"><option value="">loading…</option></select></label>
   <span id="model-info"></span>
+  <form id="auth" hidden><label>Token <input id="token" type="password" autocomplete="current-password" size="24"></label> <button type="submit">Use</button></form>
 </header>
 <section id="controls">
   <div id="drop" tabindex="0" aria-label="drop images here or press Enter to choose files">
@@ -105,6 +106,26 @@ export const PAGE_HTML = String.raw`<!doctype html>
   var generation = 0;
 
   function sleep(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
+
+  // A server started with a token (docs/security.md) answers 401 until the page sends it; it is kept for this tab.
+  var token = sessionStorage.getItem('npad-token') || '';
+  function api(url, init) {
+    init = init || {};
+    if (token) init.headers = Object.assign({}, init.headers, { Authorization: 'Bearer ' + token });
+    return fetch(url, init);
+  }
+  function askForToken(message) {
+    byId('auth').hidden = false;
+    byId('summary').textContent = message;
+    byId('token').focus();
+  }
+  byId('auth').addEventListener('submit', function (e) {
+    e.preventDefault();
+    token = byId('token').value.trim();
+    sessionStorage.setItem('npad-token', token);
+    byId('auth').hidden = true;
+    loadModels();
+  });
   function threshold() { return Number(slider.value); }
   function format(x, digits) { return Number.isFinite(x) ? x.toFixed(digits) : String(x); }
 
@@ -130,7 +151,8 @@ export const PAGE_HTML = String.raw`<!doctype html>
   async function loadModels() {
     for (;;) {
       try {
-        var res = await fetch('/v1/models');
+        var res = await api('/v1/models');
+        if (res.status === 401) { askForToken('This server needs a token: enter it above.'); return; }
         if (res.ok) {
           models = (await res.json()).models;
           modelSelect.textContent = '';
@@ -235,7 +257,7 @@ export const PAGE_HTML = String.raw`<!doctype html>
       form.append('image', job.item.file, job.item.name);
       var res;
       try {
-        res = await fetch('/v1/models/' + encodeURIComponent(job.model) + '/predict', { method: 'POST', body: form });
+        res = await api('/v1/models/' + encodeURIComponent(job.model) + '/predict', { method: 'POST', body: form });
       } catch (e) {
         if (job.generation === generation) showFailure(job.item, 'the server did not answer (' + e.message + ')');
         return;

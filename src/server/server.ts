@@ -29,6 +29,7 @@ import { ClientGoneError, MAX_IMAGES_PER_REQUEST, imagesFromBody, readBody, type
 import { inferResponse, modelMetadata, parseInferRequest } from './openInference.js';
 import { npadVersion } from '../util/npadPackage.js';
 import { ServerMetrics } from './metrics.js';
+import { checkAccess } from './access.js';
 import { OPENAPI_DOCUMENT } from './openapi.js';
 
 /** Model names allowed in URLs: no escaping needed, no path tricks. */
@@ -67,6 +68,8 @@ export class InspectionServer {
   readonly http: Server;
   readonly options: ServerOptions;
   private readonly queue: InferenceQueue;
+  /** The address listened on, which sets the default allowed Host names (./access.ts). */
+  private listenAddress = '127.0.0.1';
   /** Counters and histogram for `GET /metrics`. */
   private readonly metrics = new ServerMetrics();
   private models: Map<string, InspectionModel> | null = null;
@@ -143,6 +146,7 @@ export class InspectionServer {
       this.http.listen(port, host, () => {
         this.http.off('error', onError);
         const address = this.http.address() as AddressInfo;
+        this.listenAddress = address.address;
         const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
         resolve({ port: address.port, host: address.address, url: `http://${shownHost}:${address.port}` });
       });
@@ -199,6 +203,7 @@ export class InspectionServer {
     });
     if (this.state === 'shutting down') res.setHeader('Connection', 'close');
     try {
+      if (checkAccess(req, res, this.options, this.listenAddress)) return;
       await this.route(req, res);
     } catch (e) {
       // The Open Inference Protocol's clients read errors as {"error": "message"}.

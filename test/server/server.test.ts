@@ -214,6 +214,42 @@ test('the Open Inference Protocol v2: health, metadata, readiness, inference of 
   }
 }));
 
+test('access: a token on everything but the probes and the page, Host names checked, foreign web origins refused', run.wrap(async () => {
+  const token = 'a-long-random-token-0123456789';
+  const { server, url, port } = await startServer([fakeModel('fake')], { token, corsOrigins: ['https://line3.example'] });
+  try {
+    const png = await solidPng(4, 4, [0, 0, 0]);
+    const predict = (headers: Record<string, string>): Promise<Answer> => send(`${url}/v1/models/fake/predict`, { method: 'POST', headers: { 'Content-Type': 'image/png', ...headers }, body: png });
+    assert.equal((await send(`${url}/healthz`)).status, 200, 'probes need no token');
+    assert.equal((await send(`${url}/readyz`)).status, 200);
+    assert.equal((await fetch(`${url}/`)).status, 200, 'the page itself needs none (it asks for the token)');
+    const none = await send(`${url}/v1/models`);
+    assert.deepEqual([none.status, none.body.error?.code], [401, 'unauthorized']);
+    assert.equal((await predict({ Authorization: 'Bearer wrong-token-wrong-token' })).status, 401);
+    assert.equal((await send(`${url}/metrics`)).status, 401, 'metrics need the token too');
+    assert.equal((await predict({ Authorization: `Bearer ${token}` })).status, 200);
+    assert.equal((await send(`${url}/v2/models/fake`, { headers: { Authorization: `Bearer ${token}` } })).status, 200);
+
+    // A Host name this server does not answer to: a page on another site pointing its name at 127.0.0.1.
+    const rebound = await rawExchange(url, `GET /healthz HTTP/1.1\r\nHost: evil.example:${port}\r\nConnection: close\r\n\r\n`);
+    assert.match(rebound, /^HTTP\/1\.1 421 /);
+    // A foreign origin is refused; a listed one gets CORS headers and its preflight.
+    const foreign = await predict({ Authorization: `Bearer ${token}`, Origin: 'https://attacker.example' });
+    assert.deepEqual([foreign.status, foreign.body.error?.code], [403, 'cross_origin']);
+    const listed = await fetch(`${url}/v1/models`, { headers: { Authorization: `Bearer ${token}`, Origin: 'https://line3.example' } });
+    assert.equal(listed.status, 200);
+    assert.equal(listed.headers.get('access-control-allow-origin'), 'https://line3.example');
+    const preflight = await fetch(`${url}/v1/models/fake/predict`, { method: 'OPTIONS', headers: { Origin: 'https://line3.example', 'Access-Control-Request-Method': 'POST' } });
+    assert.equal(preflight.status, 204);
+    assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /Authorization/);
+    assert.equal((await predict({ Authorization: `Bearer ${token}`, Origin: url })).status, 200, 'the server\'s own page');
+  } finally {
+    await server.close();
+  }
+  assert.throws(() => new InspectionServer({ token: 'short' }), /token must be at least 16 characters/);
+  assert.throws(() => new InspectionServer({ corsOrigins: ['line3.example'] }), /is not an origin like https:\/\/example\.com/);
+}));
+
 test('malformed requests get a 4xx naming the problem', run.wrap(async () => {
   const model = fakeModel('fake');
   const { server, url } = await startServer([model]);
@@ -342,7 +378,7 @@ test('timeouts: slow inference 504, a request timing out in the queue never runs
     rows.push({ case: 'timed out while queued', request: 'a second request behind the first', outcome: `${second.status} \`${second.body.error?.code}\`, and it is taken out of the queue: the model never sees it` });
 
     // Headers, then half the body, then silence: 408 when the deadline passes.
-    const reply = await rawExchange(url, 'POST /v1/models/slow/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n' + 'x'.repeat(500));
+    const reply = await rawExchange(url, 'POST /v1/models/slow/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n' + 'x'.repeat(500));
     assert.match(reply, /^HTTP\/1\.1 408/);
     const body = JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)) as Answer['body'];
     assert.equal(body.error?.code, 'body_timeout');
