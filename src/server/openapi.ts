@@ -57,7 +57,9 @@ export const OPENAPI_DOCUMENT = {
   info: {
     title: 'npad inspection server',
     version: '1',
-    description: 'Visual anomaly detection: judge images with fitted npad models (N-pad, PaDiM, PatchCore). Errors are {"error": {"status", "code", "message"}}.',
+    description:
+      'Visual anomaly detection: judge images with fitted npad models (N-pad, PaDiM, PatchCore). Errors are {"error": {"status", "code", "message"}}. ' +
+      'Any path may also answer 401 (a token is needed), 403 (a foreign web origin) or 421 (a Host name the server does not answer to): docs/security.md.',
   },
   paths: {
     '/healthz': { get: { summary: 'liveness', responses: { '200': { description: 'the process serves HTTP', ...json(object({ status: { type: 'string', enum: ['alive'] } })) } } } },
@@ -136,5 +138,11 @@ export const OPENAPI_DOCUMENT = {
       },
     },
   },
-  components: { schemas: { Model: model, Prediction: prediction, Error: error } },
+  components: {
+    schemas: { Model: model, Prediction: prediction, Error: error },
+    // Only when the server was started with a token (--token-file, NPAD_TOKEN): then every path but the health
+    // probes and the page needs it, and answers 401 without it (./access.ts).
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the token the server was started with, if any' } },
+  },
+  security: [{ bearer: [] }, {}],
 } as const;
