@@ -71,12 +71,24 @@ export function resizeBilinear(img: RgbImage, width: number, height: number): Rg
     throw new RangeError(`resize target must be positive integers, got ${width}×${height}`);
   }
   // Horizontal first, then vertical, as PIL does; a pass whose size is
-  // unchanged is skipped, as it would be the identity.
+  // unchanged is skipped, as it would be the identity. An image so tall and
+  // thin that the horizontal pass would widen it past MAX_INTERMEDIATE_SAMPLES
+  // (a 1 × 1 000 000 strip: 256 columns over every row) is resized vertically
+  // first instead, so memory stays bounded by the input and the output; no
+  // ordinary image comes near that bound, so their results stay PIL's.
   let out = img;
-  if (width !== img.width) out = resizeRows(out, width);
-  if (height !== img.height) out = resizeColumns(out, height);
+  const verticalFirst = width > img.width && width * img.height * 3 > MAX_INTERMEDIATE_SAMPLES;
+  if (verticalFirst && height !== img.height) out = resizeColumns(out, height);
+  if (width !== out.width) out = resizeRows(out, width);
+  if (height !== out.height) out = resizeColumns(out, height);
   return out === img ? { width, height, data: img.data.slice() } : out;
 }
+
+/**
+ * Largest intermediate image (samples) the horizontal-first resize may make (64 Mi floats, 256 MiB): past it the
+ * vertical pass goes first. Far above any real photo's (a 256-wide strip of an 8000-row image is 6 Mi samples).
+ */
+export const MAX_INTERMEDIATE_SAMPLES = 64 * 2 ** 20;
 
 /**
  * Cuts a size×size window out of an image and normalises it with the ImageNet

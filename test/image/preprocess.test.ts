@@ -12,6 +12,7 @@ import {
   centreOffset,
   cropNormalised,
   loadImageTensor,
+  MAX_INTERMEDIATE_SAMPLES,
   resizeBilinear,
   validatePreprocessOptions,
 } from '../../src/image/preprocess.js';
@@ -186,5 +187,21 @@ describe('loadImageTensor', () => {
     await assert.rejects(loadImageTensor(path, { resize: 256, crop: 300 }), /crop 300 is larger than resize 256/);
     await assert.rejects(loadImageTensor(path, { resize: 0, crop: null }), NpadInputError);
     assert.throws(() => validatePreprocessOptions({ resize: 256, crop: 22.5 }), NpadInputError);
+  });
+});
+
+describe('resizeBilinear on extreme shapes', () => {
+  it('resizes a 1 × 3 000 000 strip vertically first, within bounded memory (horizontal first would need 2.3 G samples)', () => {
+    const tall: RgbImage = { width: 1, height: 3_000_000, data: new Float32Array(3 * 3_000_000).fill(0.25) };
+    assert.ok(256 * tall.height * 3 > MAX_INTERMEDIATE_SAMPLES);
+    const out = resizeBilinear(tall, 256, 256);
+    assert.deepEqual([out.width, out.height, out.data.length], [256, 256, 256 * 256 * 3]);
+    assert.ok(out.data.every((v) => Math.abs(v - 0.25) < 1e-6), 'a uniform image stays uniform');
+  });
+
+  it("keeps PIL's horizontal-first order for ordinary images (the result does not depend on this guard)", () => {
+    const img = greyImage(3, 2, [0, 1, 2, 3, 4, 5]);
+    assert.ok(5 * img.height * 3 <= MAX_INTERMEDIATE_SAMPLES);
+    near(red(resizeBilinear(img, 5, 3)), [0, 0.4, 1, 1.6, 2, 1.5, 1.9, 2.5, 3.1, 3.5, 3, 3.4, 4, 4.6, 5], 1e-6);
   });
 });
