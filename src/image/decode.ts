@@ -176,11 +176,31 @@ function sharpInputOptions(limit: number | false): SharpOptions {
  * the size it reports with the limit to give a precise message.
  */
 async function readMetadata(bytes: Buffer, name: string): Promise<Metadata> {
+  checkFormat(bytes, name);
   try {
     return await sharp(bytes, sharpInputOptions(false)).metadata();
   } catch (err) {
     throw notDecodable(name, err);
   }
+}
+
+/**
+ * The formats npad reads, by their first bytes (BMP is recognised before, by ./bmp.ts). libvips can also read SVG,
+ * PDF, HEIF and more, whose decoders run scripts of filters or other files and can take minutes on a few hundred
+ * bytes; no decoder sees a file that does not start as one of these.
+ */
+const SIGNATURES: readonly { format: string; matches: (b: Buffer) => boolean }[] = [
+  { format: 'PNG', matches: (b) => b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) },
+  { format: 'JPEG', matches: (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff },
+  { format: 'TIFF', matches: (b) => ['49492a00', '4d4d002a', '49492b00', '4d4d002b'].includes(b.subarray(0, 4).toString('hex')) },
+  { format: 'GIF', matches: (b) => b.subarray(0, 4).toString('latin1') === 'GIF8' },
+  { format: 'WebP', matches: (b) => b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP' },
+];
+
+/** @throws NpadInputError for a file that does not start as a format npad reads, whatever its name says */
+function checkFormat(bytes: Buffer, name: string): void {
+  if (SIGNATURES.some((s) => s.matches(bytes))) return;
+  throw new NpadInputError(`${name}: not a decodable image (npad reads PNG, JPEG, TIFF, BMP, WebP and GIF; this file starts as none of them)`, name);
 }
 
 /** 8 or 16: the sample precision to decode at; refuses others rather than guess a scale. */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import type { Sharp } from 'sharp';
-import { decodeRgb } from '../../src/image/decode.js';
+import { decodeRgb, encodedImageSize } from '../../src/image/decode.js';
 import { NpadInputError } from '../../src/errors.js';
 import type { RgbImage } from '../../src/image/rgbImage.js';
 
@@ -228,7 +228,7 @@ describe('decodeRgb: bad input', () => {
 
   it('refuses a text file named .png', async () => {
     const path = await put('text.png', 'this is not an image\n');
-    await rejectsNaming(decodeRgb(path), path, /not a decodable image \(.*unsupported image format.*\)/);
+    await rejectsNaming(decodeRgb(path), path, /not a decodable image \(npad reads PNG, JPEG, TIFF, BMP, WebP and GIF; this file starts as none of them\)/);
   });
 
   it('refuses a missing file and a folder', async () => {
@@ -250,6 +250,18 @@ describe('decodeRgb: bad input', () => {
     const path = await put('ok.png', await raw8([1, 2, 3], 1, 1, 3).png().toBuffer());
     for (const limit of [0, -1, 1.5, Number.NaN]) {
       await assert.rejects(decodeRgb(path, undefined, { limitInputPixels: limit }), NpadInputError);
+    }
+  });
+});
+
+describe('formats by their first bytes', () => {
+  it('refuses SVG (libvips would run its filters) and anything not PNG, JPEG, TIFF, BMP, WebP or GIF, whatever the name', async () => {
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>');
+    await assert.rejects(decodeRgb(svg, 'part.png'), (e: unknown) => e instanceof NpadInputError && /^part\.png: not a decodable image \(npad reads PNG, JPEG, TIFF, BMP, WebP and GIF; this file starts as none of them\)$/.test(e.message));
+    await assert.rejects(encodedImageSize(svg, 'part.png'), NpadInputError);
+    for (const format of ['png', 'jpeg', 'tiff', 'webp', 'gif'] as const) {
+      const bytes = await sharp({ create: { width: 3, height: 2, channels: 3, background: { r: 10, g: 20, b: 30 } } }).toFormat(format).toBuffer();
+      assert.equal((await decodeRgb(bytes, `x.${format}`)).width, 3, format);
     }
   });
 });
