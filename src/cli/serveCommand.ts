@@ -31,6 +31,8 @@ export const SERVE_HELP = `npad serve MODEL... [-p|--port 8080] [--host 127.0.0.
   --timeout-s N      seconds a request may take, queueing included (default ${D.requestTimeoutMs / 1000})
   --concurrency N    images scored at once (default ${D.concurrency})
   --queue N          requests waiting for inference before 503 (default ${D.maxQueue})
+  --max-connections N  connections open at once; more are closed as they arrive (default ${D.maxConnections})
+  --max-upload-mb N  upload bytes held at once across all requests, in MiB; past it 503 (default ${D.maxBytesInFlight / 1024 / 1024})
   --quiet            no request log on stderr
   Access (docs/security.md):
   --token-file F     require Authorization: Bearer <the token in F> on every request but /healthz, /readyz and
@@ -90,6 +92,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
       'timeout-s': { type: 'string' },
       concurrency: { type: 'string' },
       queue: { type: 'string' },
+      'max-connections': { type: 'string' },
+      'max-upload-mb': { type: 'string' },
       quiet: { type: 'boolean' },
       'token-file': { type: 'string' },
       'allowed-hosts': { type: 'string' },
@@ -118,6 +122,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     requestTimeoutMs: Math.round(boundedFlag('timeout-s', values['timeout-s'], D.requestTimeoutMs / 1000, { integer: false, min: 0.001, max: MAX_TIMEOUT_MS / 1000 }) * 1000),
     concurrency: boundedFlag('concurrency', values.concurrency, D.concurrency),
     maxQueue: boundedFlag('queue', values.queue, D.maxQueue, { min: 0 }),
+    maxConnections: boundedFlag('max-connections', values['max-connections'], D.maxConnections, { max: 65536 }),
+    maxBytesInFlight: Math.round(boundedFlag('max-upload-mb', values['max-upload-mb'], D.maxBytesInFlight / 1024 / 1024, { integer: false, min: 1, max: 65536 }) * 1024 * 1024),
     log,
     accessLog: values.quiet ? () => {} : log,
     token,

@@ -19,6 +19,10 @@ export interface ServerOptions {
   log: (line: string) => void;
   /** One line per request answered (method, path, status, milliseconds); default silent. */
   accessLog: (line: string) => void;
+  /** Connections open at once; more are closed as they arrive (idle sockets cannot starve the server). Default 128. */
+  maxConnections: number;
+  /** Upload bytes held at once across all requests (503 past it), bounding memory under a burst. Default 256 MiB. */
+  maxBytesInFlight: number;
   /** Bearer token every request but the health probes and the page needs (./access.ts); default null: none. */
   token: string | null;
   /** Host names the server answers to; default null: localhost names on a loopback address, any otherwise. */
@@ -37,6 +41,8 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = {
   shutdownGraceMs: 60_000,
   log: () => {},
   accessLog: () => {},
+  maxConnections: 128,
+  maxBytesInFlight: 256 * 1024 * 1024,
   token: null,
   allowedHosts: null,
   corsOrigins: [],
@@ -63,6 +69,8 @@ export function resolveServerOptions(input: Partial<ServerOptions> = {}): Server
   positiveInteger('requestTimeoutMs', 1, MAX_TIMEOUT_MS);
   positiveInteger('concurrency');
   positiveInteger('maxQueue', 0);
+  positiveInteger('maxConnections');
+  positiveInteger('maxBytesInFlight');
   positiveInteger('shutdownGraceMs', 0, MAX_TIMEOUT_MS);
   if (typeof o.log !== 'function' || typeof o.accessLog !== 'function') throw new NpadConfigError('server options log and accessLog must be functions');
   if (o.token !== null && (typeof o.token !== 'string' || o.token.length < 16)) throw new NpadConfigError('server option token must be at least 16 characters (a random one: openssl rand -hex 32)');

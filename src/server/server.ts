@@ -68,6 +68,10 @@ export class InspectionServer {
   readonly http: Server;
   readonly options: ServerOptions;
   private readonly queue: InferenceQueue;
+  /** Upload bytes held now across all requests (options.maxBytesInFlight bounds it). */
+  private uploadBytes = 0;
+  /** Each request's share of uploadBytes, given back when its answer is done. */
+  private readonly heldUploadBytes = new WeakMap<ServerResponse, number>();
   /** The address listened on, which sets the default allowed Host names (./access.ts). */
   private listenAddress = '127.0.0.1';
   /** Counters and histogram for `GET /metrics`. */
@@ -96,7 +100,9 @@ export class InspectionServer {
     });
     // Our own timers answer first with a precise message; node's timeouts are the backstop for stuck sockets.
     this.http.requestTimeout = this.options.requestTimeoutMs + 5_000;
-    this.http.headersTimeout = Math.min(60_000, this.http.requestTimeout);
+    // A client gets 10 s to send its request line and headers: held-open sockets are closed soon.
+    this.http.headersTimeout = Math.min(10_000, this.http.requestTimeout);
+    this.http.maxConnections = this.options.maxConnections;
     this.routes = [
       { pattern: /^\/(?:index\.html)?$/, methods: { GET: (_q, res) => this.sendPage(res) } },
       { pattern: /^\/healthz$/, methods: { GET: (_q, res) => sendJson(res, 200, { status: 'alive' }) } },
@@ -333,6 +339,24 @@ export class InspectionServer {
   }
 
   /**
+   * Takes `n` bytes of the upload budget for the request answered on `res`, given back when that answer is done;
+   * false when the budget would be exceeded.
+   */
+  private takeUploadBytes(n: number, res: ServerResponse): boolean {
+    if (this.uploadBytes + n > this.options.maxBytesInFlight) return false;
+    this.uploadBytes += n;
+    const held = this.heldUploadBytes.get(res);
+    if (held === undefined) {
+      res.once('close', () => {
+        this.uploadBytes -= this.heldUploadBytes.get(res) ?? 0;
+        this.heldUploadBytes.delete(res);
+      });
+    }
+    this.heldUploadBytes.set(res, (held ?? 0) + n);
+    return true;
+  }
+
+  /**
    * Runs a request's work under one deadline (the server's request timeout): while the body is still arriving, its
    * expiry is the client's slowness (408); once `work` has the body, it is the server's (504). A client that leaves
    * aborts the work.
@@ -353,7 +377,7 @@ export class InspectionServer {
       if (!res.writableFinished) deadline.abort(new ClientGoneError());
     });
     try {
-      const body = await untilAborted(readBody(req, this.options.maxBodyBytes), deadline.signal);
+      const body = await untilAborted(readBody(req, this.options.maxBodyBytes, (n) => this.takeUploadBytes(n, res)), deadline.signal);
       phase = 'inference';
       await work(body, deadline.signal);
     } finally {

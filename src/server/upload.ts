@@ -26,10 +26,13 @@ export interface ImageUpload {
 
 /**
  * Reads the request body, refusing more than `maxBytes`.
+ * @param take asked for each chunk's bytes before it is kept: the server's budget of upload bytes held at once,
+ *   across all requests (false: refuse)
  * @throws HttpError 413 when the declared or the actual length is over the limit (the rest of the body is
- *   discarded by node after the answer); ClientGoneError when the client leaves midway
+ *   discarded by node after the answer); 503 when the server's upload budget is spent; ClientGoneError when the
+ *   client leaves midway
  */
-export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, maxBytes: number, take: (bytes: number) => boolean = () => true): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) return Promise.reject(tooLarge(declared, maxBytes));
   return new Promise((resolve, reject) => {
@@ -43,6 +46,13 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
         over = true;
         chunks.length = 0;
         reject(tooLarge(null, maxBytes));
+        return;
+      }
+      if (!take(chunk.length)) {
+        // The server holds as many upload bytes as it allows (all requests together): this one waits for another day.
+        over = true;
+        chunks.length = 0;
+        reject(new HttpError(503, 'busy', 'the server is receiving too many uploads at once; retry shortly', { 'Retry-After': '1', Connection: 'close' }));
         return;
       }
       chunks.push(chunk);

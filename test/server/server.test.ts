@@ -250,6 +250,41 @@ test('access: a token on everything but the probes and the page, Host names chec
   assert.throws(() => new InspectionServer({ corsOrigins: ['line3.example'] }), /is not an origin like https:\/\/example\.com/);
 }));
 
+test('caps: connections past the limit are closed at once; upload bytes held across requests are bounded (503 busy)', run.wrap(async () => {
+  const { server, url, port } = await startServer([fakeModel('fake')], { maxConnections: 3, maxBytesInFlight: 100_000, maxBodyBytes: 90_000 });
+  const open = (): Promise<net.Socket> => new Promise((resolve) => { const s = net.connect(port, '127.0.0.1', () => resolve(s)); });
+  try {
+    // Three idle sockets take every connection; a fourth is closed as it arrives, without an answer.
+    const idle = [await open(), await open(), await open()];
+    const fourth = await open();
+    const closed = await new Promise<string>((resolve) => {
+      let got = '';
+      fourth.on('data', (d) => (got += d.toString()));
+      fourth.on('close', () => resolve(got));
+      fourth.on('error', () => {});
+    });
+    assert.equal(closed, '', 'no answer, just closed');
+    for (const s of idle) s.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+
+    // An upload that holds 60 000 of the 100 000 bytes by stopping halfway; a second of 60 000 bytes cannot fit.
+    const held = await open();
+    held.write(`POST /v1/models/fake/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\nContent-Length: 80000\r\n\r\n`);
+    held.write(Buffer.alloc(60_000));
+    await new Promise((r) => setTimeout(r, 200));
+    const second = await rawExchange(url, `POST /v1/models/fake/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\nContent-Length: 60000\r\n\r\n${'x'.repeat(60_000)}`);
+    assert.match(second, /^HTTP\/1\.1 503 /);
+    assert.match(second, /"code":"busy"/);
+    held.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+    // The held bytes are given back: the same upload now fits (and is answered as the bytes it is: not an image).
+    const again = await rawExchange(url, `POST /v1/models/fake/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\nContent-Length: 60000\r\nConnection: close\r\n\r\n${'x'.repeat(60_000)}`);
+    assert.doesNotMatch(again, /^HTTP\/1\.1 503 /);
+  } finally {
+    await server.close();
+  }
+}));
+
 test('malformed requests get a 4xx naming the problem', run.wrap(async () => {
   const model = fakeModel('fake');
   const { server, url } = await startServer([model]);
