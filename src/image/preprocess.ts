@@ -36,9 +36,18 @@ export const IMAGENET_STD: readonly [number, number, number] = [0.229, 0.224, 0.
  * @throws NpadInputError when resize or crop is not a positive integer, or the
  *   crop is larger than the resized image
  */
+/**
+ * Largest resize side. A network input of 1024² already makes a 256² feature grid (65 536 Gaussians for N-pad); a
+ * hand-edited model file asking for more would allocate gigabytes before anything else could refuse it.
+ */
+export const MAX_RESIZE = 1024;
+
 export function validatePreprocessOptions(opts: PreprocessOptions): PreprocessOptions {
   if (!isPositiveInteger(opts.resize)) {
     throw new NpadInputError(`resize must be a positive integer, got ${String(opts.resize)}`);
+  }
+  if (opts.resize > MAX_RESIZE) {
+    throw new NpadInputError(`resize must be at most ${MAX_RESIZE} px, got ${opts.resize}: the network input is memory and time quadratic in it`);
   }
   if (opts.crop !== null) {
     if (!isPositiveInteger(opts.crop)) {

@@ -13,6 +13,10 @@ import { NpadConfigError } from '../errors.js';
 export const OPTION_LIMITS = {
   smoothingSigma: 64,
   radius: 8,
+  /** module D's largest shift in pixels (the paper's S is 4; 'all' steps score 8 · S copies) */
+  shift: 64,
+  /** positions of the image score (a 1024² input has 65 536) */
+  topK: 65536,
   kmeansIterations: 1000,
   patchSize: 15,
   vectorSize: 65536,

@@ -31,4 +31,8 @@ test('an unknown method, preset or option key is an NpadConfigError naming it', 
   refused({ method: 'padim', options: { coresetRatio: 0.1 } }, /^option coresetRatio does not apply to method padim/);
   refused({ options: { bankRatio: 2 } }, /^option bankRatio must be in \(0, 1\], got 2$/);
   refused({ method: 'patchcore', options: { patchSize: 99 } }, /^option patchSize must be at most 15, got 99$/);
+  // Values a hand-edited model file could ask for, each bounded (issue 17).
+  refused({ options: { topK: 1e9 } }, /^option topK must be at most 65536, got 1000000000$/);
+  refused({ options: { shiftMax: 1_000_000, shiftSpace: 'image', shiftSteps: 'all' } }, /^option shiftMax must be at most 64, got 1000000$/);
+  assert.throws(() => validateConfig(resolveConfig({ preprocess: { resize: 3072, crop: 3072 } })), /^Error: resize must be at most 1024 px, got 3072|resize must be at most 1024 px, got 3072/);
 });

@@ -210,5 +210,7 @@ export function validateNpadOptions(o: NpadOptions): void {
   checkAtMost(o, 'smoothingSigma', OPTION_LIMITS.smoothingSigma);
   for (const name of ['trainRadius', 'aggregationRadius', 'inferenceRadius'] as const) checkAtMost(o, name, OPTION_LIMITS.radius);
   checkAtMost(o, 'kmeansIterations', OPTION_LIMITS.kmeansIterations);
+  checkAtMost(o, 'shiftMax', OPTION_LIMITS.shift);
+  checkAtMost(o, 'topK', OPTION_LIMITS.topK);
   checkAtMost(o, 'bankDim', OPTION_LIMITS.vectorSize);
 }
