@@ -39,10 +39,18 @@ export interface DecodeOptions {
    * PNG that inflate to gigabytes). Default {@link DEFAULT_LIMIT_INPUT_PIXELS}.
    */
   limitInputPixels?: number;
+  /**
+   * Seconds the decoder may work on one image before it is stopped and the image refused (libvips checks the
+   * limit as it goes). Default {@link DEFAULT_DECODE_TIMEOUT_S}; at least 1.
+   */
+  timeoutSeconds?: number;
 }
 
 /** Default pixel limit: 100 megapixels, far above any inspection camera frame. */
 export const DEFAULT_LIMIT_INPUT_PIXELS = 100_000_000;
+
+/** Default decode time limit: a 100-megapixel TIFF decodes in a few seconds on a 2-core machine. */
+export const DEFAULT_DECODE_TIMEOUT_S = 30;
 
 /**
  * Decodes an image file or an in-memory encoded image to RGB in [0,1].
@@ -65,6 +73,8 @@ export async function decodeRgb(
 ): Promise<RgbImage> {
   const label = name ?? (typeof input === 'string' ? input : '<buffer>');
   const limit = validateLimit(options.limitInputPixels);
+  const timeoutSeconds = options.timeoutSeconds ?? DEFAULT_DECODE_TIMEOUT_S;
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new RangeError(`decode timeoutSeconds must be an integer ≥ 1, got ${timeoutSeconds}`);
   const bytes = typeof input === 'string' ? await readImageFile(input, label) : input;
   if (bytes.length === 0) throw new NpadInputError(`${label}: empty file (0 bytes)`, label);
   if (isBmp(bytes)) return decodeBmp(bytes, label, limit);
@@ -78,11 +88,15 @@ export async function decodeRgb(
   let decoded: { data: Buffer; info: OutputInfo };
   try {
     decoded = await sharp(bytes, sharpOptions)
+      .timeout({ seconds: timeoutSeconds })
       // rgb16 keeps 16-bit samples; asking for srgb would round them to 8 bits.
       .toColourspace(sixteen ? 'rgb16' : 'srgb')
       .raw({ depth: sixteen ? 'ushort' : 'uchar' })
       .toBuffer({ resolveWithObject: true });
   } catch (err) {
+    if (/timeout/i.test(err instanceof Error ? err.message : String(err))) {
+      throw new NpadInputError(`${label}: not decoded within ${timeoutSeconds} s (an image that slow to decode is refused)`, label);
+    }
     throw notDecodable(label, err);
   }
   const { data, info } = decoded;

@@ -265,3 +265,11 @@ describe('formats by their first bytes', () => {
     }
   });
 });
+
+describe('decode time limit', () => {
+  it('decodes within the limit, and refuses a limit below a second', async () => {
+    const bytes = await sharp({ create: { width: 4, height: 4, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer();
+    assert.equal((await decodeRgb(bytes, 'x.png', { timeoutSeconds: 1 })).width, 4);
+    await assert.rejects(decodeRgb(bytes, 'x.png', { timeoutSeconds: 0 }), RangeError);
+  });
+});
