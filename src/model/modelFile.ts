@@ -108,6 +108,7 @@ export function encodeModel(
     config: header.config,
     backbone: { id: header.backbone.id, weightsSha256: header.backbone.weightsSha256 },
     tensorsSha256: tensorsSha256(entries),
+    headerSha256: headerSha256(header.method, header.config, header.backbone),
     createdAt: createdAt.toISOString(),
     npadVersion: npadVersion(),
   };
@@ -136,6 +137,10 @@ export async function loadModel(
   for (const [name, entry] of content.tensors) tensors.set(name, modelTensor(name, entry, path));
   if (tensorsSha256(content.tensors) !== meta.tensorsSha256) {
     throw new NpadInputError(`${path}: tensor data does not match its checksum: the file is damaged`, path);
+  }
+  // Files written before the header checksum existed have none; every file npad writes now has one.
+  if (meta.headerSha256 !== undefined && headerSha256(meta.method, meta.config, meta.backbone) !== meta.headerSha256) {
+    throw new NpadInputError(`${path}: its configuration does not match its checksum: the file is damaged or was edited by hand`, path);
   }
   checkBackbone(meta.backbone, expect, path);
   const { method, config, backbone, formatVersion, createdAt, npadVersion: madeBy } = meta;
@@ -167,6 +172,26 @@ export function tensorsSha256(tensors: Map<string, { dtype: DType; shape: number
     hash.update(u64(t.data.length)).update(t.data);
   }
   return hash.digest('hex');
+}
+
+/**
+ * The `headerSha256` checksum: SHA-256, as 64 lowercase hex digits, of the canonical JSON (object keys sorted by
+ * code point, no spaces) of `{ method, config, backbone }`. It detects a damaged or hand-edited configuration, as
+ * `tensorsSha256` does for the tensors. Like any checksum it is no signature: whoever forges a file can recompute
+ * both; what such a file may ask for is bounded by the configuration's validation (docs/security.md).
+ */
+export function headerSha256(method: string, config: Record<string, unknown>, backbone: { id: string; weightsSha256: string }): string {
+  return createHash('sha256').update(canonicalJson({ method, config, backbone: { id: backbone.id, weightsSha256: backbone.weightsSha256 } })).digest('hex');
+}
+
+/** JSON with object keys in code-point order, so equal values give equal text whatever order they were built in. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (isRecord(value)) {
+    const keys = Object.keys(value).filter((k) => value[k] !== undefined).sort(compareUtf8);
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }
 
 /** n as 8 bytes, unsigned little-endian. */
@@ -210,6 +235,8 @@ function tensorBytes(name: string, t: ModelTensor): Uint8Array {
 /** The validated contents of the `npad` metadata JSON. */
 interface ModelMeta extends LoadedModelHeader {
   tensorsSha256: string;
+  /** Absent in files written before it existed. */
+  headerSha256?: string;
 }
 
 /**
@@ -237,7 +264,8 @@ function parseMeta(raw: string, path: string): ModelMeta {
       path,
     );
   }
-  const { method, config, backbone, tensorsSha256: sum, createdAt, npadVersion: madeBy } = json;
+  const { method, config, backbone, tensorsSha256: sum, headerSha256: headerSum, createdAt, npadVersion: madeBy } = json;
+  if (headerSum !== undefined && (typeof headerSum !== 'string' || !SHA256_HEX.test(headerSum))) throw damaged('"headerSha256" is not a SHA-256 hex digest');
   if (typeof method !== 'string' || method === '') throw damaged('"method" is not a non-empty string');
   if (!isRecord(config)) throw damaged('"config" is not a JSON object');
   if (!isRecord(backbone) || typeof backbone['id'] !== 'string' || typeof backbone['weightsSha256'] !== 'string') {
@@ -252,6 +280,7 @@ function parseMeta(raw: string, path: string): ModelMeta {
     backbone: { id: backbone['id'], weightsSha256: backbone['weightsSha256'] },
     formatVersion: version,
     tensorsSha256: sum,
+    ...(typeof headerSum === 'string' ? { headerSha256: headerSum } : {}),
     createdAt,
     npadVersion: madeBy,
   };

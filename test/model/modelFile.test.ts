@@ -127,6 +127,7 @@ test('the file is plain safetensors with the documented npad metadata and checks
     'createdAt',
     'format',
     'formatVersion',
+    'headerSha256',
     'method',
     'npadVersion',
     'tensorsSha256',
@@ -150,6 +151,28 @@ test('the file is plain safetensors with the documented npad metadata and checks
     hash.update(u64(t.data.byteLength)).update(bytes(t.data));
   }
   assert.equal(meta['tensorsSha256'], hash.digest('hex'));
+  // The header checksum from its documented definition: canonical JSON (sorted keys, no spaces) of method, config, backbone.
+  const canonical = `{"backbone":{"id":"wide_resnet50_2","weightsSha256":"${SHA_A}"},"config":{"coreset":0.1,"layers":["layer2","layer3"],"nested":{"k":9}},"method":"patchcore"}`;
+  assert.equal(meta['headerSha256'], createHash('sha256').update(canonical).digest('hex'));
+});
+
+test('a hand-edited configuration fails the header checksum; a file from before it existed still loads', async () => {
+  const path = join(dir, 'edited.safetensors');
+  await saveModel(path, HEADER, sampleTensors());
+  const data = await readFile(path);
+  const at = data.indexOf('\\"k\\":9');
+  assert.ok(at > 0, 'the metadata JSON sits inside the safetensors header, its quotes escaped');
+  data.write('\\"k\\":8', at, 'latin1'); // the same length: the file stays valid safetensors
+  await writeFile(path, data);
+  await assertRefused(path, /: its configuration does not match its checksum: the file is damaged or was edited by hand$/);
+
+  // A file written before header checksums: the field is absent, and it loads as before.
+  const old = join(dir, 'before-header-checksum.safetensors');
+  const file = readSafetensors(new Uint8Array(Buffer.concat(encodeModel(HEADER, sampleTensors()))), 'mem');
+  const meta = JSON.parse(file.metadata['npad'] ?? '') as Record<string, unknown>;
+  delete meta['headerSha256'];
+  await writeFile(old, Buffer.concat(encodeSafetensors(file.tensors, { npad: JSON.stringify(meta) })));
+  assert.deepEqual((await loadModel(old)).header.config, HEADER.config);
 });
 
 test('the checksum orders names by code point, not UTF-16 unit', () => {

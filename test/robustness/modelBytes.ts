@@ -3,6 +3,8 @@
  * write the file back with a valid header length and padding, so a change reaches the checks behind the
  * safetensors layer (the model metadata, the configuration) instead of being stopped at the first byte.
  */
+import { headerSha256 } from '../../src/model/modelFile.js';
+import { isRecord } from '../../src/util/isRecord.js';
 
 /** A safetensors file split into its JSON header and its byte buffer. */
 export interface SplitModel {
@@ -35,10 +37,15 @@ export function npadMeta(split: SplitModel): Record<string, unknown> {
 }
 
 /** A model file with its npad metadata changed by `change` (which edits the parsed object in place). */
-export function withNpadMeta(bytes: Buffer, change: (meta: Record<string, unknown>) => void): Buffer {
+export function withNpadMeta(bytes: Buffer, change: (meta: Record<string, unknown>) => void, options: { recomputeHeaderChecksum?: boolean } = {}): Buffer {
   const split = splitModel(bytes);
   const meta = npadMeta(split);
   change(meta);
+  // As a forger would (the default): the header checksum catches damage and hand edits, not someone who recomputes it,
+  // so these cases test the validation behind it.
+  if ((options.recomputeHeaderChecksum ?? true) && typeof meta.headerSha256 === 'string' && isRecord(meta.config) && isRecord(meta.backbone)) {
+    meta.headerSha256 = headerSha256(String(meta.method), meta.config, meta.backbone as { id: string; weightsSha256: string });
+  }
   const header = { ...split.header, __metadata__: { ...(split.header['__metadata__'] as object), npad: JSON.stringify(meta) } };
   return joinModel(header, split.data);
 }

@@ -1,6 +1,6 @@
 /**
  * Each claim about model files, tried: the checksum, the format version, the backbone identity, the validation of
- * the configuration JSON (which no checksum covers), and atomic saving when the disk fills up, both with an
+ * the configuration JSON (checksummed, and validated for files forged with a recomputed checksum), and atomic saving when the disk fills up, both with an
  * injected ENOSPC and, where a tmpfs can be mounted in a private namespace, on a really full file system. The
  * SIGKILL-midway case is test/model/crash.test.ts. Outcomes go to docs/robustness.md.
  */
@@ -110,6 +110,10 @@ test('the checksum, the format version and the file type are checked', async () 
   await writeFile(newer, withNpadMeta(bytes, (m) => setPath(m, ['formatVersion'], 4)));
   await refused('format version', 'formatVersion 4 (a newer npad)', () => loadModel(newer), newer, /made by a newer npad \(format 4\); this npad reads format 3/);
 
+  const edited = path.join(tmp, 'edited.npad');
+  await writeFile(edited, withNpadMeta(bytes, (m) => setPath(m, ['method'], 'padim'), { recomputeHeaderChecksum: false }));
+  await refused('header checksum', 'the configuration edited by hand (method changed, checksum not recomputed)', () => loadModel(edited), edited, /its configuration does not match its checksum: the file is damaged or was edited by hand/);
+
   const other = path.join(tmp, 'other.npad');
   await writeFile(other, withNpadMeta(bytes, (m) => setPath(m, ['format'], 'something-else')));
   await refused('format name', 'another tool\'s "npad" metadata', () => loadModel(other), other, /not an npad model/);
@@ -141,7 +145,7 @@ test('the backbone identity is checked', { skip: noWeights }, async () => {
   await refused('backbone identity', 'loadModel expecting another backbone', () => loadModel(file, { backboneId: 'torchvision/resnet18' }), file, /fitted with backbone .* but the current backbone is torchvision\/resnet18/);
 });
 
-test('the configuration in the file, which no checksum covers, is validated on loading', { skip: noWeights }, async () => {
+test('the configuration in the file is validated on loading, even with its checksum recomputed (a forged file)', { skip: noWeights }, async () => {
   const cases: [string, 'npad' | 'npad-paper' | 'padim' | 'patchcore', (string | number)[], unknown, RegExp][] = [
     ['crop changed from 56 to 48 (the grid no longer matches the tensors)', 'npad', ['config', 'detector', 'preprocess', 'crop'], 48, /feature grid is 14×14 but the backbone gives 12×12/],
     ['PaDiM: resize and crop removed (the defaults, 256 → 224, do not match)', 'padim', ['config', 'detector', 'preprocess'], {}, /feature grid/],
