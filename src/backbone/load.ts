@@ -4,7 +4,9 @@
  * feature extractor (featureExtractor.ts) turns a backbone into one feature grid.
  */
 import path from 'node:path';
+import { stat } from 'node:fs/promises';
 import { NpadInputError } from '../errors.js';
+import { fileError } from '../io/fileErrors.js';
 import { packageRoot } from '../util/npadPackage.js';
 import { loadOnnxFileBackbone } from './onnxFile.js';
 import { loadResnetV2 } from './resnetV2.js';
@@ -18,10 +20,28 @@ export async function loadBackbone(spec: BackboneSpec): Promise<Backbone> {
     case 'resnet50-v2':
       return loadResnetV2(spec.weightsDir ?? defaultWeightsDir(), spec.features ?? 'post-activation');
     case 'torchvision':
+      await checkWeightsFile(spec.file);
       return loadTorchvisionResnet(spec.file, spec.arch);
     case 'onnx':
+      await checkWeightsFile(spec.file);
       return loadOnnxFileBackbone(spec.file, spec.outputs);
   }
+}
+
+/** Largest weights file read: ONNX files cannot exceed 2 GiB, and no ResNet's state dict comes near 4 GiB. */
+const MAX_WEIGHTS_FILE_BYTES = 4 * 2 ** 30;
+
+/**
+ * Refuses a weights path that is not a regular file of a sane size before anything reads it: a spec (from a model
+ * file, which anyone may have edited) naming /dev/zero or a FIFO would otherwise be read without end.
+ * @throws NpadInputError naming the path
+ */
+async function checkWeightsFile(file: string): Promise<void> {
+  const info = await stat(file).catch((e: unknown) => {
+    throw fileError(e, file, 'read');
+  });
+  if (!info.isFile()) throw new NpadInputError(`${file}: not a regular file (a folder, device or FIFO); backbone weights are a .safetensors or .onnx file`, file);
+  if (info.size > MAX_WEIGHTS_FILE_BYTES) throw new NpadInputError(`${file}: ${info.size} bytes, more than any backbone's weights (at most ${MAX_WEIGHTS_FILE_BYTES})`, file);
 }
 
 /**

@@ -7,6 +7,8 @@ import { FeatureExtractor } from '../../src/backbone/featureExtractor.js';
 import { GraphBuilder } from '../../src/onnx/graph.js';
 import { type Tensor4, emitPoolStages, inputError, maxAbsDiff, poolFeatures, seededRandom, uniform } from './helpers.js';
 import { loadBackbone } from '../../src/backbone/load.js';
+import { NpadInputError } from '../../src/errors.js';
+import type { BackboneSpec } from '../../src/backbone/types.js';
 
 let dir = '';
 let model = '';
@@ -67,5 +69,19 @@ describe('ONNX-file backbone', () => {
     const two = join(dir, 'two.onnx');
     await writeFile(two, g.build());
     await assert.rejects(loadBackbone({ kind: 'onnx', file: two, outputs: ['y', 'y', 'y'] }), inputError(two, 'one image input'));
+  });
+});
+
+describe('backbone weights paths', () => {
+  it('refuses a device, a FIFO or a folder as weights before reading it (a model file may name any path)', async () => {
+    const specs: BackboneSpec[] = [
+      { kind: 'onnx', file: '/dev/zero', outputs: ['a', 'b', 'c'] },
+      { kind: 'torchvision', file: '/dev/zero' },
+      { kind: 'onnx', file: tmpdir(), outputs: ['a', 'b', 'c'] },
+    ];
+    for (const spec of specs) {
+      if (spec.kind === 'resnet50-v2') continue;
+      await assert.rejects(loadBackbone(spec), (e: unknown) => e instanceof NpadInputError && /: not a regular file \(a folder, device or FIFO\)/.test(e.message), spec.file);
+    }
   });
 });
