@@ -15,6 +15,9 @@
  *   POST /v1/models/NAME/predict        judge one image, or several as a list (body: raw bytes, multipart form or JSON; see ./upload.ts)
  *        ?overlay=0                     leave out the overlay PNG (default: included, base64)
  *        ?mask=1                        include the binary defect mask PNG (base64)
+ *
+ * Every request first passes the access checks (./access.ts: token, Host name, web origin) and the caps on
+ * connections and on upload bytes held at once.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
