@@ -90,7 +90,9 @@ export class Detector {
     const backbone = await loadBackbone(config.backbone);
     const extractor = await FeatureExtractor.create(backbone, config.featureGrid, inputSize(config.preprocess));
     // Before any fitting work, with the channels and grid of the backbone as loaded.
-    checkFitMemory(config, trainImages.length, guard, geometryOf(extractor));
+    const geometry = geometryOf(extractor);
+    definitionOf(config.method).checkGeometry(settingsOf(config), geometry);
+    checkFitMemory(config, trainImages.length, guard, geometry);
     const model = await definitionOf(config.method).fit(trainImages, extractor, settingsOf(config), progress);
     return new Detector(config, backbone, extractor, { method: config.method, model } as FittedModel);
   }

@@ -134,6 +134,12 @@ export interface MethodDefinition<O extends object, M extends object> {
    */
   checkGrid(model: M, extractor: FeatureExtractor, file: string): Promise<void>;
 
+  /**
+   * Checks the options against the loaded backbone's channels and grids (Detector.fit calls it before the memory
+   * guard): what no machine could fit, whatever its memory.
+   * @throws NpadConfigError naming the option and what would fit
+   */
+  checkGeometry(settings: MethodSettings<O>, geometry: FeatureGeometry): void;
   /** The phases of a fit on `trainCount` images and their large buffers (memory guard, detector/memoryEstimate.ts). */
   memoryPhases(settings: MethodSettings<O>, trainCount: number, geometry: FeatureGeometry): MemoryPhase[];
   /** What a fit made that a user should hear about beyond the usual (N-pad: its position-free bank), or null. */

@@ -5,6 +5,7 @@ import { resolveConfig, type DetectorConfigInput } from '../../src/detector/conf
 import { validateConfig } from '../../src/detector/detector.js';
 import { NpadConfigError } from '../../src/errors.js';
 import { METHODS, METHOD_DEFINITIONS } from '../../src/method/registry.js';
+import { checkStatisticsDim } from '../../src/method/parts/memoryParts.js';
 
 test('every registered method resolves to its defaults, its own feature grid, and validates; its presets too', () => {
   for (const method of METHODS) {
@@ -35,4 +36,12 @@ test('an unknown method, preset or option key is an NpadConfigError naming it', 
   refused({ options: { topK: 1e9 } }, /^option topK must be at most 65536, got 1000000000$/);
   refused({ options: { shiftMax: 1_000_000, shiftSpace: 'image', shiftSteps: 'all' } }, /^option shiftMax must be at most 64, got 1000000$/);
   assert.throws(() => validateConfig(resolveConfig({ preprocess: { resize: 3072, crop: 3072 } })), /^Error: resize must be at most 1024 px, got 3072|resize must be at most 1024 px, got 3072/);
+});
+
+test('a channel count no machine could fit is refused with the largest that fits: the backbone\'s channels, one array\'s 2^32 values', () => {
+  const geometry = { channels: 1792, gridHeight: 56, gridWidth: 56, patchHeight: 28, patchWidth: 28 };
+  checkStatisticsDim(550, geometry);
+  assert.throws(() => checkStatisticsDim(100_000, geometry), /^NpadConfigError: option dim = 100000 exceeds the backbone's 1792 channels$/);
+  assert.throws(() => checkStatisticsDim(1700, geometry), (e: unknown) => e instanceof NpadConfigError && /needs per-position statistics of \d+ values at this 56×56 grid, more than one array may hold \(2\^32\); at most dim = 1654 here$/.test(e.message));
+  checkStatisticsDim(1654, geometry); // 3136 × 1654·1655/2 = 4 292 347 920 values: just fits
 });

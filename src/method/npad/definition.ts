@@ -6,7 +6,7 @@ import { NpadConfigError } from '../../errors.js';
 import { inputSize, maxShift } from '../../image/preprocess.js';
 import { KERNEL_CHUNK_BYTES } from '../../engine/kernels.js';
 import { checkFeatureGrid, checkStageMaps, blankInput } from '../parts/gridChecks.js';
-import { ACTIVATIONS_PER_IMAGE_224, batchPart, chunkBytes, gridBytes, patchBankParts, statisticsBytes, streamedFeatureBytes } from '../parts/memoryParts.js';
+import { ACTIVATIONS_PER_IMAGE_224, batchPart, checkStatisticsDim, chunkBytes, gridBytes, patchBankParts, statisticsBytes, streamedFeatureBytes } from '../parts/memoryParts.js';
 import { PATCH_STAGES } from '../parts/patchBank.js';
 import type { MemoryPart, MemoryPhase, MethodDefinition, MethodSettings } from '../types.js';
 import { fitNpad } from './fit.js';
@@ -94,6 +94,7 @@ export const NPAD: MethodDefinition<NpadOptions, NpadModel> = {
       checkStageMaps(model.fusion.shape.stages, stages, extractor, file);
     }
   },
+  checkGeometry: (s, geometry) => checkStatisticsDim(s.options.dim, geometry),
   memoryPhases,
   fitSummary: (model) =>
     model.fusion

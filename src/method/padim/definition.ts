@@ -1,7 +1,7 @@
 /** PaDiM (Defard et al. 2020), the N-pad paper's baseline, as the registry holds it (method/types.ts MethodDefinition). */
 import { inputSize } from '../../image/preprocess.js';
 import { checkFeatureGrid } from '../parts/gridChecks.js';
-import { ACTIVATIONS_PER_IMAGE_224, batchPart, chunkBytes, gridBytes, statisticsBytes, streamedFeatureBytes } from '../parts/memoryParts.js';
+import { ACTIVATIONS_PER_IMAGE_224, batchPart, checkStatisticsDim, chunkBytes, gridBytes, statisticsBytes, streamedFeatureBytes } from '../parts/memoryParts.js';
 import { precisionFormatVersion } from '../parts/modelTensors.js';
 import type { MemoryPart, MethodDefinition } from '../types.js';
 import { checkPadimMeta, padimModelFromTensors, padimModelToTensors, type PadimModelMeta } from './modelTensors.js';
@@ -24,6 +24,7 @@ export const PADIM: MethodDefinition<PadimOptions, PadimModel> = {
   async checkGrid(model, extractor, file) {
     checkFeatureGrid(model.height, model.width, extractor, file);
   },
+  checkGeometry: (s, geometry) => checkStatisticsDim(s.options.dim, geometry),
   /** One set of streaming statistics while the features stream, then one Gaussian grid and its inversion. */
   memoryPhases(s, trainCount, geometry) {
     const P = geometry.gridHeight * geometry.gridWidth;

@@ -8,6 +8,7 @@ import { CORESET_CANDIDATES } from '../../engine/coreset.js';
 import { packedBlockBounds, packedMatrixSize } from '../../engine/packedPrecision.js';
 import { GATHER_BUDGET_BYTES } from '../../engine/positionStatistics.js';
 import { PRECISION_CHUNK_BYTES } from './gaussians.js';
+import { NpadConfigError } from '../../errors.js';
 import type { FeatureGeometry, MemoryPart } from '../types.js';
 
 const MiB = 2 ** 20;
@@ -34,6 +35,27 @@ const PRECISION_CHUNK_COPIES = 2;
 /** A batch of `batch` decoded images and their backbone activations, `perImage224` each at a 224-pixel input. */
 export function batchPart(batch: number, perImage224: number, input: number): MemoryPart {
   return { what: `a batch of ${batch} images and backbone activations`, bytes: batch * perImage224 * (input / 224) ** 2 };
+}
+
+/** Most elements one JavaScript typed array may hold (V8: 2^32 − 1). */
+export const MAX_TYPED_ARRAY_ELEMENTS = 2 ** 32 - 1;
+
+/**
+ * Refuses a channel count d that the backbone does not have, or whose per-position statistics (one array of
+ * P × d(d+1)/2 float64 sums, engine/positionStatistics.ts) would not fit one typed array at this grid.
+ * @throws NpadConfigError naming option dim and the largest d that fits
+ */
+export function checkStatisticsDim(dim: number, geometry: FeatureGeometry): void {
+  if (dim > geometry.channels) throw new NpadConfigError(`option dim = ${dim} exceeds the backbone's ${geometry.channels} channels`);
+  const positions = geometry.gridHeight * geometry.gridWidth;
+  const elements = positions * ((dim * (dim + 1)) / 2);
+  if (elements > MAX_TYPED_ARRAY_ELEMENTS) {
+    const largest = Math.floor((Math.sqrt(1 + (8 * MAX_TYPED_ARRAY_ELEMENTS) / positions) - 1) / 2);
+    throw new NpadConfigError(
+      `option dim = ${dim} needs per-position statistics of ${elements} values at this ${geometry.gridHeight}×${geometry.gridWidth} grid, more than one ` +
+        `array may hold (2^32); at most dim = ${largest} here`,
+    );
+  }
 }
 
 /** Bytes of one set of streaming statistics: reference (f32), sums (f64) and packed scatter (f64) per position. */

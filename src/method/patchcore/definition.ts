@@ -24,6 +24,8 @@ export const PATCHCORE: MethodDefinition<PatchcoreOptions, PatchcoreModel> = {
   async checkGrid(model, extractor, file) {
     checkStageMaps(model.shape.stages, await patchStages(extractor, blankInput(extractor), 1), extractor, file);
   },
+  // Its arrays are per batch of images and per coreset run: none grows with an option past what memory bounds.
+  checkGeometry: () => {},
   /** Every nominal patch feature until the coreset is drawn, then the coreset's working set and the bank. */
   memoryPhases(s, trainCount, geometry) {
     const o = s.options;
