@@ -115,26 +115,46 @@ export async function buildEvaluationReport(input: EvaluationReportInput): Promi
   const byScore = outcomes.map((o, i) => ({ o, i }));
   const worstGood = byScore.filter((x) => x.o.label === 0).sort((a, b) => b.o.score - a.o.score).slice(0, count);
   const hardestDefective = byScore.filter((x) => x.o.label === 1).sort((a, b) => a.o.score - b.o.score).slice(0, count);
-  const picture = async ({ o, i }: { o: (typeof outcomes)[number]; i: number }): Promise<GalleryItem> => {
-    const p = predictionFrom({ map: maps[i]!, size, score: o.score }, calibration);
+  // Every image's overlay is rendered once, one image at a time (each decodes its file: all at once would hold
+  // every decoded image); the table keeps a JPEG of each, the galleries the PNG of theirs.
+  const inGallery = new Set([...worstGood, ...hardestDefective].map((x) => x.i));
+  const predictions = outcomes.map((o, i) => predictionFrom({ map: maps[i]!, size, score: o.score }, calibration));
+  const overlays = new Map<number, Buffer>();
+  const images: ImageRow[] = [];
+  for (const [i, o] of outcomes.entries()) {
+    const p = predictions[i]!;
     const truth = masks[i];
     const png = await renderOverlayPng(o.path, p, preprocess, calibration, truth ? { groundTruth: truth } : {});
+    if (inGallery.has(i)) overlays.set(i, png);
+    images.push({
+      name: path.relative(input.datasetRoot, o.path) || o.path,
+      defect: o.defect,
+      label: o.label,
+      score: o.score,
+      normalised: p.normalisedScore,
+      verdict: p.verdict,
+      // JPEG keeps a report of hundreds of images to a few MB.
+      thumbnail: await sharp(png).jpeg({ quality: 80 }).toBuffer(),
+    });
+  }
+  const picture = ({ o, i }: { o: (typeof outcomes)[number]; i: number }): GalleryItem => {
+    const p = predictions[i]!;
     return {
-      title: path.relative(input.datasetRoot, o.path) || o.path,
+      title: images[i]!.name,
       lines: [`score ${formatScore(o.score)} (normalised ${p.normalisedScore.toFixed(3)}): ${p.verdict}`],
-      png,
+      png: overlays.get(i)!,
     };
   };
   const galleries = [
     {
       heading: 'Highest-scored good images',
       note: 'The good test images closest to (or over) the threshold: where false alarms come from.',
-      items: await Promise.all(worstGood.map(picture)),
+      items: worstGood.map(picture),
     },
     {
       heading: 'Lowest-scored defective images',
       note: 'The defective test images closest to (or under) the threshold: the defects most easily missed.',
-      items: await Promise.all(hardestDefective.map(picture)),
+      items: hardestDefective.map(picture),
     },
   ].filter((g) => g.items.length > 0);
 
@@ -153,23 +173,7 @@ export async function buildEvaluationReport(input: EvaluationReportInput): Promi
     ],
     calibration.imageThreshold,
   );
-  const images: ImageRow[] = await Promise.all(
-    outcomes.map(async (o, i) => {
-      const p = predictionFrom({ map: maps[i]!, size, score: o.score }, calibration);
-      const truth = masks[i];
-      const png = await renderOverlayPng(o.path, p, preprocess, calibration, truth ? { groundTruth: truth } : {});
-      return {
-        name: path.relative(input.datasetRoot, o.path) || o.path,
-        defect: o.defect,
-        label: o.label,
-        score: o.score,
-        normalised: p.normalisedScore,
-        verdict: p.verdict,
-        // JPEG keeps a report of hundreds of images to a few MB.
-        thumbnail: await sharp(png).jpeg({ quality: 80 }).toBuffer(),
-      };
-    }),
-  );
+
 
   return renderHtmlReport({
     title: input.title,

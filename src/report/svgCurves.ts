@@ -45,7 +45,7 @@ const HEIGHT = 300;
 const MARGIN = { left: 48, right: 12, top: 28, bottom: 40 };
 
 /** Rounds a coordinate to 0.1 px, enough for the eye and half the text. */
-function px(v: number): string {
+export function px(v: number): string {
   return (Math.round(v * 10) / 10).toString();
 }
 

@@ -3,7 +3,7 @@
  * threshold drawn, so a line engineer sees at once how far apart the two groups are and where the threshold cuts.
  * Inline SVG, as the curves (svgCurves.ts).
  */
-import { escapeXml } from './svgCurves.js';
+import { escapeXml, px } from './svgCurves.js';
 
 /** One group of scores and how it is drawn. */
 export interface HistogramGroup {
@@ -15,10 +15,6 @@ export interface HistogramGroup {
 const WIDTH = 520;
 const HEIGHT = 240;
 const MARGIN = { left: 40, right: 12, top: 28, bottom: 40 };
-
-function px(v: number): string {
-  return (Math.round(v * 10) / 10).toString();
-}
 
 /** Counts of `scores` in `bins` equal bins over [lo, hi] (the last bin closed). */
 export function binCounts(scores: readonly number[], lo: number, hi: number, bins: number): number[] {
