@@ -16,10 +16,8 @@ import type { MethodSettings } from '../method/types.js';
 export { METHODS, isMethodName, type MethodName, type MethodOptions } from '../method/registry.js';
 
 /** Each method's default options. */
-export const DEFAULT_METHOD_OPTIONS: { readonly [M in MethodName]: Readonly<MethodOptions[M]> } = {
-  npad: METHOD_DEFINITIONS.npad.defaults,
-  padim: METHOD_DEFINITIONS.padim.defaults,
-  patchcore: METHOD_DEFINITIONS.patchcore.defaults,
+export const DEFAULT_METHOD_OPTIONS = Object.fromEntries(METHODS.map((m) => [m, METHOD_DEFINITIONS[m].defaults])) as {
+  readonly [M in MethodName]: Readonly<MethodOptions[M]>;
 };
 
 /** What every method's configuration has besides its options. */

@@ -14,19 +14,11 @@ import fc from 'fast-check';
 import { decodeRgb } from '../../src/image/decode.js';
 import { NpadInputError } from '../../src/errors.js';
 import { fakeModel, startServer } from '../server/helpers.js';
+import { crc32 } from './samples.js';
 
 const RUNS = Number(process.env.NPAD_PROPERTY_RUNS ?? 500);
 /** Longest one decode may take: every generated image is at most a few megapixels of declared size. */
 const DECODE_BOUND_MS = 3000;
-
-function crc32(bytes: Uint8Array): number {
-  let c = ~0;
-  for (const b of bytes) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
-}
 
 /** A PNG chunk with its length and CRC. */
 function chunk(type: string, data: Uint8Array): Buffer {
