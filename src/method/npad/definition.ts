@@ -82,7 +82,7 @@ export const NPAD: MethodDefinition<NpadOptions, NpadModel> = {
   memoryRemedies: [{ option: 'dim', to: 'largest' }],
   validate,
   fit: fitNpad,
-  score: (model, extractor, images, onImage) => scoreNpad(model, extractor, images, onImage),
+  score: scoreNpad,
   toTensors: npadModelToTensors,
   checkMeta: checkNpadMeta,
   fromTensors: (settings, meta, tensors, file) => npadModelFromTensors(settings, meta as unknown as NpadModelMeta, tensors, file),

@@ -16,7 +16,7 @@ export const PADIM: MethodDefinition<PadimOptions, PadimModel> = {
   memoryRemedies: [{ option: 'dim', to: 'largest' }],
   validate: (s) => validatePadimOptions(s.options),
   fit: fitPadim,
-  score: (model, extractor, images, onImage) => scorePadim(model, extractor, images, onImage),
+  score: scorePadim,
   toTensors: padimModelToTensors,
   checkMeta: checkPadimMeta,
   fromTensors: (settings, meta, tensors, file) => padimModelFromTensors(settings, meta as unknown as PadimModelMeta, tensors, file),

@@ -16,7 +16,7 @@ export const PATCHCORE: MethodDefinition<PatchcoreOptions, PatchcoreModel> = {
   memoryRemedies: [{ option: 'coresetRatio', to: 0.01 }, { trainImages: 'largest' }, { option: 'embedDim', to: 'largest' }],
   validate: (s) => validatePatchcoreOptions(s.options),
   fit: fitPatchcore,
-  score: (model, extractor, images, onImage) => scorePatchcore(model, extractor, images, onImage),
+  score: scorePatchcore,
   toTensors: patchcoreModelToTensors,
   checkMeta: checkPatchcoreMeta,
   fromTensors: (settings, meta, tensors, file) => patchcoreModelFromTensors(settings, meta as unknown as PatchcoreModelMeta, tensors, file),
