@@ -6,7 +6,7 @@
  */
 import { CORESET_CANDIDATES } from '../../engine/coreset.js';
 import { packedBlockBounds, packedMatrixSize } from '../../engine/packedPrecision.js';
-import { GATHER_BUDGET_BYTES } from '../../engine/positionStatistics.js';
+import { GATHER_BUDGET_BYTES, packedSize } from '../../engine/positionStatistics.js';
 import { PRECISION_CHUNK_BYTES } from './gaussians.js';
 import { NpadConfigError } from '../../errors.js';
 import type { FeatureGeometry, MemoryPart } from '../types.js';
@@ -48,7 +48,8 @@ export const MAX_TYPED_ARRAY_ELEMENTS = 2 ** 32 - 1;
 export function checkStatisticsDim(dim: number, geometry: FeatureGeometry): void {
   if (dim > geometry.channels) throw new NpadConfigError(`option dim = ${dim} exceeds the backbone's ${geometry.channels} channels`);
   const positions = geometry.gridHeight * geometry.gridWidth;
-  const elements = positions * ((dim * (dim + 1)) / 2);
+  // The scatter sums, PositionStatistics' largest array.
+  const elements = positions * packedSize(dim);
   if (elements > MAX_TYPED_ARRAY_ELEMENTS) {
     const largest = Math.floor((Math.sqrt(1 + (8 * MAX_TYPED_ARRAY_ELEMENTS) / positions) - 1) / 2);
     throw new NpadConfigError(
