@@ -74,7 +74,7 @@ export async function matmulPeak(): Promise<StageFigure> {
 /** Backbone (ResNet50-v2 stem + stages 1–3, with the feature grid and channel selection) on a batch of 16. */
 export async function backboneStage(dim: number, batch = 16, size = 224): Promise<StageFigure> {
   const backbone = await loadBackbone({ kind: 'resnet50-v2' });
-  const extractor = await FeatureExtractor.create(backbone, { upsample: 'nearest' }, size);
+  const extractor = await FeatureExtractor.create(backbone, { upsample: 'nearest' }, { width: size, height: size });
   const images = randomFloats(batch * 3 * size * size, 7);
   const channels = Int32Array.from({ length: dim }, (_, i) => Math.floor((i * extractor.channels) / dim));
   const seconds = await bestSeconds(() => extractor.extract(images, batch, channels), 2);

@@ -15,7 +15,7 @@ import { computeMetrics, groundTruthMask } from '../src/evaluation/evaluate.js';
 import { fuseStandardised, standardise, type NominalMaxima } from '../src/method/npad/mapFusion.js';
 import { DEFAULT_NPAD_OPTIONS, validateNpadOptions, type NpadOptions } from '../src/method/npad/options.js';
 import { searchable } from '../src/method/parts/patchBank.js';
-import { inputSize } from '../src/image/preprocess.js';
+import { BENCHMARK_PREPROCESS, inputShape } from '../src/image/preprocess.js';
 import { maxOf } from '../src/method/parts/anomalyMap.js';
 import { fitNpad, fusionSplit } from '../src/method/npad/fit.js';
 import { scoreParts } from '../src/method/npad/score.js';
@@ -29,9 +29,9 @@ validateNpadOptions(options);
 if (options.bank !== 'patch-coreset' || !options.moduleB) throw new Error('fusion-sweep compares fusions of the position-free bank: keep bank patch-coreset and moduleB on');
 
 const dataset = await readMvtecDataset(root);
-const preprocess = { resize: 256, crop: 224 };
-const size = inputSize(preprocess);
-const extractor = await FeatureExtractor.create(await loadBackbone({ kind: 'resnet50-v2' }), { upsample: 'nearest' }, size);
+const preprocess = BENCHMARK_PREPROCESS;
+const shape = inputShape(preprocess);
+const extractor = await FeatureExtractor.create(await loadBackbone({ kind: 'resnet50-v2' }), { upsample: 'nearest' }, shape);
 const t0 = performance.now();
 const model = await fitNpad(dataset.train, extractor, { options, preprocess, featureGrid: { upsample: 'nearest' }, batchSize: 16 });
 const fitSeconds = (performance.now() - t0) / 1000;
@@ -52,7 +52,7 @@ const held = await partsOf(fusionSplit(dataset.train, options.fusionHoldout).hel
 const test = await partsOf(dataset.test.map((t) => t.path));
 const msPerImage = (performance.now() - t1) / (held.bank.length + test.bank.length);
 const labels = dataset.test.map((t) => t.label);
-const masks = await Promise.all(dataset.test.map((t) => groundTruthMask(t, preprocess, size)));
+const masks = await Promise.all(dataset.test.map((t) => groundTruthMask(t, preprocess, shape)));
 
 /** Mean and standard deviation of all pixels of some maps, after `f` (float64 sums). */
 function pixelStatistics(maps: readonly Float32Array[], f: (v: number) => number): NominalMaxima {
@@ -116,7 +116,7 @@ const lines: string[] = [];
 for (const v of VARIANTS) {
   const maps = test.position.map((_m, i) => v.map(i));
   const scores = maps.map((m, i) => v.score(i, m));
-  const m = computeMetrics(scores, labels, maps, masks, size);
+  const m = computeMetrics(scores, labels, maps, masks, maps.map(() => shape));
   const line = JSON.stringify({
     dataset: root,
     fit: JSON.parse(fitText ?? '{}') as unknown,

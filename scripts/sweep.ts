@@ -14,7 +14,7 @@ import { readMvtecDataset } from '../src/data/mvtec.js';
 import { computeMetrics, groundTruthMask } from '../src/evaluation/evaluate.js';
 import { DEFAULT_NPAD_OPTIONS, validateNpadOptions, type NpadOptions } from '../src/method/npad/options.js';
 import { releaseSessions } from '../src/onnx/session.js';
-import { inputSize } from '../src/image/preprocess.js';
+import { inputShape } from '../src/image/preprocess.js';
 import { fitNpad } from '../src/method/npad/fit.js';
 import { scoreNpad } from '../src/method/npad/score.js';
 import { loadBackbone } from '../src/backbone/load.js';
@@ -40,8 +40,8 @@ for (const fitText of fits.length ? fits : ['{}']) {
   if (preprocess.crop === null) options.moduleD = false;
   validateNpadOptions(options);
   const backbone = await loadBackbone({ kind: 'resnet50-v2', ...(features ? { features } : {}) });
-  const size = inputSize(preprocess);
-  const extractor = await FeatureExtractor.create(backbone, { upsample: upsample ?? 'nearest' }, size);
+  const shape = inputShape(preprocess);
+  const extractor = await FeatureExtractor.create(backbone, { upsample: upsample ?? 'nearest' }, shape);
   const t0 = performance.now();
   const model = await fitNpad(dataset.train, extractor, { options, preprocess, featureGrid: { upsample: 'nearest' as const }, batchSize: 16 });
   const fitSeconds = (performance.now() - t0) / 1000;
@@ -58,8 +58,8 @@ for (const fitText of fits.length ? fits : ['{}']) {
       scores[i] = r.score;
     });
     const scoreSeconds = (performance.now() - t1) / 1000;
-    masks ??= await Promise.all(dataset.test.map((t) => groundTruthMask(t, preprocess, size)));
-    const m = computeMetrics(scores, labels, maps, masks, size);
+    masks ??= await Promise.all(dataset.test.map((t) => groundTruthMask(t, preprocess, shape)));
+    const m = computeMetrics(scores, labels, maps, masks, maps.map(() => shape));
     process.stdout.write(
       JSON.stringify({
         fit: JSON.parse(fitText) as unknown,

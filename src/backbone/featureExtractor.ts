@@ -23,6 +23,7 @@ import { type FloatTensor, cachedSession, createSession, releaseCachedSession, r
 import type { Backbone, StageNames } from './types.js';
 import { STAGES_INPUT, STAGES_OUTPUTS, stagesModel } from './stagesModel.js';
 import { NpadConfigError } from '../errors.js';
+import type { InputShape } from '../image/preprocess.js';
 
 /** How the feature grid is formed. */
 export interface FeatureGridOptions {
@@ -53,8 +54,8 @@ export class FeatureExtractor {
   private constructor(
     private readonly backbone: Backbone,
     private readonly opts: FeatureGridOptions,
-    /** Side of the square input images. */
-    readonly inputSize: number,
+    /** Width and height of the input images, in pixels. */
+    readonly input: InputShape,
     /** Rows of the feature grid (stage 1's): 56 for 224. */
     readonly gridHeight: number,
     /** Columns of the feature grid: 56 for 224. */
@@ -68,29 +69,32 @@ export class FeatureExtractor {
    *
    * @param backbone the loaded backbone
    * @param opts how the grid is formed
-   * @param inputSize side of the square ImageNet-normalised input images, in pixels
+   * @param input width and height of the ImageNet-normalised input images, in pixels
    */
-  static async create(backbone: Backbone, opts: FeatureGridOptions, inputSize: number): Promise<FeatureExtractor> {
-    if (!Number.isInteger(inputSize) || inputSize < 16) {
-      throw new NpadConfigError(`input size ${inputSize} (the crop, or the resize without one) is too small: the backbone needs an integer ≥ 16`);
+  static async create(backbone: Backbone, opts: FeatureGridOptions, input: InputShape): Promise<FeatureExtractor> {
+    for (const side of [input.width, input.height]) {
+      if (!Number.isInteger(side) || side < 16) {
+        throw new NpadConfigError(`input size ${input.width}×${input.height} is too small: the backbone needs integers ≥ 16`);
+      }
     }
     if (opts.upsample !== 'nearest' && opts.upsample !== 'bilinear') {
       throw new RangeError(`upsample ${String(opts.upsample)}: expected 'nearest' or 'bilinear'`);
     }
     // A copy, so that later changes to the caller's object cannot disagree with the cached graphs.
     const options: FeatureGridOptions = { upsample: opts.upsample };
-    const probe = new FeatureExtractor(backbone, options, inputSize, 0, 0);
-    const { dims } = await probe.runGraph({ kind: 'features' }, new Float32Array(3 * inputSize * inputSize), 1);
+    const shape: InputShape = { width: input.width, height: input.height };
+    const probe = new FeatureExtractor(backbone, options, shape, 0, 0);
+    const { dims } = await probe.runGraph({ kind: 'features' }, new Float32Array(3 * shape.width * shape.height), 1);
     if (dims[1] !== probe.channels) {
       throw new Error(`${backbone.id}: the stages have ${dims[1]} channels, the backbone declares ${probe.channels}`);
     }
-    return new FeatureExtractor(backbone, options, inputSize, dims[2] as number, dims[3] as number);
+    return new FeatureExtractor(backbone, options, shape, dims[2] as number, dims[3] as number);
   }
 
   /**
-   * Features [B, d, H, W] (C order) of a batch of images [B, 3, S, S].
+   * Features [B, d, H, W] (C order) of a batch of images [B, 3, height, width].
    *
-   * @param images ImageNet-normalised RGB, `batch × 3 × inputSize × inputSize` values
+   * @param images ImageNet-normalised RGB, `batch × 3 × height × width` values
    * @param batch number of images
    * @param channels optional sorted, distinct indices into the concatenated stages: only these d channels are
    *   computed past the backbone and copied out (selected inside the graph); default all channels
@@ -105,7 +109,7 @@ export class FeatureExtractor {
    * {@link extract} and the raw outputs of some stages ({@link extractStages}) from one backbone pass: for a method
    * that reads both (N-pad with its position-free bank), the backbone runs once instead of twice.
    *
-   * @param images ImageNet-normalised RGB, `batch × 3 × inputSize × inputSize` values
+   * @param images ImageNet-normalised RGB, `batch × 3 × height × width` values
    * @param batch number of images
    * @param channels sorted, distinct indices into the concatenated stages (as for {@link extract})
    * @param rawStages the stages (1-based) whose raw outputs come back, in this order
@@ -125,18 +129,18 @@ export class FeatureExtractor {
    * before bringing stage 3 to stage 2's grid, which the concatenated grid of {@link extract} cannot express.
    * The grid options (upsampling) play no part here.
    *
-   * @param images ImageNet-normalised RGB, `batch × 3 × inputSize × inputSize` values
+   * @param images ImageNet-normalised RGB, `batch × 3 × height × width` values
    * @param batch number of images
    */
   async extractStages(images: Float32Array, batch: number): Promise<[FloatTensor, FloatTensor, FloatTensor]> {
     this.checkImages(images, batch);
-    const s = this.inputSize;
+    const { width, height } = this.input;
     const { emitStages } = this.backbone;
     let stages: Record<string, FloatTensor>;
     if (emitStages) {
       // The backbone's own stages model, cached like the grid graphs (released by releaseSessions).
       const session = await cachedSession(this.cacheKey({ kind: 'stages' }), () => stagesModel(emitStages));
-      stages = await runFloat(session, { [STAGES_INPUT]: { data: images, dims: [batch, 3, s, s] } }, STAGES_OUTPUTS);
+      stages = await runFloat(session, { [STAGES_INPUT]: { data: images, dims: [batch, 3, height, width] } }, STAGES_OUTPUTS);
     } else {
       stages = await this.runStagesModel(images, batch);
     }
@@ -151,7 +155,7 @@ export class FeatureExtractor {
   async countPositive(images: Float32Array, batch: number): Promise<Float64Array> {
     this.checkImages(images, batch);
     const counts = new Float64Array(this.channels);
-    const perImage = 3 * this.inputSize * this.inputSize;
+    const perImage = 3 * this.input.width * this.input.height;
     // Split so that no float32 sum inside the graph exceeds 2^24 (where it would stop being exact).
     const step = Math.max(1, Math.floor(MAX_EXACT_COUNT / (this.gridHeight * this.gridWidth)));
     for (let start = 0; start < batch; start += step) {
@@ -170,10 +174,9 @@ export class FeatureExtractor {
 
   private checkImages(images: Float32Array, batch: number): void {
     if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch ${batch}: expected a positive integer`);
-    const expected = batch * 3 * this.inputSize * this.inputSize;
+    const expected = batch * 3 * this.input.width * this.input.height;
     if (images.length !== expected) {
-      const s = this.inputSize;
-      throw new RangeError(`images: ${images.length} values, expected ${expected} for [${batch}, 3, ${s}, ${s}]`);
+      throw new RangeError(`images: ${images.length} values, expected ${expected} for [${batch}, 3, ${this.input.height}, ${this.input.width}]`);
     }
   }
 
@@ -196,20 +199,20 @@ export class FeatureExtractor {
   /** {@link runGraph} with the outputs named: `out`, and the `stage<i>` of `output.rawStages`. */
   private async runGraphOutputs(output: GraphOutput, images: Float32Array, batch: number, outputs: readonly string[]): Promise<Record<string, FloatTensor>> {
     const { stageChannels, emitStages } = this.backbone;
-    const s = this.inputSize;
+    const { width, height } = this.input;
     const build = (stages: (g: GraphBuilder) => StageNames) => () =>
       buildFeatureGraph(stageChannels, this.opts, output, stages);
     if (emitStages) {
       const session = await cachedSession(
         this.cacheKey(output),
-        build((g) => emitStages(g, g.input(IMAGE, 'float', ['batch', 3, s, s]))),
+        build((g) => emitStages(g, g.input(IMAGE, 'float', ['batch', 3, height, width]))),
         // The arena saves ~10 % of the backbone's time (fresh activation blocks fault in page by page) and holds
         // one batch's activations (~0.4 GB at 16 images of 224²) while the session lives. The channel count's
         // full-grid intermediates are larger still, and faulting them in afresh tripled its time (24 against 7 s
         // on bottle's 209 images): it keeps an arena too, freed by releaseCountGraph() once counting is done.
         { arena: true },
       );
-      return runFloat(session, { [IMAGE]: { data: images, dims: [batch, 3, s, s] } }, [...outputs]);
+      return runFloat(session, { [IMAGE]: { data: images, dims: [batch, 3, height, width] } }, [...outputs]);
     }
     // A backbone given as a model returns its stages itself: the graph after it needs no raw outputs (their
     // names are its inputs), and the ones asked for are handed back from the stages.
@@ -227,11 +230,11 @@ export class FeatureExtractor {
 
   /** Runs a backbone given as a model (file); returns its stage outputs under the names stage1..3. */
   private async runStagesModel(images: Float32Array, batch: number): Promise<Record<string, FloatTensor>> {
-    const s = this.inputSize;
+    const { width, height } = this.input;
     const session = await stagesSession(this.backbone);
     const names = this.backbone.stageOutputs ?? STAGES_OUTPUTS;
     const inputName = this.backbone.inputName ?? STAGES_INPUT;
-    const result = await runFloat(session, { [inputName]: { data: images, dims: [batch, 3, s, s] } }, names);
+    const result = await runFloat(session, { [inputName]: { data: images, dims: [batch, 3, height, width] } }, names);
     return Object.fromEntries(names.map((name, i) => [STAGES_OUTPUTS[i]!, result[name]!]));
   }
 
@@ -239,7 +242,7 @@ export class FeatureExtractor {
     const b = this.backbone;
     const raw = output.kind === 'features' && output.rawStages?.length ? `+stages${output.rawStages.join('')}` : '';
     const what = output.kind === 'features' ? `features:${selectionKey(output.selection)}${raw}` : output.kind;
-    return `npad-features|${b.id}|${b.weightsSha256}|${this.opts.upsample}|${this.inputSize}|${what}`;
+    return `npad-features|${b.id}|${b.weightsSha256}|${this.opts.upsample}|${this.input.width}x${this.input.height}|${what}`;
   }
 }
 

@@ -6,6 +6,7 @@ import { DEFAULT_METHOD_OPTIONS, METHODS, isMethodName, type CommonConfigInput, 
 import { NpadInputError } from '../errors.js';
 import { DEFAULT_METHOD, METHOD_DEFINITIONS } from '../method/registry.js';
 import type { BackboneSpec, TorchvisionArch } from '../backbone/types.js';
+import type { PreprocessInput } from '../image/preprocess.js';
 
 /** parseArgs option declarations of the configuration flags. */
 export const CONFIG_FLAGS = {
@@ -13,6 +14,10 @@ export const CONFIG_FLAGS = {
   preset: { type: 'string' },
   dim: { type: 'string' },
   set: { type: 'string', multiple: true },
+  input: { type: 'string' },
+  'input-side': { type: 'string' },
+  tile: { type: 'string' },
+  'tile-overlap': { type: 'string' },
   resize: { type: 'string' },
   crop: { type: 'string' },
   backbone: { type: 'string' },
@@ -32,8 +37,16 @@ export const CONFIG_HELP = `Detector options (fit, and eval without --model):
   --set KEY=VALUE        any option of the method, e.g. --set moduleD=false --set beta=0.5 (N-pad,
                          docs/method-choices.md), --set seed=7 (PaDiM), --set coresetRatio=0.01 (PatchCore,
                          default ${DEFAULT_METHOD_OPTIONS.patchcore.coresetRatio}); an unknown KEY lists the method's options
-  --resize N             resize side (default 256)
-  --crop N|none          centre-crop side (default 224)
+  --input whole|crop     whole (default): the whole image, its aspect ratio kept (the median of the training
+                         images'), at the area of a 224² square; crop: the benchmark's preprocessing (MVTec AD
+                         practice, the paper's): squashed to 256², centre crop 224² (the border is not inspected)
+  --input-side N         whole image: side of the square of the network input's area (default 224, 32–1024)
+  --tile N               whole image cut into square tiles of N px of the original, each resized to the input
+                         side, so that a small defect on a large photo still covers several feature cells; all
+                         tiles share one model, maps are put back together at the photo's size
+  --tile-overlap N       pixels neighbouring tiles share, at least (default N/8 of the tile)
+  --resize N             crop input: resize side (default 256)
+  --crop N|none          crop input: centre-crop side (default 224)
   --backbone B           resnet50-v2 (default), a torchvision/timm .safetensors file, or an .onnx file
   --arch A               resnet18 | resnet50 | wide_resnet50_2 (for .safetensors; detected if omitted)
   --backbone-outputs a,b,c  the three feature outputs of an .onnx backbone, finest first
@@ -90,6 +103,32 @@ function backboneSpec(v: ConfigFlagValues): BackboneSpec {
   throw new NpadInputError(`--backbone: expected resnet50-v2, a .safetensors file or an .onnx file, got '${b}'`);
 }
 
+/** The input flags: the whole image (default; --input-side, --tile, --tile-overlap) or the benchmark crop (--resize, --crop). */
+function preprocessFromFlags(v: ConfigFlagValues): PreprocessInput {
+  const crop = v.input === 'crop' || (v.input === undefined && (v.resize !== undefined || v.crop !== undefined));
+  if (v.input !== undefined && v.input !== 'whole' && v.input !== 'crop') throw new NpadInputError(`--input: expected whole or crop, got '${v.input}'`);
+  const wholeFlags = (['input-side', 'tile', 'tile-overlap'] as const).filter((f) => v[f] !== undefined);
+  const cropFlags = (['resize', 'crop'] as const).filter((f) => v[f] !== undefined);
+  if (crop) {
+    if (wholeFlags.length) throw new NpadInputError(`--${wholeFlags[0]} is for the whole image; the crop input takes --resize and --crop`);
+    return {
+      mode: 'crop',
+      ...(v.resize !== undefined ? { resize: integer('resize', v.resize) } : {}),
+      ...(v.crop !== undefined ? { crop: v.crop === 'none' ? null : integer('crop', v.crop) } : {}),
+    };
+  }
+  if (cropFlags.length) throw new NpadInputError(`--${cropFlags[0]} is for --input crop; the whole image takes --input-side and --tile`);
+  if (v['tile-overlap'] !== undefined && v.tile === undefined) throw new NpadInputError('--tile-overlap needs --tile');
+  const size = v.tile === undefined ? null : integer('tile', v.tile);
+  const overlap = v['tile-overlap'] === undefined ? null : Number(v['tile-overlap']);
+  if (overlap !== null && (!Number.isInteger(overlap) || overlap < 0)) throw new NpadInputError(`--tile-overlap: expected an integer ≥ 0, got '${v['tile-overlap']}'`);
+  return {
+    mode: 'whole',
+    ...(v['input-side'] !== undefined ? { side: integer('input-side', v['input-side']) } : {}),
+    tile: size === null ? null : { size, overlap: overlap ?? Math.round(size / 8) },
+  };
+}
+
 /** The `--method` flag (default N-pad). */
 function methodOf(v: ConfigFlagValues): MethodName {
   const m = v.method ?? DEFAULT_METHOD;
@@ -119,9 +158,7 @@ export function configFromFlags(v: ConfigFlagValues): DetectorConfigInput {
     if (presets.length === 0) throw new NpadInputError(`--preset: method ${method} has none (presets are N-pad's)`);
     if (!presets.includes(v.preset)) throw new NpadInputError(`--preset: expected one of ${presets.join(', ')}, got '${v.preset}'`);
   }
-  const preprocess: { resize?: number; crop?: number | null } = {};
-  if (v.resize !== undefined) preprocess.resize = integer('resize', v.resize);
-  if (v.crop !== undefined) preprocess.crop = v.crop === 'none' ? null : integer('crop', v.crop);
+  const preprocess = preprocessFromFlags(v);
   if (v.upsample !== undefined && v.upsample !== 'nearest' && v.upsample !== 'bilinear') {
     throw new NpadInputError(`--upsample: expected nearest or bilinear, got '${v.upsample}'`);
   }

@@ -20,6 +20,7 @@ import { peakRssMiB, writeJsonAtomic } from './output.js';
 import { EXIT_SKIPPED } from './predictCommand.js';
 import { terminalProgress } from './progress.js';
 import type { ProgressCallback } from '../method/types.js';
+import { describePreprocess } from '../image/preprocess.js';
 
 export const EVAL_HELP = `npad eval DATASET_DIR [-m|--model MODEL]... [--json FILE] [options]
   Scores DATASET_DIR/test (MVTec AD layout) and prints image AUROC, pixel AUROC, PRO (FPR ≤ 0.3) and image
@@ -134,7 +135,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       ],
       details: [
         ['model', models.length ? models.join(', ') : `fitted on ${dataset.train.length} training images`],
-        ['preprocessing', `resize ${detector.config.preprocess.resize}, crop ${String(detector.config.preprocess.crop)}`],
+        ['preprocessing', describePreprocess(detector.config.preprocess)],
         ['backbone', `${backbone.id} (weights sha256 ${backbone.weightsSha256.slice(0, 12)}…)`],
         ['timings', `fit ${fitSeconds.toFixed(1)} s, scoring ${report.timings.ms_per_image.toFixed(0)} ms/image, peak memory ${report.peak_rss_mib.toFixed(0)} MiB`],
       ],

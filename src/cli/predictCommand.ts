@@ -123,7 +123,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
         files = { overlay: `${input.outName}.overlay.png`, mask: `${input.outName}.mask.png` };
         const overlayPath = path.join(out, files.overlay);
         await mkdir(path.dirname(overlayPath), { recursive: true });
-        await writeFileAtomic(overlayPath, [await renderOverlayPng(input.file, p, detector.config.preprocess, calibration)]);
+        await writeFileAtomic(overlayPath, [await renderOverlayPng(input.file, p, calibration)]);
         await writeFileAtomic(path.join(out, files.mask), [await renderMaskPng(p)]);
       }
       const defectArea = p.mask.reduce((s, v) => s + v, 0) / p.mask.length;

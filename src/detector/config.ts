@@ -9,7 +9,7 @@
 import type { BackboneSpec } from '../backbone/types.js';
 import type { FeatureGridOptions } from '../backbone/featureExtractor.js';
 import { NpadConfigError } from '../errors.js';
-import { DEFAULT_PREPROCESS, type PreprocessOptions } from '../image/preprocess.js';
+import { resolvePreprocess, type PreprocessInput, type PreprocessOptions } from '../image/preprocess.js';
 import { DEFAULT_METHOD, METHODS, METHOD_DEFINITIONS, definitionOf, isMethodName, type MethodName, type MethodOptions, type MethodPresets } from '../method/registry.js';
 import type { MethodSettings } from '../method/types.js';
 
@@ -48,8 +48,11 @@ export type DetectorConfig = { [M in MethodName]: MethodConfig<M> }[MethodName];
 
 /** The common part of a configuration a caller may leave out. */
 export interface CommonConfigInput {
-  /** Resize and crop (default 256 → 224). */
-  preprocess?: Partial<PreprocessOptions>;
+  /**
+   * How images reach the network (default: the whole image, its aspect ratio kept, at 224² pixels; the
+   * benchmark's resize 256 → crop 224 when `mode: 'crop'`, `resize` or `crop` is given).
+   */
+  preprocess?: PreprocessInput;
   /** The pretrained CNN (default the shared ResNet50-v2). */
   backbone?: BackboneSpec;
   /** Stage resizing (default: the method's; nearest, PatchCore bilinear). */
@@ -102,7 +105,7 @@ export function resolveConfig(input: DetectorConfigInput = {}): DetectorConfig {
   return {
     method,
     options: { ...definition.defaults, ...preset, ...input.options },
-    preprocess: { ...DEFAULT_PREPROCESS, ...input.preprocess },
+    preprocess: resolvePreprocess(input.preprocess),
     backbone: input.backbone ?? { kind: 'resnet50-v2' },
     featureGrid: { ...definition.featureGrid, ...input.featureGrid },
     batchSize: input.batchSize ?? DEFAULT_BATCH_SIZE,

@@ -7,7 +7,7 @@ import { loadBackbone, parseStoredBackbone } from '../backbone/load.js';
 import type { Backbone, BackboneSpec } from '../backbone/types.js';
 import { FeatureExtractor } from '../backbone/featureExtractor.js';
 import { NpadConfigError, NpadInputError } from '../errors.js';
-import { inputSize, validatePreprocessOptions } from '../image/preprocess.js';
+import { expectedInputShape, inputShape, isWhole, validatePreprocessOptions, type PreprocessInput, type TileOptions, type WholePreprocess } from '../image/preprocess.js';
 import { imageSourceName, type ImageSource } from '../image/source.js';
 import { checkOptionKeys } from '../method/optionChecks.js';
 import { definitionOf, type FittedModel } from '../method/registry.js';
@@ -18,6 +18,7 @@ import { DEFAULT_FALSE_ALARM_RATE, NpadNoThresholdError, holdoutCalibration, par
 import { checkFitMemory, geometryOf, type MemoryGuardOptions } from './memoryEstimate.js';
 import { predictImages, type PredictionHandler, type SkippedImageHandler } from './predict.js';
 import { isRecord } from '../util/isRecord.js';
+import { fitInput, scoreTiled } from './wholeImageInput.js';
 
 /** How {@link Detector.save} writes the model. */
 export interface SaveOptions {
@@ -47,6 +48,8 @@ export class Detector {
   private currentCalibration: ScoreCalibration | null = null;
   /** The model file this detector was loaded from, for messages. */
   private loadedFrom: string | null = null;
+  /** What the fit noticed about its images that a user should hear (differing aspect ratios), or null. */
+  private inputNote: string | null = null;
 
   private constructor(
     readonly config: DetectorConfig,
@@ -56,14 +59,13 @@ export class Detector {
     readonly fitted: FittedModel,
   ) {}
 
-  /** Side of the square anomaly maps this detector produces. */
-  get mapSize(): number {
-    return inputSize(this.config.preprocess);
-  }
-
-  /** What the fit made that a user should hear about beyond the usual (N-pad: its position-free bank), or null. */
+  /**
+   * What the fit made that a user should hear about beyond the usual (N-pad: its position-free bank; training
+   * images of differing aspect ratios), or null.
+   */
   get fitSummary(): string | null {
-    return definitionOf(this.fitted.method).fitSummary(this.fitted.model);
+    const parts = [definitionOf(this.fitted.method).fitSummary(this.fitted.model), this.inputNote].filter((p) => p !== null);
+    return parts.length ? parts.join('; ') : null;
   }
 
   /**
@@ -85,16 +87,25 @@ export class Detector {
    * @throws NpadInputError "not enough memory …", before any work, when the configuration cannot fit that memory
    */
   static async fit(trainImages: readonly string[], input: DetectorConfigInput | DetectorConfig = {}, progress?: ProgressCallback, guard: MemoryGuardOptions = {}): Promise<Detector> {
-    const config = resolveConfig(input);
-    validateConfig(config);
-    const backbone = await loadBackbone(config.backbone);
-    const extractor = await FeatureExtractor.create(backbone, config.featureGrid, inputSize(config.preprocess));
-    // Before any fitting work, with the channels and grid of the backbone as loaded.
-    const geometry = geometryOf(extractor);
-    definitionOf(config.method).checkGeometry(settingsOf(config), geometry);
-    checkFitMemory(config, trainImages.length, guard, geometry);
-    const model = await definitionOf(config.method).fit(trainImages, extractor, settingsOf(config), progress);
-    return new Detector(config, backbone, extractor, { method: config.method, model } as FittedModel);
+    const requested = resolveConfig(input);
+    validateConfig(requested);
+    const backbone = await loadBackbone(requested.backbone);
+    // Before any fitting work or image read, with the channels and grid of the backbone as loaded (the whole
+    // image's grid at its side², the area its shape will have).
+    const expected = await FeatureExtractor.create(backbone, requested.featureGrid, expectedInputShape(requested.preprocess));
+    const geometry = geometryOf(expected);
+    definitionOf(requested.method).checkGeometry(settingsOf(requested), geometry);
+    checkFitMemory(requested, trainImages.length, guard, geometry);
+    // The whole image's input shape comes from the training images; tiles are fitted on as images of their own.
+    const { preprocess, inputs, note } = await fitInput(requested.preprocess, trainImages);
+    const config: DetectorConfig = { ...requested, preprocess };
+    const shape = inputShape(preprocess);
+    const sameShape = shape.width === expected.input.width && shape.height === expected.input.height;
+    const extractor = sameShape ? expected : await FeatureExtractor.create(backbone, config.featureGrid, shape);
+    const model = await definitionOf(config.method).fit(inputs, extractor, settingsOf(config), progress);
+    const detector = new Detector(config, backbone, extractor, { method: config.method, model } as FittedModel);
+    detector.inputNote = note;
+    return detector;
   }
 
   /**
@@ -113,7 +124,10 @@ export class Detector {
         path,
       );
     }
-    const extractor = await FeatureExtractor.create(backbone, config.featureGrid, inputSize(config.preprocess));
+    if (isWhole(config.preprocess) && config.preprocess.width === undefined) {
+      throw new NpadInputError(`${path}: damaged model file: its whole-image preprocessing has no input width and height`, path);
+    }
+    const extractor = await FeatureExtractor.create(backbone, config.featureGrid, inputShape(config.preprocess));
     const definition = definitionOf(config.method);
     const model = definition.fromTensors(settingsOf(config), stored.model, peek.tensors, path);
     await definition.checkGrid(model, extractor, path); // the configuration JSON is not checksummed: it must match the tensors
@@ -148,6 +162,16 @@ export class Detector {
    *   or infinite values (a damaged or forged file), and no verdict may come of that
    */
   async score(inputs: readonly ImageSource[], onImage: ScoredImageHandler): Promise<void> {
+    const pre = this.config.preprocess;
+    if (isWhole(pre) && pre.tile) {
+      await scoreTiled(inputs, pre as WholePreprocess & { tile: TileOptions }, (tiles, onTile) => this.scoreInputs(tiles, onTile), onImage);
+      return;
+    }
+    await this.scoreInputs(inputs, onImage);
+  }
+
+  /** Scores network inputs (images, or tiles of images) with the method. */
+  private async scoreInputs(inputs: readonly ImageSource[], onImage: ScoredImageHandler): Promise<void> {
     await definitionOf(this.fitted.method).score(this.fitted.model, this.extractor, inputs, (i, result) => {
       if (!Number.isFinite(result.score) || !result.map.every(Number.isFinite)) {
         const model = this.loadedFrom ?? 'detector';
@@ -230,7 +254,7 @@ function parseStoredConfig(headerMethod: string, config: Record<string, unknown>
   if (method !== headerMethod) throw new NpadInputError(`${file}: model file says method ${headerMethod} but its configuration is for ${method}`, file);
   definitionOf(method).checkMeta(model, file);
   const common: CommonConfigInput = {
-    preprocess: detector.preprocess as Partial<DetectorConfig['preprocess']>,
+    preprocess: detector.preprocess as PreprocessInput,
     backbone: parseStoredBackbone(detector.backbone, file),
     featureGrid: isRecord(detector.featureGrid) ? (detector.featureGrid as Partial<DetectorConfig['featureGrid']>) : {},
     batchSize: typeof detector.batchSize === 'number' ? detector.batchSize : undefined,

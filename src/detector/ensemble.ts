@@ -7,7 +7,7 @@
  * resized image (224/256 = 336/384); otherwise a pixel of one map would not be the same pixel of another.
  */
 import { NpadInputError } from '../errors.js';
-import { type PreprocessOptions, inputSize } from '../image/preprocess.js';
+import { describePreprocess, isWhole, type PreprocessOptions } from '../image/preprocess.js';
 import { upsampleBilinear } from '../method/parts/anomalyMap.js';
 import type { Detector } from './detector.js';
 import type { ScoredImage, ScoredImageHandler } from '../method/types.js';
@@ -15,9 +15,9 @@ import type { ScoredImage, ScoredImageHandler } from '../method/types.js';
 /** Images scored by every member before their results are combined (bounds the maps held at once). */
 const IMAGES_PER_ROUND = 16;
 
-/** The part of the resized image a crop keeps (1 without a crop). */
+/** The part of the resized image a crop keeps (1 without a crop, and for the whole image or its tiles). */
 function cropFraction(p: PreprocessOptions): number {
-  return p.crop === null ? 1 : p.crop / p.resize;
+  return isWhole(p) || p.crop === null ? 1 : p.crop / p.resize;
 }
 
 /**
@@ -33,24 +33,25 @@ export function checkEnsembleMembers(members: readonly Pick<Detector, 'config'>[
       const p = m.config.preprocess;
       const p0 = members[0]!.config.preprocess;
       throw new NpadInputError(
-        `${names[i] ?? `member ${i}`}: crop ${String(p.crop)} of ${p.resize} keeps ${(100 * f).toFixed(1)} % of the image, but ` +
-          `${names[0] ?? 'member 0'} (crop ${String(p0.crop)} of ${p0.resize}) keeps ${(100 * first).toFixed(1)} %: their maps would not line up`,
+        `${names[i] ?? `member ${i}`} (${describePreprocess(p)}) sees ${(100 * f).toFixed(1)} % of the image, but ` +
+          `${names[0] ?? 'member 0'} (${describePreprocess(p0)}) sees ${(100 * first).toFixed(1)} %: their maps would not line up`,
         names[i],
       );
     }
   });
 }
 
-/** Averages member results of one image at `size`×`size` (members at another size are resized bilinearly). */
-export function averageScoredImages(results: readonly ScoredImage[], size: number): ScoredImage {
-  const map = new Float32Array(size * size);
+/** Averages member results of one image at the first's map size (members at another size are resized bilinearly). */
+export function averageScoredImages(results: readonly ScoredImage[]): ScoredImage {
+  const { width, height } = results[0]!;
+  const map = new Float32Array(width * height);
   let score = 0;
   for (const r of results) {
-    const m = r.size === size ? r.map : upsampleBilinear(r.map, r.size, r.size, size, size);
+    const m = r.width === width && r.height === height ? r.map : upsampleBilinear(r.map, r.height, r.width, height, width);
     for (let i = 0; i < map.length; i++) map[i]! += m[i]! / results.length;
     score += r.score / results.length;
   }
-  return { map, size, score };
+  return { map, width, height, score };
 }
 
 /** Detectors whose maps and scores are averaged; scores images like a single Detector. */
@@ -71,11 +72,6 @@ export class DetectorEnsemble {
     return this.members[0]!.config;
   }
 
-  /** Side of the square anomaly maps (the first member's). */
-  get mapSize(): number {
-    return inputSize(this.config.preprocess);
-  }
-
   /** Scores images with every member; `onImage` receives each averaged result in order. */
   async score(paths: readonly string[], onImage: ScoredImageHandler): Promise<void> {
     for (let start = 0; start < paths.length; start += IMAGES_PER_ROUND) {
@@ -86,7 +82,7 @@ export class DetectorEnsemble {
           perImage[i]!.push(r);
         });
       }
-      for (let i = 0; i < round.length; i++) await onImage(start + i, averageScoredImages(perImage[i]!, this.mapSize));
+      for (let i = 0; i < round.length; i++) await onImage(start + i, averageScoredImages(perImage[i]!));
     }
   }
 }

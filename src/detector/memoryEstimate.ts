@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { NpadInputError } from '../errors.js';
 import type { FeatureExtractor } from '../backbone/featureExtractor.js';
-import { inputSize } from '../image/preprocess.js';
+import { expectedInputShape } from '../image/preprocess.js';
 import { definitionOf } from '../method/registry.js';
 import type { FeatureGeometry, MemoryPart, MemoryPhase } from '../method/types.js';
 import { settingsOf, type DetectorConfig } from './config.js';
@@ -73,10 +73,11 @@ export function geometryOf(extractor: Pick<FeatureExtractor, 'channels' | 'gridH
  * stride-2 convolution and a stride-2 max pool — stage 2 at stride 8; 1792 channels, 448 for ResNet-18).
  */
 export function assumedGeometry(config: DetectorConfig): FeatureGeometry {
-  const side = Math.ceil(Math.ceil(inputSize(config.preprocess) / 2) / 2);
+  const input = expectedInputShape(config.preprocess);
+  const [gridHeight, gridWidth] = [input.height, input.width].map((v) => Math.ceil(Math.ceil(v / 2) / 2)) as [number, number];
   const b = config.backbone;
   const channels = b.kind === 'torchvision' && b.arch === 'resnet18' ? 448 : RESNET50_CHANNELS;
-  return { channels, gridHeight: side, gridWidth: side, patchHeight: Math.ceil(side / 2), patchWidth: Math.ceil(side / 2) };
+  return { channels, gridHeight, gridWidth, patchHeight: Math.ceil(gridHeight / 2), patchWidth: Math.ceil(gridWidth / 2) };
 }
 
 /** The largest of several phases, each a list of parts; the baseline is added to every phase. */

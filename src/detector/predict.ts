@@ -4,7 +4,10 @@
  * others are still scored.
  */
 import { NpadInputError } from '../errors.js';
-import { resizeBilinear, type PreprocessOptions } from '../image/preprocess.js';
+import { centreOffset, inputShape, isWhole, resizeBilinear, type PreprocessOptions } from '../image/preprocess.js';
+import type { RgbImage } from '../image/rgbImage.js';
+import type { ImageSize } from '../image/wholeImage.js';
+import { upsampleBilinear } from '../method/parts/anomalyMap.js';
 import { decodeImageSource, imageSourceName, type DecodedImage, type ImageSource } from '../image/source.js';
 import { normaliseImageScore, type ScoreCalibration } from './calibration.js';
 import type { ScoredImage, ScoredImageHandler } from '../method/types.js';
@@ -17,10 +20,15 @@ export interface Prediction {
   score: number;
   /** the image score normalised so the threshold is 0.5 and a typical good image 0.1 (docs/scores.md) */
   normalisedScore: number;
-  /** raw pixel scores, size×size, row-major, over the network input (the resized, centre-cropped image) */
+  /**
+   * raw pixel scores, width × height, row-major: from {@link Detector.predict}, over the image itself (as decoded,
+   * EXIF orientation applied); with the benchmark's crop, 0 outside the part the network saw
+   */
   map: Float32Array;
-  /** side of the map and mask */
-  size: number;
+  /** width of the map and mask */
+  width: number;
+  /** height of the map and mask */
+  height: number;
   /** 1 where map ≥ the calibration's pixel threshold, else 0 */
   mask: Uint8Array;
 }
@@ -31,7 +39,7 @@ export type PredictionHandler = (index: number, prediction: Prediction) => void 
 /** Receives each input that could not be read or decoded, in input order. */
 export type SkippedImageHandler = (index: number, error: NpadInputError) => void | Promise<void>;
 
-/** Turns a scored image into a verdict with a calibration. */
+/** Turns a scored image into a verdict with a calibration; its map and mask stay the size they are. */
 export function predictionFrom(result: ScoredImage, calibration: ScoreCalibration): Prediction {
   const mask = new Uint8Array(result.map.length);
   for (let i = 0; i < mask.length; i++) mask[i] = result.map[i]! >= calibration.pixelThreshold ? 1 : 0;
@@ -40,9 +48,36 @@ export function predictionFrom(result: ScoredImage, calibration: ScoreCalibratio
     score: result.score,
     normalisedScore: normaliseImageScore(calibration, result.score),
     map: result.map,
-    size: result.size,
+    width: result.width,
+    height: result.height,
     mask,
   };
+}
+
+/**
+ * A scored image's map brought onto the image itself (`image`, its decoded size): the whole image's map or its
+ * tiles' mosaic resized bilinearly; the benchmark crop's map put back where the crop lies in the resized square,
+ * 0 around it (not inspected), then resized.
+ */
+export function mapOnImage(result: ScoredImage, preprocess: PreprocessOptions, image: ImageSize): ScoredImage {
+  let { map, width, height } = result;
+  if (!isWhole(preprocess) && preprocess.crop !== null) {
+    const { resize, crop } = preprocess;
+    const offset = centreOffset(resize, crop);
+    const frame = new Float32Array(resize * resize);
+    for (let y = 0; y < crop; y++) frame.set(map.subarray(y * crop, (y + 1) * crop), (offset + y) * resize + offset);
+    [map, width, height] = [frame, resize, resize];
+  }
+  if (width === image.width && height === image.height) return { ...result, map, width, height };
+  return { map: upsampleBilinear(map, height, width, image.height, image.width), width: image.width, height: image.height, score: result.score };
+}
+
+/** The decoded image as the scorer takes it: resized to its input already (resizing again to that size is exact); tiles are cut from the image itself. */
+function resizedForScoring(image: RgbImage, preprocess: PreprocessOptions): RgbImage {
+  if (!isWhole(preprocess)) return resizeBilinear(image, preprocess.resize, preprocess.resize);
+  if (preprocess.tile) return image;
+  const { width, height } = inputShape(preprocess);
+  return resizeBilinear(image, width, height);
 }
 
 /**
@@ -60,10 +95,11 @@ export interface PredictingScorer {
 }
 
 /**
- * Predicts a verdict for each input. Inputs are decoded a few at a time before scoring; one that cannot be read
- * or decoded goes to `onSkip` (or, without `onSkip`, stops the run with its NpadInputError) and the rest are
- * scored. Each is decoded once: the scorer receives the pixels, already resized (resizing to the same size again
- * is exact), so the scores are those of scoring the files themselves.
+ * Predicts a verdict for each input, its map and mask on the image's own pixels ({@link mapOnImage}). Inputs are
+ * decoded a few at a time before scoring; one that cannot be read or decoded goes to `onSkip` (or, without
+ * `onSkip`, stops the run with its NpadInputError) and the rest are scored. Each is decoded once: the scorer
+ * receives the pixels, already resized (resizing to the same size again is exact), so the scores are those of
+ * scoring the files themselves.
  */
 export async function predictImages(
   scorer: PredictingScorer,
@@ -72,17 +108,19 @@ export async function predictImages(
   onResult: PredictionHandler,
   onSkip?: SkippedImageHandler,
 ): Promise<void> {
-  const { resize } = scorer.preprocess;
+  const pre = scorer.preprocess;
   for (let start = 0; start < inputs.length; start += IMAGES_PER_CHUNK) {
     const chunk = inputs.slice(start, start + IMAGES_PER_CHUNK);
     const decoded = await Promise.allSettled(chunk.map((input) => decodeImageSource(input)));
     const ready: DecodedImage[] = [];
+    const sizes: ImageSize[] = [];
     const indices: number[] = [];
     const skipped: { index: number; error: NpadInputError }[] = [];
     for (let j = 0; j < chunk.length; j++) {
       const d = decoded[j]!;
       if (d.status === 'fulfilled') {
-        ready.push({ name: imageSourceName(chunk[j]!), image: resizeBilinear(d.value, resize, resize) });
+        ready.push({ name: imageSourceName(chunk[j]!), image: resizedForScoring(d.value, pre) });
+        sizes.push({ width: d.value.width, height: d.value.height });
         indices.push(start + j);
       } else if (d.reason instanceof NpadInputError && onSkip) {
         skipped.push({ index: start + j, error: d.reason });
@@ -100,7 +138,7 @@ export async function predictImages(
     if (ready.length) {
       await scorer.score(ready, async (k, r) => {
         await flushSkipsBefore(indices[k]!);
-        await onResult(indices[k]!, predictionFrom(r, calibration));
+        await onResult(indices[k]!, predictionFrom(mapOnImage(r, pre, sizes[k]!), calibration));
       });
     }
     await flushSkipsBefore(Infinity);

@@ -7,14 +7,17 @@ import type { Detector } from '../detector/detector.js';
 import { computeMetrics, groundTruthMask, type EvaluationMetrics, type ImageOutcome } from './evaluate.js';
 import { NpadInputError } from '../errors.js';
 import type { ProgressCallback } from '../method/types.js';
+import type { ImageSize } from '../image/wholeImage.js';
 
 export interface DatasetEvaluation {
   metrics: EvaluationMetrics;
   outcomes: ImageOutcome[];
   /** Seconds spent scoring the test images (backbone included). */
   scoreSeconds: number;
-  /** Anomaly maps (size×size) in test order, for reports. */
+  /** Anomaly maps in test order, for reports. */
   maps: Float32Array[];
+  /** Each map's width and height. */
+  shapes: ImageSize[];
   /** Ground truths in test order: null for a defective image without a mask. */
   masks: (Uint8Array | null)[];
 }
@@ -35,32 +38,34 @@ function checkEvaluable(dataset: MvtecDataset): void {
 }
 
 /** What evaluation needs of a detector: a Detector or a DetectorEnsemble. */
-export type ImageScorer = Pick<Detector, 'config' | 'mapSize' | 'score'>;
+export type ImageScorer = Pick<Detector, 'config' | 'score'>;
 
 export async function evaluateDetector(detector: ImageScorer, dataset: MvtecDataset, progress?: ProgressCallback): Promise<DatasetEvaluation> {
   checkEvaluable(dataset);
   const test = dataset.test;
-  const size = detector.mapSize;
   const maps: Float32Array[] = new Array<Float32Array>(test.length);
+  const shapes: ImageSize[] = new Array<ImageSize>(test.length);
   const scores = new Float64Array(test.length);
   const started = performance.now();
   await detector.score(
     test.map((t) => t.path),
     (i, r) => {
       maps[i] = r.map;
+      shapes[i] = { width: r.width, height: r.height };
       scores[i] = r.score;
       progress?.('scoring', i + 1, test.length);
     },
   );
   const scoreSeconds = (performance.now() - started) / 1000;
   const masks: (Uint8Array | null)[] = [];
-  for (const item of test) masks.push(await groundTruthMask(item, detector.config.preprocess, size));
+  for (const [i, item] of test.entries()) masks.push(await groundTruthMask(item, detector.config.preprocess, shapes[i]!));
   const labels = test.map((t) => t.label);
   return {
-    metrics: computeMetrics(scores, labels, maps, masks, size),
+    metrics: computeMetrics(scores, labels, maps, masks, shapes),
     outcomes: test.map((t, i) => ({ path: t.path, defect: t.defect, label: t.label, score: scores[i]! })),
     scoreSeconds,
     maps,
+    shapes,
     masks,
   };
 }

@@ -10,8 +10,10 @@
  * - alpha is composited onto black (rgb × alpha), so a transparent pixel reads
  *   as black whatever colour it stores. (PIL's `convert('RGB')` instead drops
  *   alpha and keeps the stored colour; the two agree on opaque images.)
- * - EXIF orientation is not applied, as PIL's `Image.open` does not, so pixels
- *   line up with masks and with reference Python pipelines.
+ * - EXIF orientation is applied (a phone or camera photo taken upright is seen
+ *   upright, and maps come back in the orientation a viewer shows). PIL's
+ *   `Image.open` does not apply it; the benchmark datasets carry no orientation
+ *   tag, so their pixels, masks and reference features are unaffected.
  * - animated and multi-page files give their first frame/page.
  * - 16-bit samples are scaled by 1/65535 straight from 16 bits, so 257·k reads
  *   as exactly k/255 and nothing is lost by going through 8 bits.
@@ -133,7 +135,7 @@ export async function readImageFile(path: string, name: string = path): Promise<
 
 /**
  * Reads an encoded image's width and height from its header, without decoding
- * the pixels. EXIF orientation is not applied (see the module comment).
+ * the pixels, in the upright orientation decoding gives (EXIF orientation applied, see the module comment).
  * @param bytes the encoded image
  * @param name name used in error messages
  * @throws NpadInputError when the bytes are not a readable image
@@ -142,7 +144,8 @@ export async function encodedImageSize(bytes: Buffer, name: string): Promise<{ w
   if (bytes.length === 0) throw new NpadInputError(`${name}: empty file (0 bytes)`, name);
   if (isBmp(bytes)) return bmpSize(bytes, name);
   const meta = await readMetadata(bytes, name);
-  return { width: meta.width, height: meta.height };
+  // Orientations 5–8 turn the image a quarter: its upright width is the stored height.
+  return (meta.orientation ?? 1) >= 5 ? { width: meta.height, height: meta.width } : { width: meta.width, height: meta.height };
 }
 
 /**
@@ -180,7 +183,7 @@ function sharpInputOptions(limit: number | false): SharpOptions {
     // First frame/page only.
     page: 0,
     pages: 1,
-    autoOrient: false,
+    autoOrient: true,
   };
 }
 

@@ -4,13 +4,14 @@
  */
 import { NpadInputError } from '../errors.js';
 import { decodeRgb, encodedImageSize, readImageFile } from './decode.js';
-import { centreOffset, validatePreprocessOptions } from './preprocess.js';
+import { centreOffset, isWhole, validatePreprocessOptions } from './preprocess.js';
 import type { PreprocessOptions } from './preprocess.js';
+import type { ImageSize } from './wholeImage.js';
 
 /**
- * Loads a ground-truth mask aligned with the output of `loadImageTensor`
- * (./preprocess.ts):
- * grey → nearest-neighbour resize to resize×resize → centre crop → binarise.
+ * Loads a ground-truth mask aligned with an anomaly map: for the benchmark's crop, with the output of
+ * `loadImageTensor` (./preprocess.ts): grey → binarise → nearest-neighbour resize to resize×resize → centre crop;
+ * for the whole image (or its tiles' mosaic), the whole mask resized to the map's size `map`.
  *
  * Nearest neighbour keeps the mask binary (soft, anti-aliased edges such as
  * MTD's are thresholded, not blended). A pixel is defective when its grey
@@ -22,15 +23,17 @@ import type { PreprocessOptions } from './preprocess.js';
  * @param opts the preprocessing used for the matching image
  * @param expected size of the matching image, when known: a mask of another
  *   size is refused rather than stretched onto it
- * @returns 0/1 per pixel, row-major, crop×crop (or resize×resize when crop is null)
+ * @param map the anomaly map's size (whole image only)
+ * @returns 0/1 per pixel, row-major, crop×crop (resize×resize when crop is null), or the map's size
  * @throws NpadInputError on a bad file, bad options, or a size mismatch
  */
 export async function loadMask(
   path: string,
   opts: PreprocessOptions,
-  expected?: { width: number; height: number },
+  expected?: ImageSize,
+  map?: ImageSize,
 ): Promise<Uint8Array> {
-  const { resize, crop } = validatePreprocessOptions(opts);
+  validatePreprocessOptions(opts);
   const img = await decodeRgb(path);
   if (expected !== undefined && (img.width !== expected.width || img.height !== expected.height)) {
     throw new NpadInputError(
@@ -39,6 +42,11 @@ export async function loadMask(
     );
   }
   const binary = binarise(img.data);
+  if (isWhole(opts)) {
+    if (map === undefined) throw new RangeError('a whole-image mask needs the size of its map');
+    return resizeNearest(binary, img.width, img.height, map.width, map.height);
+  }
+  const { resize, crop } = opts;
   const resized = resizeNearest(binary, img.width, img.height, resize, resize);
   if (crop === null) return resized;
   return cropSquare(resized, resize, centreOffset(resize, crop), crop);

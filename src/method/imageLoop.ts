@@ -5,7 +5,7 @@
  * both).
  */
 import type { FeatureExtractor } from '../backbone/featureExtractor.js';
-import { inputSize, type PreprocessOptions } from '../image/preprocess.js';
+import { inputPixels, type PreprocessOptions } from '../image/preprocess.js';
 import { loadShiftedCrops, type Shift } from '../image/shiftedCrops.js';
 import type { ImageSource } from '../image/source.js';
 import type { FloatTensor } from '../onnx/session.js';
@@ -42,11 +42,11 @@ export async function* prefetchedBatches<T, L>(items: readonly T[], size: number
 }
 
 /**
- * The network inputs of a batch of images, [images × crops, 3, S, S] ImageNet-normalised, each image's crops
+ * The network inputs of a batch of images, [images × crops, 3, H, W] ImageNet-normalised, each image's crops
  * together in the order of `crops` (decoded in parallel).
  */
 export async function loadImageBatch(images: readonly ImageSource[], preprocess: PreprocessOptions, crops: readonly Shift[] = CENTRE_CROP): Promise<Float32Array> {
-  const per = crops.length * 3 * inputSize(preprocess) ** 2;
+  const per = crops.length * 3 * inputPixels(preprocess);
   const out = new Float32Array(images.length * per);
   const loaded = await Promise.all(images.map((p) => loadShiftedCrops(p, preprocess, crops)));
   loaded.forEach((c, i) => out.set(c, i * per));
@@ -100,7 +100,7 @@ export async function forEachFeatureBatch<T extends ImageSource>(
   onBatch: (batch: FeatureBatch<T>) => Promise<void> | void,
 ): Promise<void> {
   const crops = plan.crops ?? CENTRE_CROP;
-  const perCrop = 3 * inputSize(plan.preprocess) ** 2;
+  const perCrop = 3 * inputPixels(plan.preprocess);
   const positions = extractor.gridHeight * extractor.gridWidth;
   for await (const { start, items, loaded: inputs } of inputBatches(images, plan.preprocess, plan.imagesPerBatch, crops)) {
     const copies = items.length * crops.length;

@@ -11,10 +11,14 @@ import type { ModelTensor } from '../model/modelFile.js';
 /** Reports progress of a long step: `done` of `total` units of `step`. */
 export type ProgressCallback = (step: string, done: number, total: number) => void;
 
-/** One scored image: the anomaly map over the network input (size × size) and the image score. */
+/**
+ * One scored image: the anomaly map, width × height row-major, and the image score. A method's map covers its
+ * network input; the detector's, for tiled images, the mosaic of the tiles' maps (image/wholeImage.ts).
+ */
 export interface ScoredImage {
   map: Float32Array;
-  size: number;
+  width: number;
+  height: number;
   score: number;
 }
 
@@ -108,8 +112,8 @@ export interface MethodDefinition<O extends object, M extends object> {
    * @throws NpadConfigError naming the option
    */
   validate(settings: MethodSettings<O>): void;
-  /** Fits on nominal (defect-free) images. */
-  fit(images: readonly string[], extractor: FeatureExtractor, settings: MethodSettings<O>, progress?: ProgressCallback): Promise<M>;
+  /** Fits on nominal (defect-free) images (files, or the tiles of files). */
+  fit(images: readonly ImageSource[], extractor: FeatureExtractor, settings: MethodSettings<O>, progress?: ProgressCallback): Promise<M>;
   /** Scores images; `onImage` receives each result in input order. */
   score(model: M, extractor: FeatureExtractor, images: readonly ImageSource[], onImage: ScoredImageHandler): Promise<void>;
 

@@ -19,23 +19,26 @@ export interface PixelGroundTruth {
 }
 
 /**
- * The pixels with a ground truth: images whose mask is null (defective, no mask known) are left out.
- * @throws RangeError when a map or mask has another size than the first map
+ * The pixels with a ground truth: images whose mask is null (defective, no mask known) are left out. Maps may
+ * differ in size from image to image (tiled photos); each mask must match its map.
+ * @throws RangeError when a mask has another size than its map
  */
 export function pixelGroundTruth(maps: readonly Float32Array[], masks: readonly (Uint8Array | null)[]): PixelGroundTruth {
   if (maps.length !== masks.length) throw new RangeError(`${maps.length} maps and ${masks.length} masks: counts differ`);
-  const n = maps[0]?.length ?? 0;
   const images = masks.flatMap((m, i) => (m === null ? [] : [i]));
-  const scores = new Float32Array(images.length * n);
-  const labels = new Uint8Array(images.length * n);
+  const total = images.reduce((n, i) => n + maps[i]!.length, 0);
+  const scores = new Float32Array(total);
+  const labels = new Uint8Array(total);
   let anyDefect = false;
-  images.forEach((image, k) => {
+  let at = 0;
+  for (const image of images) {
     const map = maps[image]!;
     const mask = masks[image]!;
-    if (map.length !== n || mask.length !== n) throw new RangeError(`map or mask ${image} has another size than map 0 (${n} pixels)`);
-    scores.set(map, k * n);
-    labels.set(mask, k * n);
+    if (mask.length !== map.length) throw new RangeError(`mask ${image} has ${mask.length} pixels, its map ${map.length}`);
+    scores.set(map, at);
+    labels.set(mask, at);
+    at += map.length;
     if (!anyDefect && mask.includes(1)) anyDefect = true;
-  });
+  }
   return { images, maps: images.map((i) => maps[i]!), masks: images.map((i) => masks[i]!), scores, labels, anyDefect };
 }

@@ -48,8 +48,8 @@ export interface ProCurve {
  *
  * @param maps - anomaly maps, one per image, row-major width×height; NaN is rejected
  * @param masks - ground-truth masks, one per map, 1 = defect, 0 = nominal (nominal images: all 0)
- * @param width - map width in pixels
- * @param height - map height in pixels
+ * @param width - map width in pixels, or each map's
+ * @param height - map height in pixels, or each map's
  * @param maxFpr - FPR integration limit in (0, 1], default 0.3
  * @returns AU-PRO in [0, 1]
  * @throws RangeError on mismatched counts or sizes, NaN scores, mask values other than 0/1,
@@ -58,8 +58,8 @@ export interface ProCurve {
 export function perRegionOverlap(
   maps: readonly Float32Array[],
   masks: readonly Uint8Array[],
-  width: number,
-  height: number,
+  width: MapSide,
+  height: MapSide,
   maxFpr = DEFAULT_MAX_FPR,
 ): number {
   assertMaxFpr(maxFpr);
@@ -83,8 +83,8 @@ export function perRegionOverlap(
  *
  * @param maps - anomaly maps, one per image, row-major width×height
  * @param masks - ground-truth masks, one per map, 1 = defect, 0 = nominal
- * @param width - map width in pixels
- * @param height - map height in pixels
+ * @param width - map width in pixels, or each map's
+ * @param height - map height in pixels, or each map's
  * @param maxFpr - FPR at which the curve ends, in (0, 1], default 0.3
  * @param maxPoints - the most points to return (integer ≥ 2), default 512
  * @throws RangeError as {@link perRegionOverlap}, or maxPoints < 2
@@ -92,8 +92,8 @@ export function perRegionOverlap(
 export function proCurve(
   maps: readonly Float32Array[],
   masks: readonly Uint8Array[],
-  width: number,
-  height: number,
+  width: MapSide,
+  height: MapSide,
   maxFpr = DEFAULT_MAX_FPR,
   maxPoints = DEFAULT_CURVE_POINTS,
 ): ProCurve {
@@ -142,11 +142,11 @@ interface ProSweep {
 function prepareProSweep(
   maps: readonly Float32Array[],
   masks: readonly Uint8Array[],
-  width: number,
-  height: number,
+  width: MapSide,
+  height: MapSide,
 ): ProSweep {
   const anomalousCount = validateMapsAndMasks(maps, masks, width, height);
-  const pixelCount = maps.length * width * height;
+  const pixelCount = maps.reduce((n, m) => n + m.length, 0);
   if (anomalousCount === 0) {
     throw new RangeError('masks contain no anomalous pixel, hence no defect region: PRO is undefined');
   }
@@ -163,7 +163,7 @@ function prepareProSweep(
   let nextNominal = 0;
   for (let image = 0; image < maps.length; image++) {
     const map = maps[image]!;
-    const { labels, count } = labelConnectedComponents(masks[image]!, width, height);
+    const { labels, count } = labelConnectedComponents(masks[image]!, sideOf(width, image), sideOf(height, image));
     const regionSizes = new Int32Array(count + 1);
     for (let pixel = 0; pixel < labels.length; pixel++) regionSizes[labels[pixel]!]!++;
     for (let pixel = 0; pixel < labels.length; pixel++) {
@@ -233,17 +233,22 @@ function visitProVertices(
 function validateMapsAndMasks(
   maps: readonly Float32Array[],
   masks: readonly Uint8Array[],
-  width: number,
-  height: number,
+  widths: MapSide,
+  heights: MapSide,
 ): number {
   if (maps.length !== masks.length) {
     throw new RangeError(`maps and masks must have the same length, got ${maps.length} maps and ${masks.length} masks`);
   }
   if (maps.length === 0) throw new RangeError('maps and masks are empty: PRO needs at least one image');
+  for (const [name, side] of [['widths', widths], ['heights', heights]] as const) {
+    if (typeof side !== 'number' && side.length !== maps.length) throw new RangeError(`${side.length} ${name} for ${maps.length} maps`);
+  }
   let anomalousCount = 0;
   for (let image = 0; image < maps.length; image++) {
     const map = maps[image]!;
     const mask = masks[image]!;
+    const width = sideOf(widths, image);
+    const height = sideOf(heights, image);
     assertMaskShape(mask, width, height, `masks[${image}]`);
     if (map.length !== width * height) {
       throw new RangeError(
@@ -254,6 +259,14 @@ function validateMapsAndMasks(
     for (let pixel = 0; pixel < mask.length; pixel++) anomalousCount += mask[pixel]!;
   }
   return anomalousCount;
+}
+
+/** A map side in pixels: one for every map, or one per map (maps of different sizes, e.g. tiled photos). */
+export type MapSide = number | readonly number[];
+
+/** The side of map `image`. */
+function sideOf(side: MapSide, image: number): number {
+  return typeof side === 'number' ? side : side[image]!;
 }
 
 /** Throws a RangeError unless 0 < maxFpr ≤ 1. */

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describeCalibration, f1MaxCalibration, formatScore, type ScoreCalibration } from '../detector/calibration.js';
 import { predictionFrom } from '../detector/predict.js';
 import type { DatasetEvaluation } from '../evaluation/runEvaluation.js';
-import type { PreprocessOptions } from '../image/preprocess.js';
+import { isWhole, type PreprocessOptions } from '../image/preprocess.js';
 import { DEFAULT_MAX_FPR, auroc, pixelGroundTruth, proCurve, rocCurve } from '../metrics/index.js';
 import sharp from 'sharp';
 import { renderHtmlReport, type DefectRow, type GalleryItem, type ImageRow } from './htmlReport.js';
@@ -24,7 +24,7 @@ export interface EvaluationReportInput {
   datasetRoot: string;
   /** the scored test set */
   evaluation: DatasetEvaluation;
-  /** the detector's resize and crop (the overlays show the image as the network saw it) */
+  /** the detector's preprocessing (the overlays show the image under the maps: the benchmark crop, or the whole image) */
   preprocess: PreprocessOptions;
   /** the model's calibration; without one, the thresholds are F1-max on this test set (and the report says so) */
   calibration: ScoreCalibration | null;
@@ -75,8 +75,7 @@ const NO_MASKS = 'no defect masks: image metrics only';
 /** The report as a self-contained HTML document. */
 export async function buildEvaluationReport(input: EvaluationReportInput): Promise<string> {
   const { evaluation, preprocess } = input;
-  const { outcomes, maps, masks, metrics } = evaluation;
-  const size = maps[0]?.length ? Math.round(Math.sqrt(maps[0].length)) : 0;
+  const { outcomes, maps, masks, metrics, shapes } = evaluation;
   const scores = outcomes.map((o) => o.score);
   const labels = outcomes.map((o) => o.label);
   const calibration = input.calibration ?? f1MaxCalibration(scores, labels, maps, masks);
@@ -86,7 +85,7 @@ export async function buildEvaluationReport(input: EvaluationReportInput): Promi
   // Pixel curves over the images with a ground truth; none without any defect mask (labelled folders only).
   const pixels = pixelGroundTruth(maps, masks);
   const pixelRoc = pixels.anyDefect && metrics.pixel_auroc !== null ? { ...rocCurve(pixels.scores, pixels.labels), auroc: metrics.pixel_auroc } : null;
-  const pro = pixels.anyDefect && metrics.pro !== null ? { ...proCurve(pixels.maps, pixels.masks, size, size), area: metrics.pro } : null;
+  const pro = pixels.anyDefect && metrics.pro !== null ? { ...proCurve(pixels.maps, pixels.masks, pixels.images.map((i) => shapes[i]!.width), pixels.images.map((i) => shapes[i]!.height)), area: metrics.pro } : null;
   const op = operatingPoint(scores, labels, calibration.imageThreshold);
 
   const rocChart = renderCurveSvg({
@@ -118,13 +117,13 @@ export async function buildEvaluationReport(input: EvaluationReportInput): Promi
   // Every image's overlay is rendered once, one image at a time (each decodes its file: all at once would hold
   // every decoded image); the table keeps a JPEG of each, the galleries the PNG of theirs.
   const inGallery = new Set([...worstGood, ...hardestDefective].map((x) => x.i));
-  const predictions = outcomes.map((o, i) => predictionFrom({ map: maps[i]!, size, score: o.score }, calibration));
+  const predictions = outcomes.map((o, i) => predictionFrom({ map: maps[i]!, width: shapes[i]!.width, height: shapes[i]!.height, score: o.score }, calibration));
   const overlays = new Map<number, Buffer>();
   const images: ImageRow[] = [];
   for (const [i, o] of outcomes.entries()) {
     const p = predictions[i]!;
     const truth = masks[i];
-    const png = await renderOverlayPng(o.path, p, preprocess, calibration, truth ? { groundTruth: truth } : {});
+    const png = await renderOverlayPng(o.path, p, calibration, { ...(truth ? { groundTruth: truth } : {}), ...(isWhole(preprocess) ? {} : { crop: preprocess }) });
     if (inGallery.has(i)) overlays.set(i, png);
     images.push({
       name: path.relative(input.datasetRoot, o.path) || o.path,

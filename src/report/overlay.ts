@@ -1,20 +1,23 @@
 /**
- * Pictures of a prediction: the anomaly map as a heatmap over the image the network saw (the resized,
- * centre-cropped input, so every pixel lines up with the map), with the outline of the predicted defect mask and,
- * for evaluation reports, of the ground truth; and the binary defect mask itself.
+ * Pictures of a prediction: the anomaly map as a heatmap over the image (at the map's size: a prediction's map
+ * is the image's own; an evaluation's covers the network input, for the benchmark's crop the resized,
+ * centre-cropped image), with the outline of the predicted defect mask and, for evaluation reports, of the ground
+ * truth; and the binary defect mask itself.
  */
 import sharp from 'sharp';
 import { normalisePixelScore, type ScoreCalibration } from '../detector/calibration.js';
 import type { Prediction } from '../detector/predict.js';
-import { centreOffset, resizeBilinear, validatePreprocessOptions, type PreprocessOptions, inputSize } from '../image/preprocess.js';
+import { centreOffset, resizeBilinear, validatePreprocessOptions, type CropPreprocess } from '../image/preprocess.js';
 import { decodeImageSource, type ImageSource } from '../image/source.js';
 
 /** Extra layers of an overlay. */
 export interface OverlayOptions {
-  /** ground-truth mask (size×size, 1 = defect), outlined in green */
+  /** ground-truth mask (the map's size, 1 = defect), outlined in green */
   groundTruth?: Uint8Array;
   /** outline the predicted mask (default true), in white */
   outlinePrediction?: boolean;
+  /** the benchmark's preprocessing, when the map covers its centre crop rather than the whole image */
+  crop?: CropPreprocess;
 }
 
 /** Colour stops of the heatmap over normalised scores: blue (typical good, 0.1) → yellow (threshold, 0.5) → red. */
@@ -41,63 +44,66 @@ export function heatColour(t: number): [number, number, number] {
   return [r, g, b];
 }
 
-/** Pixels within `width` of the edge of a mask's regions (inside them), the image border counting as outside. */
-export function maskOutline(mask: Uint8Array, size: number, width = 2): Uint8Array {
+/** Pixels within `thickness` of the edge of a mask's regions (inside them), the image border counting as outside. */
+export function maskOutline(mask: Uint8Array, width: number, height: number, thickness = 2): Uint8Array {
   const out = new Uint8Array(mask.length);
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      if (!mask[y * size + x]) continue;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (!mask[y * width + x]) continue;
       let edge = false;
-      for (let dy = -width; dy <= width && !edge; dy++) {
-        for (let dx = -width; dx <= width && !edge; dx++) {
+      for (let dy = -thickness; dy <= thickness && !edge; dy++) {
+        for (let dx = -thickness; dx <= thickness && !edge; dx++) {
           const yy = y + dy;
           const xx = x + dx;
-          edge = yy < 0 || xx < 0 || yy >= size || xx >= size || !mask[yy * size + xx];
+          edge = yy < 0 || xx < 0 || yy >= height || xx >= width || !mask[yy * width + xx];
         }
       }
-      if (edge) out[y * size + x] = 1;
+      if (edge) out[y * width + x] = 1;
     }
   }
   return out;
 }
 
-/** The input as the network saw it, before normalisation: RGB in [0, 1], size×size. */
-async function networkView(input: ImageSource, preprocess: PreprocessOptions): Promise<Float32Array> {
-  const { resize, crop } = validatePreprocessOptions(preprocess);
-  const img = resizeBilinear(await decodeImageSource(input), resize, resize);
-  const size = inputSize(preprocess);
-  const offset = crop === null ? 0 : centreOffset(resize, crop);
-  const out = new Float32Array(size * size * 3);
-  for (let y = 0; y < size; y++) out.set(img.data.subarray(((offset + y) * resize + offset) * 3, ((offset + y) * resize + offset + size) * 3), y * size * 3);
+/**
+ * The image under the map, RGB in [0, 1] at the map's size: with `crop`, the benchmark's resized, centre-cropped
+ * input the network saw (an evaluation report of a crop model); otherwise the whole image resized to the map
+ * (a prediction's map is the image's own size, so this is the image itself).
+ */
+async function viewUnderMap(input: ImageSource, width: number, height: number, crop?: CropPreprocess): Promise<Float32Array> {
+  const decoded = await decodeImageSource(input);
+  if (!crop) return resizeBilinear(decoded, width, height).data;
+  const { resize } = validatePreprocessOptions(crop) as CropPreprocess;
+  const img = resizeBilinear(decoded, resize, resize);
+  const offset = crop.crop === null ? 0 : centreOffset(resize, crop.crop);
+  const out = new Float32Array(width * height * 3);
+  for (let y = 0; y < height; y++) out.set(img.data.subarray(((offset + y) * resize + offset) * 3, ((offset + y) * resize + offset + width) * 3), y * width * 3);
   return out;
 }
 
 /**
- * A PNG (size×size, 8-bit RGB) of the input as the network saw it (resized and centre-cropped as `preprocess`
- * says), tinted by the anomaly map: each pixel's normalised score (the pixel threshold ↦ 0.5, yellow) picks the
- * colour, and the more anomalous the pixel the stronger the tint; the predicted mask is outlined in white and
- * `options.groundTruth`, when given, in green.
+ * A PNG (8-bit RGB, the map's size) of the image under the prediction's map, tinted by it: each pixel's
+ * normalised score (the pixel threshold ↦ 0.5, yellow) picks the colour, and the more anomalous the pixel the
+ * stronger the tint; the predicted mask is outlined in white and `options.groundTruth`, when given, in green.
  *
  * @param input the image that was scored (file path, bytes or pixels)
- * @param prediction its prediction (map and mask size must match the preprocessing)
- * @param preprocess the detector's resize and crop
+ * @param prediction its prediction: over the image itself (Detector.predict), or over the network's input
  * @param calibration the detector's calibration (its pixel threshold and typical pixel score set the colours)
+ * @param options extra layers; `crop` when the map covers the benchmark's centre crop (an evaluation's maps)
  * @throws NpadInputError when the input cannot be decoded; RangeError when the sizes do not match
  */
 export async function renderOverlayPng(
   input: ImageSource,
   prediction: Prediction,
-  preprocess: PreprocessOptions,
   calibration: ScoreCalibration,
   options: OverlayOptions = {},
 ): Promise<Buffer> {
-  const size = inputSize(preprocess);
-  const n = size * size;
-  if (prediction.size !== size || prediction.map.length !== n) {
-    throw new RangeError(`prediction map is ${prediction.size}×${prediction.size} but the preprocessing gives ${size}×${size}`);
+  const { width, height } = prediction;
+  const n = width * height;
+  if (prediction.map.length !== n || prediction.mask.length !== n) {
+    throw new RangeError(`prediction map has ${prediction.map.length} pixels but is ${width}×${height}`);
   }
   if (options.groundTruth && options.groundTruth.length !== n) throw new RangeError(`ground truth has ${options.groundTruth.length} pixels, expected ${n}`);
-  const view = await networkView(input, preprocess);
+  const view = await viewUnderMap(input, width, height, options.crop);
   const rgb = Buffer.alloc(n * 3);
   for (let i = 0; i < n; i++) {
     const t = normalisePixelScore(calibration, prediction.map[i]!);
@@ -106,23 +112,25 @@ export async function renderOverlayPng(
     const alpha = 0.15 + 0.55 * t;
     for (let c = 0; c < 3; c++) rgb[i * 3 + c] = Math.round((1 - alpha) * 255 * view[i * 3 + c]! + alpha * colour[c]!);
   }
+  // Outlines stay visible on large photos: 2 px on a network input, thicker in proportion on bigger images.
+  const thickness = Math.max(2, Math.round(Math.max(width, height) / 300));
   const paint = (outline: Uint8Array, colour: readonly [number, number, number]): void => {
     for (let i = 0; i < n; i++) if (outline[i]) rgb.set(colour, i * 3);
   };
-  if (options.outlinePrediction ?? true) paint(maskOutline(prediction.mask, size), [255, 255, 255]);
-  if (options.groundTruth) paint(maskOutline(options.groundTruth, size), [0, 230, 0]);
-  return sharp(rgb, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
+  if (options.outlinePrediction ?? true) paint(maskOutline(prediction.mask, width, height, thickness), [255, 255, 255]);
+  if (options.groundTruth) paint(maskOutline(options.groundTruth, width, height, thickness), [0, 230, 0]);
+  return sharp(rgb, { raw: { width, height, channels: 3 } }).png().toBuffer();
 }
 
 /**
- * A PNG (size×size, 8-bit greyscale) of the prediction's defect mask: 255 where the pixel score is at or above
- * the pixel threshold, 0 elsewhere; aligned with the resized, centre-cropped input.
+ * A PNG (8-bit greyscale, the mask's size) of the prediction's defect mask: 255 where the pixel score is at or
+ * above the pixel threshold, 0 elsewhere; aligned with the image the prediction's map covers.
  */
 export async function renderMaskPng(prediction: Prediction): Promise<Buffer> {
-  const { size, mask } = prediction;
-  if (mask.length !== size * size) throw new RangeError(`mask has ${mask.length} pixels, expected ${size}×${size}`);
+  const { width, height, mask } = prediction;
+  if (mask.length !== width * height) throw new RangeError(`mask has ${mask.length} pixels, expected ${width}×${height}`);
   const grey = Buffer.alloc(mask.length);
   for (let i = 0; i < mask.length; i++) grey[i] = mask[i] ? 255 : 0;
   // b-w: without it sharp writes one grey channel as three.
-  return sharp(grey, { raw: { width: size, height: size, channels: 1 } }).toColourspace('b-w').png().toBuffer();
+  return sharp(grey, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
 }

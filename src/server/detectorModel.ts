@@ -9,7 +9,7 @@ import { decodeRgb } from '../image/decode.js';
 import type { DecodedImage } from '../image/source.js';
 import { renderMaskPng, renderOverlayPng } from '../report/overlay.js';
 import type { InspectionModel, ModelDescription, PredictionReply, PredictWanted } from './inspectionModel.js';
-import { inputSize } from '../image/preprocess.js';
+import { describePreprocess, expectedInputShape, isWhole } from '../image/preprocess.js';
 
 /** A Detector behind the server's model interface. */
 export class DetectorModel implements InspectionModel {
@@ -43,9 +43,10 @@ export class DetectorModel implements InspectionModel {
         method: config.method,
         file: file === null ? null : path.basename(file),
         config: {
-          input_size: inputSize(config.preprocess),
-          resize: config.preprocess.resize,
-          crop: config.preprocess.crop,
+          input: describePreprocess(config.preprocess),
+          input_width: expectedInputShape(config.preprocess).width,
+          input_height: expectedInputShape(config.preprocess).height,
+          ...(isWhole(config.preprocess) ? { tile: config.preprocess.tile } : { resize: config.preprocess.resize, crop: config.preprocess.crop }),
           ...('dim' in config.options ? { dim: config.options.dim } : {}),
           backbone: detector.backbone.id,
           options: config.options,
@@ -61,8 +62,8 @@ export class DetectorModel implements InspectionModel {
    * image's time) is paid before the server says it is ready, not by the first client.
    */
   async warmUp(): Promise<void> {
-    const side = this.detector.config.preprocess.resize;
-    const grey: DecodedImage = { name: 'warm-up', image: { width: side, height: side, data: new Float32Array(side * side * 3).fill(0.5) } };
+    const { width, height } = expectedInputShape(this.detector.config.preprocess);
+    const grey: DecodedImage = { name: 'warm-up', image: { width, height, data: new Float32Array(width * height * 3).fill(0.5) } };
     await this.detector.predict([grey], () => {});
   }
 
@@ -76,7 +77,7 @@ export class DetectorModel implements InspectionModel {
     if (!prediction) throw new Error(`the detector returned no prediction for ${wanted.label}`);
     const scored = performance.now();
     const calibration = this.detector.calibration!;
-    const overlayPng = wanted.overlay ? await renderOverlayPng(source, prediction, this.detector.config.preprocess, calibration) : null;
+    const overlayPng = wanted.overlay ? await renderOverlayPng(source, prediction, calibration) : null;
     const maskPng = wanted.mask ? await renderMaskPng(prediction) : null;
     let defective = 0;
     for (const m of prediction.mask) defective += m;

@@ -25,7 +25,7 @@ const model = object({
   name: { ...string, description: 'the name in URLs' },
   method: { ...string, description: 'the detection method: npad, padim or patchcore' },
   file: { type: 'string', nullable: true, description: "the model file's base name (never a server path)" },
-  config: { type: 'object', description: 'the main settings: input_size, resize, crop, dim, backbone, options' },
+  config: { type: 'object', description: 'the main settings: input (a description), input_width, input_height, tile (whole image) or resize and crop (the benchmark crop), dim, backbone, options' },
   threshold,
 });
 

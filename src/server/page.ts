@@ -141,7 +141,7 @@ export const PAGE_HTML = String.raw`<!doctype html>
     if (!m) return;
     var c = m.config || {};
     var parts = [m.method];
-    if (c.input_size) parts.push(c.input_size + ' px input');
+    if (c.input_width) parts.push(c.input_width + '×' + c.input_height + ' px input');
     if (c.dim) parts.push('d = ' + c.dim);
     parts.push('threshold ' + format(m.threshold.score, 3) + ' (' + m.threshold.source + ')');
     byId('model-info').textContent = parts.join(' · ');

@@ -75,7 +75,7 @@ describe('feature grid resizing (hand computed)', () => {
 describe('FeatureExtractor', () => {
   for (const upsample of ['nearest', 'bilinear'] as const) {
     it(`extracts the ${upsample} grid of a backbone built in code`, async () => {
-      const fx = await FeatureExtractor.create(poolBackbone, { upsample }, 32);
+      const fx = await FeatureExtractor.create(poolBackbone, { upsample }, { width: 32, height: 32 });
       assert.deepEqual([fx.channels, fx.gridHeight, fx.gridWidth], [12, 8, 8]);
       const x = images(2, 32, 1);
       const got = await fx.extract(x.data, 2);
@@ -87,7 +87,7 @@ describe('FeatureExtractor', () => {
 
   it('handles grids that are not powers of two (36 px: 9×9, 4×4, 2×2)', async () => {
     for (const upsample of ['nearest', 'bilinear'] as const) {
-      const fx = await FeatureExtractor.create(poolBackbone, { upsample }, 36);
+      const fx = await FeatureExtractor.create(poolBackbone, { upsample }, { width: 36, height: 36 });
       assert.deepEqual([fx.gridHeight, fx.gridWidth], [9, 9]);
       const x = images(1, 36, 2);
       assert.ok(maxAbsDiff(await fx.extract(x.data, 1), poolFeatures(x, upsample).data) < 1e-6, upsample);
@@ -95,7 +95,7 @@ describe('FeatureExtractor', () => {
   });
 
   it('selects channels inside the graph, equal to slicing the full grid', async () => {
-    const fx = await FeatureExtractor.create(poolBackbone, { upsample: 'bilinear' }, 32);
+    const fx = await FeatureExtractor.create(poolBackbone, { upsample: 'bilinear' }, { width: 32, height: 32 });
     const x = images(3, 32, 3);
     const full = await fx.extract(x.data, 3);
     // Across stages; a whole stage (3..8) with none of stage 3; a single channel.
@@ -106,7 +106,7 @@ describe('FeatureExtractor', () => {
   });
 
   it('counts positive features per channel like a JS count', async () => {
-    const fx = await FeatureExtractor.create(poolBackbone, { upsample: 'nearest' }, 32);
+    const fx = await FeatureExtractor.create(poolBackbone, { upsample: 'nearest' }, { width: 32, height: 32 });
     const x = images(4, 32, 4);
     const full = await fx.extract(x.data, 4);
     const want = new Float64Array(12);
@@ -116,7 +116,7 @@ describe('FeatureExtractor', () => {
     assert.deepEqual(await fx.countPositive(x.data, 4), want);
     assert.ok(want.some((v) => v > 0) && want.some((v) => v < 4 * 64), 'the data has both signs');
     // Bilinear resizing counts on the resized grid too; a released count graph is rebuilt on the next call.
-    const bilinear = await FeatureExtractor.create(poolBackbone, { upsample: 'bilinear' }, 32);
+    const bilinear = await FeatureExtractor.create(poolBackbone, { upsample: 'bilinear' }, { width: 32, height: 32 });
     const fullBilinear = await bilinear.extract(x.data, 4);
     const wantBilinear = new Float64Array(12);
     fullBilinear.forEach((v, i) => {
@@ -134,7 +134,7 @@ describe('FeatureExtractor', () => {
     const p8 = avgPool(x, 8);
     const want = [avgPool(x, 4), concatChannels([p8, { data: p8.data.map((v) => -v), dims: p8.dims }]), avgPool(x, 16)];
     for (const backbone of [poolBackbone, asModel]) {
-      const fx = await FeatureExtractor.create(backbone, { upsample: 'bilinear' }, 32);
+      const fx = await FeatureExtractor.create(backbone, { upsample: 'bilinear' }, { width: 32, height: 32 });
       const got = await fx.extractStages(x.data, 2);
       got.forEach((t, i) => {
         assert.deepEqual(t.dims, want[i]!.dims, `${backbone.id} stage ${i + 1}`);
@@ -149,7 +149,7 @@ describe('FeatureExtractor', () => {
     const x = images(2, 32, 7);
     const selection = Int32Array.from([0, 4, 9, 11]);
     for (const backbone of [poolBackbone, asModel]) {
-      const fx = await FeatureExtractor.create(backbone, { upsample: 'nearest' }, 32);
+      const fx = await FeatureExtractor.create(backbone, { upsample: 'nearest' }, { width: 32, height: 32 });
       const both = await fx.extractWithStages(x.data, 2, selection, [2, 3]);
       assert.deepEqual(both.features, await fx.extract(x.data, 2, selection), `${backbone.id} features`);
       const alone = await fx.extractStages(x.data, 2);
@@ -162,12 +162,12 @@ describe('FeatureExtractor', () => {
   });
 
   it('rejects wrong sizes and bad selections', async () => {
-    const fx = await FeatureExtractor.create(poolBackbone, { upsample: 'nearest' }, 32);
+    const fx = await FeatureExtractor.create(poolBackbone, { upsample: 'nearest' }, { width: 32, height: 32 });
     const x = images(1, 32, 5);
     await assert.rejects(fx.extract(x.data, 2), RangeError);
     await assert.rejects(fx.extract(x.data, 1, Int32Array.from([3, 2])), /sorted/);
     await assert.rejects(fx.extract(x.data, 1, Int32Array.from([12])), /out of range/);
     await assert.rejects(fx.countPositive(x.data, 0), RangeError);
-    await assert.rejects(FeatureExtractor.create(poolBackbone, { upsample: 'nearest' }, 31.5), RangeError);
+    await assert.rejects(FeatureExtractor.create(poolBackbone, { upsample: 'nearest' }, { width: 31.5, height: 31.5 }), RangeError);
   });
 });

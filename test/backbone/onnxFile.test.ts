@@ -42,7 +42,7 @@ describe('ONNX-file backbone', () => {
 
   it('feeds the feature extractor (stages model, then resize and concat)', async () => {
     const bb = await loadBackbone({ kind: 'onnx', file: model, outputs: ['o4', 'o8', 'o16'] });
-    const fx = await FeatureExtractor.create(bb, { upsample: 'bilinear' }, 32);
+    const fx = await FeatureExtractor.create(bb, { upsample: 'bilinear' }, { width: 32, height: 32 });
     assert.deepEqual([fx.channels, fx.gridHeight, fx.gridWidth], [12, 8, 8]);
     const x: Tensor4 = { data: uniform(seededRandom(8), 2 * 3 * 32 * 32, -1, 1), dims: [2, 3, 32, 32] };
     assert.ok(maxAbsDiff(await fx.extract(x.data, 2), poolFeatures(x, 'bilinear').data) < 1e-6);

@@ -123,7 +123,7 @@ describe('ResNet50-v2 backbone', () => {
   });
 
   it('makes a 1792 × 56 × 56 nearest-upsampled feature grid whose first stages equal the stage outputs', async () => {
-    const fx = await FeatureExtractor.create(post, { upsample: 'nearest' }, SIZE);
+    const fx = await FeatureExtractor.create(post, { upsample: 'nearest' }, { width: SIZE, height: SIZE });
     assert.equal(fx.channels, 1792);
     assert.equal(fx.gridHeight, 56);
     assert.equal(fx.gridWidth, 56);

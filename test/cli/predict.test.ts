@@ -52,7 +52,9 @@ test('fit holds out a threshold; predict writes verdicts, overlays, masks, JSON 
     assert.equal((rec.normalised_score as number) >= 0.5, rec.verdict === 'defective');
     for (const key of ['overlay', 'mask'] as const) {
       const meta = await sharp(path.join(out, rec[key] as string)).metadata();
-      assert.deepEqual([meta.format, meta.width, meta.height], ['png', 224, 224], `${String(rec[key])}`);
+      // At the photo's own size, whatever the network's input.
+      const photo = await sharp(rec.file as string).metadata();
+      assert.deepEqual([meta.format, meta.width, meta.height], ['png', photo.width, photo.height], `${String(rec[key])}`);
     }
   }
   assert.deepEqual(scored.map((x) => x.overlay), ['broken_large/000.overlay.png', 'broken_large/001.overlay.png', 'good/000.overlay.png', 'good/001.overlay.png']);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { readMvtecDataset } from '../../src/data/mvtec.js';
 import { decodeRgb } from '../../src/image/decode.js';
 import { imageSize, loadMask } from '../../src/image/mask.js';
-import { DEFAULT_PREPROCESS, loadImageTensor } from '../../src/image/preprocess.js';
+import { BENCHMARK_PREPROCESS, loadImageTensor } from '../../src/image/preprocess.js';
 
 const datasets = fileURLToPath(new URL('../../../shared/datasets/', import.meta.url));
 
@@ -37,13 +37,13 @@ describe('real datasets', () => {
       for (let i = 0; i < img.data.length && !differs; i += 3) differs = img.data[i] !== img.data[i + 1];
       assert.equal(differs, c.channelsDiffer);
 
-      const tensor = await loadImageTensor(defective.path, DEFAULT_PREPROCESS);
+      const tensor = await loadImageTensor(defective.path, BENCHMARK_PREPROCESS);
       assert.equal(tensor.length, 3 * 224 * 224);
       assert.ok(tensor.every(Number.isFinite));
 
       const size = await imageSize(defective.path);
       assert.deepEqual(size, { width: img.width, height: img.height });
-      const mask = await loadMask(defective.maskPath, DEFAULT_PREPROCESS, size);
+      const mask = await loadMask(defective.maskPath, BENCHMARK_PREPROCESS, size);
       assert.equal(mask.length, 224 * 224);
       const defectPixels = mask.reduce((a, b) => a + b, 0);
       assert.ok(defectPixels > 0 && defectPixels < mask.length, `${defectPixels} defect pixels`);

@@ -134,11 +134,11 @@ test('holdout split: reproducible, disjoint, at least one held out, refuses to l
 test('a prediction: verdict and mask at the thresholds (≥)', () => {
   const c = manualCalibration({ imageThreshold: 5, pixelThreshold: 0.5 }, null);
   const map = Float32Array.from([0.1, 0.5, 0.9, 0.49]);
-  const p = predictionFrom({ map, size: 2, score: 5 }, c);
+  const p = predictionFrom({ map, width: 2, height: 2, score: 5 }, c);
   assert.equal(p.verdict, 'defective');
   assert.equal(p.normalisedScore, 0.5);
   assert.deepEqual([...p.mask], [0, 1, 1, 0]);
-  const q = predictionFrom({ map, size: 2, score: 4.99 }, c);
+  const q = predictionFrom({ map, width: 2, height: 2, score: 4.99 }, c);
   assert.equal(q.verdict, 'good');
   assert.ok(q.normalisedScore < 0.5);
 });

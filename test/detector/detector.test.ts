@@ -17,6 +17,8 @@ test('a saved detector scores exactly like the fitted one', { skip: !haveData &&
   const probe = path.join(bottle, 'test', 'broken_small', '000.png');
   const detector = await Detector.fit(train, {
     options: { dim: 16, maxCentroids: 32, kmeansSample: 2000, shiftMax: 2, shiftSpace: 'image' },
+    // Shifting the crop window needs the benchmark crop's margin.
+    preprocess: { mode: 'crop' },
     batchSize: 5,
   });
   const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'npad-det-')), 'm.npad');
@@ -32,7 +34,9 @@ test('a saved detector scores exactly like the fitted one', { skip: !haveData &&
 });
 
 test('configuration checks name the bad option', () => {
-  assert.throws(() => validateConfig(resolveConfig({ options: { shiftMax: 20, shiftSpace: 'image' } })), /shiftMax = 20/);
+  assert.throws(() => validateConfig(resolveConfig({ options: { shiftMax: 20, shiftSpace: 'image' }, preprocess: { mode: 'crop' } })), /shiftMax = 20/);
+  // The whole image leaves no margin to move a crop window in.
+  assert.throws(() => validateConfig(resolveConfig({ options: { shiftMax: 4, shiftSpace: 'image' } })), /whole image, side 224 leaves 0\): lower shiftMax, shift in feature space or turn moduleD off/);
   assert.throws(() => validateConfig(resolveConfig({ options: { dim: 0 } })), /option dim/);
   assert.throws(() => validateConfig(resolveConfig({ preset: 'exper2', options: { moduleC: true } })), /moduleC/);
   assert.throws(() => validateConfig(resolveConfig({ options: { shiftAggregate: 'median' as 'mean' } })), /shiftAggregate/);

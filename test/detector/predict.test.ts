@@ -1,3 +1,4 @@
+import type { ScoredImage } from '../../src/method/types.js';
 /**
  * Detector.predict, calibrate and the calibration in the model file, on a few real bottle images with a tiny
  * configuration (the plumbing is under test, not accuracy).
@@ -10,7 +11,7 @@ import path from 'node:path';
 import { NpadNoThresholdError, splitHoldout } from '../../src/detector/calibration.js';
 import { writeModelCalibration } from '../../src/detector/calibrationFile.js';
 import { Detector } from '../../src/detector/detector.js';
-import type { Prediction } from '../../src/detector/predict.js';
+import { mapOnImage, type Prediction } from '../../src/detector/predict.js';
 import { NpadInputError } from '../../src/errors.js';
 import { loadModel } from '../../src/model/modelFile.js';
 import { BOTTLE } from '../sharedData.js';
@@ -39,7 +40,7 @@ test('calibrate, save, load, predict from paths and bytes, skip a bad input', { 
   const loaded = await Detector.load(file);
   assert.deepEqual(loaded.calibration, calibration);
 
-  const raw: { score: number; map: Float32Array }[] = [];
+  const raw: ScoredImage[] = [];
   // The same batch as predict's below (two good inputs): the backbone's float sums depend on the batch size.
   await loaded.score([probe, probe], (_i, r) => void raw.push(r));
   const seen: [number, Prediction | string][] = [];
@@ -51,12 +52,13 @@ test('calibrate, save, load, predict from paths and bytes, skip a bad input', { 
   assert.deepEqual(seen.map(([i]) => i), [0, 1, 2], 'results and skips in input order');
   const [first, bad, fromBytes] = seen.map(([, v]) => v) as [Prediction, string, Prediction];
   assert.match(bad, /^<buffer 1>: not a decodable image/);
-  // Decoding ahead of scoring changes nothing: the scores are those of score().
+  // Decoding ahead of scoring changes nothing: the scores are those of score(), the map score()'s brought onto the photo.
   assert.equal(first.score, raw[0]!.score);
-  assert.deepEqual(first.map, raw[0]!.map);
+  assert.deepEqual(first.map, mapOnImage(raw[0]!, loaded.config.preprocess, { width: 256, height: 256 }).map);
+  assert.deepEqual([first.width, first.height, raw[0]!.width], [256, 256, 224], 'the photo is 256², the network input 224²');
   assert.equal(fromBytes.score, first.score);
   assert.equal(first.verdict, first.score >= calibration.imageThreshold ? 'defective' : 'good');
-  assert.equal(first.mask.length, 224 * 224);
+  assert.equal(first.mask.length, 256 * 256);
   // broken_large is a gross defect: defective even for this tiny model.
   assert.equal(first.verdict, 'defective', `score ${first.score}, threshold ${calibration.imageThreshold}`);
   assert.ok(first.normalisedScore > 0.5);

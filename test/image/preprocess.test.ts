@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { decodeRgb } from '../../src/image/decode.js';
 import {
-  DEFAULT_PREPROCESS,
+  BENCHMARK_PREPROCESS, DEFAULT_PREPROCESS,
   IMAGENET_MEAN,
   IMAGENET_STD,
   centreOffset,
@@ -171,13 +171,14 @@ describe('loadImageTensor', () => {
     assert.equal(full[2 * 20 + 2], tensor[0]); // crop offset (2, 2)
   });
 
-  it('uses the paper defaults', async () => {
-    assert.deepEqual(DEFAULT_PREPROCESS, { resize: 256, crop: 224 });
+  it('uses the paper defaults for the benchmark (the whole image is the default for user images)', async () => {
+    assert.deepEqual(BENCHMARK_PREPROCESS, { resize: 256, crop: 224 });
+    assert.deepEqual(DEFAULT_PREPROCESS, { mode: 'whole', side: 224, tile: null });
     const path = join(dir, 'flat.png');
     await sharp({ create: { width: 10, height: 12, channels: 3, background: { r: 255, g: 255, b: 255 } } })
       .png()
       .toFile(path);
-    const tensor = await loadImageTensor(path, DEFAULT_PREPROCESS);
+    const tensor = await loadImageTensor(path, BENCHMARK_PREPROCESS);
     assert.equal(tensor.length, 3 * 224 * 224);
     near([tensor[0]!, tensor[224 * 224]!, tensor[2 * 224 * 224]!], [(1 - 0.485) / 0.229, (1 - 0.456) / 0.224, (1 - 0.406) / 0.225], 1e-5);
   });

@@ -4,24 +4,26 @@ import { anomalyMaps, bilinearMatrix, gaussianMatrix, gaussianSmooth, upsampleBi
 import { aggregateShiftedMaps } from '../../src/method/npad/shifting.js';
 import { seededRandom } from '../../src/util/random.js';
 
-/** The plain per-map path: upsample each copy, combine the aligned copies, smooth. */
-function plainMap(grids: Float32Array, m: number, copies: number, h: number, w: number, size: number, sigma: number, how: 'min' | 'mean'): Float32Array {
-  const maps = Array.from({ length: copies }, (_, v) => upsampleBilinear(grids.subarray((m * copies + v) * h * w, (m * copies + v + 1) * h * w), h, w, size, size));
-  const merged = copies === 1 ? maps[0]! : aggregateShiftedMaps(maps, maps.map(() => ({ dx: 0, dy: 0 })), size, how);
-  return gaussianSmooth(merged, size, size, sigma);
+/** The plain per-map path: upsample each copy to H × W, combine the aligned copies, smooth. */
+function plainMap(grids: Float32Array, m: number, copies: number, h: number, w: number, H: number, W: number, sigma: number, how: 'min' | 'mean'): Float32Array {
+  const maps = Array.from({ length: copies }, (_, v) => upsampleBilinear(grids.subarray((m * copies + v) * h * w, (m * copies + v + 1) * h * w), h, w, H, W));
+  let merged = maps[0]!;
+  if (copies > 1 && H === W) merged = aggregateShiftedMaps(maps, maps.map(() => ({ dx: 0, dy: 0 })), H, how);
+  else if (copies > 1) merged = merged.map((_, i) => (how === 'min' ? Math.min(...maps.map((c) => c[i]!)) : maps.reduce((a, c) => a + c[i]!, 0) / copies));
+  return gaussianSmooth(merged, H, W, sigma);
 }
 
-for (const [copies, how, sigma, h, w] of [[1, 'min', 4, 8, 8], [3, 'min', 4, 6, 8], [3, 'mean', 2, 8, 6], [2, 'min', 0, 8, 8]] as const) {
-  test(`batched anomaly maps equal the plain functions (${copies} copies by ${how}, σ = ${sigma}, ${h}×${w} grid)`, async () => {
+// The last two cases are rectangular network inputs (the whole image at its aspect ratio).
+for (const [copies, how, sigma, h, w, H, W] of [[1, 'min', 4, 8, 8, 32, 32], [3, 'min', 4, 6, 8, 32, 32], [3, 'mean', 2, 8, 6, 32, 32], [2, 'min', 0, 8, 8, 32, 32], [1, 'min', 4, 6, 10, 24, 40], [2, 'mean', 2, 10, 6, 40, 24]] as const) {
+  test(`batched anomaly maps equal the plain functions (${copies} copies by ${how}, σ = ${sigma}, ${h}×${w} grid to ${H}×${W})`, async () => {
     const random = seededRandom(7);
     const images = 3;
-    const size = 32;
     const grids = Float32Array.from({ length: images * copies * h * w }, () => random() * 10);
-    const maps = await anomalyMaps(grids, images, copies, h, w, size, sigma, how);
-    assert.equal(maps.length, images * size * size);
+    const maps = await anomalyMaps(grids, images, copies, h, w, H, W, sigma, how);
+    assert.equal(maps.length, images * H * W);
     for (let m = 0; m < images; m++) {
-      const want = plainMap(grids, m, copies, h, w, size, sigma, how);
-      for (let i = 0; i < want.length; i++) assert.ok(Math.abs(maps[m * size * size + i]! - want[i]!) < 1e-5 * (1 + Math.abs(want[i]!)), `image ${m} pixel ${i}: ${maps[m * size * size + i]} vs ${want[i]}`);
+      const want = plainMap(grids, m, copies, h, w, H, W, sigma, how);
+      for (let i = 0; i < want.length; i++) assert.ok(Math.abs(maps[m * H * W + i]! - want[i]!) < 1e-5 * (1 + Math.abs(want[i]!)), `image ${m} pixel ${i}: ${maps[m * H * W + i]} vs ${want[i]}`);
     }
   });
 }

@@ -29,7 +29,7 @@ test('on MTD tiles the position-free bank ranks defects better than the paper re
   const test = [...good, ...bad];
   const labels = test.map((t) => t.label);
   const preprocess = { resize: 256, crop: 224 };
-  const extractor = await FeatureExtractor.create(await loadBackbone({ kind: 'resnet50-v2' }), { upsample: 'nearest' }, 224);
+  const extractor = await FeatureExtractor.create(await loadBackbone({ kind: 'resnet50-v2' }), { upsample: 'nearest' }, { width: 224, height: 224 });
   const settings = (options: typeof DEFAULT_NPAD_OPTIONS) => ({ options: { ...options, dim: 64 }, preprocess, featureGrid: { upsample: 'nearest' as const }, batchSize: 8 });
 
   const fused = await fitNpad(train, extractor, settings(DEFAULT_NPAD_OPTIONS));

@@ -44,16 +44,16 @@ describe('PaDiM', () => {
     await detector.save(file);
     const loaded = await Detector.load(file);
     assert.deepEqual(loaded.config, detector.config);
-    const results: { score: number; map: Float32Array; size: number }[] = [];
+    const results: { score: number; map: Float32Array; width: number; height: number }[] = [];
     for (const d of [detector, loaded]) await d.score([probe], (_i, r) => void results.push(r));
     assert.deepEqual(results[1], results[0]);
-    const { map, score, size } = results[0]!;
-    assert.equal(size, 64);
+    const { map, score } = results[0]!;
+    assert.deepEqual([results[0]!.width, results[0]!.height], [64, 64]);
     assert.equal(score, Math.max(...map), 'image score = maximum of the map');
 
     // The same in plain float64 from the extractor's features.
     const backbone = await loadBackbone({ kind: 'resnet50-v2' });
-    const fx = await FeatureExtractor.create(backbone, { upsample: 'nearest' }, 64);
+    const fx = await FeatureExtractor.create(backbone, { upsample: 'nearest' }, { width: 64, height: 64 });
     const d = 6;
     const P = 256;
     const nominal = await fx.extract(await loadImageBatch(train, preprocess), 5, channels);

@@ -139,9 +139,9 @@ describe('PatchCore detector', () => {
     await detector.save(file);
     const loaded = await Detector.load(file);
     assert.deepEqual(loaded.config, detector.config);
-    const results: { score: number; map: Float32Array; size: number }[][] = [];
+    const results: { score: number; map: Float32Array; width: number; height: number }[][] = [];
     for (const d of [detector, loaded]) {
-      const out: { score: number; map: Float32Array; size: number }[] = [];
+      const out: { score: number; map: Float32Array; width: number; height: number }[] = [];
       await d.score(probes, (_i, r) => void out.push(r));
       results.push(out);
     }

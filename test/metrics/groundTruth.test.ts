@@ -11,15 +11,16 @@ const mask = (defect: number[]): Uint8Array => Uint8Array.from({ length: size * 
 test('an image without a mask leaves the pixel metrics as they were without it', () => {
   const maps = [map([0.1, 0.2]), map([0.3, 0.1]), map([0.9, 0.2, 0.1, 0.8])];
   const masks = [mask([]), mask([]), mask([0, 3, 4, 7])];
-  const known = computeMetrics([0.2, 0.3, 0.9], [0, 0, 1], maps, masks, size);
-  const withUnknown = computeMetrics([0.2, 0.3, 0.9, 0.7], [0, 0, 1, 1], [...maps, map([0.5])], [...masks, null], size);
+  const shapes = (n: number): { width: number; height: number }[] => Array.from({ length: n }, () => ({ width: size, height: size }));
+  const known = computeMetrics([0.2, 0.3, 0.9], [0, 0, 1], maps, masks, shapes(3));
+  const withUnknown = computeMetrics([0.2, 0.3, 0.9, 0.7], [0, 0, 1, 1], [...maps, map([0.5])], [...masks, null], shapes(4));
   assert.equal(withUnknown.pixel_auroc, known.pixel_auroc);
   assert.equal(withUnknown.pro, known.pro);
   assert.notEqual(withUnknown.image_auroc, undefined);
 });
 
 test('without any defect mask the pixel metrics are null and the image metrics stay', () => {
-  const m = computeMetrics([0.2, 0.8, 0.6], [0, 1, 1], [map([0.1]), map([0.9]), map([0.5])], [mask([]), null, null], size);
+  const m = computeMetrics([0.2, 0.8, 0.6], [0, 1, 1], [map([0.1]), map([0.9]), map([0.5])], [mask([]), null, null], Array.from({ length: 3 }, () => ({ width: size, height: size })));
   assert.equal(m.pixel_auroc, null);
   assert.equal(m.pro, null);
   assert.equal(m.image_auroc, 1);

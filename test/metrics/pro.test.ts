@@ -196,6 +196,24 @@ describe('perRegionOverlap', () => {
     }
   });
 
+  it('takes maps of different sizes (tiled photos): a map transposed to another shape changes nothing', () => {
+    const random = seededRandom(11);
+    const [w, h] = [5, 3];
+    const mapA = Float32Array.from({ length: w * h }, () => random());
+    const maskA = Uint8Array.from({ length: w * h }, (_, i) => (i % 7 === 1 || i === 2 ? 1 : 0));
+    const mapB = Float32Array.from({ length: w * h }, () => random());
+    const maskB = Uint8Array.from({ length: w * h }, (_, i) => (i === 4 || i === 9 ? 1 : 0));
+    // B stored as 3 wide × 5 high: its transpose has the same 4-connected regions and the same scores.
+    const transpose = <T extends Float32Array | Uint8Array>(a: T): T => {
+      const out = a.slice() as T;
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[x * h + y] = a[y * w + x]!;
+      return out;
+    };
+    const same = perRegionOverlap([mapA, mapB], [maskA, maskB], w, h);
+    assert.equal(perRegionOverlap([mapA, transpose(mapB)], [maskA, transpose(maskB)], [w, h], [h, w]), same);
+    assert.throws(() => perRegionOverlap([mapA, mapB], [maskA, maskB], [w], h), /1 widths for 2 maps/);
+  });
+
   it('rejects bad input with a message naming the problem', () => {
     const nominalOnly = [new Uint8Array(6), new Uint8Array(6)];
     assert.throws(() => perRegionOverlap(handMaps, nominalOnly, WIDTH, HEIGHT), { name: 'RangeError', message: /no defect region/ });

@@ -31,7 +31,7 @@ async function syntheticEvaluation(): Promise<{ root: string; evaluation: Parame
     masks.push(mask);
     outcomes.push({ path: file, defect, label: label as 0 | 1, score: 1 + i });
   }
-  return { root, evaluation: { metrics: { image_auroc: 1, pixel_auroc: 0.987654, pro: 0.9, image_f1_max: 1 }, outcomes, maps, masks, scoreSeconds: 1 } };
+  return { root, evaluation: { metrics: { image_auroc: 1, pixel_auroc: 0.987654, pro: 0.9, image_f1_max: 1 }, outcomes, maps, shapes: maps.map(() => ({ width: size, height: size })), masks, scoreSeconds: 1 } };
 }
 
 test('the HTML report is self-contained: the verdicts and histogram first, then every image, each defect, options, metrics, curves, gallery', async () => {

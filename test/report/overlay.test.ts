@@ -23,7 +23,7 @@ function hotSquare(): Float32Array {
 }
 
 test('mask PNG: size×size greyscale, 255 exactly where the map reaches the pixel threshold', async () => {
-  const p = predictionFrom({ map: hotSquare(), size, score: 3 }, calibration);
+  const p = predictionFrom({ map: hotSquare(), width: size, height: size, score: 3 }, calibration);
   const png = await renderMaskPng(p);
   const meta = await sharp(png).metadata();
   assert.deepEqual([meta.width, meta.height, meta.channels], [size, size, 1]);
@@ -33,10 +33,10 @@ test('mask PNG: size×size greyscale, 255 exactly where the map reaches the pixe
 });
 
 test('overlay PNG: the network view, tinted blue where typical and warm where defective, outlines painted', async () => {
-  const p = predictionFrom({ map: hotSquare(), size, score: 3 }, calibration);
+  const p = predictionFrom({ map: hotSquare(), width: size, height: size, score: 3 }, calibration);
   const gt = new Uint8Array(size * size);
   for (let y = 2; y < 8; y++) for (let x = 2; x < 8; x++) gt[y * size + x] = 1;
-  const png = await renderOverlayPng(await greyPng(128), p, preprocess, calibration, { groundTruth: gt });
+  const png = await renderOverlayPng(await greyPng(128), p, calibration, { groundTruth: gt, crop: preprocess });
   const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
   assert.deepEqual([info.width, info.height, info.channels], [size, size, 3]);
   const at = (x: number, y: number): number[] => [...data.subarray((y * size + x) * 3, (y * size + x) * 3 + 3)];
@@ -51,9 +51,9 @@ test('overlay PNG: the network view, tinted blue where typical and warm where de
 });
 
 test('overlay checks sizes and names an undecodable input', async () => {
-  const p = predictionFrom({ map: hotSquare(), size, score: 3 }, calibration);
-  await assert.rejects(renderOverlayPng(await greyPng(10), p, { resize: 32, crop: 16 }, calibration), /24×24 but the preprocessing gives 16×16/);
-  await assert.rejects(renderOverlayPng({ name: 'upload.png', bytes: Buffer.from('nope') }, p, preprocess, calibration), (e: unknown) => e instanceof NpadInputError && e.message.startsWith('upload.png: '));
+  const p = predictionFrom({ map: hotSquare(), width: size, height: size, score: 3 }, calibration);
+  await assert.rejects(renderOverlayPng(await greyPng(10), { ...p, width: 16 }, calibration), /has 576 pixels but is 16×24/);
+  await assert.rejects(renderOverlayPng({ name: 'upload.png', bytes: Buffer.from('nope') }, p, calibration), (e: unknown) => e instanceof NpadInputError && e.message.startsWith('upload.png: '));
 });
 
 test('heat colours and outlines', () => {
@@ -62,7 +62,7 @@ test('heat colours and outlines', () => {
   assert.deepEqual(heatColour(2), [220, 0, 0]);
   const mask = new Uint8Array(36);
   for (let y = 1; y < 5; y++) for (let x = 1; x < 5; x++) mask[y * 6 + x] = 1;
-  const o = maskOutline(mask, 6, 1);
+  const o = maskOutline(mask, 6, 6, 1);
   assert.equal(o.reduce((s, v) => s + v, 0), 12, 'a 4×4 square has a 12-pixel 1-wide edge');
   assert.equal(o[2 * 6 + 2], 0);
 });

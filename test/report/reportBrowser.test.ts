@@ -34,7 +34,7 @@ test('the report on a 1000 × 800 screen: verdicts and histogram first, a sortab
       masks.push(mask);
       outcomes.push({ path: file, defect, label: label as 0 | 1, score: i < 12 ? 1 + i / 10 : 1.6 + (i - 12) / 8 });
     }
-    const evaluation = { metrics: { image_auroc: 0.98, pixel_auroc: 0.97, pro: 0.9, image_f1_max: 0.95 }, outcomes, maps, masks, scoreSeconds: 1 };
+    const evaluation = { metrics: { image_auroc: 0.98, pixel_auroc: 0.97, pro: 0.9, image_f1_max: 0.95 }, outcomes, maps, shapes: maps.map((m) => ({ width: Math.sqrt(m.length), height: Math.sqrt(m.length) })), masks, scoreSeconds: 1 };
     const html = await buildEvaluationReport({
       title: 'line 3: npad',
       datasetRoot: root,

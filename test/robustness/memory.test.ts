@@ -3,6 +3,7 @@
  * environment, cgroup, total memory), and the refusal with its suggestions, without allocating anything large.
  * The calibration table goes to docs/robustness.md.
  */
+import { expectedInputShape } from '../../src/image/preprocess.js';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -67,7 +68,7 @@ const MEASURED: Measurement[] = [
 function moduleAStatistics(input: DetectorConfigInput): number {
   const config = resolveConfig(input);
   if (config.method !== 'npad') return 0;
-  const side = Math.ceil((config.preprocess.crop ?? config.preprocess.resize) / 4);
+  const side = Math.ceil(expectedInputShape(config.preprocess).width / 4);
   const d = config.options.dim;
   return side * side * (12 * d + 4 * d * (d + 1));
 }

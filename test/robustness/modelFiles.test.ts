@@ -148,7 +148,8 @@ test('the backbone identity is checked', { skip: noWeights }, async () => {
 test('the configuration in the file is validated on loading, even with its checksum recomputed (a forged file)', { skip: noWeights }, async () => {
   const cases: [string, 'npad' | 'npad-paper' | 'padim' | 'patchcore', (string | number)[], unknown, RegExp][] = [
     ['crop changed from 56 to 48 (the grid no longer matches the tensors)', 'npad', ['config', 'detector', 'preprocess', 'crop'], 48, /feature grid is 14×14 but the backbone gives 12×12/],
-    ['PaDiM: resize and crop removed (the defaults, 256 → 224, do not match)', 'padim', ['config', 'detector', 'preprocess'], {}, /feature grid/],
+    ['PaDiM: preprocessing removed (the default, the whole image, comes without the input shape a fit sets)', 'padim', ['config', 'detector', 'preprocess'], {}, /whole-image preprocessing has no input width and height/],
+    ['PaDiM: a whole-image shape other than the tensors\' grid', 'padim', ['config', 'detector', 'preprocess'], { mode: 'whole', side: 64, tile: null, width: 96, height: 48 }, /feature grid is 14×14 but the backbone gives 12×24/],
     ['PatchCore: a stage map\'s channels changed', 'patchcore', ['config', 'model', 'stages', 0, 'channels'], 2, /stage maps are 2×7×7/],
     ['PaDiM: smoothingSigma 1e308', 'padim', ['config', 'detector', 'options', 'smoothingSigma'], 1e308, /option smoothingSigma must be at most 64/],
     ['N-pad: inferenceRadius 1000000', 'npad', ['config', 'detector', 'options', 'inferenceRadius'], 1_000_000, /option inferenceRadius must be at most 8/],

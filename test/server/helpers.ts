@@ -35,7 +35,7 @@ export function fakeModel(name = 'fake', behaviour: { delayMs?: number; fail?: E
       name,
       method: 'fake',
       file: null,
-      config: { input_size: 8 },
+      config: { input_width: 8, input_height: 8 },
       threshold: { score: 0.5, normalised_score: 0.5, source: 'manual' },
     },
     async predict(image: Buffer, wanted: PredictWanted): Promise<PredictionReply> {

@@ -71,7 +71,7 @@ test('the web page in a real browser: upload, result cards, threshold slider, sc
     await page.goto(`${url}/`);
     await page.waitForFunction("document.querySelectorAll('#model option').length === 2");
     assert.deepEqual(await page.locator('#model option').allTextContents(), ['bottle', 'bottle-copy']);
-    assert.match((await page.locator('#model-info').textContent())!, /npad · 224 px input · d = 12 · threshold/);
+    assert.match((await page.locator('#model-info').textContent())!, /npad · 224×224 px input · d = 12 · threshold/);
 
     const files = [testImage('good', '001.png'), testImage('broken_large', '000.png')];
     const expected = await Promise.all(files.map((f) => libraryPrediction(detector, f)));
@@ -127,11 +127,11 @@ test('the web page in a real browser: upload, result cards, threshold slider, sc
     assert.deepEqual([meta.format, meta.width, meta.height], ['png', 1000, 800]);
     await writeFile(path.join(tmp, 'page.png'), shot);
     const overlay = page.locator('.card .overlay').first();
-    assert.equal(await overlay.evaluate((img: { naturalWidth: number }) => img.naturalWidth), 224);
+    assert.equal(await overlay.evaluate((img: { naturalWidth: number }) => img.naturalWidth), 256, 'the photo’s own width');
     const region = await sharp(await overlay.screenshot()).stats();
     const spread = Math.max(...region.channels.slice(0, 3).map((c) => c.stdev));
     assert.ok(spread > 10, `the overlay region is not blank (largest channel stdev ${spread.toFixed(1)})`);
-    rows.push({ case: 'web page: screenshot', request: '1000×800 viewport', outcome: 'PNG 1000×800; the overlay shown at its natural 224 px, not blank (channel stdev > 10)' });
+    rows.push({ case: 'web page: screenshot', request: '1000×800 viewport', outcome: 'PNG 1000×800; the overlay shown at its natural 256 px (the photo’s size), not blank (channel stdev > 10)' });
 
     // A file that is no image gets an error card with the server's message; the page carries on.
     await page.locator('#file').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a picture') });
@@ -268,8 +268,8 @@ test('npad serve: ready after loading, predicts like the library, drains on SIGT
     assert.ok(Math.abs(body.score - expected.score) <= 1e-5 * Math.abs(expected.score), `served ${body.score}, library ${expected.score}`);
     const overlayMeta = await sharp(Buffer.from(body.overlay_png, 'base64')).metadata();
     const maskMeta = await sharp(Buffer.from(body.mask_png, 'base64')).metadata();
-    assert.deepEqual([overlayMeta.width, overlayMeta.height, maskMeta.width, maskMeta.height], [224, 224, 224, 224]);
-    rows.push({ case: '`npad serve` predict', request: 'POST broken_large/000.png, ?mask=1', outcome: `200, ${body.verdict}, score equal to the library's; overlay and mask PNGs 224×224` });
+    assert.deepEqual([overlayMeta.width, overlayMeta.height, maskMeta.width, maskMeta.height], [256, 256, 256, 256]);
+    rows.push({ case: '`npad serve` predict', request: 'POST broken_large/000.png, ?mask=1', outcome: `200, ${body.verdict}, score equal to the library's; overlay and mask PNGs 256×256, the photo's size` });
 
     // SIGTERM while requests are being scored and queued: all are answered, then the process exits 0. The signal
     // is sent once the first answer is back, so the server has surely received the others (one image is scored

@@ -3,7 +3,7 @@
  * and presets, fit and scoring (fit.ts, score.ts), model file (modelTensors.ts) and memory.
  */
 import { NpadConfigError } from '../../errors.js';
-import { inputSize, maxShift } from '../../image/preprocess.js';
+import { describePreprocess, expectedInputShape, inputShapeText, maxShift } from '../../image/preprocess.js';
 import { KERNEL_CHUNK_BYTES } from '../../engine/kernels.js';
 import { checkFeatureGrid, checkStageMaps, blankInput } from '../parts/gridChecks.js';
 import { ACTIVATIONS_PER_IMAGE_224, batchPart, checkStatisticsDim, chunkBytes, gridBytes, patchBankParts, statisticsBytes, streamedFeatureBytes } from '../parts/memoryParts.js';
@@ -24,7 +24,7 @@ function validate(s: MethodSettings<NpadOptions>): void {
   if (o.moduleD && o.shiftSpace === 'image' && o.shiftMax > maxShift(s.preprocess)) {
     throw new NpadConfigError(
       `option shiftMax = ${o.shiftMax} needs ${o.shiftMax} px between the crop and the resized image on each side ` +
-        `(resize ${s.preprocess.resize}, crop ${String(s.preprocess.crop)} leave ${maxShift(s.preprocess)}): lower shiftMax or turn moduleD off`,
+        `(${describePreprocess(s.preprocess)} leaves ${maxShift(s.preprocess)}): lower shiftMax, shift in feature space or turn moduleD off`,
     );
   }
 }
@@ -37,7 +37,7 @@ function validate(s: MethodSettings<NpadOptions>): void {
  */
 function memoryPhases(s: MethodSettings<NpadOptions>, trainCount: number, geometry: FeatureGeometry): MemoryPhase[] {
   const o = s.options;
-  const input = inputSize(s.preprocess);
+  const input = expectedInputShape(s.preprocess);
   const P = geometry.gridHeight * geometry.gridWidth;
   const batch = Math.max(1, Math.min(s.batchSize, trainCount));
   const images = batchPart(batch, o.channelSelection !== 'random' ? ACTIVATIONS_PER_IMAGE_224.fullGrid : ACTIVATIONS_PER_IMAGE_224.selected, input);
@@ -100,5 +100,5 @@ export const NPAD: MethodDefinition<NpadOptions, NpadModel> = {
     model.fusion
       ? `position-free bank: ${model.fusion.bankSize} patch features; ${model.fusion.heldOut} of the ${model.trainCount} images were held out of the fit to standardise the maps`
       : null,
-  describe: (s) => `N-pad with d = ${s.options.dim} on ${inputSize(s.preprocess)}×${inputSize(s.preprocess)} inputs`,
+  describe: (s) => `N-pad with d = ${s.options.dim} on ${inputShapeText(s.preprocess)} inputs`,
 };

@@ -5,7 +5,7 @@
  * map's maximum and the bank map's, both in those units.
  */
 import type { FeatureExtractor } from '../../backbone/featureExtractor.js';
-import { inputSize } from '../../image/preprocess.js';
+import { inputShape } from '../../image/preprocess.js';
 import type { ImageSource } from '../../image/source.js';
 import { forEachFeatureBatch } from '../imageLoop.js';
 import { anomalyMaps, gaussianSmooth, maxOf, upsampleBilinear } from '../parts/anomalyMap.js';
@@ -51,7 +51,7 @@ export async function scoreNpad(
       // lift good images' fused peaks, and the fused map's maximum alone ranks images worse than the bank's
       // (docs/method-choices.md F2).
       const score = Math.max(maxOf(map), standardise(maxOf(parts.bank!), fusion.bankMaxima));
-      return onImage(i, { map, size: parts.position.size, score });
+      return onImage(i, { map, width: parts.position.width, height: parts.position.height, score });
     },
     imagesPerGroup,
   );
@@ -77,7 +77,7 @@ export async function scoreParts(
 ): Promise<void> {
   const o = model.settings.options;
   const pre = model.settings.preprocess;
-  const size = inputSize(pre);
+  const { width: inW, height: inH } = inputShape(pre);
   const shifts = shiftsFor(o);
   const V = shifts.length;
   const { height: H, width: W } = model.scoring;
@@ -92,24 +92,24 @@ export async function scoreParts(
   await forEachFeatureBatch(paths, extractor, plan, async ({ start: i, items: group, features: grid, stages }) => {
     const features = grid!;
     const scores = inFeatureSpace
-      ? await scoreShiftedFeatures(model.scoring, features, group.length, o, shifts, size / W)
+      ? await scoreShiftedFeatures(model.scoring, features, group.length, o, shifts, inW / W)
       : await scoreFeatures(model.scoring, features, group.length * V, o, hood);
     // Copies already aligned with the crop (one copy, or shifted on the grid) make their maps in one batched
     // call; copies of moved crops are moved back one by one, counting only the pixels each covers.
     const aligned = V === 1 || inFeatureSpace;
-    const batchMaps = aligned ? await anomalyMaps(scores.pixel, group.length, V, H, W, size, o.smoothingSigma, o.shiftAggregate) : null;
+    const batchMaps = aligned ? await anomalyMaps(scores.pixel, group.length, V, H, W, inH, inW, o.smoothingSigma, o.shiftAggregate) : null;
     const nn = bank ? await bankDistances(bank, stages!, group.length) : null;
     const bankGrid = bank ? bank.bank.shape.stages[0]!.height * bank.bank.shape.stages[0]!.width : 0;
     for (let j = 0; j < group.length; j++) {
-      const map = batchMaps ? batchMaps.slice(j * size * size, (j + 1) * size * size) : movedCopiesMap(scores.pixel, j, V, H, W, size, shifts, o);
+      const map = batchMaps ? batchMaps.slice(j * inW * inH, (j + 1) * inW * inH) : movedCopiesMap(scores.pixel, j, V, H, W, inW, shifts, o);
       const score = aggregateShiftedScores(scores.image.subarray(j * V, (j + 1) * V), o.shiftAggregate);
-      const bankMapOfImage = nn && bank ? bankMap(bank.bank, nn.distances.subarray(j * bankGrid, (j + 1) * bankGrid), size, o.smoothingSigma) : null;
-      await onImage(i + j, { position: { map, size, score }, bank: bankMapOfImage });
+      const bankMapOfImage = nn && bank ? bankMap(bank.bank, nn.distances.subarray(j * bankGrid, (j + 1) * bankGrid), inH, inW, o.smoothingSigma) : null;
+      await onImage(i + j, { position: { map, width: inW, height: inH, score }, bank: bankMapOfImage });
     }
   });
 }
 
-/** The map of image j from V copies whose crops were moved (image-space shifting): each moved back, then combined. */
+/** The map of image j from V copies whose crops were moved (image-space shifting, square crops only): each moved back, then combined. */
 function movedCopiesMap(pixel: Float32Array, j: number, V: number, H: number, W: number, size: number, shifts: readonly Shift[], o: NpadOptions): Float32Array {
   const P = H * W;
   const maps: Float32Array[] = [];

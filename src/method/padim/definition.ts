@@ -1,5 +1,5 @@
 /** PaDiM (Defard et al. 2020), the N-pad paper's baseline, as the registry holds it (method/types.ts MethodDefinition). */
-import { inputSize } from '../../image/preprocess.js';
+import { expectedInputShape, inputShapeText } from '../../image/preprocess.js';
 import { checkFeatureGrid } from '../parts/gridChecks.js';
 import { ACTIVATIONS_PER_IMAGE_224, batchPart, checkStatisticsDim, chunkBytes, gridBytes, statisticsBytes, streamedFeatureBytes } from '../parts/memoryParts.js';
 import { precisionFormatVersion } from '../parts/modelTensors.js';
@@ -31,7 +31,7 @@ export const PADIM: MethodDefinition<PadimOptions, PadimModel> = {
     const batch = Math.max(1, Math.min(s.batchSize, trainCount));
     const d = Math.min(s.options.dim, geometry.channels);
     const stats: MemoryPart = { what: `statistics (${P} positions × d = ${d})`, bytes: statisticsBytes(P, d) };
-    const images = batchPart(batch, ACTIVATIONS_PER_IMAGE_224.selected, inputSize(s.preprocess));
+    const images = batchPart(batch, ACTIVATIONS_PER_IMAGE_224.selected, expectedInputShape(s.preprocess));
     const streamFeatures: MemoryPart = { what: 'feature copies of a batch', bytes: streamedFeatureBytes(2, batch, P, d) };
     return [
       { phase: 'feature extraction', parts: [stats, images, streamFeatures] },
@@ -42,5 +42,5 @@ export const PADIM: MethodDefinition<PadimOptions, PadimModel> = {
     ];
   },
   fitSummary: () => null,
-  describe: (s) => `PaDiM with d = ${s.options.dim} on ${inputSize(s.preprocess)}×${inputSize(s.preprocess)} inputs`,
+  describe: (s) => `PaDiM with d = ${s.options.dim} on ${inputShapeText(s.preprocess)} inputs`,
 };

@@ -14,7 +14,7 @@
  */
 import type { FeatureExtractor } from '../../backbone/featureExtractor.js';
 import { PositionStatistics, imagesPerGram } from '../../engine/positionStatistics.js';
-import { inputSize } from '../../image/preprocess.js';
+import { inputShape } from '../../image/preprocess.js';
 import type { ImageSource } from '../../image/source.js';
 import { PythonRandom } from '../../util/pythonRandom.js';
 import { anomalyMaps, maxOf } from '../parts/anomalyMap.js';
@@ -79,7 +79,7 @@ export interface PadimModel {
 }
 
 /** Fits PaDiM on nominal images. */
-export async function fitPadim(paths: readonly string[], extractor: FeatureExtractor, settings: MethodSettings<PadimOptions>, progress?: ProgressCallback): Promise<PadimModel> {
+export async function fitPadim(paths: readonly ImageSource[], extractor: FeatureExtractor, settings: MethodSettings<PadimOptions>, progress?: ProgressCallback): Promise<PadimModel> {
   const o = settings.options;
   validatePadimOptions(o);
   if (paths.length < 1) throw new NpadConfigError('fitting needs at least one nominal image');
@@ -109,16 +109,16 @@ export async function scorePadim(
   imagesPerGroup = 8,
 ): Promise<void> {
   const o = model.settings.options;
-  const size = inputSize(model.settings.preprocess);
+  const { width: inW, height: inH } = inputShape(model.settings.preprocess);
   const { height: H, width: W } = model;
   const plan = { preprocess: model.settings.preprocess, imagesPerBatch: imagesPerGroup, channels: model.channels };
   await forEachFeatureBatch(paths, extractor, plan, async ({ start: i, items: group, features }) => {
     const squared = await positionDistances(model.gaussians, features!, group.length);
     const distances = squared.map((v) => Math.sqrt(Math.max(0, v)));
-    const maps = await anomalyMaps(distances, group.length, 1, H, W, size, o.smoothingSigma, 'min');
+    const maps = await anomalyMaps(distances, group.length, 1, H, W, inH, inW, o.smoothingSigma, 'min');
     for (let j = 0; j < group.length; j++) {
-      const map = maps.slice(j * size * size, (j + 1) * size * size);
-      await onImage(i + j, { map, size, score: maxOf(map) });
+      const map = maps.slice(j * inW * inH, (j + 1) * inW * inH);
+      await onImage(i + j, { map, width: inW, height: inH, score: maxOf(map) });
     }
   });
 }

@@ -131,8 +131,9 @@ export type CopyAggregate = 'min' | 'mean';
 
 /**
  * Anomaly maps of M images from their grid scores [M, V, h, w]: each of the V aligned copies upsampled to
- * size × size, the copies combined (minimum or mean), then smoothed with σ (0: none). Returns [M, size, size].
- * One onnxruntime call; float32 arithmetic, within ~1e-6 relative of the float64 plain functions.
+ * height × width (the network input), the copies combined (minimum or mean), then smoothed with σ (0: none).
+ * Returns [M, height, width]. One onnxruntime call; float32 arithmetic, within ~1e-6 relative of the float64
+ * plain functions.
  */
 export async function anomalyMaps(
   grids: Float32Array,
@@ -140,36 +141,39 @@ export async function anomalyMaps(
   copies: number,
   h: number,
   w: number,
-  size: number,
+  height: number,
+  width: number,
   sigma: number,
   aggregate: CopyAggregate,
 ): Promise<Float32Array> {
-  const key = `anomalyMaps:${h}:${w}:${size}:${sigma}:${copies > 1 ? aggregate : 'one'}`;
+  const key = `anomalyMaps:${h}:${w}:${height}:${width}:${sigma}:${copies > 1 ? aggregate : 'one'}`;
   const session = await cachedSession(key, () => {
     const g = new GraphBuilder('anomalyMaps');
     const grid = g.input('grid', 'float', ['m', copies, h, w]);
-    const uy = g.constFloat(bilinearMatrix(h, size), [size, h]);
-    const uxT = g.node('Transpose', [g.constFloat(bilinearMatrix(w, size), [size, w])], { perm: [1, 0] });
-    const up = g.node('MatMul', [g.node('MatMul', [uy, grid]), uxT]); // [m, V, size, size]
+    const uy = g.constFloat(bilinearMatrix(h, height), [height, h]);
+    const uxT = g.node('Transpose', [g.constFloat(bilinearMatrix(w, width), [width, w])], { perm: [1, 0] });
+    const up = g.node('MatMul', [g.node('MatMul', [uy, grid]), uxT]); // [m, V, height, width]
     const merged = copies === 1 ? g.node('Squeeze', [up, g.constInt64([1])]) : g.node(aggregate === 'min' ? 'ReduceMin' : 'ReduceMean', [up], { axes: [1], keepdims: 0 });
     if (sigma > 0) {
-      const smooth = g.constFloat(gaussianMatrix(size, sigma), [size, size]);
-      const smoothT = g.node('Transpose', [smooth], { perm: [1, 0] });
-      g.node('MatMul', [g.node('MatMul', [smooth, merged]), smoothT], {}, 'maps');
+      // Columns smoothed by the height × height matrix on the left, rows by the width × width one on the right.
+      const smoothY = g.constFloat(gaussianMatrix(height, sigma), [height, height]);
+      const smoothXT = g.node('Transpose', [g.constFloat(gaussianMatrix(width, sigma), [width, width])], { perm: [1, 0] });
+      g.node('MatMul', [g.node('MatMul', [smoothY, merged]), smoothXT], {}, 'maps');
     } else {
       g.node('Identity', [merged], {}, 'maps');
     }
-    g.output('maps', 'float', ['m', size, size]);
+    g.output('maps', 'float', ['m', height, width]);
     return g.build();
   }, { arena: true });
-  // Runs of images whose upsampled copies [m, V, size, size] stay within a kernel run (the session keeps its arena).
-  const run = Math.max(1, Math.floor(KERNEL_CHUNK_BYTES / (4 * copies * size * size)));
+  // Runs of images whose upsampled copies [m, V, height, width] stay within a kernel run (the session keeps its arena).
+  const pixels = height * width;
+  const run = Math.max(1, Math.floor(KERNEL_CHUNK_BYTES / (4 * copies * pixels)));
   const perImage = copies * h * w;
-  const maps = new Float32Array(images * size * size);
+  const maps = new Float32Array(images * pixels);
   for (let m0 = 0; m0 < images; m0 += run) {
     const n = Math.min(run, images - m0);
     const out = await runFloat(session, { grid: { data: grids.subarray(m0 * perImage, (m0 + n) * perImage), dims: [n, copies, h, w] } });
-    maps.set(out.maps!.data, m0 * size * size);
+    maps.set(out.maps!.data, m0 * pixels);
   }
   return maps;
 }

@@ -10,7 +10,7 @@ import type { StageSize } from './modelTensors.js';
 
 function mismatch(file: string, extractor: FeatureExtractor, what: string, stored: string, actual: string): NpadInputError {
   return new NpadInputError(
-    `${file}: damaged model file: its ${what} ${what.endsWith('s') ? 'are' : 'is'} ${stored} but the backbone gives ${actual} at the input size ${extractor.inputSize} its configuration asks for`,
+    `${file}: damaged model file: its ${what} ${what.endsWith('s') ? 'are' : 'is'} ${stored} but the backbone gives ${actual} at the input size ${extractor.input.width}×${extractor.input.height} its configuration asks for`,
     file,
   );
 }
@@ -37,7 +37,7 @@ export function checkStageMaps(stored: readonly StageSize[], used: readonly Floa
   if (!same) throw mismatch(file, extractor, 'stage maps', text(stored), text(actual));
 }
 
-/** One blank network input [1, 3, S, S] to measure a backbone's grids with. */
+/** One blank network input [1, 3, H, W] to measure a backbone's grids with. */
 export function blankInput(extractor: FeatureExtractor): Float32Array {
-  return new Float32Array(3 * extractor.inputSize * extractor.inputSize);
+  return new Float32Array(3 * extractor.input.width * extractor.input.height);
 }

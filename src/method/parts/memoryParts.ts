@@ -10,6 +10,7 @@ import { GATHER_BUDGET_BYTES, packedSize } from '../../engine/positionStatistics
 import { PRECISION_CHUNK_BYTES } from './gaussians.js';
 import { NpadConfigError } from '../../errors.js';
 import type { FeatureGeometry, MemoryPart } from '../types.js';
+import type { InputShape } from '../../image/preprocess.js';
 
 const MiB = 2 ** 20;
 
@@ -33,8 +34,8 @@ export const ACTIVATIONS_PER_IMAGE_224 = { fullGrid: 40 * MiB, selected: 4 * MiB
 const PRECISION_CHUNK_COPIES = 2;
 
 /** A batch of `batch` decoded images and their backbone activations, `perImage224` each at a 224-pixel input. */
-export function batchPart(batch: number, perImage224: number, input: number): MemoryPart {
-  return { what: `a batch of ${batch} images and backbone activations`, bytes: batch * perImage224 * (input / 224) ** 2 };
+export function batchPart(batch: number, perImage224: number, input: InputShape): MemoryPart {
+  return { what: `a batch of ${batch} images and backbone activations`, bytes: (batch * perImage224 * input.width * input.height) / 224 ** 2 };
 }
 
 /** Most elements one JavaScript typed array may hold (V8: 2^32 − 1). */

@@ -153,8 +153,8 @@ export async function bankDistances(s: SearchableBank, stages: readonly FloatTen
   return { features: data, indices: nn.indices, distances: nn.distances };
 }
 
-/** An image's map from its patch scores [P]: upsampled bilinearly to the input (size × size) and smoothed (σ in pixels). */
-export function bankMap(bank: PatchBank, patchScores: Float32Array, size: number, sigma: number): Float32Array {
+/** An image's map from its patch scores [P]: upsampled bilinearly to the input (height × width) and smoothed (σ in pixels). */
+export function bankMap(bank: PatchBank, patchScores: Float32Array, inputHeight: number, inputWidth: number, sigma: number): Float32Array {
   const { height, width } = bank.shape.stages[0]!;
-  return gaussianSmooth(upsampleBilinear(patchScores, height, width, size, size), size, size, sigma);
+  return gaussianSmooth(upsampleBilinear(patchScores, height, width, inputHeight, inputWidth), inputHeight, inputWidth, sigma);
 }

@@ -1,5 +1,5 @@
 /** PatchCore (Roth et al. 2022), the N-pad paper's strongest baseline, as the registry holds it (method/types.ts MethodDefinition). */
-import { inputSize } from '../../image/preprocess.js';
+import { expectedInputShape, inputShapeText } from '../../image/preprocess.js';
 import { blankInput, checkStageMaps } from '../parts/gridChecks.js';
 import { ACTIVATIONS_PER_IMAGE_224, batchPart, patchBankParts } from '../parts/memoryParts.js';
 import { patchStages } from '../parts/patchBank.js';
@@ -32,13 +32,11 @@ export const PATCHCORE: MethodDefinition<PatchcoreOptions, PatchcoreModel> = {
     const batch = Math.max(1, Math.min(s.batchSize, trainCount));
     const bank = patchBankParts(trainCount, geometry, { embedDim: o.embedDim, projectionDim: o.projectionDim, startPoints: o.startPoints, ratio: o.coresetRatio });
     return [
-      { phase: 'feature extraction', parts: [bank.all, batchPart(batch, ACTIVATIONS_PER_IMAGE_224.patchcore, inputSize(s.preprocess))] },
+      { phase: 'feature extraction', parts: [bank.all, batchPart(batch, ACTIVATIONS_PER_IMAGE_224.patchcore, expectedInputShape(s.preprocess))] },
       { phase: 'coreset', parts: bank.coreset },
     ];
   },
   fitSummary: () => null,
-  describe: (s, trainCount) => {
-    const size = inputSize(s.preprocess);
-    return `PatchCore on ${trainCount} images of ${size}×${size} (coresetRatio ${s.options.coresetRatio}, embedDim ${s.options.embedDim})`;
-  },
+  describe: (s, trainCount) =>
+    `PatchCore on ${trainCount} images of ${inputShapeText(s.preprocess)} (coresetRatio ${s.options.coresetRatio}, embedDim ${s.options.embedDim})`,
 };

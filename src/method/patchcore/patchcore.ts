@@ -17,7 +17,7 @@
  */
 import type { FeatureExtractor } from '../../backbone/featureExtractor.js';
 import { distanceRows, rowSquaredNorms, validateCoresetOptions } from '../../engine/coreset.js';
-import { inputSize } from '../../image/preprocess.js';
+import { inputShape } from '../../image/preprocess.js';
 import type { ImageSource } from '../../image/source.js';
 import { forEachFeatureBatch } from '../imageLoop.js';
 import { AUTHORS_CORESET, AUTHORS_PATCH_FEATURES, PatchBankBuilder, bankDistances, bankMap, searchable, type PatchBank, type PatchBankOptions } from '../parts/patchBank.js';
@@ -101,7 +101,7 @@ export function patchBankOptionsOf(settings: MethodSettings<PatchcoreOptions>): 
 }
 
 /** Fits PatchCore on nominal images. */
-export async function fitPatchcore(paths: readonly string[], extractor: FeatureExtractor, settings: MethodSettings<PatchcoreOptions>, progress?: ProgressCallback): Promise<PatchcoreModel> {
+export async function fitPatchcore(paths: readonly ImageSource[], extractor: FeatureExtractor, settings: MethodSettings<PatchcoreOptions>, progress?: ProgressCallback): Promise<PatchcoreModel> {
   validatePatchcoreOptions(settings.options);
   if (paths.length < 1) throw new NpadConfigError('fitting needs at least one nominal image');
   const builder = new PatchBankBuilder(patchBankOptionsOf(settings));
@@ -149,7 +149,7 @@ export async function scorePatchcore(
   imagesPerGroup = 8,
 ): Promise<void> {
   const o = model.settings.options;
-  const size = inputSize(model.settings.preprocess);
+  const { width: inW, height: inH } = inputShape(model.settings.preprocess);
   const E = model.shape.embedDim;
   const { height: H, width: W } = model.shape.stages[0]!;
   const P = H * W;
@@ -161,7 +161,7 @@ export async function scorePatchcore(
     for (let j = 0; j < group.length; j++) {
       const squared = nn.distances.subarray(j * P, (j + 1) * P);
       const patch = o.patchDistance === 'squared' ? squared : squared.map((v) => Math.sqrt(v));
-      const map = bankMap(model, patch, size, o.smoothingSigma);
+      const map = bankMap(model, patch, inH, inW, o.smoothingSigma);
       // The most anomalous patch, the first on ties (torch.max's rule).
       let top = 0;
       for (let p = 1; p < P; p++) if (patch[p]! > patch[top]!) top = p;
@@ -170,7 +170,7 @@ export async function scorePatchcore(
         const row = j * P + top;
         score *= await reweightFactor(model, bankNorms, nn.features.subarray(row * E, (row + 1) * E), nn.indices[row]!);
       }
-      await onImage(i + j, { map, size, score });
+      await onImage(i + j, { map, width: inW, height: inH, score });
     }
   });
 }
