@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import type * as ort from 'onnxruntime-node';
 import { type AttributeValue, GraphBuilder } from '../onnx/graph.js';
 import { type FloatTensor, cachedSession, createSession, releaseCachedSession, runFloat } from '../onnx/session.js';
-import type { Backbone, StageNames } from './types.js';
+import { totalChannels, type Backbone, type StageNames } from './types.js';
 import { STAGES_INPUT, STAGES_OUTPUTS, stagesModel } from './stagesModel.js';
 import { NpadConfigError } from '../errors.js';
 import type { InputShape } from '../image/preprocess.js';
@@ -61,7 +61,7 @@ export class FeatureExtractor {
     /** Columns of the feature grid: 56 for 224. */
     readonly gridWidth: number,
   ) {
-    this.channels = backbone.stageChannels.reduce((a, b) => a + b, 0);
+    this.channels = totalChannels(backbone);
   }
 
   /**

@@ -64,3 +64,8 @@ export interface Backbone {
    */
   emitStages?(g: GraphBuilder, image: string): StageNames;
 }
+
+/** Channels of a backbone's stages 1–3 together, the full feature grid's (1792 for the ResNet-50 family). */
+export function totalChannels(backbone: Pick<Backbone, 'stageChannels'>): number {
+  return backbone.stageChannels.reduce((a, b) => a + b, 0);
+}

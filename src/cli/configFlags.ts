@@ -125,7 +125,7 @@ function preprocessFromFlags(v: ConfigFlagValues): PreprocessInput {
   return {
     mode: 'whole',
     ...(v['input-side'] !== undefined ? { side: integer('input-side', v['input-side']) } : {}),
-    tile: size === null ? null : { size, overlap: overlap ?? Math.round(size / 8) },
+    tile: size === null ? null : { size, ...(overlap === null ? {} : { overlap }) },
   };
 }
 

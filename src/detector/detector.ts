@@ -4,10 +4,10 @@
  * other face call this.
  */
 import { loadBackbone, parseStoredBackbone } from '../backbone/load.js';
-import type { Backbone, BackboneSpec } from '../backbone/types.js';
+import { totalChannels, type Backbone, type BackboneSpec } from '../backbone/types.js';
 import { FeatureExtractor } from '../backbone/featureExtractor.js';
 import { NpadConfigError, NpadInputError } from '../errors.js';
-import { expectedInputShape, inputShape, isWhole, validatePreprocessOptions, type PreprocessInput, type TileOptions, type WholePreprocess } from '../image/preprocess.js';
+import { inputShape, isWhole, validatePreprocessOptions, type PreprocessInput } from '../image/preprocess.js';
 import { imageSourceName, type ImageSource } from '../image/source.js';
 import { checkOptionKeys } from '../method/optionChecks.js';
 import { definitionOf, type FittedModel } from '../method/registry.js';
@@ -15,7 +15,7 @@ import type { ProgressCallback, ScoredImageHandler, StoragePrecision } from '../
 import { loadModel, saveModel } from '../model/modelFile.js';
 import { METHODS, isMethodName, configInputFor, resolveConfig, settingsOf, type CommonConfigInput, type DetectorConfig, type DetectorConfigInput, type MethodName } from './config.js';
 import { DEFAULT_FALSE_ALARM_RATE, NpadNoThresholdError, holdoutCalibration, parseCalibration, type ScoreCalibration } from './calibration.js';
-import { checkFitMemory, geometryOf, type MemoryGuardOptions } from './memoryEstimate.js';
+import { assumedGeometry, checkFitMemory, geometryOf, type MemoryGuardOptions } from './memoryEstimate.js';
 import { predictImages, type PredictionHandler, type SkippedImageHandler } from './predict.js';
 import { isRecord } from '../util/isRecord.js';
 import { fitInput, scoreTiled } from './wholeImageInput.js';
@@ -90,19 +90,21 @@ export class Detector {
     const requested = resolveConfig(input);
     validateConfig(requested);
     const backbone = await loadBackbone(requested.backbone);
-    // Before any fitting work or image read, with the channels and grid of the backbone as loaded (the whole
-    // image's grid at its side², the area its shape will have).
-    const expected = await FeatureExtractor.create(backbone, requested.featureGrid, expectedInputShape(requested.preprocess));
-    const geometry = geometryOf(expected);
-    definitionOf(requested.method).checkGeometry(settingsOf(requested), geometry);
-    checkFitMemory(requested, trainImages.length, guard, geometry);
+    const definition = definitionOf(requested.method);
+    // Before any image is read: the backbone's channels at the input's grid (a whole image's at the side² area
+    // its shape will have).
+    const early = assumedGeometry(requested, totalChannels(backbone));
+    definition.checkGeometry(settingsOf(requested), early);
+    checkFitMemory(requested, trainImages.length, guard, early);
     // The whole image's input shape comes from the training images; tiles are fitted on as images of their own.
     const { preprocess, inputs, note } = await fitInput(requested.preprocess, trainImages);
     const config: DetectorConfig = { ...requested, preprocess };
-    const shape = inputShape(preprocess);
-    const sameShape = shape.width === expected.input.width && shape.height === expected.input.height;
-    const extractor = sameShape ? expected : await FeatureExtractor.create(backbone, config.featureGrid, shape);
-    const model = await definitionOf(config.method).fit(inputs, extractor, settingsOf(config), progress);
+    const extractor = await FeatureExtractor.create(backbone, config.featureGrid, inputShape(preprocess));
+    // Again with the grid the backbone gives at that shape and the inputs' count (tiles), before any fitting work.
+    const geometry = geometryOf(extractor);
+    definition.checkGeometry(settingsOf(config), geometry);
+    checkFitMemory(config, inputs.length, guard, geometry);
+    const model = await definition.fit(inputs, extractor, settingsOf(config), progress);
     const detector = new Detector(config, backbone, extractor, { method: config.method, model } as FittedModel);
     detector.inputNote = note;
     return detector;
@@ -164,7 +166,7 @@ export class Detector {
   async score(inputs: readonly ImageSource[], onImage: ScoredImageHandler): Promise<void> {
     const pre = this.config.preprocess;
     if (isWhole(pre) && pre.tile) {
-      await scoreTiled(inputs, pre as WholePreprocess & { tile: TileOptions }, (tiles, onTile) => this.scoreInputs(tiles, onTile), onImage);
+      await scoreTiled(inputs, pre.tile, inputShape(pre).width, (tiles, onTile) => this.scoreInputs(tiles, onTile), onImage);
       return;
     }
     await this.scoreInputs(inputs, onImage);

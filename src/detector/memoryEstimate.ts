@@ -69,15 +69,21 @@ export function geometryOf(extractor: Pick<FeatureExtractor, 'channels' | 'gridH
 }
 
 /**
- * The geometry a configuration implies before its backbone is loaded: the ResNet family's (stage 1 at stride 4 — a
- * stride-2 convolution and a stride-2 max pool — stage 2 at stride 8; 1792 channels, 448 for ResNet-18).
+ * The geometry a configuration implies before its backbone has run: the ResNet family's (stage 1 at stride 4 — a
+ * stride-2 convolution and a stride-2 max pool — stage 2 at stride 8; 1792 channels, 448 for ResNet-18), at the
+ * input's shape or, for a whole image before its fit, the side² area it will have.
+ * @param channels the loaded backbone's channel count, when it is loaded
  */
-export function assumedGeometry(config: DetectorConfig): FeatureGeometry {
+export function assumedGeometry(config: DetectorConfig, channels = assumedChannels(config)): FeatureGeometry {
   const input = expectedInputShape(config.preprocess);
   const [gridHeight, gridWidth] = [input.height, input.width].map((v) => Math.ceil(Math.ceil(v / 2) / 2)) as [number, number];
-  const b = config.backbone;
-  const channels = b.kind === 'torchvision' && b.arch === 'resnet18' ? 448 : RESNET50_CHANNELS;
   return { channels, gridHeight, gridWidth, patchHeight: Math.ceil(gridHeight / 2), patchWidth: Math.ceil(gridWidth / 2) };
+}
+
+/** The channel count of the configuration's backbone family, before it is loaded. */
+function assumedChannels(config: DetectorConfig): number {
+  const b = config.backbone;
+  return b.kind === 'torchvision' && b.arch === 'resnet18' ? 448 : RESNET50_CHANNELS;
 }
 
 /** The largest of several phases, each a list of parts; the baseline is added to every phase. */

@@ -4,9 +4,9 @@
  * inputs of their own and their maps put back together into one map of the image.
  */
 import { inputShape, isWhole, type PreprocessOptions, type TileOptions, type WholePreprocess } from '../image/preprocess.js';
-import { SharedDecode, imageSourceName, imageSourceSize, type ImageSource, type ImageTile } from '../image/source.js';
+import { SharedDecode, decodeImageSource, imageSourceName, imageSourceSize, type DecodedImage, type ImageSource, type ImageTile } from '../image/source.js';
 import { addTileToMosaic, chooseInputShape, finishMosaic, largestStretch, mosaicSize, STRETCH_WARNING, tileRects, type ImageSize } from '../image/wholeImage.js';
-import type { ScoredImage, ScoredImageHandler } from '../method/types.js';
+import type { ScoredImageHandler } from '../method/types.js';
 
 /** What a fit's images make of its preprocessing: the options with the input shape set, and what to tell the user. */
 export interface FitInput {
@@ -49,37 +49,49 @@ function tilesOf(image: ImageSource, size: ImageSize, tile: TileOptions): ImageT
 const IMAGES_PER_ROUND = 8;
 
 /**
- * Scores tiled images: each image's tiles go through `scoreInputs` as inputs of their own; the image's map is the
- * mosaic of its tiles' maps (averaged where they overlap, at the tiles' input scale: image/wholeImage.ts) and its
- * score the largest of its tiles' (a defect in any tile is a defect of the image).
+ * Scores tiled images: each image is decoded once, its tiles go through `scoreInputs` as inputs of their own, and
+ * the image's map is the mosaic of its tiles' maps (averaged where they overlap, at the tiles' input scale:
+ * image/wholeImage.ts); its score is the largest of its tiles' (a defect in any tile is a defect of the image).
+ *
+ * @param inputSide the side of each tile's network input
  */
 export async function scoreTiled(
   images: readonly ImageSource[],
-  pre: WholePreprocess & { tile: TileOptions },
+  tile: TileOptions,
+  inputSide: number,
   scoreInputs: (inputs: readonly ImageSource[], onInput: ScoredImageHandler) => Promise<void>,
   onImage: ScoredImageHandler,
 ): Promise<void> {
-  const side = inputShape(pre).width;
   for (let start = 0; start < images.length; start += IMAGES_PER_ROUND) {
     const round = images.slice(start, start + IMAGES_PER_ROUND);
-    const sizes = await Promise.all(round.map((image) => imageSourceSize(image)));
-    const tiles = round.map((image, i) => tilesOf(image, sizes[i]!, pre.tile));
+    const decoded = await Promise.all(round.map(async (image): Promise<DecodedImage> => ({ name: imageSourceName(image), image: await decodeImageSource(image) })));
+    const tiles = decoded.map((d) => tilesOf(d, d.image, tile));
     const owner = tiles.flatMap((t, i) => t.map(() => i));
-    const mosaics = round.map((_, i) => {
-      const tileSide = tiles[i]![0]!.rect.width;
-      const size = mosaicSize(sizes[i]!, tileSide, side);
-      return { size, tileSide, sum: new Float64Array(size.width * size.height), count: new Uint16Array(size.width * size.height), score: -Infinity, left: tiles[i]!.length };
-    });
+    const mosaics: (Mosaic | null)[] = decoded.map((d, i) => newMosaic(mosaicSize(d.image, tiles[i]![0]!.rect.width, inputSide), tiles[i]!.length));
     const flat = tiles.flat();
-    await scoreInputs(flat, async (k, r: ScoredImage) => {
+    await scoreInputs(flat, async (k, r) => {
       const i = owner[k]!;
       const m = mosaics[i]!;
-      addTileToMosaic(m.sum, m.count, m.size, flat[k]!.rect, m.tileSide, r.map, side);
+      addTileToMosaic(m.sum, m.count, m.size, flat[k]!.rect, flat[k]!.rect.width, r.map, inputSide);
       m.score = Math.max(m.score, r.score);
-      if (--m.left === 0) {
+      if (--m.tilesLeft === 0) {
+        mosaics[i] = null; // released as soon as it is handed on
         await onImage(start + i, { map: finishMosaic(m.sum, m.count), width: m.size.width, height: m.size.height, score: m.score });
-        mosaics[i] = { ...m, sum: new Float64Array(0), count: new Uint16Array(0) };
       }
     });
   }
+}
+
+/** One image's map being put together from its tiles'. */
+interface Mosaic {
+  size: ImageSize;
+  sum: Float64Array;
+  count: Uint16Array;
+  score: number;
+  tilesLeft: number;
+}
+
+function newMosaic(size: ImageSize, tiles: number): Mosaic {
+  const pixels = size.width * size.height;
+  return { size, sum: new Float64Array(pixels), count: new Uint16Array(pixels), score: -Infinity, tilesLeft: tiles };
 }

@@ -3,7 +3,8 @@
  * scoring, never while fitting) and computes the paper's metrics.
  */
 import type { LabelledImage } from '../data/mvtec.js';
-import { imageSize, loadMask } from '../image/mask.js';
+import { loadMask } from '../image/mask.js';
+import { imageSourceSize } from '../image/source.js';
 import type { PreprocessOptions } from '../image/preprocess.js';
 import type { ImageSize } from '../image/wholeImage.js';
 import { auroc, f1Max, perRegionOverlap, pixelGroundTruth } from '../metrics/index.js';
@@ -33,7 +34,7 @@ export interface ImageOutcome {
 export async function groundTruthMask(item: LabelledImage, preprocess: PreprocessOptions, map: ImageSize): Promise<Uint8Array | null> {
   if (item.label === 0) return new Uint8Array(map.width * map.height);
   if (item.maskPath === null) return null;
-  return loadMask(item.maskPath, preprocess, await imageSize(item.path), map);
+  return loadMask(item.maskPath, preprocess, await imageSourceSize(item.path), map);
 }
 
 /**

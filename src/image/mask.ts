@@ -1,9 +1,8 @@
 /**
- * Ground-truth masks: loading them onto the same pixel grid as the network's
- * input, and reading image sizes to check that a mask belongs to its image.
+ * Ground-truth masks: loading them onto the same pixel grid as the anomaly map.
  */
 import { NpadInputError } from '../errors.js';
-import { decodeRgb, encodedImageSize, readImageFile } from './decode.js';
+import { decodeRgb } from './decode.js';
 import { centreOffset, isWhole, validatePreprocessOptions } from './preprocess.js';
 import type { PreprocessOptions } from './preprocess.js';
 import type { ImageSize } from './wholeImage.js';
@@ -50,15 +49,6 @@ export async function loadMask(
   const resized = resizeNearest(binary, img.width, img.height, resize, resize);
   if (crop === null) return resized;
   return cropSquare(resized, resize, centreOffset(resize, crop), crop);
-}
-
-/**
- * Reads an image's width and height from its header, without decoding pixels.
- * @param path image file
- * @throws NpadInputError when the file is missing, empty or not an image
- */
-export async function imageSize(path: string): Promise<{ width: number; height: number }> {
-  return encodedImageSize(await readImageFile(path), path);
 }
 
 /** 1 where the grey level of an RGB [0,1] pixel is above 127/255, else 0. */

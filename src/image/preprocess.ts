@@ -28,8 +28,16 @@ export interface CropPreprocess {
 export interface TileOptions {
   /** side of a tile in pixels of the original image, at least 32 */
   size: number;
-  /** pixels shared by neighbouring tiles, at least this many (the tiles are spread evenly); 0 ≤ overlap < size / 2 */
+  /**
+   * pixels shared by neighbouring tiles, at least this many (the tiles are spread evenly); 0 ≤ overlap < size / 2;
+   * default {@link defaultTileOverlap}
+   */
   overlap: number;
+}
+
+/** The overlap of tiles of `size` px unless one is given: an eighth of the tile. */
+export function defaultTileOverlap(size: number): number {
+  return Math.round(size / 8);
 }
 
 /** The whole image, its aspect ratio kept (./wholeImage.ts). */
@@ -59,8 +67,11 @@ export const BENCHMARK_PREPROCESS: CropPreprocess = { resize: 256, crop: 224 };
 /** The default for user images: the whole image, aspect ratio kept, at the benchmark crop's area. */
 export const DEFAULT_PREPROCESS: WholePreprocess = { mode: 'whole', side: 224, tile: null };
 
-/** Preprocessing a caller may leave partly out: the whole image unless it names the crop (mode, resize or crop). */
-export type PreprocessInput = Partial<CropPreprocess> | Partial<WholePreprocess>;
+/**
+ * Preprocessing a caller may leave partly out: the whole image unless it names the crop (mode, resize or crop);
+ * a tile's overlap may be left out too.
+ */
+export type PreprocessInput = Partial<CropPreprocess> | (Partial<Omit<WholePreprocess, 'tile'>> & { tile?: (Omit<TileOptions, 'overlap'> & { overlap?: number }) | null });
 
 /**
  * Fills a partial preprocessing with the defaults of its geometry. Options that name the benchmark's crop (mode
@@ -69,7 +80,10 @@ export type PreprocessInput = Partial<CropPreprocess> | Partial<WholePreprocess>
  */
 export function resolvePreprocess(input: PreprocessInput = {}): PreprocessOptions {
   const crop = input.mode === 'crop' || (input.mode === undefined && ('resize' in input || 'crop' in input));
-  return crop ? ({ ...BENCHMARK_PREPROCESS, ...input } as CropPreprocess) : ({ ...DEFAULT_PREPROCESS, ...input } as WholePreprocess);
+  if (crop) return { ...BENCHMARK_PREPROCESS, ...input } as CropPreprocess;
+  const whole = { ...DEFAULT_PREPROCESS, ...input } as WholePreprocess;
+  const tile = whole.tile as { size: number; overlap?: number } | null;
+  return tile && tile.overlap === undefined ? { ...whole, tile: { ...tile, overlap: defaultTileOverlap(tile.size) } } : whole;
 }
 
 /** Network input width and height in pixels. */

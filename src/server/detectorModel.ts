@@ -9,7 +9,7 @@ import { decodeRgb } from '../image/decode.js';
 import type { DecodedImage } from '../image/source.js';
 import { renderMaskPng, renderOverlayPng } from '../report/overlay.js';
 import type { InspectionModel, ModelDescription, PredictionReply, PredictWanted } from './inspectionModel.js';
-import { describePreprocess, expectedInputShape, isWhole } from '../image/preprocess.js';
+import { describePreprocess, inputShape, isWhole } from '../image/preprocess.js';
 
 /** A Detector behind the server's model interface. */
 export class DetectorModel implements InspectionModel {
@@ -36,6 +36,7 @@ export class DetectorModel implements InspectionModel {
     await detector.predict([], () => {});
     const calibration = detector.calibration!;
     const { config } = detector;
+    const input = inputShape(config.preprocess);
     return new DetectorModel(
       detector,
       {
@@ -44,8 +45,8 @@ export class DetectorModel implements InspectionModel {
         file: file === null ? null : path.basename(file),
         config: {
           input: describePreprocess(config.preprocess),
-          input_width: expectedInputShape(config.preprocess).width,
-          input_height: expectedInputShape(config.preprocess).height,
+          input_width: input.width,
+          input_height: input.height,
           ...(isWhole(config.preprocess) ? { tile: config.preprocess.tile } : { resize: config.preprocess.resize, crop: config.preprocess.crop }),
           ...('dim' in config.options ? { dim: config.options.dim } : {}),
           backbone: detector.backbone.id,
@@ -62,7 +63,7 @@ export class DetectorModel implements InspectionModel {
    * image's time) is paid before the server says it is ready, not by the first client.
    */
   async warmUp(): Promise<void> {
-    const { width, height } = expectedInputShape(this.detector.config.preprocess);
+    const { width, height } = inputShape(this.detector.config.preprocess);
     const grey: DecodedImage = { name: 'warm-up', image: { width, height, data: new Float32Array(width * height * 3).fill(0.5) } };
     await this.detector.predict([grey], () => {});
   }

@@ -90,3 +90,15 @@ describe('npad fit / eval --method patchcore', () => {
     assert.match(bad.stderr, /options of padim/);
   });
 });
+
+it('input flags: the whole image by default, tiles with their default overlap, the crop by name or by its flags', () => {
+  assert.deepEqual(resolveConfig(configFromFlags({})).preprocess, { mode: 'whole', side: 224, tile: null });
+  assert.deepEqual(resolveConfig(configFromFlags({ 'input-side': '160', tile: '400' })).preprocess, { mode: 'whole', side: 160, tile: { size: 400, overlap: 50 } });
+  assert.deepEqual(resolveConfig(configFromFlags({ tile: '400', 'tile-overlap': '0' })).preprocess, { mode: 'whole', side: 224, tile: { size: 400, overlap: 0 } });
+  assert.deepEqual(resolveConfig(configFromFlags({ input: 'crop' })).preprocess, { mode: 'crop', resize: 256, crop: 224 });
+  assert.deepEqual(resolveConfig(configFromFlags({ resize: '300' })).preprocess, { mode: 'crop', resize: 300, crop: 224 });
+  assert.throws(() => configFromFlags({ input: 'crop', tile: '400' }), /--tile is for the whole image/);
+  assert.throws(() => configFromFlags({ input: 'whole', crop: '200' }), /--crop is for --input crop/);
+  assert.throws(() => configFromFlags({ 'tile-overlap': '8' }), /--tile-overlap needs --tile/);
+  assert.throws(() => configFromFlags({ input: 'square' }), /--input: expected whole or crop/);
+});

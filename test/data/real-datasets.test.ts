@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { readMvtecDataset } from '../../src/data/mvtec.js';
 import { decodeRgb } from '../../src/image/decode.js';
-import { imageSize, loadMask } from '../../src/image/mask.js';
+import { loadMask } from '../../src/image/mask.js';
+import { imageSourceSize as imageSize } from '../../src/image/source.js';
 import { BENCHMARK_PREPROCESS, loadImageTensor } from '../../src/image/preprocess.js';
 
 const datasets = fileURLToPath(new URL('../../../shared/datasets/', import.meta.url));

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeRgb } from '../../src/image/decode.js';
 import { bmpSize, decodeBmp, isBmp } from '../../src/image/bmp.js';
-import { imageSize } from '../../src/image/mask.js';
+import { imageSourceSize as imageSize } from '../../src/image/source.js';
 import { NpadInputError } from '../../src/errors.js';
 import type { RgbImage } from '../../src/image/rgbImage.js';
 

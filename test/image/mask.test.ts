@@ -4,7 +4,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { imageSize, loadMask } from '../../src/image/mask.js';
+import { loadMask } from '../../src/image/mask.js';
+import { imageSourceSize as imageSize } from '../../src/image/source.js';
 import { NpadInputError } from '../../src/errors.js';
 
 let dir = '';
