@@ -91,3 +91,32 @@ test('padim d = 384: precision matrices are saved packed by symmetry, and files 
   assert.equal(results[0], results[1]);
   await rm(path.dirname(file), { recursive: true });
 });
+
+test('f16 files keep the precision matrices packed in blocks of 8 rows (about the upper triangle), loaded as (A + Aᵀ) / 2', { skip: !haveData && 'shared bottle data not found' }, async () => {
+  const dir = path.join(bottle, 'train', 'good');
+  const train = (await readdir(dir)).sort().slice(0, 4).map((f) => path.join(dir, f));
+  const d = 64;
+  const detector = await Detector.fit(train, { method: 'padim', options: { dim: d }, batchSize: 4, preprocess: { mode: 'whole', side: 64 } });
+  const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'npad-tri-')), 'f16.npad');
+  await detector.save(file, { precision: 'f16' });
+  const { header, tensors } = await loadModel(file);
+  const meta = header.config.model as { precisionBlocks: number[]; chunkSize: number; height: number; width: number };
+  assert.deepEqual(meta.precisionBlocks, [0, 8, 16, 24, 32, 40, 48, 56, 64]);
+  // (b + 1) / 2b of the matrix: 9/16 at 8 blocks.
+  const count = Math.min(meta.chunkSize, meta.height * meta.width);
+  assert.equal(tensors.get('gaussian.precision.0')!.data.length, (count * d * d * 9) / 16);
+  const fitted = (detector.fitted.model as { gaussians: { precisions: Float32Array[] } }).gaussians.precisions[0]!;
+  const loaded = ((await Detector.load(file)).fitted.model as { gaussians: { precisions: Float32Array[] } }).gaussians.precisions[0]!;
+  let worst = 0;
+  let largest = 0;
+  for (let m = 0; m < count; m++) {
+    for (let r = 0; r < d; r++) {
+      for (let c = 0; c < d; c++) {
+        const sym = (fitted[m * d * d + r * d + c]! + fitted[m * d * d + c * d + r]!) / 2;
+        largest = Math.max(largest, Math.abs(sym));
+        worst = Math.max(worst, Math.abs(loaded[m * d * d + r * d + c]! - sym));
+      }
+    }
+  }
+  assert.ok(worst <= 1e-3 * largest, `largest difference ${worst} against entries up to ${largest}`);
+});

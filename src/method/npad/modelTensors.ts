@@ -3,7 +3,7 @@
  * (`A.mean`, `A.precision.<chunk>`), module B's (`B.…`) and its bank (`B.centroids`, or the position-free `bank`
  * with metadata `patchBank`).
  */
-import { packedBlockBounds } from '../../engine/packedPrecision.js';
+import { storedBlockBounds } from '../../engine/packedPrecision.js';
 import { NpadInputError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
 import { channelsTensor, checkMetaIntegers, gridTensors, precisionFormatVersion, readGrid, stored, take, takeChannels, validStages, type GridMeta, type StageSize } from '../parts/modelTensors.js';
@@ -51,7 +51,7 @@ export function npadModelToTensors(model: NpadModel, precision: StoragePrecision
   const f = model.fusion;
   if (f) tensors.set('bank', stored(f.bank, [f.bankSize, f.shape.embedDim], precision));
   const chunkSize = s.weighted?.chunkSize ?? s.aggregated?.chunkSize ?? 0;
-  const meta: NpadModelMeta = { trainCount: model.trainCount, height: s.height, width: s.width, dim: s.dim, chunkSize, centroidCount: s.centroidCount, precisionBlocks: packedBlockBounds(s.dim) };
+  const meta: NpadModelMeta = { trainCount: model.trainCount, height: s.height, width: s.width, dim: s.dim, chunkSize, centroidCount: s.centroidCount, precisionBlocks: storedBlockBounds(s.dim, precision) };
   if (f) {
     const stages = f.shape.stages.map((t) => ({ channels: t.channels, height: t.height, width: t.width }));
     meta.patchBank = { bankSize: f.bankSize, totalPatches: f.totalPatches, stages, heldOut: f.heldOut, positionMaxima: { ...f.positionMaxima }, bankMaxima: { ...f.bankMaxima } };

@@ -1,5 +1,5 @@
 /** A fitted PaDiM model as the model file holds it: the kept channels and one Gaussian per position (`gaussian.…`). */
-import { packedBlockBounds } from '../../engine/packedPrecision.js';
+import { storedBlockBounds } from '../../engine/packedPrecision.js';
 import { NpadInputError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
 import { channelsTensor, checkMetaIntegers, gridTensors, readGrid, takeChannels, type GridMeta } from '../parts/modelTensors.js';
@@ -21,7 +21,7 @@ export function padimModelToTensors(model: PadimModel, precision: StoragePrecisi
   const tensors = new Map<string, ModelTensor>();
   tensors.set('channels', channelsTensor(model.channels));
   gridTensors('gaussian', g, tensors, precision);
-  return { meta: { trainCount: model.trainCount, height: model.height, width: model.width, dim: g.dim, chunkSize: g.chunkSize, precisionBlocks: packedBlockBounds(g.dim) }, tensors };
+  return { meta: { trainCount: model.trainCount, height: model.height, width: model.width, dim: g.dim, chunkSize: g.chunkSize, precisionBlocks: storedBlockBounds(g.dim, precision) }, tensors };
 }
 
 /** Checks the metadata numbers every PaDiM model has, naming the first missing. */

@@ -4,7 +4,7 @@
  * that a model of any size is written and read without one multi-GB array), and checks of the JSON metadata that
  * name the file and what is wrong.
  */
-import { invalidBlockBounds, packPrecisions, packedBlockBounds, packedMatrixSize, unpackPrecisions } from '../../engine/packedPrecision.js';
+import { invalidBlockBounds, packPrecisions, packedBlockBounds, packedMatrixSize, storedBlockBounds, unpackPrecisions } from '../../engine/packedPrecision.js';
 import { NpadInputError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../../tensorfile/safetensors.js';
@@ -48,15 +48,21 @@ export function take(tensors: Map<string, ModelTensor>, name: string, file: stri
   throw new NpadInputError(`${file}: tensor ${name} is not a float tensor`, file);
 }
 
-/** A grid's tensors, its precision matrices in their packed form: [chunk, d, d] for one block, else [chunk, packed size]. */
+/**
+ * A grid's tensors, its precision matrices packed in the blocks {@link storedBlockBounds} gives (the metadata's
+ * `precisionBlocks`): [chunk, d, d] for one block, else [chunk, packed size].
+ */
 export function gridTensors(prefix: string, grid: GaussianGrid, out: Map<string, ModelTensor>, precision: StoragePrecision): void {
   const d = grid.dim;
-  const bounds = packedBlockBounds(d);
-  const size = packedMatrixSize(bounds, d);
+  const scoring = packedBlockBounds(d);
+  const bounds = storedBlockBounds(d, precision);
+  const same = bounds.length === scoring.length && bounds.every((b, i) => b === scoring[i]);
+  const size = packedMatrixSize(scoring, d);
   out.set(`${prefix}.mean`, f32(grid.means, [grid.positions, d]));
   grid.precisions.forEach((chunk, i) => {
     const count = chunk.length / size;
-    out.set(`${prefix}.precision.${i}`, stored(chunk, bounds.length === 2 ? [count, d, d] : [count, size], precision));
+    const packed = same ? chunk : packPrecisions(unpackPrecisions(chunk, count, d, scoring), count, d, bounds);
+    out.set(`${prefix}.precision.${i}`, stored(packed, bounds.length === 2 ? [count, d, d] : [count, packedMatrixSize(bounds, d)], precision));
   });
 }
 
