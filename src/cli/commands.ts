@@ -32,7 +32,7 @@ Environment:
   NPAD_THREADS N          threads onnxruntime uses inside one operator (default: all cores)
   NPAD_WEIGHTS_DIR DIR    the ResNet50-v2 weights folder (default ../shared/models/resnet50-v2-imagenet)
   NPAD_MEMORY_LIMIT SIZE  memory a fit may use, e.g. 8G (default: total memory or the cgroup limit, less a margin)
-  NPAD_HUGE_PAGES=0       do not restart with transparent huge pages (glibc.malloc.hugetlb)
+  NPAD_HUGE_PAGES=1       restart with transparent huge pages (glibc.malloc.hugetlb; off by default)
   NPAD_TOKEN T            npad serve: the bearer token every request but the health probes needs
 `;
 

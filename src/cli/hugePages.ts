@@ -6,9 +6,15 @@
  * precision grids) and onnxruntime allocates its outputs afresh, so those faults were a third of a fit.
  *
  * glibc's tunable `glibc.malloc.hugetlb=1` makes malloc ask for huge pages (madvise MADV_HUGEPAGE) on its large
- * blocks, and the same 256 MiB then took 21–29 ms. Tunables are read when a process starts, so the command
- * starts itself again with the tunable set when it is missing. Set NPAD_HUGE_PAGES=0 to turn this off; a
- * GLIBC_TUNABLES that already names glibc.malloc.hugetlb is left as it is.
+ * blocks, and the same 256 MiB then took 21–29 ms (stop 11). Tunables are read when a process starts, so with
+ * NPAD_HUGE_PAGES=1 the command starts itself again with the tunable set when it is missing; a GLIBC_TUNABLES that
+ * already names glibc.malloc.hugetlb is left as it is.
+ *
+ * It is opt-in since stop 22: what a huge page costs depends on the host having 2 MiB of contiguous memory free,
+ * and on the same machine, later, huge pages made every command slower (a fresh 256 MiB fill 37–877 ms against
+ * 165 ms without; `npad predict` of one bottle image 6.2–8.6 s against 3.9–4.2 s, of 20 images 18.5–20.0 s
+ * against 12.8–13.1 s; a bottle fit 112 s against 107 s; docs/speed.md). Measure on the machine before turning
+ * it on.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -31,8 +37,8 @@ export function transparentHugePageMode(file = '/sys/kernel/mm/transparent_hugep
 const OBSERVING_FLAGS = ['--inspect', '--cpu-prof', '--heap-prof', '--prof'];
 
 /**
- * The environment to start the command again with, or null when this one will do: not Linux, huge pages
- * not in 'madvise' mode ('always' needs no asking, 'never' cannot be asked), turned off by NPAD_HUGE_PAGES=0,
+ * The environment to start the command again with, or null when this one will do: not asked for
+ * (NPAD_HUGE_PAGES=1), not Linux, huge pages not in 'madvise' mode ('always' needs no asking, 'never' cannot be asked),
  * the tunable already chosen (which also stops the restarted command from restarting again), or a debugger or
  * profiler asked for in `execArgv` (it should see the process that does the work).
  */
@@ -42,7 +48,7 @@ export function hugePageEnvironment(
   platform: NodeJS.Platform = process.platform,
   execArgv: readonly string[] = process.execArgv,
 ): NodeJS.ProcessEnv | null {
-  if (platform !== 'linux' || mode !== 'madvise' || env.NPAD_HUGE_PAGES === '0') return null;
+  if (env.NPAD_HUGE_PAGES !== '1' || platform !== 'linux' || mode !== 'madvise') return null;
   if (execArgv.some((flag) => OBSERVING_FLAGS.some((f) => flag.startsWith(f)))) return null;
   const tunables = env.GLIBC_TUNABLES ?? '';
   if (tunables.split(':').some((t) => t.startsWith('glibc.malloc.hugetlb='))) return null;
@@ -83,7 +89,7 @@ export function signalExitCode(signal: NodeJS.Signals): number {
 }
 
 /**
- * Reruns this process with huge pages when they must be asked for (hugePageEnvironment) and waits for it.
+ * Reruns this process with huge pages when they are wanted and must be asked for (hugePageEnvironment) and waits for it.
  * Returns true when the rerun ran, with its exit code set on this process (a signal that ended it is raised
  * here again); false when the caller should go on in this process.
  */

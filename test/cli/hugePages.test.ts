@@ -9,22 +9,24 @@ import { HUGE_PAGE_TUNABLE, hugePageEnvironment, signalExitCode, transparentHuge
 import { repo } from './helpers.js';
 
 describe('transparent huge pages for the npad command', () => {
-  it('asks for them only on Linux in madvise mode, once, and keeps other tunables', () => {
-    assert.equal(hugePageEnvironment({}, 'madvise', 'linux', [])?.GLIBC_TUNABLES, HUGE_PAGE_TUNABLE);
-    assert.equal(hugePageEnvironment({}, 'madvise', 'linux', [])?.NPAD_RESTARTED, '1', 'the restarted process knows it, to die with its parent');
-    assert.equal(hugePageEnvironment({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, 'madvise', 'linux', [])?.GLIBC_TUNABLES, `glibc.malloc.arena_max=2:${HUGE_PAGE_TUNABLE}`);
-    assert.equal(hugePageEnvironment({ KEEP: 'me' }, 'madvise', 'linux', [])?.KEEP, 'me');
-    // Already chosen (also what stops the rerun command from rerunning), turned off, or nothing to ask for.
-    assert.equal(hugePageEnvironment({ GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' }, 'madvise', 'linux', []), null);
+  const ON = { NPAD_HUGE_PAGES: '1' };
+  it('asks for them only when NPAD_HUGE_PAGES=1, on Linux in madvise mode, once, and keeps other tunables', () => {
+    assert.equal(hugePageEnvironment({}, 'madvise', 'linux', []), null, 'opt-in');
     assert.equal(hugePageEnvironment({ NPAD_HUGE_PAGES: '0' }, 'madvise', 'linux', []), null);
-    assert.equal(hugePageEnvironment({}, 'always', 'linux', []), null);
-    assert.equal(hugePageEnvironment({}, 'never', 'linux', []), null);
-    assert.equal(hugePageEnvironment({}, null, 'linux', []), null);
-    assert.equal(hugePageEnvironment({}, 'madvise', 'darwin', []), null);
+    assert.equal(hugePageEnvironment(ON, 'madvise', 'linux', [])?.GLIBC_TUNABLES, HUGE_PAGE_TUNABLE);
+    assert.equal(hugePageEnvironment(ON, 'madvise', 'linux', [])?.NPAD_RESTARTED, '1', 'the restarted process knows it, to die with its parent');
+    assert.equal(hugePageEnvironment({ ...ON, GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, 'madvise', 'linux', [])?.GLIBC_TUNABLES, `glibc.malloc.arena_max=2:${HUGE_PAGE_TUNABLE}`);
+    assert.equal(hugePageEnvironment({ ...ON, KEEP: 'me' }, 'madvise', 'linux', [])?.KEEP, 'me');
+    // Already chosen (also what stops the rerun command from rerunning), turned off, or nothing to ask for.
+    assert.equal(hugePageEnvironment({ ...ON, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' }, 'madvise', 'linux', []), null);
+    assert.equal(hugePageEnvironment(ON, 'always', 'linux', []), null);
+    assert.equal(hugePageEnvironment(ON, 'never', 'linux', []), null);
+    assert.equal(hugePageEnvironment(ON, null, 'linux', []), null);
+    assert.equal(hugePageEnvironment(ON, 'madvise', 'darwin', []), null);
     // A debugger or profiler stays on the process that does the work; other Node flags do not matter.
-    assert.equal(hugePageEnvironment({}, 'madvise', 'linux', ['--inspect-brk=9230']), null);
-    assert.equal(hugePageEnvironment({}, 'madvise', 'linux', ['--cpu-prof']), null);
-    assert.equal(hugePageEnvironment({}, 'madvise', 'linux', ['--import', 'tsx'])?.GLIBC_TUNABLES, HUGE_PAGE_TUNABLE);
+    assert.equal(hugePageEnvironment(ON, 'madvise', 'linux', ['--inspect-brk=9230']), null);
+    assert.equal(hugePageEnvironment(ON, 'madvise', 'linux', ['--cpu-prof']), null);
+    assert.equal(hugePageEnvironment(ON, 'madvise', 'linux', ['--import', 'tsx'])?.GLIBC_TUNABLES, HUGE_PAGE_TUNABLE);
   });
 
   it('reads the mode from the kernel file, and null without one', async () => {
@@ -58,7 +60,7 @@ describe('transparent huge pages for the npad command', () => {
   });
 
   it('runs npad through the rerun when the tunable is missing: same output and exit codes', () => {
-    const env = { ...process.env };
+    const env: NodeJS.ProcessEnv = { ...process.env, NPAD_HUGE_PAGES: '1' };
     delete env.GLIBC_TUNABLES;
     const npad = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'src', 'cli', 'main.ts'), ...args], { cwd: repo, encoding: 'utf8', env });
     const help = npad(['--help']);

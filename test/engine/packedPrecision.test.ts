@@ -1,6 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  expandPrecisions,
   invalidBlockBounds,
   packPrecisions,
   packedBlockBounds,
@@ -9,6 +10,7 @@ import {
   unpackPrecisions,
 } from '../../src/engine/packedPrecision.js';
 import { seededRandom } from '../../src/util/random.js';
+import { float16BitsToFloat32, float32ToFloat16Bits } from '../../src/tensorfile/safetensors.js';
 
 /** yᵀ A y in float64, the plain way. */
 function quadraticForm(a: Float32Array, y: Float64Array, d: number): number {
@@ -64,6 +66,38 @@ test('unpacking gives back a symmetric matrix exactly, and packing it again the 
   const skewed = full.map((v, i) => v + (i % 5) * 1e-3);
   const once = packPrecisions(skewed, count, d, bounds);
   assert.deepEqual(packPrecisions(unpackPrecisions(once, count, d, bounds), count, d, bounds), once);
+});
+
+test('expanding gives block upper-triangular matrices with the same quadratic forms, from float32 or binary16, that pack back bit for bit', () => {
+  const random = seededRandom(13);
+  const d = 11;
+  const bounds = [0, 3, 8, 11];
+  const count = 3;
+  const full = Float32Array.from({ length: count * d * d }, () => random() - 0.5);
+  const packed = packPrecisions(full, count, d, bounds);
+  const half = float32ToFloat16Bits(packed);
+  for (const source of [packed, half]) {
+    const values = source instanceof Float32Array ? source : float16BitsToFloat32(source);
+    const upper = expandPrecisions(source, count, d, bounds);
+    assert.deepEqual(packPrecisions(upper, count, d, bounds), values);
+    for (let m = 0; m < count; m++) {
+      const a = upper.subarray(m * d * d, (m + 1) * d * d);
+      // Zero left of each diagonal block.
+      for (let i = 0; i + 1 < bounds.length; i++) for (let r = bounds[i]!; r < bounds[i + 1]!; r++) for (let c = 0; c < bounds[i]!; c++) assert.equal(a[r * d + c], 0);
+      const y = Float64Array.from({ length: d }, () => random() * 2 - 1);
+      const want = packedQuadraticForm(values, count, m, y, d, bounds);
+      assert.ok(Math.abs(quadraticForm(a, y, d) - want) < 1e-9, `matrix ${m}`);
+    }
+  }
+  // Packed again in other blocks (the scoring form's), the quadratic forms still hold.
+  const upper = expandPrecisions(packed, count, d, bounds);
+  const other = [0, 5, 11];
+  const repacked = packPrecisions(upper, count, d, other);
+  const y = Float64Array.from({ length: d }, () => random() * 2 - 1);
+  assert.ok(Math.abs(packedQuadraticForm(repacked, count, 1, y, d, other) - quadraticForm(full.subarray(d * d, 2 * d * d), y, d)) < 1e-5);
+  // One block: the values themselves (converted from binary16).
+  assert.equal(expandPrecisions(full, count, d, [0, d]), full);
+  assert.deepEqual(expandPrecisions(float32ToFloat16Bits(full), count, d, [0, d]), float16BitsToFloat32(float32ToFloat16Bits(full)));
 });
 
 test('one block is the full matrix itself', () => {

@@ -4,7 +4,7 @@
  * that a model of any size is written and read without one multi-GB array), and checks of the JSON metadata that
  * name the file and what is wrong.
  */
-import { invalidBlockBounds, packPrecisions, packedBlockBounds, packedMatrixSize, storedBlockBounds, unpackPrecisions } from '../../engine/packedPrecision.js';
+import { expandPrecisions, invalidBlockBounds, packPrecisions, packedBlockBounds, packedMatrixSize, storedBlockBounds, unpackPrecisions } from '../../engine/packedPrecision.js';
 import { NpadInputError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../../tensorfile/safetensors.js';
@@ -38,13 +38,18 @@ export function takeChannels(tensors: Map<string, ModelTensor>, dim: number, fil
 
 /** A float tensor of `size` values, stored as F32 or F16 (widened to float32). */
 export function take(tensors: Map<string, ModelTensor>, name: string, file: string, size: number): Float32Array {
+  const values = takeStored(tensors, name, file, size);
+  return values instanceof Float32Array ? values : float16BitsToFloat32(values);
+}
+
+/** A float tensor of `size` values as stored: float32 values (F32) or binary16 bit patterns (F16). */
+function takeStored(tensors: Map<string, ModelTensor>, name: string, file: string, size: number): Float32Array | Uint16Array {
   const t = tensors.get(name);
   if (!t) throw new NpadInputError(`${file}: model file has no tensor ${name}`, file);
   if (t.data.length !== size || (t.dtype !== 'F32' && t.dtype !== 'F16')) {
     throw new NpadInputError(`${file}: tensor ${name} has ${t.data.length} ${t.dtype} values, expected ${size} F32 or F16`, file);
   }
-  if (t.data instanceof Float32Array) return t.data;
-  if (t.data instanceof Uint16Array) return float16BitsToFloat32(t.data);
+  if (t.data instanceof Float32Array || t.data instanceof Uint16Array) return t.data;
   throw new NpadInputError(`${file}: tensor ${name} is not a float tensor`, file);
 }
 
@@ -81,8 +86,9 @@ export interface GridMeta {
 }
 
 /**
- * A grid from its tensors. Precision matrices stored in other blocks than today's (files before packing stored
- * them full) are unpacked and packed again, chunk by chunk.
+ * A grid from its tensors. Precision matrices stored in other blocks than the scoring form's (f16 files store
+ * blocks of 8 rows; files before packing stored them full) are expanded and packed again, chunk by chunk
+ * ({@link expandPrecisions}: the same quadratic forms).
  */
 export function readGrid(prefix: string, meta: GridMeta, tensors: Map<string, ModelTensor>, file: string): GaussianGrid {
   const P = meta.height * meta.width;
@@ -96,8 +102,8 @@ export function readGrid(prefix: string, meta: GridMeta, tensors: Map<string, Mo
   const precisions: Float32Array[] = [];
   for (let p0 = 0, i = 0; p0 < P; p0 += meta.chunkSize, i++) {
     const count = Math.min(meta.chunkSize, P - p0);
-    const chunk = take(tensors, `${prefix}.precision.${i}`, file, count * size);
-    precisions.push(same ? chunk : packPrecisions(unpackPrecisions(chunk, count, d, storedBlocks), count, d, wanted));
+    const name = `${prefix}.precision.${i}`;
+    precisions.push(same ? take(tensors, name, file, count * size) : packPrecisions(expandPrecisions(takeStored(tensors, name, file, count * size), count, d, storedBlocks), count, d, wanted));
   }
   return { positions: P, dim: d, chunkSize: meta.chunkSize, means: take(tensors, `${prefix}.mean`, file, P * d), precisions };
 }
