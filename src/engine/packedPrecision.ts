@@ -160,8 +160,8 @@ export function unpackPrecisions(packed: Float32Array, count: number, dim: numbe
  * own sum, so scoring reads M as it reads the symmetric matrix, and packing M again in the same blocks gives the
  * packed values back bit for bit. Unlike {@link unpackPrecisions} it writes each value once, along rows; a model
  * file's F16 matrices (`packed` as binary16 bit patterns) are converted on the way. Loading the bottle model
- * (2 grids of 3136 matrices at d = 200 in blocks of 8 rows) took 0.x s this way against 2.5 s converting, mirroring
- * and halving.
+ * (2 grids of 3136 matrices at d = 200 in blocks of 8 rows) took 1.5 s this way, nearly all of it the page faults
+ * of the fresh 1 GiB, against 2.5 s converting to a packed copy and then mirroring and halving (docs/speed.md).
  */
 export function expandPrecisions(packed: Float32Array | Uint16Array, count: number, dim: number, bounds: readonly number[]): Float32Array {
   if (bounds.length === 2) return packed instanceof Float32Array ? packed : float16BitsToFloat32(packed);
