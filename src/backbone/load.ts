@@ -55,6 +55,43 @@ export function defaultWeightsDir(): string {
 }
 
 /**
+ * The backbone specification a model file stores: the kind and its options, the weights named by file name only
+ * (a ResNet50-v2 folder not at all). A model file is input anyone may have edited, so npad never opens a path
+ * read from one: loading finds the weights itself ({@link resolveStoredBackbone}) and the model's recorded
+ * SHA-256 of the weights must match what it finds.
+ */
+export function storableBackbone(spec: BackboneSpec): BackboneSpec {
+  switch (spec.kind) {
+    case 'resnet50-v2':
+      return { kind: spec.kind, ...(spec.features !== undefined ? { features: spec.features } : {}) };
+    case 'torchvision':
+    case 'onnx':
+      return { ...spec, file: path.basename(spec.file) };
+  }
+}
+
+/**
+ * Where a loaded model's backbone weights are: for ResNet50-v2 the default folder ({@link defaultWeightsDir});
+ * for a weights file, its stored file name (never a stored path) looked up next to the model file, then in
+ * NPAD_WEIGHTS_DIR. The caller checks the weights' SHA-256 against the model's.
+ * @throws NpadInputError naming the model file, the weights' file name and where to put them
+ */
+export async function resolveStoredBackbone(spec: BackboneSpec, modelFile: string): Promise<BackboneSpec> {
+  if (spec.kind === 'resnet50-v2') return storableBackbone(spec);
+  const name = path.basename(spec.file);
+  const folders = [path.dirname(path.resolve(modelFile)), ...(process.env.NPAD_WEIGHTS_DIR ? [process.env.NPAD_WEIGHTS_DIR] : [])];
+  for (const folder of folders) {
+    const candidate = path.join(folder, name);
+    if (await stat(candidate).then((s) => s.isFile(), () => false)) return { ...spec, file: candidate };
+  }
+  throw new NpadInputError(
+    `${modelFile}: its backbone weights ${name} are not next to the model file${process.env.NPAD_WEIGHTS_DIR ? ' nor in NPAD_WEIGHTS_DIR' : ''}; ` +
+      'npad does not open paths stored in a model file: put the weights there, or set NPAD_WEIGHTS_DIR to their folder',
+    modelFile,
+  );
+}
+
+/**
  * The backbone specification stored in a model file, checked field by field.
  * @param value the stored `detector.backbone`
  * @param file the model file, for messages

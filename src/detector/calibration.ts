@@ -248,6 +248,16 @@ export function f1MaxCalibration(
   };
 }
 
+/** The largest float32: scores are float32 values, so a threshold beyond it could never be reached (or never missed). */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/** Why `v` cannot be a score threshold, or null: it must be finite and within float32's range (it may be negative: standardised maps are). */
+function thresholdProblem(v: number): string | null {
+  if (!Number.isFinite(v)) return 'expected a finite number';
+  if (Math.abs(v) > FLOAT32_MAX) return `expected a score within float32's range (±${FLOAT32_MAX.toPrecision(5)})`;
+  return null;
+}
+
 /**
  * Thresholds set by hand. A threshold left undefined is kept from `previous`; the typical scores, which only
  * shape the normalised scores, are kept from `previous` too (without one, see {@link normaliseScore}'s fallback).
@@ -261,7 +271,8 @@ export function manualCalibration(
   const pick = (key: 'imageThreshold' | 'pixelThreshold'): number => {
     const v = thresholds[key] ?? previous?.[key];
     if (v === undefined) throw new NpadInputError(`${key} is needed: the model has no threshold to keep`);
-    if (!Number.isFinite(v)) throw new NpadInputError(`${key}: expected a finite number, got ${String(v)}`);
+    const problem = thresholdProblem(v);
+    if (problem) throw new NpadInputError(`${key}: ${problem}, got ${String(v)}`);
     return v;
   };
   const imageThreshold = pick('imageThreshold');
@@ -310,8 +321,9 @@ export function parseCalibration(value: unknown, file: string): ScoreCalibration
   if (!isRecord(value)) throw bad('not a JSON object');
   const finite = (key: string): number => {
     const v = value[key];
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(`${key} is not a finite number`);
-    return v;
+    const problem = typeof v === 'number' ? thresholdProblem(v) : 'expected a number';
+    if (problem) throw bad(`${key} ${JSON.stringify(v)}: ${problem}`);
+    return v as number;
   };
   const source = value.source;
   if (source !== 'holdout' && source !== 'f1-max' && source !== 'manual') throw bad(`source ${JSON.stringify(source)} is not holdout, f1-max or manual`);

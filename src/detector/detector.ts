@@ -3,7 +3,7 @@
  * It ties the backbone, the method (N-pad, PaDiM or PatchCore) and the model file together; the CLI and any
  * other face call this.
  */
-import { loadBackbone, parseStoredBackbone } from '../backbone/load.js';
+import { loadBackbone, parseStoredBackbone, resolveStoredBackbone, storableBackbone } from '../backbone/load.js';
 import { totalChannels, type Backbone, type BackboneSpec } from '../backbone/types.js';
 import { FeatureExtractor } from '../backbone/featureExtractor.js';
 import { NpadConfigError, NpadInputError } from '../errors.js';
@@ -111,13 +111,14 @@ export class Detector {
   }
 
   /**
-   * Loads a detector saved by {@link save}. The backbone is the one recorded in the file unless `backbone`
-   * points elsewhere; either way its weights must have the recorded checksum.
+   * Loads a detector saved by {@link save}. The backbone is the kind the file records, its weights found as
+   * resolveStoredBackbone says (never at a path read from the file), unless `backbone` points elsewhere; either
+   * way its weights must have the recorded checksum.
    */
   static async load(path: string, overrides: { backbone?: BackboneSpec } = {}): Promise<Detector> {
     const peek = await loadModel(path);
     const stored = parseStoredConfig(peek.header.method, peek.header.config, path);
-    const config: DetectorConfig = { ...stored.detector, backbone: overrides.backbone ?? stored.detector.backbone };
+    const config: DetectorConfig = { ...stored.detector, backbone: overrides.backbone ?? (await resolveStoredBackbone(stored.detector.backbone, path)) };
     const backbone = await loadBackbone(config.backbone);
     if (backbone.id !== peek.header.backbone.id || backbone.weightsSha256 !== peek.header.backbone.weightsSha256) {
       throw new NpadInputError(
@@ -150,7 +151,7 @@ export class Detector {
       path,
       {
         method: this.config.method,
-        config: { detector: this.config, model: meta, ...(this.currentCalibration ? { calibration: this.currentCalibration } : {}) },
+        config: { detector: { ...this.config, backbone: storableBackbone(this.config.backbone) }, model: meta, ...(this.currentCalibration ? { calibration: this.currentCalibration } : {}) },
         backbone: { id: this.backbone.id, weightsSha256: this.backbone.weightsSha256 },
         formatVersion: definition.formatVersion(meta),
       },

@@ -14,7 +14,8 @@ import sharp from 'sharp';
 import { Detector } from '../../src/detector/detector.js';
 import { NpadInputError } from '../../src/errors.js';
 import { loadModel, saveModel, type ModelTensor } from '../../src/model/modelFile.js';
-import { setPath, withNpadMeta } from './modelBytes.js';
+import { npadMeta, setPath, splitModel, withNpadMeta } from './modelBytes.js';
+import { manualCalibration } from '../../src/detector/calibration.js';
 import { REPO, stable, table, writeSection } from './report.js';
 import { WEIGHTS } from '../sharedData.js';
 
@@ -169,6 +170,55 @@ test('the configuration in the file is validated on loading, even with its check
     await writeFile(file, withNpadMeta(bytes, (m) => setPath(m, at, value)));
     await refused('configuration JSON', `Detector.load, ${label}`, () => Detector.load(file), file, detail);
   }
+});
+
+test('tensor values a fit cannot give are refused on loading, the tensor checksum recomputed (a forged file)', { skip: noWeights }, async () => {
+  const file = await tinyDetector('npad');
+  const f16 = path.join(tmp, 'tiny-npad-f16.npad');
+  await (await Detector.load(file)).save(f16, { precision: 'f16' });
+  const cases: [string, string, string, (data: Float32Array | Uint16Array) => void][] = [
+    ['a NaN in a precision matrix (f32)', file, 'A.precision.0', (d) => void (d[5] = Number.NaN)],
+    ['an infinite mean (f32)', file, 'B.mean', (d) => void (d[0] = Number.POSITIVE_INFINITY)],
+    ['a NaN in a precision matrix (f16 bits 0x7e00)', f16, 'A.precision.0', (d) => void (d[5] = 0x7e00)],
+    ['an infinity in the position-free bank (f16 bits 0x7c00)', f16, 'bank', (d) => void (d[1] = 0x7c00)],
+  ];
+  for (const [label, source, name, change] of cases) {
+    const { header, tensors } = await loadModel(source);
+    const tensor = tensors.get(name)!;
+    const data = tensor.data.slice() as Float32Array | Uint16Array;
+    change(data);
+    const forged = path.join(tmp, `non-finite-${rows.length}.npad`);
+    await saveModel(forged, header, new Map(tensors).set(name, { ...tensor, data }));
+    await refused('tensor values', `Detector.load, ${label}`, () => Detector.load(forged), forged, new RegExp(`tensor "${name.replace('.', '\\.')}" holds a NaN or infinite value`));
+  }
+});
+
+test('thresholds outside float32\'s range are refused on loading and by hand', { skip: noWeights }, async () => {
+  const file = await tinyDetector('padim');
+  const bytes = await readFile(file);
+  for (const [key, value] of [['imageThreshold', 1e308], ['pixelThreshold', -1e39]] as const) {
+    const forged = path.join(tmp, `threshold-${rows.length}.npad`);
+    await writeFile(forged, withNpadMeta(bytes, (m) => setPath(m, ['config', 'calibration'], { source: 'manual', imageThreshold: 5, pixelThreshold: 5, [key]: value })));
+    await refused('thresholds', `Detector.load, calibration ${key} ${value}`, () => Detector.load(forged), forged, /within float32's range/);
+  }
+  assert.throws(() => manualCalibration({ imageThreshold: 1e308, pixelThreshold: 1 }, null), /imageThreshold: expected a score within float32's range/);
+  assert.doesNotThrow(() => manualCalibration({ imageThreshold: -2.5, pixelThreshold: 1 }, null), 'standardised maps can be negative');
+  rows.push(['thresholds', 'manualCalibration (npad calibrate --image-threshold 1e308)', 'refused: imageThreshold: expected a score within float32\'s range']);
+});
+
+test('paths stored in a model file are never opened: the weights are found by the backbone kind and file name', { skip: noWeights }, async () => {
+  const file = await tinyDetector('padim');
+  const bytes = await readFile(file);
+  const stored = (npadMeta(splitModel(bytes)).config as { detector: { backbone: Record<string, unknown> } }).detector.backbone;
+  assert.deepEqual(Object.keys(stored), ['kind'], 'a ResNet50-v2 model stores no folder');
+  const toDevZero = path.join(tmp, 'weights-dev-zero.npad');
+  await writeFile(toDevZero, withNpadMeta(bytes, (m) => setPath(m, ['config', 'detector', 'backbone', 'weightsDir'], '/dev/zero')));
+  const loaded = await Detector.load(toDevZero);
+  assert.equal(loaded.backbone.weightsSha256, (await Detector.load(file)).backbone.weightsSha256);
+  rows.push(['stored paths', 'a ResNet50-v2 model whose weightsDir is edited to /dev/zero', 'loads with the default weights; the stored folder is not opened']);
+  const onnx = path.join(tmp, 'onnx-backbone.npad');
+  await writeFile(onnx, withNpadMeta(bytes, (m) => setPath(m, ['config', 'detector', 'backbone'], { kind: 'onnx', file: '/etc/hostname', outputs: ['a', 'b', 'c'] })));
+  await refused('stored paths', 'an .onnx backbone stored as /etc/hostname', () => Detector.load(onnx), onnx, /its backbone weights hostname are not next to the model file.*npad does not open paths stored in a model file/);
 });
 
 test('an N-pad file written before option bank existed loads with the paper\'s bank and scores as before', { skip: noWeights }, async () => {
