@@ -2,9 +2,10 @@
  * Server memory after a burst of hostile uploads (issue 17): starts `npad serve MODEL` (built dist/), reads its
  * resident memory when ready, sends CLIENTS concurrent uploads of SIZE MiB of random bytes (not an image) to the
  * predict endpoint, and reads the memory at the burst's peak and again after the answers, once the server has
- * been idle for a few seconds. Prints the figures and the status codes the clients got.
+ * been idle for a few seconds, BURSTS times in a row (memory that stays after one burst but does not grow with
+ * more is the allocator keeping freed pages, not a leak). Prints the figures and the status codes the clients got.
  *
- *   npm run build && node --import tsx bench/serverBurst.ts MODEL [--clients 60] [--mib 31] [--settle-s 10]
+ *   npm run build && node --import tsx bench/serverBurst.ts MODEL [--clients 60] [--mib 31] [--settle-s 10] [--bursts 3]
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -14,12 +15,13 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/util/npadPackage.js';
 
-const { positionals, values } = parseArgs({ allowPositionals: true, options: { clients: { type: 'string' }, mib: { type: 'string' }, 'settle-s': { type: 'string' } } });
+const { positionals, values } = parseArgs({ allowPositionals: true, options: { clients: { type: 'string' }, mib: { type: 'string' }, 'settle-s': { type: 'string' }, bursts: { type: 'string' } } });
 const [model] = positionals;
 if (!model) throw new Error('usage: bench/serverBurst.ts MODEL [--clients 60] [--mib 31] [--settle-s 10]');
 const clients = Number(values.clients ?? 60);
 const mib = Number(values.mib ?? 31);
 const settleMs = Number(values['settle-s'] ?? 10) * 1000;
+const bursts = Number(values.bursts ?? 3);
 
 /** Resident memory of a process, MiB (Linux). */
 function rssMiB(pid: number): number {
@@ -53,28 +55,33 @@ for (;;) {
 }
 await new Promise((r) => setTimeout(r, 2000));
 const before = rssMiB(server.pid!);
-let peak = before;
-const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(server.pid!))), 50);
+console.log(`server resident memory when ready: ${before.toFixed(0)} MiB`);
 const body = randomBytes(mib * 2 ** 20);
-const t0 = performance.now();
-const codes = await Promise.all(
-  Array.from({ length: clients }, () =>
-    new Promise<string>((resolve) => {
-      const r = request(new URL(`/v1/models/${encodeURIComponent(modelName)}/predict`, url), { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': body.length } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(String(res.statusCode)));
-      });
-      r.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
-      r.end(body);
-    }),
-  ),
-);
-const burstS = (performance.now() - t0) / 1000;
-await new Promise((r) => setTimeout(r, settleMs));
-clearInterval(sampler);
-const after = rssMiB(server.pid!);
+for (let b = 1; b <= bursts; b++) {
+  let peak = rssMiB(server.pid!);
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(server.pid!))), 50);
+  const t0 = performance.now();
+  const codes = await Promise.all(
+    Array.from({ length: clients }, () =>
+      new Promise<string>((resolve) => {
+        const r = request(new URL(`/v1/models/${encodeURIComponent(modelName)}/predict`, url), { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'content-length': body.length } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(String(res.statusCode)));
+        });
+        r.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+        r.end(body);
+      }),
+    ),
+  );
+  const burstS = (performance.now() - t0) / 1000;
+  await new Promise((r) => setTimeout(r, settleMs));
+  clearInterval(sampler);
+  const after = rssMiB(server.pid!);
+  const tally = new Map<string, number>();
+  for (const c of codes) tally.set(c, (tally.get(c) ?? 0) + 1);
+  console.log(
+    `burst ${b}: ${clients} uploads of ${mib} MiB (random bytes) answered in ${burstS.toFixed(1)} s (${[...tally].map(([c, n]) => `${n} × ${c}`).join(', ')}); ` +
+      `peak ${peak.toFixed(0)} MiB, ${settleMs / 1000} s after ${after.toFixed(0)} MiB (${(after - before).toFixed(0)} MiB over the level when ready)`,
+  );
+}
 server.kill('SIGTERM');
-const tally = new Map<string, number>();
-for (const c of codes) tally.set(c, (tally.get(c) ?? 0) + 1);
-console.log(`${clients} uploads of ${mib} MiB (random bytes) to ${modelName}: answered in ${burstS.toFixed(1)} s, ${[...tally].map(([c, n]) => `${n} × ${c}`).join(', ')}`);
-console.log(`server resident memory: before ${before.toFixed(0)} MiB, peak ${peak.toFixed(0)} MiB, ${settleMs / 1000} s after the answers ${after.toFixed(0)} MiB (${(after - before).toFixed(0)} MiB over before)`);
