@@ -44,7 +44,8 @@ const STORED_BLOCK_ROWS = 8;
  * Row bounds of the packed form a model file stores its precision matrices in: the scoring form
  * ({@link packedBlockBounds}) in f32, so a round trip is exact; in f16, which is lossy anyway, blocks of
  * STORED_BLOCK_ROWS rows, which keep (b + 1) / 2b of the matrix, 0.52 at d = 200 (nearly the upper triangle),
- * for the quadratic form of (A + Aᵀ) / 2, the same in exact arithmetic. Loading repacks them into the scoring form.
+ * for the quadratic form of (A + Aᵀ) / 2, the same in exact arithmetic. Loading expands them ({@link expandPrecisions})
+ * and packs them into the scoring form.
  */
 export function storedBlockBounds(dim: number, precision: 'f32' | 'f16'): number[] {
   if (precision === 'f32') return packedBlockBounds(dim);
