@@ -16,7 +16,7 @@ import { buildEvaluationReport, describeOperatingPoint, operatingPoint } from '.
 import { writeFileAtomic } from '../io/atomic.js';
 import { CONFIG_FLAGS, CONFIG_HELP, configFromFlags } from './configFlags.js';
 import { MEMORY_FLAG, MEMORY_HELP, memoryGuardFromFlag } from './memoryFlag.js';
-import { peakRssMiB, writeJsonAtomic } from './output.js';
+import { peakRssMiB, printable, writeJsonAtomic } from './output.js';
 import { EXIT_SKIPPED } from './predictCommand.js';
 import { terminalProgress } from './progress.js';
 import type { ProgressCallback } from '../method/types.js';
@@ -74,6 +74,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (subset) dataset.train = await withFlags({ 'training subset': '--train-subset' }, () => trainSubset(dataset.train, Number(subset)));
   const progress = terminalProgress();
   const loaded = await Promise.all(models.map((m) => Detector.load(m))); // a bad model file stops the run before any check
+  if (models.length === 0) await Detector.checkFit(config, dataset.train.length, memoryGuard); // bad options too
   const skipped = await skipUnreadable(dataset, models.length === 0, progress);
   const fitStarted = performance.now();
   const detector = loaded.length === 0 ? await Detector.fit(dataset.train, config, progress, memoryGuard) : loaded.length === 1 ? loaded[0]! : new DetectorEnsemble(loaded, models);
@@ -171,7 +172,7 @@ async function skipUnreadable(
     ...(train ? skippedLines(train.skipped, dataset.train.length, 'training images', `fitting on the other ${train.readable.length}`) : []),
     ...skippedLines(test.skipped, dataset.test.length, 'test images (unreadable image or mask)', `metrics on the other ${test.readable.length}`),
   ];
-  for (const line of lines) process.stderr.write(`npad: ${line}\n`);
+  for (const line of lines) process.stderr.write(`npad: ${printable(line)}\n`);
   for (const label of [0, 1] as const) {
     if (!test.readable.some((t) => t.label === label)) {
       const kind = label === 0 ? 'good' : 'defective';

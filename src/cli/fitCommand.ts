@@ -13,7 +13,7 @@ import { NpadInputError } from '../errors.js';
 import { CONFIG_FLAGS, CONFIG_HELP, configFromFlags } from './configFlags.js';
 import { MEMORY_FLAG, MEMORY_HELP, memoryGuardFromFlag } from './memoryFlag.js';
 import { fractionFlag } from './numberFlags.js';
-import { peakRssMiB } from './output.js';
+import { peakRssMiB, printable } from './output.js';
 import { terminalProgress } from './progress.js';
 import { EXIT_SKIPPED } from './predictCommand.js';
 import { findTrainImages } from './trainImages.js';
@@ -65,6 +65,8 @@ export async function fitCommand(argv: string[]): Promise<number> {
   const all = await findTrainImages(positionals[0]!);
   const subset = values['train-subset'];
   const images = subset ? await withFlags({ 'training subset': '--train-subset' }, () => trainSubset(all, Number(subset))) : all;
+  // The options against the backbone and the memory before the images are decoded, which takes a while.
+  await Detector.checkFit(config, images.length, memoryGuard);
   const started = performance.now();
   const progress = terminalProgress();
   // Every image is decoded once up front: an unreadable one is named and left out instead of stopping the fit.
@@ -73,7 +75,7 @@ export async function fitCommand(argv: string[]): Promise<number> {
     throw new NpadInputError(`${positionals[0]!}: none of the ${images.length} training images can be read (first: ${checked.skipped[0]!.reason})`, positionals[0]!);
   }
   const skipped = skippedLines(checked.skipped, images.length, 'training images', `fitting on the other ${checked.readable.length}`);
-  for (const line of skipped) process.stderr.write(`npad: ${line}\n`);
+  for (const line of skipped) process.stderr.write(`npad: ${printable(line)}\n`);
   const good = checked.readable.length;
   if (good < MIN_FIT_IMAGES) {
     throw new NpadInputError(

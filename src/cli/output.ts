@@ -16,5 +16,19 @@ export function peakRssMiB(): number {
 
 /** Names on stderr what a folder walk left out (data/mvtec.ts imagesUnder). */
 export function reportSkippedEntry(entry: SkippedEntry): void {
-  process.stderr.write(`npad: skipped ${entry.path}: ${entry.reason}\n`);
+  process.stderr.write(`npad: skipped ${printable(entry.path)}: ${entry.reason}\n`);
+}
+
+/**
+ * `text` for one line of a terminal: control characters (a newline or an escape sequence in a file name, which
+ * would split a line or drive the terminal) written as escapes, `\n`, `\r`, `\t` or `\xHH`. The JSON output
+ * keeps names exactly.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\\t';
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
 }

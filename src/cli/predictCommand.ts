@@ -14,7 +14,7 @@ import { NpadInputError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { renderMaskPng, renderOverlayPng } from '../report/overlay.js';
 import { terminalProgress } from './progress.js';
-import { reportSkippedEntry } from './output.js';
+import { printable, reportSkippedEntry } from './output.js';
 
 export const PREDICT_HELP = `npad predict MODEL IMAGE_OR_DIR... [-o|--out DIR] [--json]
   Calls each image good or defective with the threshold stored in MODEL (set by npad fit's --holdout, npad eval
@@ -137,13 +137,13 @@ export async function predictCommand(argv: string[]): Promise<number> {
           defect_area: defectArea,
           ...(files ?? {}),
         },
-        `${p.verdict.padEnd(9)}  ${p.normalisedScore.toFixed(3)}  score ${formatScore(p.score).padEnd(8)} ${input.file}`,
+        `${p.verdict.padEnd(9)}  ${p.normalisedScore.toFixed(3)}  score ${formatScore(p.score).padEnd(8)} ${printable(input.file)}`,
       );
     },
     (index, error) => {
       const input = inputs[index]!;
       skipped.push(error.message);
-      process.stderr.write(`${clearBar}npad: skipped ${error.message}\n`);
+      process.stderr.write(`${clearBar}npad: skipped ${printable(error.message)}\n`);
       emit({ file: input.file, skipped: true, error: error.message }, null);
     },
   );
@@ -155,7 +155,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
   // With --json, stdout carries JSON only.
   (json ? process.stderr : process.stdout).write(summary);
   if (skipped.length) {
-    process.stderr.write(`npad: ${skipped.length} input${skipped.length === 1 ? ' was' : 's were'} skipped:\n${skipped.map((m) => `  ${m}\n`).join('')}`);
+    process.stderr.write(`npad: ${skipped.length} input${skipped.length === 1 ? ' was' : 's were'} skipped:\n${skipped.map((m) => `  ${printable(m)}\n`).join('')}`);
     return EXIT_SKIPPED;
   }
   return 0;

@@ -43,6 +43,17 @@ export function validateConfig(config: DetectorConfig): void {
   if (!Number.isInteger(config.batchSize) || config.batchSize < 1) throw new NpadConfigError(`batchSize must be a positive integer, got ${config.batchSize}`);
 }
 
+/**
+ * What {@link Detector.fit} checks of a valid configuration before any image is read: the method's options and
+ * the memory against the backbone's channels at the input's grid (a whole image's at the side² area its shape
+ * will have).
+ */
+function checkFitBeforeImages(config: DetectorConfig, backbone: Backbone, imageCount: number, guard: MemoryGuardOptions): void {
+  const early = assumedGeometry(config, totalChannels(backbone));
+  definitionOf(config.method).checkGeometry(settingsOf(config), early);
+  checkFitMemory(config, imageCount, guard, early);
+}
+
 export class Detector {
   /** Thresholds and normalisation of the scores (null until calibrated; see calibration.ts). */
   private currentCalibration: ScoreCalibration | null = null;
@@ -91,11 +102,7 @@ export class Detector {
     validateConfig(requested);
     const backbone = await loadBackbone(requested.backbone);
     const definition = definitionOf(requested.method);
-    // Before any image is read: the backbone's channels at the input's grid (a whole image's at the side² area
-    // its shape will have).
-    const early = assumedGeometry(requested, totalChannels(backbone));
-    definition.checkGeometry(settingsOf(requested), early);
-    checkFitMemory(requested, trainImages.length, guard, early);
+    checkFitBeforeImages(requested, backbone, trainImages.length, guard);
     // The whole image's input shape comes from the training images; tiles are fitted on as images of their own.
     const { preprocess, inputs, note } = await fitInput(requested.preprocess, trainImages);
     const config: DetectorConfig = { ...requested, preprocess };
@@ -108,6 +115,18 @@ export class Detector {
     const detector = new Detector(config, backbone, extractor, { method: config.method, model } as FittedModel);
     detector.inputNote = note;
     return detector;
+  }
+
+  /**
+   * The checks {@link fit} makes before it reads any image, on their own: the configuration, the backbone's
+   * channels against the method's options (d), and the memory for `imageCount` images. For a caller with work to
+   * do before the fit (the CLI decodes every image first), so that a bad option is refused before that work.
+   * @throws NpadConfigError or NpadInputError as {@link fit} would
+   */
+  static async checkFit(input: DetectorConfigInput | DetectorConfig, imageCount: number, guard: MemoryGuardOptions = {}): Promise<void> {
+    const requested = resolveConfig(input);
+    validateConfig(requested);
+    checkFitBeforeImages(requested, await loadBackbone(requested.backbone), imageCount, guard);
   }
 
   /**

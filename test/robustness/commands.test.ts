@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -62,7 +62,7 @@ function npad(label: string, args: string[], env: Record<string, string> = {}): 
   const envText = Object.entries(env).map(([k, v]) => `${k}=${v} `).join('');
   const shown = args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ').replace(TINY.join(' '), '(tiny options)');
   // The first line of the result, without timings (which change from run to run).
-  const summary = run.stdout.split('\n').find((l) => /^fitted on|image AUROC/.test(l.trim()))?.replace(/ in .*/, '');
+  const summary = run.stdout.split('\n').find((l) => /^fitted on|image AUROC|^(good|defective) /.test(l.trim()))?.replace(/ in \d.*/, '');
   rows.push([label, stable(`${envText}npad ${shown}`, tmp), String(run.code), stable(run.stderr.trim() + (summary ? `\nstdout: ${summary.trim()} …` : ''), tmp).replace(/\n/g, '<br>')]);
   return run;
 }
@@ -173,6 +173,50 @@ test('bad folders, model files and flags exit 2 with one line', { skip }, async 
   r = npad('a bad --memory-limit', ['fit', 'fit-skips', '--out', 'x.npad', '--memory-limit', 'lots']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--memory-limit: expected a memory size such as 8G/);
+});
+
+test('hostile files and flags: each refused or skipped by name, with the right exit code, before any work', { skip }, async () => {
+  if (!(await stat(path.join(tmp, 'skipped.npad')).then(() => true, () => false))) {
+    await smallDataset('fit-hostile');
+    assert.equal(npad('a tiny model for the cases below', ['fit', 'fit-hostile', '--out', 'skipped.npad', ...TINY]).code, 0);
+  }
+  const dir = path.join(tmp, 'hostile');
+  await mkdir(dir, { recursive: true });
+  const good = path.join(bottle, 'test', 'good', '000.png');
+  await writeFile(path.join(dir, 'vector.png'), '<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"><filter id="f"><feGaussianBlur stdDeviation="99"/></filter><rect width="9" height="9" filter="url(#f)"/></svg>');
+  let r = npad('an SVG named .png', ['predict', 'skipped.npad', 'hostile/vector.png']);
+  assert.equal(r.code, 3);
+  assert.match(r.stderr, /vector\.png: not a decodable image \(npad reads PNG, JPEG, TIFF, BMP, WebP and GIF/);
+  await sharp({ create: { width: 1, height: 1_000_000, channels: 3, background: '#808080' } }).png().toFile(path.join(dir, 'tall.png'));
+  r = npad('a 1 × 1 000 000 PNG (20 KB)', ['predict', 'skipped.npad', 'hostile/tall.png']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /tall\.png/);
+  r = npad('an explicit path to /dev/zero', ['predict', 'skipped.npad', '/dev/zero']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /\/dev\/zero: not a regular file/);
+  const walk = path.join(dir, 'walk');
+  await mkdir(walk);
+  await copyFile(good, path.join(walk, 'a.png'));
+  await symlink('.', path.join(walk, 'loop'));
+  const fifo = spawnSync('mkfifo', [path.join(walk, 'pipe.png')]);
+  r = npad('a folder with a link to itself (loop -> .) and a FIFO', ['predict', 'skipped.npad', 'hostile/walk']);
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout.split('\n').filter((l) => l.includes('a.png')).length, 1, 'the image once');
+  assert.match(r.stderr, /skipped hostile\/walk\/loop: a link to a folder already searched/);
+  if (fifo.status === 0) assert.match(r.stderr, /skipped hostile\/walk\/pipe\.png: not a regular file/);
+  await copyFile(good, path.join(dir, 'new\nline.png'));
+  r = npad('a newline in a file name', ['predict', 'skipped.npad', 'hostile/new\nline.png']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /score [0-9.]+ +hostile\/new\\nline\.png\n/, 'one line, the newline shown as \\n');
+  r = npad('--storage f8', ['fit', 'hostile', '--out', 'x.npad', '--storage', 'f8']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--storage/);
+  r = npad('--dim 100000', ['fit', 'hostile', '--out', 'x.npad', '--dim', '100000']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /dim/);
+  r = npad('--timeout-s 1e9 (past Node\'s timers)', ['serve', 'skipped.npad', '--timeout-s', '1e9']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--timeout-s/);
 });
 
 test('a configuration too large for the memory is refused before any work, with settings that fit', { skip }, async () => {
