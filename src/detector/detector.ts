@@ -15,7 +15,7 @@ import type { ProgressCallback, ScoredImageHandler, StoragePrecision } from '../
 import { loadModel, saveModel } from '../model/modelFile.js';
 import { METHODS, isMethodName, configInputFor, resolveConfig, settingsOf, type CommonConfigInput, type DetectorConfig, type DetectorConfigInput, type MethodName } from './config.js';
 import { DEFAULT_FALSE_ALARM_RATE, NpadNoThresholdError, holdoutCalibration, parseCalibration, type ScoreCalibration } from './calibration.js';
-import { assumedGeometry, checkFitMemory, geometryOf, type MemoryGuardOptions } from './memoryEstimate.js';
+import { assumedGeometry, checkFitMemory, checkLoadMemory, geometryOf, type MemoryGuardOptions } from './memoryEstimate.js';
 import { predictImages, type PredictionHandler, type SkippedImageHandler } from './predict.js';
 import { isRecord } from '../util/isRecord.js';
 import { fitInput, scoreTiled } from './wholeImageInput.js';
@@ -136,6 +136,7 @@ export class Detector {
    */
   static async load(path: string, overrides: { backbone?: BackboneSpec } = {}): Promise<Detector> {
     const peek = await loadModel(path);
+    checkLoadMemory(peek.tensors, path);
     const stored = parseStoredConfig(peek.header.method, peek.header.config, path);
     const config: DetectorConfig = { ...stored.detector, backbone: overrides.backbone ?? (await resolveStoredBackbone(stored.detector.backbone, path)) };
     const backbone = await loadBackbone(config.backbone);

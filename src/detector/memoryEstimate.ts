@@ -279,6 +279,23 @@ export const LIBRARY_MEMORY_WORDING: MemoryErrorWording = {
  * A fit refused because its estimated peak memory exceeds the budget. It carries the figures and the smaller
  * settings that would fit, so that each face can word them its own way ({@link messageWith}).
  */
+/**
+ * Refuses, before its tensors are widened and expanded, a model whose loaded form would not fit the memory a
+ * process may use (memoryBudget). The loaded form is bounded by twice the float32 size of its float tensors:
+ * F16 values are widened to float32, and precision matrices stored packed are expanded to full matrices, at most
+ * twice their packed size (2b / (b + 1) for b blocks). The bound holds for any file, forged or not, since the
+ * tensor sizes are what the file's checksum covers.
+ * @throws NpadInputError naming the file, the memory it needs and the budget
+ */
+export function checkLoadMemory(tensors: ReadonlyMap<string, { dtype: string; data: { length: number } }>, file: string, budget: MemoryBudget = memoryBudget()): void {
+  let floats = 0;
+  for (const t of tensors.values()) if (t.dtype === 'F32' || t.dtype === 'F16' || t.dtype === 'F64') floats += t.data.length;
+  const needed = 2 * 4 * floats;
+  if (needed > budget.bytes) {
+    throw new NpadInputError(`${file}: loading this model needs up to ${formatBytes(needed)} (its ${floats} floats, expanded for scoring), more than ${budget.source} (${formatBytes(budget.bytes)})`, file);
+  }
+}
+
 export class NpadMemoryError extends NpadInputError {
   constructor(
     /** The fit in a few words, e.g. "N-pad with d = 550 on 224×224 inputs". */

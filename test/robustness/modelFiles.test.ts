@@ -16,6 +16,7 @@ import { NpadInputError } from '../../src/errors.js';
 import { loadModel, saveModel, type ModelTensor } from '../../src/model/modelFile.js';
 import { npadMeta, setPath, splitModel, withNpadMeta } from './modelBytes.js';
 import { manualCalibration } from '../../src/detector/calibration.js';
+import { checkLoadMemory } from '../../src/detector/memoryEstimate.js';
 import { REPO, stable, table, writeSection } from './report.js';
 import { WEIGHTS } from '../sharedData.js';
 
@@ -204,6 +205,23 @@ test('thresholds outside float32\'s range are refused on loading and by hand', {
   assert.throws(() => manualCalibration({ imageThreshold: 1e308, pixelThreshold: 1 }, null), /imageThreshold: expected a score within float32's range/);
   assert.doesNotThrow(() => manualCalibration({ imageThreshold: -2.5, pixelThreshold: 1 }, null), 'standardised maps can be negative');
   rows.push(['thresholds', 'manualCalibration (npad calibrate --image-threshold 1e308)', 'refused: imageThreshold: expected a score within float32\'s range']);
+});
+
+test('a model whose loaded form would not fit the memory is refused before its tensors are expanded', { skip: noWeights }, async () => {
+  const file = await tinyDetector('padim');
+  const { tensors } = await loadModel(file);
+  let floats = 0;
+  for (const t of tensors.values()) if (t.dtype === 'F32' || t.dtype === 'F16') floats += t.data.length;
+  assert.doesNotThrow(() => checkLoadMemory(tensors, file, { bytes: 8 * floats, source: 'a test budget' }));
+  assert.throws(() => checkLoadMemory(tensors, file, { bytes: 8 * floats - 1, source: 'a test budget' }), /loading this model needs up to/);
+  const saved = process.env.NPAD_MEMORY_LIMIT;
+  process.env.NPAD_MEMORY_LIMIT = '64K';
+  try {
+    await refused('memory', 'Detector.load with NPAD_MEMORY_LIMIT=64K (the machine\'s budget)', () => Detector.load(file), file, /loading this model needs up to .* more than NPAD_MEMORY_LIMIT=64K/);
+  } finally {
+    if (saved === undefined) delete process.env.NPAD_MEMORY_LIMIT;
+    else process.env.NPAD_MEMORY_LIMIT = saved;
+  }
 });
 
 test('paths stored in a model file are never opened: the weights are found by the backbone kind and file name', { skip: noWeights }, async () => {
