@@ -9,6 +9,7 @@ import { FIT_HELP, fitCommand } from './fitCommand.js';
 import { CALIBRATE_HELP, calibrateCommand } from './calibrateCommand.js';
 import { PREDICT_HELP, predictCommand } from './predictCommand.js';
 import { SERVE_HELP, serveCommand } from './serveCommand.js';
+import { WORKER_HELP, workerCommand } from './workerCommand.js';
 import { cliMessage } from './userMessages.js';
 import { closest } from './args.js';
 import { npadVersion } from '../util/npadPackage.js';
@@ -27,6 +28,8 @@ ${PREDICT_HELP}
 ${CALIBRATE_HELP}
 
 ${SERVE_HELP}
+
+${WORKER_HELP}
 
 Environment:
   NPAD_THREADS N          threads onnxruntime uses inside one operator (default: all cores)
@@ -51,6 +54,7 @@ const COMMANDS: Readonly<Record<string, { help: string; run: (argv: string[]) =>
   predict: { help: PREDICT_HELP, run: predictCommand },
   calibrate: { help: CALIBRATE_HELP, run: calibrateCommand },
   serve: { help: SERVE_HELP, run: serveCommand },
+  worker: { help: WORKER_HELP, run: workerCommand },
 };
 
 async function main(argv: string[]): Promise<number> {

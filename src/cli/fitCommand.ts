@@ -1,6 +1,6 @@
 /** `npad fit TRAIN_DIR --out MODEL`: fits a detector on nominal images and saves it. */
 import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { access, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { HELP_FLAG, parseCommandArgs } from './args.js';
 import { checkImages, skippedLines } from '../data/checkImages.js';
@@ -17,6 +17,9 @@ import { peakRssMiB, printable } from './output.js';
 import { terminalProgress } from './progress.js';
 import { EXIT_SKIPPED } from './predictCommand.js';
 import { findTrainImages } from './trainImages.js';
+import { redisConnection } from '../queue/connection.js';
+import { runJobs } from '../queue/coordinator.js';
+import { isUserFailure, userFailureMessage } from '../queue/jobs.js';
 
 /** Fewest readable good images `npad fit` accepts: one held out for the threshold, three for N-pad's default fit. */
 export const MIN_FIT_IMAGES = 4;
@@ -24,6 +27,7 @@ export const MIN_FIT_IMAGES = 4;
 export const FEW_FIT_IMAGES = 20;
 
 export const FIT_HELP = `npad fit TRAIN_DIR -o|--out MODEL [options]
+       npad fit TRAIN_DIR... --queue URL -o|--out MODEL_OR_DIR [options]
   Fits a detector on the defect-free images of TRAIN_DIR (an MVTec-layout root, whose train/good is used,
   or a plain folder of images) and writes it to MODEL (atomically).
   --train-subset N   fit on N of the images, drawn at random with a fixed seed (few-shot)
@@ -32,6 +36,9 @@ export const FIT_HELP = `npad fit TRAIN_DIR -o|--out MODEL [options]
   --false-alarm-rate R  share of good images the threshold may call defective (default ${DEFAULT_FALSE_ALARM_RATE}; docs/scores.md)
   --storage f16|f32  precision of the stored matrices (default f16: half the file, the same AUROC to two decimals
                      on bottle and MTD, docs/speed.md; f32 for exact round trips)
+  --queue URL        fit on the workers of a Redis queue (npad worker; redis://HOST:PORT), one job per TRAIN_DIR:
+                     with several, --out is a folder and each model is <folder>/<TRAIN_DIR's name>.npad; folders
+                     and --out must be on storage every worker reaches at the same paths
 ${MEMORY_HELP}
   Unreadable images are named and skipped; the fit uses the rest and the exit code is then 3.
   It needs at least ${MIN_FIT_IMAGES} readable good images (one to set the threshold, three to fit: N-pad's
@@ -40,7 +47,12 @@ ${MEMORY_HELP}
 
 ${CONFIG_HELP}`;
 
-export async function fitCommand(argv: string[]): Promise<number> {
+/** Where a fit's result lines go (stdout; a queue worker keeps them to send back to the coordinator as well). */
+export interface LineSink {
+  write(text: string): unknown;
+}
+
+export async function fitCommand(argv: string[], stdout: LineSink = process.stdout): Promise<number> {
   const options = {
     ...HELP_FLAG,
     ...CONFIG_FLAGS,
@@ -50,14 +62,24 @@ export async function fitCommand(argv: string[]): Promise<number> {
     'false-alarm-rate': { type: 'string' },
     storage: { type: 'string', default: 'f16' },
     ...MEMORY_FLAG,
+    queue: { type: 'string' },
   } as const;
-  const parsed = parseCommandArgs('fit', { args: argv, options, allowPositionals: true }, FIT_HELP);
+  const parsed = parseCommandArgs('fit', { args: argv, options, allowPositionals: true, tokens: true }, FIT_HELP);
   if (parsed === null) return 0;
   const { values, positionals } = parsed;
-  if (positionals.length !== 1) throw new NpadInputError(`npad fit takes one TRAIN_DIR, got ${positionals.length}\n\n${FIT_HELP}`);
   if (!values.out) throw new NpadInputError(`npad fit needs --out MODEL\n\n${FIT_HELP}`);
   const config = configFromFlags(values); // flags first: a typo should not wait for a folder scan
   const precision = storagePrecision(values.storage);
+  if (values.queue !== undefined) {
+    const flags: string[] = []; // what the workers' fits take: every option but --out and --queue
+    for (const t of parsed.tokens) {
+      if (t.kind !== 'option' || t.name === 'out' || t.name === 'queue') continue;
+      flags.push(argv[t.index]!); // as written: --dim, --dim=12
+      if (t.value !== undefined && !t.inlineValue) flags.push(t.value);
+    }
+    return fitOnQueue(values.queue, positionals, values.out, flags, stdout);
+  }
+  if (positionals.length !== 1) throw new NpadInputError(`npad fit takes one TRAIN_DIR, got ${positionals.length} (several go through --queue)\n\n${FIT_HELP}`);
   await checkWritableOutput(values.out);
   const holdoutFraction = values.holdout === undefined ? DEFAULT_HOLDOUT_FRACTION : fractionFlag('holdout', values.holdout, { allowZero: true });
   const falseAlarmRate = values['false-alarm-rate'] === undefined ? DEFAULT_FALSE_ALARM_RATE : fractionFlag('false-alarm-rate', values['false-alarm-rate']);
@@ -96,9 +118,9 @@ export async function fitCommand(argv: string[]): Promise<number> {
   if (holdout.length) await detector.calibrate(holdout, { falseAlarmRate }, progress);
   await detector.save(values.out, { precision });
   const seconds = (performance.now() - started) / 1000;
-  process.stdout.write(`fitted on ${fit.length} images in ${seconds.toFixed(1)} s (peak memory ${peakRssMiB().toFixed(0)} MiB); saved ${values.out}\n`);
-  if (detector.fitSummary) process.stdout.write(`${detector.fitSummary}\n`);
-  process.stdout.write(
+  stdout.write(`fitted on ${fit.length} images in ${seconds.toFixed(1)} s (peak memory ${peakRssMiB().toFixed(0)} MiB); saved ${values.out}\n`);
+  if (detector.fitSummary) stdout.write(`${detector.fitSummary}\n`);
+  stdout.write(
     detector.calibration
       ? `threshold: ${describeCalibration(detector.calibration)}\n`
       : `no score threshold (--holdout 0): before npad predict, run npad calibrate ${values.out} --good DIR (good images not fitted on)\n`,
@@ -106,6 +128,40 @@ export async function fitCommand(argv: string[]): Promise<number> {
   if (checked.skipped.length === 0) return 0;
   process.stderr.write(`npad: finished with ${checked.skipped.length} of ${images.length} training images skipped (named above; exit code ${EXIT_SKIPPED})\n`);
   return EXIT_SKIPPED;
+}
+
+/**
+ * `npad fit DIR... --queue URL --out OUT`: one whole fit per folder, each a job for the queue's workers (a fleet
+ * fits a list of products); OUT is the model file for one folder, else a folder for OUT/<folder name>.npad.
+ * @returns 0, 3 when some fit skipped images, 2 when a fit was refused (a user's mistake), 1 when one failed
+ */
+async function fitOnQueue(url: string, folders: readonly string[], out: string, flags: string[], stdout: LineSink): Promise<number> {
+  redisConnection(url);
+  if (folders.length === 0) throw new NpadInputError(`npad fit takes at least one TRAIN_DIR\n\n${FIT_HELP}`);
+  let models: string[];
+  if (folders.length === 1) models = [out];
+  else {
+    await mkdir(out, { recursive: true });
+    models = folders.map((f) => path.join(out, `${path.basename(path.resolve(f))}.npad`));
+    const twice = models.find((m, i) => models.indexOf(m) !== i);
+    if (twice) throw new NpadInputError(`${twice}: two training folders have the same name; fit them in separate runs`, twice);
+  }
+  for (const m of models) await checkWritableOutput(m);
+  const jobs = folders.map((f, i) => ({ train: path.resolve(f), out: path.resolve(models[i]!), flags }));
+  const progress = terminalProgress();
+  const outcomes = await runJobs(url, 'fit', jobs, { onProgress: (done, total) => progress('fitting (queue jobs)', done, total) });
+  let code = 0;
+  outcomes.forEach((o, i) => {
+    if (o.ok) {
+      stdout.write(`${folders[i]!}: ${o.result.summary.split('\n').join(`\n${folders[i]!}: `)}\n`);
+      if (o.result.exitCode === EXIT_SKIPPED) code = Math.max(code, EXIT_SKIPPED);
+    } else {
+      const user = isUserFailure(o.error);
+      process.stderr.write(`npad: ${folders[i]!}: ${user ? userFailureMessage(o.error) : `failed on the worker: ${o.error}`}\n`);
+      code = code === 0 || code === EXIT_SKIPPED ? (user ? 2 : 1) : Math.min(code, user ? 2 : 1);
+    }
+  });
+  return code;
 }
 
 /** The --storage flag's value, checked. */

@@ -6,17 +6,19 @@
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { HELP_FLAG, parseCommandArgs } from './args.js';
-import { formatScore } from '../detector/calibration.js';
+import { formatScore, type ScoreCalibration } from '../detector/calibration.js';
 import { Detector } from '../detector/detector.js';
-import type { Prediction } from '../detector/predict.js';
 import { IMAGE_EXTENSIONS, imagesUnder } from '../data/mvtec.js';
 import { NpadInputError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { renderMaskPng, renderOverlayPng } from '../report/overlay.js';
+import { predictionRecord, type PredictInput, type PredictionRecord } from '../report/predictionFiles.js';
+import { redisConnection } from '../queue/connection.js';
+import { runJobs, workerCount } from '../queue/coordinator.js';
+import { isUserFailure, userFailureMessage } from '../queue/jobs.js';
 import { terminalProgress } from './progress.js';
 import { printable, reportSkippedEntry } from './output.js';
 
-export const PREDICT_HELP = `npad predict MODEL IMAGE_OR_DIR... [-o|--out DIR] [--json]
+export const PREDICT_HELP = `npad predict MODEL IMAGE_OR_DIR... [-o|--out DIR] [--json] [--queue URL]
   Calls each image good or defective with the threshold stored in MODEL (set by npad fit's --holdout, npad eval
   --save-threshold or npad calibrate) and prints its raw and normalised score (threshold = 0.5; docs/scores.md).
   Folders are searched for images (png, jpg, tif, bmp), subfolders included. Images that cannot be read are
@@ -24,19 +26,13 @@ export const PREDICT_HELP = `npad predict MODEL IMAGE_OR_DIR... [-o|--out DIR] [
   --out DIR   also write DIR/<name>.overlay.png (heatmap over the image as the network saw it, the predicted
               defect outlined), DIR/<name>.mask.png (defect mask, 255 = defective) and DIR/predictions.jsonl
               (one JSON object per image, written atomically at the end); subfolders of a folder are kept
-  --json      one JSON object per image on stdout (as in predictions.jsonl), messages on stderr only`;
+  --json      one JSON object per image on stdout (as in predictions.jsonl), messages on stderr only
+  --queue URL spread the images over the workers of a Redis queue (npad worker; redis://HOST:PORT): the model,
+              images and --out must be on storage every worker reaches at the same paths; the output is the
+              same as a local run's, in the same order`;
 
 /** Exit code of a run that finished but skipped some inputs. */
 export const EXIT_SKIPPED = 3;
-
-/** An input image, the name its outputs get, and where it came from. */
-interface PredictInput {
-  /** the file */
-  file: string;
-  /** output name without extension, relative to --out (forward slashes) */
-  outName: string;
-}
-
 
 /**
  * The images named on the command line: files as given (a file that cannot be read is skipped later, by name),
@@ -68,32 +64,28 @@ async function collectInputs(args: readonly string[]): Promise<PredictInput[]> {
   return inputs;
 }
 
-/** One line of predictions.jsonl / --json output. */
-type PredictionRecord =
-  | {
-      file: string;
-      verdict: Prediction['verdict'];
-      score: number;
-      normalised_score: number;
-      image_threshold: number;
-      /** share of the image's pixels over the pixel threshold (the defect mask's area) */
-      defect_area: number;
-      overlay?: string;
-      mask?: string;
-    }
-  | { file: string; skipped: true; error: string };
+/**
+ * Images per queue job: about two jobs per worker listening (so a slow or lost worker's share is taken up by
+ * others), at most 32 (each job's answer holds its records), at least 1.
+ */
+function imagesPerJob(images: number, workers: number): number {
+  return Math.max(1, Math.min(32, Math.ceil(images / (2 * workers))));
+}
 
 /** Runs `npad predict`; returns the exit code (0, or {@link EXIT_SKIPPED} when some inputs were skipped). */
 export async function predictCommand(argv: string[]): Promise<number> {
-  const options = { ...HELP_FLAG, out: { type: 'string', short: 'o' }, json: { type: 'boolean' } } as const;
+  const options = { ...HELP_FLAG, out: { type: 'string', short: 'o' }, json: { type: 'boolean' }, queue: { type: 'string' } } as const;
   const parsed = parseCommandArgs('predict', { args: argv, options, allowPositionals: true }, PREDICT_HELP);
   if (parsed === null) return 0;
   const { values, positionals } = parsed;
   if (positionals.length < 2) throw new NpadInputError(`npad predict takes a MODEL and at least one IMAGE_OR_DIR\n\n${PREDICT_HELP}`);
   const [model, ...args] = positionals as [string, ...string[]];
+  const queue = values.queue;
+  if (queue !== undefined) redisConnection(queue); // a bad URL before the folder scan
   const inputs = await collectInputs(args);
-  const detector = await Detector.load(model);
-  const calibration = detector.requireCalibration(); // before any output exists
+  // Locally the model is loaded here; through a queue each worker loads it, and the first job says its threshold.
+  const detector = queue === undefined ? await Detector.load(model) : null;
+  let threshold = detector ? thresholdOf(detector.requireCalibration()) : null; // before any output exists
   const out = values.out;
   if (out) await mkdir(out, { recursive: true }).catch((e: unknown) => {
     throw new NpadInputError(`${out}: cannot create the output folder (${e instanceof Error ? e.message : String(e)})`, out);
@@ -105,52 +97,54 @@ export async function predictCommand(argv: string[]): Promise<number> {
   const records: PredictionRecord[] = [];
   const skipped: string[] = [];
   const counts = { good: 0, defective: 0 };
-  let done = 0;
-  /** Records an image's outcome; `human` is its stdout line without --json (null: none, the skip went to stderr). */
-  const emit = (record: PredictionRecord, human: string | null): void => {
+  /** Prints and keeps an image's record (a skipped one is named on stderr). */
+  const emit = (record: PredictionRecord): void => {
     records.push(record);
+    if ('skipped' in record) {
+      skipped.push(record.error);
+      process.stderr.write(`${clearBar}npad: skipped ${printable(record.error)}\n`);
+    } else {
+      counts[record.verdict]++;
+    }
     if (json) process.stdout.write(`${JSON.stringify(record)}\n`);
-    else if (human !== null) process.stdout.write(`${clearBar}${human}\n`);
-    progress('predicting', ++done, inputs.length);
+    else if (!('skipped' in record)) {
+      process.stdout.write(`${clearBar}${record.verdict.padEnd(9)}  ${record.normalised_score.toFixed(3)}  score ${formatScore(record.score).padEnd(8)} ${printable(record.file)}\n`);
+    }
+    progress('predicting', records.length, inputs.length);
   };
-  await detector.predict(
-    inputs.map((i) => i.file),
-    async (index, p) => {
-      const input = inputs[index]!;
-      counts[p.verdict]++;
-      let files: { overlay: string; mask: string } | undefined;
-      if (out) {
-        files = { overlay: `${input.outName}.overlay.png`, mask: `${input.outName}.mask.png` };
-        const overlayPath = path.join(out, files.overlay);
-        await mkdir(path.dirname(overlayPath), { recursive: true });
-        await writeFileAtomic(overlayPath, [await renderOverlayPng(input.file, p, calibration)]);
-        await writeFileAtomic(path.join(out, files.mask), [await renderMaskPng(p)]);
-      }
-      const defectArea = p.mask.reduce((s, v) => s + v, 0) / p.mask.length;
-      emit(
-        {
-          file: input.file,
-          verdict: p.verdict,
-          score: p.score,
-          normalised_score: p.normalisedScore,
-          image_threshold: calibration.imageThreshold,
-          defect_area: defectArea,
-          ...(files ?? {}),
-        },
-        `${p.verdict.padEnd(9)}  ${p.normalisedScore.toFixed(3)}  score ${formatScore(p.score).padEnd(8)} ${printable(input.file)}`,
-      );
-    },
-    (index, error) => {
-      const input = inputs[index]!;
-      skipped.push(error.message);
-      process.stderr.write(`${clearBar}npad: skipped ${printable(error.message)}\n`);
-      emit({ file: input.file, skipped: true, error: error.message }, null);
-    },
-  );
+  if (detector) {
+    const calibration = detector.requireCalibration();
+    // Records are emitted in input order: predict reports images in order.
+    await detector.predict(
+      inputs.map((i) => i.file),
+      async (index, p) => emit(await predictionRecord(inputs[index]!, p, calibration, out ?? null)),
+      (index, error) => emit({ file: inputs[index]!.file, skipped: true, error: error.message }),
+    );
+  } else {
+    const perJob = imagesPerJob(inputs.length, await workerCount(queue!));
+    const jobs = chunks(inputs, perJob).map((part) => ({ model: path.resolve(model), inputs: part.map((i) => ({ file: path.resolve(i.file), outName: i.outName })), out: out ? path.resolve(out) : null }));
+    const outcomes = await runJobs(queue!, 'predict', jobs, { onProgress: (doneJobs, total) => progress('predicting (queue jobs)', doneJobs, total) });
+    const failed = outcomes.find((o) => !o.ok);
+    if (failed && !failed.ok) {
+      if (isUserFailure(failed.error)) throw new NpadInputError(userFailureMessage(failed.error), model);
+      throw new Error(`a worker failed to predict (after its retries): ${failed.error}`);
+    }
+    outcomes.forEach((o, j) => {
+      if (!o.ok) return;
+      threshold ??= o.result.threshold;
+      // Workers were given absolute paths; the records name the files as the user did, as a local run does.
+      o.result.records.forEach((r, k) => {
+        const given = inputs[j * perJob + k]!.file;
+        const sent = jobs[j]!.inputs[k]!.file;
+        emit('skipped' in r ? { ...r, file: given, error: r.error.split(sent).join(given) } : { ...r, file: given });
+      });
+    });
+  }
+  const calibration = threshold!;
   if (out) await writeFileAtomic(path.join(out, 'predictions.jsonl'), [new TextEncoder().encode(records.map((r) => JSON.stringify(r)).join('\n') + '\n')]);
   const summary =
     `${inputs.length} image${inputs.length === 1 ? '' : 's'}: ${counts.good} good, ${counts.defective} defective` +
-    `${skipped.length ? `, ${skipped.length} skipped` : ''} (image threshold ${formatScore(calibration.imageThreshold)} = 0.5 normalised, ${calibration.source})` +
+    `${skipped.length ? `, ${skipped.length} skipped` : ''} (image threshold ${formatScore(calibration.image)} = 0.5 normalised, ${calibration.source})` +
     `${out ? `; overlays, masks and predictions.jsonl in ${out}` : ''}\n`;
   // With --json, stdout carries JSON only.
   (json ? process.stderr : process.stdout).write(summary);
@@ -159,4 +153,16 @@ export async function predictCommand(argv: string[]): Promise<number> {
     return EXIT_SKIPPED;
   }
   return 0;
+}
+
+/** The threshold a run's summary names. */
+function thresholdOf(c: ScoreCalibration): { image: number; source: string } {
+  return { image: c.imageThreshold, source: c.source };
+}
+
+/** `items` in consecutive pieces of at most `size`. */
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }

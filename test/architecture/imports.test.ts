@@ -31,6 +31,7 @@ const LAYER: Readonly<Record<string, number>> = {
   evaluation: 7,
   report: 8,
   server: 9,
+  queue: 9,
   cli: 10,
 };
 

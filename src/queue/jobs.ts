@@ -1,0 +1,86 @@
+/**
+ * The jobs npad puts on its queue, by name, with the data a coordinator sends and what a worker returns. Paths in
+ * them are absolute and must mean the same on every machine (a shared folder): a worker reads the images and the
+ * model there and writes its outputs there.
+ */
+import type { PredictInput, PredictionRecord } from '../report/predictionFiles.js';
+import { isRecord } from '../util/isRecord.js';
+
+/** Score images with one model: the records in the order of `inputs`. */
+export interface PredictJob {
+  /** the model file */
+  model: string;
+  inputs: PredictInput[];
+  /** where overlays and masks go (predictionFiles.ts), or null for none */
+  out: string | null;
+}
+
+export interface PredictJobResult {
+  records: PredictionRecord[];
+  /** the model's image threshold and where it came from, for the coordinator's summary */
+  threshold: { image: number; source: string };
+}
+
+/** A whole fit of one dataset, as `npad fit ARGV` would run it on the worker (one product of a fleet). */
+export interface FitJob {
+  /** the training folder */
+  train: string;
+  /** the model file to write */
+  out: string;
+  /** the `npad fit` flags besides the folder and --out (configuration, storage, holdout…) */
+  flags: string[];
+}
+
+export interface FitJobResult {
+  /** the model written */
+  model: string;
+  /** what `npad fit` printed on its last lines (its summary) */
+  summary: string;
+  /** 0, or 3 when some training images were skipped */
+  exitCode: number;
+}
+
+/** The job names and their data. */
+export interface NpadJobs {
+  predict: { data: PredictJob; result: PredictJobResult };
+  fit: { data: FitJob; result: FitJobResult };
+}
+
+export type NpadJobName = keyof NpadJobs;
+
+/** Why `data` is not a job of `name`, or null: a worker checks what it takes off the queue before acting on it. */
+export function invalidJob(name: string, data: unknown): string | null {
+  if (!isRecord(data)) return 'its data is not an object';
+  const strings = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'string');
+  switch (name) {
+    case 'predict':
+      if (typeof data.model !== 'string') return 'no model';
+      if (!Array.isArray(data.inputs) || !data.inputs.every((i) => isRecord(i) && typeof i.file === 'string' && typeof i.outName === 'string')) return 'inputs is not a list of {file, outName}';
+      if (data.out !== null && typeof data.out !== 'string') return 'out is not a folder or null';
+      return null;
+    case 'fit':
+      if (typeof data.train !== 'string' || typeof data.out !== 'string') return 'no train folder or out file';
+      if (!strings(data.flags)) return 'flags is not a list of strings';
+      return null;
+    default:
+      return `unknown job ${JSON.stringify(name)}`;
+  }
+}
+
+/** Marks a failure that is the user's to mend (a missing folder, a model without thresholds): not retried. */
+const USER_FAILURE = 'npad user error: ';
+
+/** The message a worker fails a job with for a user's mistake. */
+export function userFailure(message: string): string {
+  return `${USER_FAILURE}${message}`;
+}
+
+/** True for a job failure that is a user's mistake ({@link userFailure}). */
+export function isUserFailure(reason: string): boolean {
+  return reason.startsWith(USER_FAILURE);
+}
+
+/** The user's message of such a failure. */
+export function userFailureMessage(reason: string): string {
+  return reason.slice(USER_FAILURE.length);
+}

@@ -1,0 +1,212 @@
+/**
+ * Jobs over a real Redis (BullMQ): a redis-server started on a free local port, worker processes started as a user
+ * starts them (`npad worker --queue`), and the coordinators (`npad predict --queue`, `npad fit --queue`) checked
+ * against local runs: the same output to the byte. Then the failures: a worker killed mid-job, a worker told to
+ * stop, Redis restarted without its data, Redis not there.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { loadModel } from '../../src/model/modelFile.js';
+import { bottle, haveData, repo, runNpad } from '../cli/helpers.js';
+
+const redisServer = process.env.NPAD_REDIS_SERVER ?? '/usr/bin/redis-server';
+const haveRedis = process.env.NPAD_SKIP_REDIS !== '1' && existsSync(redisServer);
+const skip = !haveData ? 'shared bottle data not found' : !haveRedis ? `no redis-server at ${redisServer} (npm test installs it; NPAD_SKIP_REDIS=1 skips)` : false;
+/** A tiny N-pad: the transport is under test, not accuracy. */
+const TINY = ['--input', 'crop', '--dim', '12', '--set', 'moduleD=false', '--batch-size', '4'];
+
+let tmp = '';
+let url = '';
+let port = 0;
+let redis: ChildProcess | null = null;
+const workers: { process: ChildProcess; log: string[] }[] = [];
+
+/** A free local TCP port. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port: p } = server.address() as { port: number };
+      server.close(() => resolve(p));
+    });
+    server.on('error', reject);
+  });
+}
+
+async function startRedis(): Promise<void> {
+  redis = spawn(redisServer, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  for (let waited = 0; spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout.trim() !== 'PONG'; waited += 100) {
+    assert.ok(waited < 10_000, 'redis-server did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function stopRedis(): Promise<void> {
+  const r = redis;
+  redis = null;
+  if (!r || r.exitCode !== null) return;
+  const gone = new Promise((resolve) => r.once('exit', resolve));
+  r.kill('SIGKILL'); // no save: its data is gone
+  await gone;
+}
+
+/** Starts `npad worker` and resolves once it waits for jobs. */
+async function startWorker(): Promise<{ process: ChildProcess; log: string[] }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repo, 'src', 'cli', 'main.ts'), 'worker', '--queue', url, '--lock-s', '5'], {
+    cwd: repo,
+    env: { ...process.env, NPAD_THREADS: '1' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const worker = { process: child, log: [] as string[] };
+  child.stderr!.on('data', (chunk: Buffer) => worker.log.push(...chunk.toString().split('\n').filter(Boolean)));
+  await until(() => worker.log.some((l) => l.includes('waiting for jobs')), 20_000, () => `the worker did not start: ${worker.log.join('\n')}`);
+  workers.push(worker);
+  return worker;
+}
+
+async function until(condition: () => boolean, ms: number, what: () => string): Promise<void> {
+  for (let waited = 0; !condition(); waited += 50) {
+    assert.ok(waited < ms, what());
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Runs `npad ARGS` without blocking this process (so that it can kill a worker meanwhile). */
+function npadAsync(args: string[]): { done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
+  // tsx by URL: the command runs in the temporary folder, where a bare 'tsx' would not resolve.
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(repo, 'src', 'cli', 'main.ts'), ...args], { cwd: tmp, env: { ...process.env, NPAD_THREADS: '1' } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return { done: new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr }))) };
+}
+
+/** Every file under `dir`, relative, with its bytes. */
+async function filesUnder(dir: string): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (e.isFile()) out.set(path.relative(dir, path.join(e.parentPath, e.name)), await readFile(path.join(e.parentPath, e.name)));
+  }
+  return out;
+}
+
+async function copyImages(from: string, to: string, first: number, count: number): Promise<void> {
+  await mkdir(to, { recursive: true });
+  for (const f of (await readdir(from)).sort().slice(first, first + count)) await copyFile(path.join(from, f), path.join(to, f));
+}
+
+describe('jobs over Redis: npad worker, npad fit --queue and npad predict --queue', { skip }, () => {
+  before(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'npad-queue-'));
+    port = await freePort();
+    url = `redis://127.0.0.1:${port}`;
+    await startRedis();
+    await copyImages(path.join(bottle, 'train', 'good'), path.join(tmp, 'a'), 0, 8);
+    await copyImages(path.join(bottle, 'train', 'good'), path.join(tmp, 'b'), 8, 8);
+    await copyImages(path.join(bottle, 'test', 'broken_large'), path.join(tmp, 'images'), 0, 12);
+    await copyImages(path.join(bottle, 'test', 'good'), path.join(tmp, 'images', 'good'), 0, 12);
+    await writeFile(path.join(tmp, 'images', 'bad.png'), 'not an image'); // skipped as a local run skips it
+    const fit = runNpad(['fit', path.join(tmp, 'a'), '--out', path.join(tmp, 'local-a.npad'), ...TINY]);
+    assert.equal(fit.code, 0, fit.stderr);
+    await startWorker();
+    await startWorker();
+  });
+  after(async () => {
+    for (const w of workers) w.process.kill('SIGKILL');
+    await stopRedis();
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('predicts through two workers exactly as locally: the same lines, predictions.jsonl and pictures, in order', async () => {
+    const model = path.join(tmp, 'local-a.npad');
+    const local = runNpad(['predict', model, path.join(tmp, 'images'), '--out', path.join(tmp, 'out-local'), '--json']);
+    const queued = await npadAsync(['predict', model, 'images', '--out', 'out-queue', '--json', '--queue', url]).done;
+    assert.equal(local.code, 3, local.stderr); // the bad file is skipped and named
+    assert.equal(queued.code, 3, queued.stderr);
+    // The files named as given (here relative to another folder), the rest to the byte.
+    assert.equal(queued.stdout, local.stdout.split(`${tmp}/`).join(''));
+    assert.match(queued.stderr, /skipped images\/bad\.png: not a decodable image/);
+    const [l, q] = [await filesUnder(path.join(tmp, 'out-local')), await filesUnder(path.join(tmp, 'out-queue'))];
+    assert.deepEqual([...q.keys()].sort(), [...l.keys()].sort());
+    for (const [name, bytes] of l) {
+      if (name === 'predictions.jsonl') assert.equal(q.get(name)!.toString(), bytes.toString().split(`${tmp}/`).join(''));
+      else assert.ok(bytes.equals(q.get(name)!), name);
+    }
+    const ran = workers.map((w) => w.log.filter((line) => /\(predict\) done/.test(line)).length);
+    assert.ok(ran.every((n) => n > 0), `both workers took jobs: ${ran.join(', ')}`);
+  });
+
+  it('fits a list of folders, one job each, into models whose tensors equal local fits', async () => {
+    const r = await npadAsync(['fit', 'a', 'b', '--queue', url, '--out', 'models', ...TINY]).done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^a: fitted on 7 images/m);
+    assert.match(r.stdout, /^b: fitted on 7 images/m);
+    const local = runNpad(['fit', path.join(tmp, 'b'), '--out', path.join(tmp, 'local-b.npad'), ...TINY]);
+    assert.equal(local.code, 0);
+    for (const [queued, alone] of [['models/a.npad', 'local-a.npad'], ['models/b.npad', 'local-b.npad']] as const) {
+      const [q, l] = [await loadModel(path.join(tmp, queued)), await loadModel(path.join(tmp, alone))];
+      assert.deepEqual([...q.tensors.keys()], [...l.tensors.keys()]);
+      for (const [name, t] of l.tensors) assert.ok(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).equals(Buffer.from(q.tensors.get(name)!.data.buffer, q.tensors.get(name)!.data.byteOffset, q.tensors.get(name)!.data.byteLength)), `${queued} ${name}`);
+      const settings = (h: typeof q.header): unknown => ({ ...h.config, calibration: { ...(h.config.calibration as object), createdAt: 'when it was fitted' } });
+      assert.deepEqual(settings(q.header), settings(l.header));
+    }
+  });
+
+  it('loses nothing when a worker is killed mid-job (SIGKILL): its job is run again by another', async () => {
+    const seen = new Map(workers.map((w) => [w, w.log.length]));
+    const run = npadAsync(['predict', 'local-a.npad', 'images', '--out', 'out-killed', '--json', '--queue', url]);
+    let victim: { process: ChildProcess; log: string[] } | undefined;
+    await until(() => (victim = workers.find((w) => w.log.slice(seen.get(w)).some((l) => /\(predict\) started/.test(l)))) !== undefined, 30_000, () => 'no job started');
+    victim!.process.kill('SIGKILL');
+    const r = await run.done;
+    assert.equal(r.code, 3, r.stderr);
+    const local = await readFile(path.join(tmp, 'out-local', 'predictions.jsonl'), 'utf8');
+    assert.equal(await readFile(path.join(tmp, 'out-killed', 'predictions.jsonl'), 'utf8'), local.split(`${tmp}/`).join(''));
+    workers.splice(workers.indexOf(victim!), 1);
+    await startWorker();
+  });
+
+  it('a worker told to stop (SIGTERM) gives its job back and exits 0; the run finishes on the others', async () => {
+    const run = npadAsync(['predict', 'local-a.npad', 'images', '--json', '--queue', url]);
+    let holder: { process: ChildProcess; log: string[] } | undefined;
+    const seen = new Map(workers.map((w) => [w, w.log.length]));
+    await until(() => (holder = workers.find((w) => w.log.slice(seen.get(w)).some((l) => /\(predict\) started/.test(l)))) !== undefined, 30_000, () => 'no job started');
+    const exited = new Promise<number | null>((resolve) => holder!.process.once('exit', (code) => resolve(code)));
+    holder!.process.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.ok(holder!.log.some((l) => /given back to the queue|SIGTERM: stopping/.test(l)), holder!.log.join('\n'));
+    const r = await run.done;
+    assert.equal(r.code, 3, r.stderr);
+    assert.equal(r.stdout.trim().split('\n').length, 25, 'every image answered once');
+    workers.splice(workers.indexOf(holder!), 1);
+    await startWorker();
+  });
+
+  it('Redis restarted without its data mid-run: the run stops with a clear message and writes nothing', async () => {
+    const run = npadAsync(['predict', 'local-a.npad', 'images', '--out', 'out-lost', '--queue', url]);
+    await until(() => workers.some((w) => w.log.length > 0 && /\(predict\) started/.test(w.log[w.log.length - 1]!)), 30_000, () => 'no job started');
+    await stopRedis();
+    await startRedis();
+    const r = await run.done;
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /is gone from Redis \(restarted without its data, or flushed\).*run the command again/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+    await assert.rejects(stat(path.join(tmp, 'out-lost', 'predictions.jsonl')));
+  });
+
+  it('no Redis at the URL: exit 2 naming it', async () => {
+    const r = await npadAsync(['predict', 'local-a.npad', 'images', '--queue', `redis://127.0.0.1:${await freePort()}`]).done;
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /Redis does not answer \(waited 10 s\): is redis-server running there\?/);
+    const bad = runNpad(['predict', 'x.npad', 'images', '--queue', 'http://example']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /expected a redis:\/\/ URL/);
+  });
+});
