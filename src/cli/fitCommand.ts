@@ -12,7 +12,7 @@ import type { StoragePrecision } from '../method/types.js';
 import { NpadInputError } from '../errors.js';
 import { CONFIG_FLAGS, CONFIG_HELP, configFromFlags } from './configFlags.js';
 import { MEMORY_FLAG, MEMORY_HELP, memoryGuardFromFlag } from './memoryFlag.js';
-import { fractionFlag } from './numberFlags.js';
+import { boundedFlag, fractionFlag } from './numberFlags.js';
 import { peakRssMiB, printable } from './output.js';
 import { terminalProgress } from './progress.js';
 import { EXIT_SKIPPED } from './predictCommand.js';
@@ -20,6 +20,7 @@ import { findTrainImages } from './trainImages.js';
 import { redisConnection } from '../queue/connection.js';
 import { runJobs } from '../queue/coordinator.js';
 import { isUserFailure, userFailureMessage } from '../queue/jobs.js';
+import { queueShards, type ShardReport } from '../queue/fitShardJob.js';
 
 /** Fewest readable good images `npad fit` accepts: one held out for the threshold, three for N-pad's default fit. */
 export const MIN_FIT_IMAGES = 4;
@@ -39,6 +40,9 @@ export const FIT_HELP = `npad fit TRAIN_DIR -o|--out MODEL [options]
   --queue URL        fit on the workers of a Redis queue (npad worker; redis://HOST:PORT), one job per TRAIN_DIR:
                      with several, --out is a folder and each model is <folder>/<TRAIN_DIR's name>.npad; folders
                      and --out must be on storage every worker reaches at the same paths
+  --shards N         cut the training images into N shards whose statistics are computed apart (on the queue's
+                     workers with --queue) and merged in order: the same model bytes wherever each shard ran
+                     (PaDiM so far; docs/scale.md)
 ${MEMORY_HELP}
   Unreadable images are named and skipped; the fit uses the rest and the exit code is then 3.
   It needs at least ${MIN_FIT_IMAGES} readable good images (one to set the threshold, three to fit: N-pad's
@@ -63,6 +67,7 @@ export async function fitCommand(argv: string[], stdout: LineSink = process.stdo
     storage: { type: 'string', default: 'f16' },
     ...MEMORY_FLAG,
     queue: { type: 'string' },
+    shards: { type: 'string' },
   } as const;
   const parsed = parseCommandArgs('fit', { args: argv, options, allowPositionals: true, tokens: true }, FIT_HELP);
   if (parsed === null) return 0;
@@ -70,7 +75,9 @@ export async function fitCommand(argv: string[], stdout: LineSink = process.stdo
   if (!values.out) throw new NpadInputError(`npad fit needs --out MODEL\n\n${FIT_HELP}`);
   const config = configFromFlags(values); // flags first: a typo should not wait for a folder scan
   const precision = storagePrecision(values.storage);
-  if (values.queue !== undefined) {
+  const shards = values.shards === undefined ? null : boundedFlag('shards', values.shards, 1, { min: 1, max: 10_000 });
+  if (values.queue !== undefined) redisConnection(values.queue); // a bad URL before any work
+  if (values.queue !== undefined && shards === null) {
     const flags: string[] = []; // what the workers' fits take: every option but --out and --queue
     for (const t of parsed.tokens) {
       if (t.kind !== 'option' || t.name === 'out' || t.name === 'queue') continue;
@@ -114,7 +121,13 @@ export async function fitCommand(argv: string[], stdout: LineSink = process.stdo
     );
   }
   const { fit, holdout } = await withFlags({ 'held-out fraction': '--holdout' }, () => splitHoldout(checked.readable, holdoutFraction));
-  const detector = await Detector.fit(fit, config, progress, memoryGuard);
+  let detector: Detector;
+  if (shards === null) detector = await Detector.fit(fit, config, progress, memoryGuard);
+  else {
+    // Parts go next to the model, where the workers must reach them too (docs/scale.md).
+    const runner = values.queue === undefined ? undefined : queueShards(values.queue, path.dirname(path.resolve(values.out)), reportShards, (done, total) => progress('fitting shards (queue jobs)', done, total));
+    detector = await Detector.fitSharded(fit, config, Math.min(shards, fit.length), runner, progress, memoryGuard);
+  }
   if (holdout.length) await detector.calibrate(holdout, { falseAlarmRate }, progress);
   await detector.save(values.out, { precision });
   const seconds = (performance.now() - started) / 1000;
@@ -128,6 +141,11 @@ export async function fitCommand(argv: string[], stdout: LineSink = process.stdo
   if (checked.skipped.length === 0) return 0;
   process.stderr.write(`npad: finished with ${checked.skipped.length} of ${images.length} training images skipped (named above; exit code ${EXIT_SKIPPED})\n`);
   return EXIT_SKIPPED;
+}
+
+/** One line per shard of a sharded fit through the queue: its images, part size and worker time. */
+function reportShards(reports: readonly ShardReport[]): void {
+  reports.forEach((r, k) => process.stderr.write(`npad: shard ${k + 1} of ${reports.length}: ${r.images} images, part ${(r.bytes / 1e6).toFixed(1)} MB, ${r.seconds.toFixed(1)} s on its worker\n`));
 }
 
 /**

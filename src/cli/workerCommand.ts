@@ -4,13 +4,14 @@
  */
 import { HELP_FLAG, parseCommandArgs } from './args.js';
 import { NpadInputError } from '../errors.js';
+import { runFitShardJob } from '../queue/fitShardJob.js';
 import { predictJobRunner } from '../queue/predictJob.js';
 import { startWorker } from '../queue/worker.js';
 import { fitCommand } from './fitCommand.js';
 import { boundedFlag } from './numberFlags.js';
 
 export const WORKER_HELP = `npad worker --queue URL [--lock-s S]
-  Takes the jobs of npad fit --queue and npad predict --queue off the Redis queue at URL (redis://HOST:PORT[/DB],
+  Takes the jobs of npad fit --queue (whole fits, or shards with --shards) and npad predict --queue off the Redis queue at URL (redis://HOST:PORT[/DB],
   user:password@ where the server asks) and runs them, one at a time; start as many as there are machines (or
   a few per machine with NPAD_THREADS to share its cores). Each loads a model once for all its predict jobs.
   SIGTERM or Ctrl-C: the job in hand goes back to the queue for another worker, and the worker exits. A worker
@@ -31,6 +32,7 @@ export async function workerCommand(argv: string[]): Promise<number> {
     values.queue,
     {
       predict: predictJobRunner(),
+      'fit-shard': runFitShardJob,
       fit: async (job) => {
         const lines: string[] = [];
         const sink = {

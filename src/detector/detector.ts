@@ -11,7 +11,7 @@ import { inputShape, isWhole, validatePreprocessOptions, type PreprocessInput } 
 import { imageSourceName, type ImageSource } from '../image/source.js';
 import { checkOptionKeys } from '../method/optionChecks.js';
 import { definitionOf, type FittedModel } from '../method/registry.js';
-import type { ProgressCallback, ScoredImageHandler, StoragePrecision } from '../method/types.js';
+import type { ProgressCallback, ScoredImageHandler, ShardedFit, StoragePrecision, StoredModel } from '../method/types.js';
 import { loadModel, saveModel } from '../model/modelFile.js';
 import { METHODS, isMethodName, configInputFor, resolveConfig, settingsOf, type CommonConfigInput, type DetectorConfig, type DetectorConfigInput, type MethodName } from './config.js';
 import { DEFAULT_FALSE_ALARM_RATE, NpadNoThresholdError, holdoutCalibration, parseCalibration, type ScoreCalibration } from './calibration.js';
@@ -41,6 +41,43 @@ export function validateConfig(config: DetectorConfig): void {
     throw new NpadConfigError(`featureGrid.upsample must be 'nearest' or 'bilinear', got ${String(config.featureGrid.upsample)}`);
   }
   if (!Number.isInteger(config.batchSize) || config.batchSize < 1) throw new NpadConfigError(`batchSize must be a positive integer, got ${config.batchSize}`);
+}
+
+/**
+ * Computes the parts of a sharded fit ({@link Detector.fitSharded}) for shards of training images, in shard order;
+ * `config` is the fit's configuration as resolved (its input shape set).
+ */
+export type ShardRunner = (shards: readonly (readonly string[])[], config: DetectorConfig, backbone: Backbone) => Promise<StoredModel[]>;
+
+/** `images` cut into `count` contiguous shards as even as can be (the first ones one longer). */
+export function shardImages<T>(images: readonly T[], count: number): T[][] {
+  const out: T[][] = [];
+  for (let k = 0, start = 0; k < count; k++) {
+    const size = Math.floor(images.length / count) + (k < images.length % count ? 1 : 0);
+    out.push(images.slice(start, start + size));
+    start += size;
+  }
+  return out;
+}
+
+/** Runs the shards one after another in this process. */
+function localShards(extractor: FeatureExtractor, progress?: ProgressCallback): ShardRunner {
+  return async (shards, config) => {
+    const sharded = shardedFitOf(config.method);
+    const parts: StoredModel[] = [];
+    for (const images of shards) parts.push(await sharded.fitShard(images, extractor, settingsOf(config), progress));
+    return parts;
+  };
+}
+
+/**
+ * The method's sharded fit.
+ * @throws NpadConfigError for a method without one
+ */
+function shardedFitOf(method: MethodName): ShardedFit<unknown, unknown> {
+  const sharded = definitionOf(method).shards as ShardedFit<unknown, unknown> | undefined;
+  if (!sharded) throw new NpadConfigError(`a sharded fit is built for PaDiM so far, not for ${method}: fit it in one process, without shards`);
+  return sharded;
 }
 
 /**
@@ -115,6 +152,50 @@ export class Detector {
     const detector = new Detector(config, backbone, extractor, { method: config.method, model } as FittedModel);
     detector.inputNote = note;
     return detector;
+  }
+
+  /**
+   * Fits as {@link fit} does, the training images cut into `shards` contiguous shards: each shard's part (its
+   * statistics) is computed by `runShards` (by default here, one after another; or on queue workers) and the parts
+   * are merged in shard order, so the model is the same bytes wherever each shard ran (docs/scale.md). For methods
+   * with a sharded fit (MethodDefinition.shards: PaDiM so far).
+   * @throws NpadConfigError for a method without a sharded fit, tiles, or more shards than images
+   */
+  static async fitSharded(
+    trainImages: readonly string[],
+    input: DetectorConfigInput | DetectorConfig,
+    shards: number,
+    runShards?: ShardRunner,
+    progress?: ProgressCallback,
+    guard: MemoryGuardOptions = {},
+  ): Promise<Detector> {
+    const requested = resolveConfig(input);
+    validateConfig(requested);
+    const sharded = shardedFitOf(requested.method);
+    if (!Number.isSafeInteger(shards) || shards < 1 || shards > trainImages.length) throw new NpadConfigError(`shards must be an integer from 1 to the ${trainImages.length} training images, got ${shards}`);
+    const backbone = await loadBackbone(requested.backbone);
+    checkFitBeforeImages(requested, backbone, Math.ceil(trainImages.length / shards), guard);
+    const { preprocess, inputs, note } = await fitInput(requested.preprocess, trainImages);
+    if (inputs.some((i) => typeof i !== 'string')) throw new NpadConfigError('a sharded fit does not take tiles yet: fit tiled images in one process');
+    const config: DetectorConfig = { ...requested, preprocess };
+    const extractor = await FeatureExtractor.create(backbone, config.featureGrid, inputShape(preprocess));
+    const parts = await (runShards ?? localShards(extractor, progress))(shardImages(inputs as string[], shards), config, backbone);
+    const model = await sharded.finish(parts, extractor, settingsOf(config), progress);
+    const detector = new Detector(config, backbone, extractor, { method: config.method, model } as FittedModel);
+    detector.inputNote = note;
+    return detector;
+  }
+
+  /**
+   * One shard's part of {@link fitSharded}, for a worker: the statistics of `images` under `config` (as the
+   * coordinator resolved it: the whole image's input shape set), and the backbone they were computed with.
+   */
+  static async fitShard(images: readonly string[], config: DetectorConfig, progress?: ProgressCallback): Promise<{ part: StoredModel; backbone: Backbone }> {
+    validateConfig(config);
+    const sharded = shardedFitOf(config.method);
+    const backbone = await loadBackbone(config.backbone);
+    const extractor = await FeatureExtractor.create(backbone, config.featureGrid, inputShape(config.preprocess));
+    return { part: await sharded.fitShard(images, extractor, settingsOf(config), progress), backbone };
   }
 
   /**

@@ -36,6 +36,20 @@ export function positionsPerGramRun(dim: number): number {
   return Math.max(1, Math.floor(KERNEL_CHUNK_BYTES / (4 * dim * dim)));
 }
 
+/** What a {@link PositionStatistics} holds once flushed (see its fields). */
+export interface PositionStatisticsState {
+  positions: number;
+  dim: number;
+  /** Images accumulated. */
+  count: number;
+  /** Per-position centring point [P, d]. */
+  reference: Float32Array;
+  /** Σ (x − ref) per position, [P, d]. */
+  sums: Float64Array;
+  /** Σ (x − ref)(x − ref)ᵀ per position, packed upper triangles, [P, d(d+1)/2]. */
+  scatter: Float64Array;
+}
+
 export class PositionStatistics {
   /** Images accumulated so far (after {@link flush}). */
   count = 0;
@@ -57,15 +71,22 @@ export class PositionStatistics {
   /**
    * @param gatherImages images per Gram call (default {@link imagesPerGram}; tests set it small to cross
    * the gather boundary inside a batch)
+   * @param adopt statistics to go on from, whose arrays are taken over, not copied (they are the large part of a
+   * fit's memory; {@link merge})
    */
   constructor(
     readonly positions: number,
     readonly dim: number,
     gatherImages = imagesPerGram(positions, dim),
+    adopt: PositionStatisticsState | null = null,
   ) {
-    this.sums = new Float64Array(positions * dim);
-    this.scatter = new Float64Array(positions * packedSize(dim));
+    this.sums = adopt?.sums ?? new Float64Array(positions * dim);
+    this.scatter = adopt?.scatter ?? new Float64Array(positions * packedSize(dim));
     this.gatherImages = gatherImages;
+    if (adopt) {
+      this.reference = adopt.reference;
+      this.count = adopt.count;
+    }
   }
 
   /**
@@ -153,6 +174,47 @@ export class PositionStatistics {
       const ar = a[r]!;
       for (let c = r; c < d; c++) acc[j++]! += weight * S[k++]! + ur * a[c]! + ar * u[c]!;
     }
+  }
+
+  /**
+   * The accumulated statistics, to store or send elsewhere (a shard of a fit, docs/scale.md): the centring point,
+   * the centred sums and scatter, and the count. Views, not copies.
+   */
+  state(): PositionStatisticsState {
+    const reference = this.requireReference();
+    return { positions: this.positions, dim: this.dim, count: this.count, reference, sums: this.sums, scatter: this.scatter };
+  }
+
+  /**
+   * The statistics of several parts' images together, as if accumulated about the first part's centring point:
+   * each further part is re-centred exactly (a = ref_q − ref_0; s += s_q + n_q·a; S += S_q + s_q aᵀ + a s_qᵀ +
+   * n_q a aᵀ, in float64) and added in the order given. One part comes back with its own values, bit for bit.
+   * The result takes over the first part's arrays and adds the others into them.
+   * @throws RangeError when the parts' grids or dimensions differ
+   */
+  static merge(parts: readonly PositionStatisticsState[]): PositionStatistics {
+    const first = parts[0];
+    if (!first) throw new RangeError('merging no statistics');
+    const { positions: P, dim: d } = first;
+    const merged = new PositionStatistics(P, d, 1, first);
+    const reference = first.reference;
+    const tri = packedSize(d);
+    const a = new Float64Array(d);
+    for (const part of parts.slice(1)) {
+      if (part.positions !== P || part.dim !== d) throw new RangeError(`merging statistics of ${part.positions}×${part.dim} into ${P}×${d}`);
+      const n = part.count;
+      for (let p = 0; p < P; p++) {
+        for (let i = 0; i < d; i++) a[i] = part.reference[p * d + i]! - reference[p * d + i]!;
+        const s = part.sums.subarray(p * d, (p + 1) * d);
+        let k = p * tri;
+        for (let r = 0; r < d; r++) {
+          for (let c = r; c < d; c++, k++) merged.scatter[k]! += part.scatter[k]! + s[r]! * a[c]! + a[r]! * s[c]! + n * a[r]! * a[c]!;
+          merged.sums[p * d + r]! += s[r]! + n * a[r]!;
+        }
+      }
+      merged.count += n;
+    }
+    return merged;
   }
 
   private requireReference(): Float32Array {

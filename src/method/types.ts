@@ -150,4 +150,25 @@ export interface MethodDefinition<O extends object, M extends object> {
   fitSummary(model: M): string | null;
   /** The fit in a few words for messages, e.g. "N-pad with d = 200 on 224×224 inputs". */
   describe(settings: MethodSettings<O>, trainCount: number): string;
+  /**
+   * A fit cut into shards of the training images that run anywhere (queue workers, docs/scale.md), for methods
+   * whose fit is sums of per-image statistics; absent where that is not built. `fit` must equal
+   * `finish([fitShard(all images)])`.
+   */
+  readonly shards?: ShardedFit<O, M>;
+}
+
+/**
+ * A fit as shards: each shard's part is computed from its images alone and stored as tensors (checksummed when it
+ * travels as a file), and the model is made from the parts merged in shard order, so it is the same bytes wherever
+ * each shard ran.
+ */
+export interface ShardedFit<O, M> {
+  /** One shard's part: its statistics as tensors and metadata. */
+  fitShard(images: readonly ImageSource[], extractor: FeatureExtractor, settings: MethodSettings<O>, progress?: ProgressCallback): Promise<StoredModel>;
+  /**
+   * The model from the shards' parts, in shard order.
+   * @throws NpadInputError when a part does not belong to this fit (other grid or dimension)
+   */
+  finish(parts: readonly StoredModel[], extractor: FeatureExtractor, settings: MethodSettings<O>, progress?: ProgressCallback): Promise<M>;
 }

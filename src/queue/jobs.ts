@@ -40,10 +40,29 @@ export interface FitJobResult {
   exitCode: number;
 }
 
+/** One shard of a sharded fit (Detector.fitSharded): its statistics written to `part`. */
+export interface FitShardJob {
+  /** the fit's configuration as the coordinator resolved it (DetectorConfig, its input shape set) */
+  config: Record<string, unknown>;
+  /** the shard's training images */
+  images: string[];
+  /** where the part goes (detector/shardFiles.ts) */
+  part: string;
+}
+
+export interface FitShardJobResult {
+  part: string;
+  /** the part file's size */
+  bytes: number;
+  /** seconds the worker took */
+  seconds: number;
+}
+
 /** The job names and their data. */
 export interface NpadJobs {
   predict: { data: PredictJob; result: PredictJobResult };
   fit: { data: FitJob; result: FitJobResult };
+  'fit-shard': { data: FitShardJob; result: FitShardJobResult };
 }
 
 export type NpadJobName = keyof NpadJobs;
@@ -61,6 +80,11 @@ export function invalidJob(name: string, data: unknown): string | null {
     case 'fit':
       if (typeof data.train !== 'string' || typeof data.out !== 'string') return 'no train folder or out file';
       if (!strings(data.flags)) return 'flags is not a list of strings';
+      return null;
+    case 'fit-shard':
+      if (!isRecord(data.config)) return 'no configuration';
+      if (!strings(data.images) || (data.images as unknown[]).length === 0) return 'images is not a list of files';
+      if (typeof data.part !== 'string') return 'no part file';
       return null;
     default:
       return `unknown job ${JSON.stringify(name)}`;

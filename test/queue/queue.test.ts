@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -157,6 +157,26 @@ describe('jobs over Redis: npad worker, npad fit --queue and npad predict --queu
       const settings = (h: typeof q.header): unknown => ({ ...h.config, calibration: { ...(h.config.calibration as object), createdAt: 'when it was fitted' } });
       assert.deepEqual(settings(q.header), settings(l.header));
     }
+  });
+
+  it('a sharded fit (PaDiM) gives the same model bytes on the workers as in one process with the same shards; one shard is the plain fit', async () => {
+    const PADIM = ['--method', 'padim', '--dim', '12', '--input', 'crop', '--batch-size', '4'];
+    const tensorsOf = async (file: string): Promise<Map<string, Buffer>> =>
+      new Map([...(await loadModel(path.join(tmp, file))).tensors].map(([n, t]) => [n, Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)]));
+    const queued = await npadAsync(['fit', 'a', '--out', 'sharded-queue.npad', '--shards', '3', '--queue', url, ...PADIM]).done;
+    assert.equal(queued.code, 0, queued.stderr);
+    assert.match(queued.stderr, /shard 3 of 3: 2 images, part [\d.]+ MB/);
+    for (const [args, file] of [[['--shards', '3'], 'sharded-local.npad'], [['--shards', '1'], 'one-shard.npad'], [[], 'plain.npad']] as const) {
+      const r = runNpad(['fit', path.join(tmp, 'a'), '--out', path.join(tmp, file), ...args, ...PADIM]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const same = (x: Map<string, Buffer>, y: Map<string, Buffer>): boolean => x.size === y.size && [...x].every(([n, b]) => y.get(n)?.equals(b) === true);
+    assert.ok(same(await tensorsOf('sharded-queue.npad'), await tensorsOf('sharded-local.npad')), 'queue and one process, 3 shards: the same bytes');
+    assert.ok(same(await tensorsOf('one-shard.npad'), await tensorsOf('plain.npad')), 'one shard is the plain fit');
+    assert.equal(readdirSync(tmp).filter((f) => f.endsWith('.part')).length, 0, 'the parts are deleted');
+    const npad = runNpad(['fit', path.join(tmp, 'a'), '--out', path.join(tmp, 'x.npad'), '--shards', '2', ...TINY]);
+    assert.equal(npad.code, 2);
+    assert.match(npad.stderr, /a sharded fit is built for PaDiM so far, not for npad/);
   });
 
   it('loses nothing when a worker is killed mid-job (SIGKILL): its job is run again by another', async () => {

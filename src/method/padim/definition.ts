@@ -5,7 +5,7 @@ import { ACTIVATIONS_PER_IMAGE_224, batchPart, checkStatisticsDim, chunkBytes, g
 import { precisionFormatVersion } from '../parts/modelTensors.js';
 import type { MemoryPart, MethodDefinition } from '../types.js';
 import { checkPadimMeta, padimModelFromTensors, padimModelToTensors, type PadimModelMeta } from './modelTensors.js';
-import { DEFAULT_PADIM_OPTIONS, fitPadim, scorePadim, validatePadimOptions, type PadimModel, type PadimOptions } from './padim.js';
+import { DEFAULT_PADIM_OPTIONS, finishPadim, fitPadim, fitPadimShard, scorePadim, validatePadimOptions, type PadimModel, type PadimOptions } from './padim.js';
 
 export const PADIM: MethodDefinition<PadimOptions, PadimModel> = {
   defaults: DEFAULT_PADIM_OPTIONS,
@@ -43,4 +43,5 @@ export const PADIM: MethodDefinition<PadimOptions, PadimModel> = {
   },
   fitSummary: () => null,
   describe: (s) => `PaDiM with d = ${s.options.dim} on ${inputShapeText(s.preprocess)} inputs`,
+  shards: { fitShard: fitPadimShard, finish: finishPadim },
 };

@@ -21,9 +21,11 @@ import { anomalyMaps, maxOf } from '../parts/anomalyMap.js';
 import { fitPlainGaussians, type GaussianGrid } from '../parts/gaussians.js';
 import { forEachFeatureBatch } from '../imageLoop.js';
 import { positionDistances } from '../parts/gaussianScores.js';
-import { NpadConfigError } from '../../errors.js';
+import { NpadConfigError, NpadInputError } from '../../errors.js';
+import type { ModelTensor } from '../../model/modelFile.js';
+import { readStatistics, statisticsTensors } from '../parts/statisticsTensors.js';
 import { OPTION_LIMITS, checkAtMost, checkInteger, checkRange, checkSeed } from '../optionChecks.js';
-import type { MethodSettings, ProgressCallback, ScoredImageHandler } from '../types.js';
+import type { MethodSettings, ProgressCallback, ScoredImageHandler, StoredModel } from '../types.js';
 
 /** PaDiM's options. */
 export interface PadimOptions {
@@ -78,8 +80,22 @@ export interface PadimModel {
   gaussians: GaussianGrid;
 }
 
-/** Fits PaDiM on nominal images. */
+/** Fits PaDiM on nominal images: one shard of all of them. */
 export async function fitPadim(paths: readonly ImageSource[], extractor: FeatureExtractor, settings: MethodSettings<PadimOptions>, progress?: ProgressCallback): Promise<PadimModel> {
+  return finishPadim([await fitPadimShard(paths, extractor, settings, progress)], extractor, settings, progress);
+}
+
+/** The metadata of a PaDiM shard's part. */
+interface PadimShardMeta {
+  height: number;
+  width: number;
+  dim: number;
+  /** Images in the shard. */
+  count: number;
+}
+
+/** One shard of a PaDiM fit: the per-position statistics of its images (method/types.ts ShardedFit). */
+export async function fitPadimShard(paths: readonly ImageSource[], extractor: FeatureExtractor, settings: MethodSettings<PadimOptions>, progress?: ProgressCallback): Promise<StoredModel> {
   const o = settings.options;
   validatePadimOptions(o);
   if (paths.length < 1) throw new NpadConfigError('fitting needs at least one nominal image');
@@ -94,10 +110,28 @@ export async function fitPadim(paths: readonly ImageSource[], extractor: Feature
     progress?.('features', start + batch.length, paths.length);
   });
   await stats.flush();
+  const tensors = new Map<string, ModelTensor>();
+  const meta: PadimShardMeta = { height: H, width: W, dim: o.dim, count: statisticsTensors('statistics', stats.state(), tensors) };
+  return { meta, tensors };
+}
+
+/** A PaDiM model from its shards' parts, merged in shard order (PositionStatistics.merge). */
+export async function finishPadim(parts: readonly StoredModel[], extractor: FeatureExtractor, settings: MethodSettings<PadimOptions>, progress?: ProgressCallback): Promise<PadimModel> {
+  const o = settings.options;
+  const H = extractor.gridHeight;
+  const W = extractor.gridWidth;
+  const states = parts.map((part, k) => {
+    const meta = part.meta as PadimShardMeta;
+    if (meta.height !== H || meta.width !== W || meta.dim !== o.dim) {
+      throw new NpadInputError(`shard ${k}: statistics of a ${meta.height}×${meta.width} grid at d = ${meta.dim}, not this fit's ${H}×${W} at d = ${o.dim}`);
+    }
+    return readStatistics('statistics', part.tensors, H * W, o.dim, meta.count, `shard ${k}`);
+  });
+  const stats = PositionStatistics.merge(states);
   progress?.('Gaussians', 0, 1);
   const gaussians = await fitPlainGaussians(stats, o.epsilon);
   progress?.('Gaussians', 1, 1);
-  return { settings, channels, trainCount: paths.length, height: H, width: W, gaussians };
+  return { settings, channels: padimChannels(o.dim, extractor.channels, o.seed), trainCount: stats.count, height: H, width: W, gaussians };
 }
 
 /** Scores images with a fitted PaDiM model; `onImage` receives each result in order. */

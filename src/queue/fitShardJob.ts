@@ -1,0 +1,58 @@
+/**
+ * Sharded fits over the queue (docs/scale.md): the worker's side computes one shard's statistics and writes them
+ * as a checked part file; the coordinator's side sends every shard as a job and reads the parts back in shard order.
+ */
+import { randomUUID } from 'node:crypto';
+import { rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { DetectorConfig } from '../detector/config.js';
+import { Detector, type ShardRunner } from '../detector/detector.js';
+import { loadShardPart, saveShardPart } from '../detector/shardFiles.js';
+import { NpadInputError } from '../errors.js';
+import type { StoredModel } from '../method/types.js';
+import { runJobs } from './coordinator.js';
+import { isUserFailure, userFailureMessage, type FitShardJob, type FitShardJobResult } from './jobs.js';
+
+/** A worker's fit-shard job. */
+export async function runFitShardJob(job: FitShardJob): Promise<FitShardJobResult> {
+  const started = performance.now();
+  const { part, backbone } = await Detector.fitShard(job.images, job.config as unknown as DetectorConfig);
+  await saveShardPart(job.part, part, backbone);
+  return { part: job.part, bytes: (await stat(job.part)).size, seconds: (performance.now() - started) / 1000 };
+}
+
+/** What the coordinator learns of each shard. */
+export interface ShardReport {
+  images: number;
+  bytes: number;
+  seconds: number;
+}
+
+/**
+ * A ShardRunner that sends each shard to the queue at `url` as a job, its part written into `folder` (which every
+ * worker and the coordinator reach at that path), and reads the parts back in shard order (then deletes them).
+ * @param onShards receives each shard's size, part bytes and worker seconds once all have ended
+ * @throws NpadInputError when a shard failed as a user's mistake; Error when it failed otherwise
+ */
+export function queueShards(url: string, folder: string, onShards?: (reports: ShardReport[]) => void, onProgress?: (done: number, total: number) => void): ShardRunner {
+  return async (shards, config, backbone) => {
+    const run = randomUUID();
+    const files = shards.map((_, k) => path.resolve(folder, `${run}-shard-${k}.part`));
+    try {
+      const jobs = shards.map((images, k) => ({ config: config as unknown as Record<string, unknown>, images: images.map((i) => path.resolve(i)), part: files[k]! }));
+      const outcomes = await runJobs(url, 'fit-shard', jobs, { onProgress });
+      const parts: StoredModel[] = [];
+      for (const [k, o] of outcomes.entries()) {
+        if (!o.ok) {
+          if (isUserFailure(o.error)) throw new NpadInputError(`shard ${k + 1} of ${shards.length}: ${userFailureMessage(o.error)}`);
+          throw new Error(`shard ${k + 1} of ${shards.length} failed on the workers (after its retries): ${o.error}`);
+        }
+        parts.push(await loadShardPart(files[k]!, backbone));
+      }
+      onShards?.(outcomes.map((o, k) => ({ images: shards[k]!.length, bytes: o.ok ? o.result.bytes : 0, seconds: o.ok ? o.result.seconds : 0 })));
+      return parts;
+    } finally {
+      await Promise.all(files.map((f) => rm(f, { force: true })));
+    }
+  };
+}
