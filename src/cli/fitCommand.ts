@@ -95,7 +95,7 @@ export async function fitCommand(argv: string[], stdout: LineSink = process.stdo
   const subset = values['train-subset'];
   const images = subset ? await withFlags({ 'training subset': '--train-subset' }, () => trainSubset(all, Number(subset))) : all;
   // The options against the backbone and the memory before the images are decoded, which takes a while.
-  await Detector.checkFit(config, images.length, memoryGuard);
+  await Detector.checkFit(config, images.length, memoryGuard, shards !== null);
   const started = performance.now();
   const progress = terminalProgress();
   // Every image is decoded once up front: an unreadable one is named and left out instead of stopping the fit.

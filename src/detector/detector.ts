@@ -202,11 +202,13 @@ export class Detector {
    * The checks {@link fit} makes before it reads any image, on their own: the configuration, the backbone's
    * channels against the method's options (d), and the memory for `imageCount` images. For a caller with work to
    * do before the fit (the CLI decodes every image first), so that a bad option is refused before that work.
+   * @param sharded true for {@link fitSharded}: the method must have a sharded fit
    * @throws NpadConfigError or NpadInputError as {@link fit} would
    */
-  static async checkFit(input: DetectorConfigInput | DetectorConfig, imageCount: number, guard: MemoryGuardOptions = {}): Promise<void> {
+  static async checkFit(input: DetectorConfigInput | DetectorConfig, imageCount: number, guard: MemoryGuardOptions = {}, sharded = false): Promise<void> {
     const requested = resolveConfig(input);
     validateConfig(requested);
+    if (sharded) shardedFitOf(requested.method);
     checkFitBeforeImages(requested, await loadBackbone(requested.backbone), imageCount, guard);
   }
 

@@ -35,7 +35,9 @@ export async function runJobs<N extends NpadJobName>(url: string, name: N, items
     const run = randomUUID();
     const ids = items.map((_, i) => `${run}-${i}`);
     const attempts = options.attempts ?? 3;
-    await queue.addBulk(items.map((data, i) => ({ name, data, opts: { jobId: ids[i], attempts, backoff: { type: 'fixed', delay: 1000 } } })));
+    // The coordinator removes each job once it has read it; these only clean up after a coordinator that died.
+    const cleanup = { removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } };
+    await queue.addBulk(items.map((data, i) => ({ name, data, opts: { jobId: ids[i], attempts, backoff: { type: 'fixed', delay: 1000 }, ...cleanup } })));
     return await waitForJobs<NpadJobs[N]['result']>(queue, ids, url, options);
   } finally {
     await queue.close();
