@@ -123,21 +123,22 @@ export async function predictCommand(argv: string[]): Promise<number> {
   } else {
     const perJob = imagesPerJob(inputs.length, await workerCount(queue!));
     const jobs = chunks(inputs, perJob).map((part) => ({ model: path.resolve(model), inputs: part.map((i) => ({ file: path.resolve(i.file), outName: i.outName })), out: out ? path.resolve(out) : null }));
-    const outcomes = await runJobs(queue!, 'predict', jobs, { onProgress: (doneJobs, total) => progress('predicting (queue jobs)', doneJobs, total) });
-    const failed = outcomes.find((o) => !o.ok);
-    if (failed && !failed.ok) {
-      if (isUserFailure(failed.error)) throw new NpadInputError(userFailureMessage(failed.error), model);
-      throw new Error(`a worker failed to predict (after its retries): ${failed.error}`);
-    }
-    outcomes.forEach((o, j) => {
-      if (!o.ok) return;
-      threshold ??= o.result.threshold;
-      // Workers were given absolute paths; the records name the files as the user did, as a local run does.
-      o.result.records.forEach((r, k) => {
-        const given = inputs[j * perJob + k]!.file;
-        const sent = jobs[j]!.inputs[k]!.file;
-        emit('skipped' in r ? { ...r, file: given, error: r.error.split(sent).join(given) } : { ...r, file: given });
-      });
+    // Each job's records are shown as soon as it and the jobs before it have ended: in input order, as they come.
+    await runJobs(queue!, 'predict', jobs, {
+      onProgress: (doneJobs, total) => progress('predicting (queue jobs)', doneJobs, total),
+      onOutcome: (j, o) => {
+        if (!o.ok) {
+          if (isUserFailure(o.error)) throw new NpadInputError(userFailureMessage(o.error), model);
+          throw new Error(`a worker failed to predict (after its retries): ${o.error}`);
+        }
+        threshold ??= o.result.threshold;
+        // Workers were given absolute paths; the records name the files as the user did, as a local run does.
+        o.result.records.forEach((r, k) => {
+          const given = inputs[j * perJob + k]!.file;
+          const sent = jobs[j]!.inputs[k]!.file;
+          emit('skipped' in r ? { ...r, file: given, error: r.error.split(sent).join(given) } : { ...r, file: given });
+        });
+      },
     });
   }
   const calibration = threshold!;

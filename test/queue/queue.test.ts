@@ -209,6 +209,19 @@ describe('jobs over Redis: npad worker, npad fit --queue and npad predict --queu
     await startWorker();
   });
 
+  it('a coordinator stopped with Ctrl-C takes its waiting jobs off the queue', async () => {
+    const seen = new Map(workers.map((w) => [w, w.log.length]));
+    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(repo, 'src', 'cli', 'main.ts'), 'predict', 'local-a.npad', 'images', '--queue', url], { cwd: tmp, stdio: 'ignore' });
+    const ended = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    await until(() => workers.some((w) => w.log.slice(seen.get(w)).some((l) => /\(predict\) started/.test(l))), 30_000, () => 'no job started');
+    child.kill('SIGINT');
+    assert.equal(await ended, 'SIGINT');
+    const waiting = spawnSync('redis-cli', ['-p', String(port), 'LLEN', 'bull:npad:wait'], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(waiting, '0', 'no job left waiting');
+    // Let the workers finish what they held before the next test.
+    await until(() => workers.every((w) => { const log = w.log.slice(seen.get(w)); return log.filter((l) => /started/.test(l)).length === log.filter((l) => /done|failed/.test(l)).length; }), 30_000, () => 'workers still busy');
+  });
+
   it('Redis restarted without its data mid-run: the run stops with a clear message and writes nothing', async () => {
     const run = npadAsync(['predict', 'local-a.npad', 'images', '--out', 'out-lost', '--queue', url]);
     await until(() => workers.some((w) => w.log.length > 0 && /\(predict\) started/.test(w.log[w.log.length - 1]!)), 30_000, () => 'no job started');
