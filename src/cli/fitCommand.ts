@@ -42,7 +42,7 @@ export const FIT_HELP = `npad fit TRAIN_DIR -o|--out MODEL [options]
                      and --out must be on storage every worker reaches at the same paths
   --shards N         cut the training images into N shards whose statistics are computed apart (on the queue's
                      workers with --queue) and merged in order: the same model bytes wherever each shard ran
-                     (PaDiM so far; docs/scale.md)
+                     (N-pad with its default bank, and PaDiM; docs/scale.md)
 ${MEMORY_HELP}
   Unreadable images are named and skipped; the fit uses the rest and the exit code is then 3.
   It needs at least ${MIN_FIT_IMAGES} readable good images (one to set the threshold, three to fit: N-pad's
@@ -145,7 +145,7 @@ export async function fitCommand(argv: string[], stdout: LineSink = process.stdo
 
 /** One line per shard of a sharded fit through the queue: its images, part size and worker time. */
 function reportShards(reports: readonly ShardReport[]): void {
-  reports.forEach((r, k) => process.stderr.write(`npad: shard ${k + 1} of ${reports.length}: ${r.images} images, part ${(r.bytes / 1e6).toFixed(1)} MB, ${r.seconds.toFixed(1)} s on its worker\n`));
+  reports.forEach((r, k) => process.stderr.write(`npad: ${r.kind === 'survey' ? 'survey of ' : ''}shard ${k + 1} of ${reports.length}: ${r.images} images, part ${(r.bytes / 1e6).toFixed(1)} MB, ${r.seconds.toFixed(1)} s on its worker\n`));
 }
 
 /**

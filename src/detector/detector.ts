@@ -11,7 +11,7 @@ import { inputShape, isWhole, validatePreprocessOptions, type PreprocessInput } 
 import { imageSourceName, type ImageSource } from '../image/source.js';
 import { checkOptionKeys } from '../method/optionChecks.js';
 import { definitionOf, type FittedModel } from '../method/registry.js';
-import type { ProgressCallback, ScoredImageHandler, ShardedFit, StoragePrecision, StoredModel } from '../method/types.js';
+import type { ProgressCallback, ScoredImageHandler, ShardContext, ShardedFit, StoragePrecision, StoredModel } from '../method/types.js';
 import { loadModel, saveModel } from '../model/modelFile.js';
 import { METHODS, isMethodName, configInputFor, resolveConfig, settingsOf, type CommonConfigInput, type DetectorConfig, type DetectorConfigInput, type MethodName } from './config.js';
 import { DEFAULT_FALSE_ALARM_RATE, NpadNoThresholdError, holdoutCalibration, parseCalibration, type ScoreCalibration } from './calibration.js';
@@ -43,11 +43,19 @@ export function validateConfig(config: DetectorConfig): void {
   if (!Number.isInteger(config.batchSize) || config.batchSize < 1) throw new NpadConfigError(`batchSize must be a positive integer, got ${config.batchSize}`);
 }
 
-/**
- * Computes the parts of a sharded fit ({@link Detector.fitSharded}) for shards of training images, in shard order;
- * `config` is the fit's configuration as resolved (its input shape set).
- */
-export type ShardRunner = (shards: readonly (readonly string[])[], config: DetectorConfig, backbone: Backbone) => Promise<StoredModel[]>;
+/** One round of a sharded fit: the survey (when the method needs one), then the fit; each shard gives a part. */
+export interface ShardRound {
+  kind: 'survey' | 'fit';
+  shards: readonly (readonly string[])[];
+  /** the fit's configuration as resolved (its input shape set) */
+  config: DetectorConfig;
+  backbone: Backbone;
+  /** what the survey found (fit rounds of methods with a survey), else null */
+  context: ShardContext | null;
+}
+
+/** Computes a round's parts ({@link Detector.fitSharded}), in shard order: here, or as queue jobs. */
+export type ShardRunner = (round: ShardRound) => Promise<StoredModel[]>;
 
 /** `images` cut into `count` contiguous shards as even as can be (the first ones one longer). */
 export function shardImages<T>(images: readonly T[], count: number): T[][] {
@@ -62,12 +70,20 @@ export function shardImages<T>(images: readonly T[], count: number): T[][] {
 
 /** Runs the shards one after another in this process. */
 function localShards(extractor: FeatureExtractor, progress?: ProgressCallback): ShardRunner {
-  return async (shards, config) => {
-    const sharded = shardedFitOf(config.method);
+  return async ({ kind, shards, config, context }) => {
     const parts: StoredModel[] = [];
-    for (const images of shards) parts.push(await sharded.fitShard(images, extractor, settingsOf(config), progress));
+    for (const images of shards) parts.push(await shardPart(kind, images, extractor, config, context, progress));
     return parts;
   };
+}
+
+/** One shard's part of a round. */
+async function shardPart(kind: ShardRound['kind'], images: readonly string[], extractor: FeatureExtractor, config: DetectorConfig, context: ShardContext | null, progress?: ProgressCallback): Promise<StoredModel> {
+  const sharded = shardedFitOf(config.method);
+  const settings = settingsOf(config);
+  if (kind === 'fit') return sharded.fitShard(images, extractor, settings, context, progress);
+  if (!sharded.survey) throw new NpadConfigError(`${config.method}'s sharded fit has no survey round`);
+  return sharded.survey.surveyShard(images, extractor, settings, progress);
 }
 
 /**
@@ -76,7 +92,7 @@ function localShards(extractor: FeatureExtractor, progress?: ProgressCallback): 
  */
 function shardedFitOf(method: MethodName): ShardedFit<unknown, unknown> {
   const sharded = definitionOf(method).shards as ShardedFit<unknown, unknown> | undefined;
-  if (!sharded) throw new NpadConfigError(`a sharded fit is built for PaDiM so far, not for ${method}: fit it in one process, without shards`);
+  if (!sharded) throw new NpadConfigError(`${method} has no sharded fit: fit it in one process, without shards`);
   return sharded;
 }
 
@@ -172,30 +188,41 @@ export class Detector {
     const requested = resolveConfig(input);
     validateConfig(requested);
     const sharded = shardedFitOf(requested.method);
+    const refused = shards > 1 ? (sharded.unsupported?.(settingsOf(requested)) ?? null) : null;
+    if (refused) throw new NpadConfigError(refused);
     if (!Number.isSafeInteger(shards) || shards < 1 || shards > trainImages.length) throw new NpadConfigError(`shards must be an integer from 1 to the ${trainImages.length} training images, got ${shards}`);
     const backbone = await loadBackbone(requested.backbone);
     checkFitBeforeImages(requested, backbone, Math.ceil(trainImages.length / shards), guard);
     const { preprocess, inputs, note } = await fitInput(requested.preprocess, trainImages);
     if (inputs.some((i) => typeof i !== 'string')) throw new NpadConfigError('a sharded fit does not take tiles yet: fit tiled images in one process');
     const config: DetectorConfig = { ...requested, preprocess };
+    const settings = settingsOf(config);
     const extractor = await FeatureExtractor.create(backbone, config.featureGrid, inputShape(preprocess));
-    const parts = await (runShards ?? localShards(extractor, progress))(shardImages(inputs as string[], shards), config, backbone);
-    const model = await sharded.finish(parts, extractor, settingsOf(config), progress);
+    const run = runShards ?? localShards(extractor, progress);
+    const { shards: shardable, reserved } = sharded.reserve?.(inputs, settings) ?? { shards: inputs, reserved: [] };
+    const pieces = shardImages(shardable as string[], Math.min(shards, shardable.length));
+    let context: ShardContext | null = null;
+    if (sharded.survey?.needed(settings)) {
+      const summaries = await run({ kind: 'survey', shards: pieces, config, backbone, context: null });
+      context = sharded.survey.combine(summaries, extractor, settings);
+    }
+    const parts = await run({ kind: 'fit', shards: pieces, config, backbone, context });
+    const model = await sharded.finish(parts, extractor, settings, context, reserved, progress);
     const detector = new Detector(config, backbone, extractor, { method: config.method, model } as FittedModel);
     detector.inputNote = note;
     return detector;
   }
 
   /**
-   * One shard's part of {@link fitSharded}, for a worker: the statistics of `images` under `config` (as the
-   * coordinator resolved it: the whole image's input shape set), and the backbone they were computed with.
+   * One shard's part of {@link fitSharded}, for a worker: the survey summary or the statistics of `images` under
+   * `config` (as the coordinator resolved it: the whole image's input shape set), and the backbone they were
+   * computed with.
    */
-  static async fitShard(images: readonly string[], config: DetectorConfig, progress?: ProgressCallback): Promise<{ part: StoredModel; backbone: Backbone }> {
+  static async fitShard(images: readonly string[], config: DetectorConfig, kind: ShardRound['kind'], context: ShardContext | null, progress?: ProgressCallback): Promise<{ part: StoredModel; backbone: Backbone }> {
     validateConfig(config);
-    const sharded = shardedFitOf(config.method);
     const backbone = await loadBackbone(config.backbone);
     const extractor = await FeatureExtractor.create(backbone, config.featureGrid, inputShape(config.preprocess));
-    return { part: await sharded.fitShard(images, extractor, settingsOf(config), progress), backbone };
+    return { part: await shardPart(kind, images, extractor, config, context, progress), backbone };
   }
 
   /**
@@ -208,7 +235,10 @@ export class Detector {
   static async checkFit(input: DetectorConfigInput | DetectorConfig, imageCount: number, guard: MemoryGuardOptions = {}, sharded = false): Promise<void> {
     const requested = resolveConfig(input);
     validateConfig(requested);
-    if (sharded) shardedFitOf(requested.method);
+    if (sharded) {
+      const refused = shardedFitOf(requested.method).unsupported?.(settingsOf(requested)) ?? null;
+      if (refused) throw new NpadConfigError(refused);
+    }
     checkFitBeforeImages(requested, await loadBackbone(requested.backbone), imageCount, guard);
   }
 

@@ -161,14 +161,29 @@ export interface MethodDefinition<O extends object, M extends object> {
 /**
  * A fit as shards: each shard's part is computed from its images alone and stored as tensors (checksummed when it
  * travels as a file), and the model is made from the parts merged in shard order, so it is the same bytes wherever
- * each shard ran.
+ * each shard ran. A method may first survey the shards (N-pad counts each channel's positive values to choose its
+ * channels) and keep some images out of the shards for its finish (N-pad's fusion holdout).
  */
 export interface ShardedFit<O, M> {
+  /** Why these settings cannot be fitted in several shards (then only one), or null. */
+  unsupported?(settings: MethodSettings<O>): string | null;
+  /** The images the shards see, and those the finish reads itself (default: all to the shards, none kept). */
+  reserve?(images: readonly ImageSource[], settings: MethodSettings<O>): { shards: readonly ImageSource[]; reserved: readonly ImageSource[] };
+  /** A first pass over the shards, when the settings need one: each shard's summary, and the context they give. */
+  survey?: {
+    needed(settings: MethodSettings<O>): boolean;
+    surveyShard(images: readonly ImageSource[], extractor: FeatureExtractor, settings: MethodSettings<O>, progress?: ProgressCallback): Promise<StoredModel>;
+    /** The context every shard's fit needs, from the summaries in shard order (JSON: it travels in jobs). */
+    combine(summaries: readonly StoredModel[], extractor: FeatureExtractor, settings: MethodSettings<O>): ShardContext;
+  };
   /** One shard's part: its statistics as tensors and metadata. */
-  fitShard(images: readonly ImageSource[], extractor: FeatureExtractor, settings: MethodSettings<O>, progress?: ProgressCallback): Promise<StoredModel>;
+  fitShard(images: readonly ImageSource[], extractor: FeatureExtractor, settings: MethodSettings<O>, context: ShardContext | null, progress?: ProgressCallback): Promise<StoredModel>;
   /**
-   * The model from the shards' parts, in shard order.
+   * The model from the shards' parts, in shard order, and the reserved images.
    * @throws NpadInputError when a part does not belong to this fit (other grid or dimension)
    */
-  finish(parts: readonly StoredModel[], extractor: FeatureExtractor, settings: MethodSettings<O>, progress?: ProgressCallback): Promise<M>;
+  finish(parts: readonly StoredModel[], extractor: FeatureExtractor, settings: MethodSettings<O>, context: ShardContext | null, reserved: readonly ImageSource[], progress?: ProgressCallback): Promise<M>;
 }
+
+/** What the survey of a sharded fit tells every shard (JSON). */
+export type ShardContext = Record<string, unknown>;

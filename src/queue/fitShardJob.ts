@@ -16,13 +16,15 @@ import { isUserFailure, userFailureMessage, type FitShardJob, type FitShardJobRe
 /** A worker's fit-shard job. */
 export async function runFitShardJob(job: FitShardJob): Promise<FitShardJobResult> {
   const started = performance.now();
-  const { part, backbone } = await Detector.fitShard(job.images, job.config as unknown as DetectorConfig);
+  const { part, backbone } = await Detector.fitShard(job.images, job.config as unknown as DetectorConfig, job.kind, job.context);
   await saveShardPart(job.part, part, backbone);
   return { part: job.part, bytes: (await stat(job.part)).size, seconds: (performance.now() - started) / 1000 };
 }
 
 /** What the coordinator learns of each shard. */
 export interface ShardReport {
+  /** the round: the survey (N-pad's channel counts) or the fit */
+  kind: 'survey' | 'fit';
   images: number;
   bytes: number;
   seconds: number;
@@ -35,11 +37,11 @@ export interface ShardReport {
  * @throws NpadInputError when a shard failed as a user's mistake; Error when it failed otherwise
  */
 export function queueShards(url: string, folder: string, onShards?: (reports: ShardReport[]) => void, onProgress?: (done: number, total: number) => void): ShardRunner {
-  return async (shards, config, backbone) => {
+  return async ({ kind, shards, config, backbone, context }) => {
     const run = randomUUID();
-    const files = shards.map((_, k) => path.resolve(folder, `${run}-shard-${k}.part`));
+    const files = shards.map((_, k) => path.resolve(folder, `${run}-${kind}-${k}.part`));
     try {
-      const jobs = shards.map((images, k) => ({ config: config as unknown as Record<string, unknown>, images: images.map((i) => path.resolve(i)), part: files[k]! }));
+      const jobs = shards.map((images, k) => ({ kind, config: config as unknown as Record<string, unknown>, context, images: images.map((i) => path.resolve(i)), part: files[k]! }));
       const outcomes = await runJobs(url, 'fit-shard', jobs, { onProgress });
       const parts: StoredModel[] = [];
       for (const [k, o] of outcomes.entries()) {
@@ -49,7 +51,7 @@ export function queueShards(url: string, folder: string, onShards?: (reports: Sh
         }
         parts.push(await loadShardPart(files[k]!, backbone));
       }
-      onShards?.(outcomes.map((o, k) => ({ images: shards[k]!.length, bytes: o.ok ? o.result.bytes : 0, seconds: o.ok ? o.result.seconds : 0 })));
+      onShards?.(outcomes.map((o, k) => ({ kind, images: shards[k]!.length, bytes: o.ok ? o.result.bytes : 0, seconds: o.ok ? o.result.seconds : 0 })));
       return parts;
     } finally {
       await Promise.all(files.map((f) => rm(f, { force: true })));

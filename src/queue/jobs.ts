@@ -40,8 +40,12 @@ export interface FitJobResult {
   exitCode: number;
 }
 
-/** One shard of a sharded fit (Detector.fitSharded): its statistics written to `part`. */
+/** One shard of a round of a sharded fit (Detector.fitSharded): its survey summary or statistics written to `part`. */
 export interface FitShardJob {
+  /** the round: the survey (N-pad's channel counts) or the fit */
+  kind: 'survey' | 'fit';
+  /** what the survey found, for a fit round (JSON), else null */
+  context: Record<string, unknown> | null;
   /** the fit's configuration as the coordinator resolved it (DetectorConfig, its input shape set) */
   config: Record<string, unknown>;
   /** the shard's training images */
@@ -82,6 +86,8 @@ export function invalidJob(name: string, data: unknown): string | null {
       if (!strings(data.flags)) return 'flags is not a list of strings';
       return null;
     case 'fit-shard':
+      if (data.kind !== 'survey' && data.kind !== 'fit') return 'kind is not survey or fit';
+      if (data.context !== null && !isRecord(data.context)) return 'context is not an object or null';
       if (!isRecord(data.config)) return 'no configuration';
       if (!strings(data.images) || (data.images as unknown[]).length === 0) return 'images is not a list of files';
       if (typeof data.part !== 'string') return 'no part file';

@@ -174,9 +174,27 @@ describe('jobs over Redis: npad worker, npad fit --queue and npad predict --queu
     assert.ok(same(await tensorsOf('sharded-queue.npad'), await tensorsOf('sharded-local.npad')), 'queue and one process, 3 shards: the same bytes');
     assert.ok(same(await tensorsOf('one-shard.npad'), await tensorsOf('plain.npad')), 'one shard is the plain fit');
     assert.equal(readdirSync(tmp).filter((f) => f.endsWith('.part')).length, 0, 'the parts are deleted');
-    const npad = runNpad(['fit', path.join(tmp, 'a'), '--out', path.join(tmp, 'x.npad'), '--shards', '2', ...TINY]);
-    assert.equal(npad.code, 2);
-    assert.match(npad.stderr, /a sharded fit is built for PaDiM so far, not for npad/);
+    const paper = runNpad(['fit', path.join(tmp, 'a'), '--out', path.join(tmp, 'x.npad'), '--shards', '2', '--preset', 'paper', ...TINY]);
+    assert.equal(paper.code, 2);
+    assert.match(paper.stderr, /a sharded N-pad fit needs option bank patch-coreset/);
+    const patchcore = runNpad(['fit', path.join(tmp, 'a'), '--out', path.join(tmp, 'x.npad'), '--shards', '2', '--method', 'patchcore']);
+    assert.equal(patchcore.code, 2);
+    assert.match(patchcore.stderr, /patchcore has no sharded fit/);
+  });
+
+  it('a sharded N-pad fit (channel survey, two grids, the position-free bank) gives the same bytes on the workers as in one process; one shard is the plain fit', async () => {
+    const tensorsOf = async (file: string): Promise<Map<string, Buffer>> =>
+      new Map([...(await loadModel(path.join(tmp, file))).tensors].map(([n, t]) => [n, Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)]));
+    const queued = await npadAsync(['fit', 'b', '--out', 'npad-queue.npad', '--shards', '2', '--queue', url, ...TINY]).done;
+    assert.equal(queued.code, 0, queued.stderr);
+    assert.match(queued.stderr, /shard 2 of 2: \d+ images, part/);
+    for (const [args, file] of [[['--shards', '2'], 'npad-local.npad'], [['--shards', '1'], 'npad-one.npad']] as const) {
+      const r = runNpad(['fit', path.join(tmp, 'b'), '--out', path.join(tmp, file), ...args, ...TINY]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const same = (x: Map<string, Buffer>, y: Map<string, Buffer>): boolean => x.size === y.size && [...x].every(([n, b]) => y.get(n)?.equals(b) === true);
+    assert.ok(same(await tensorsOf('npad-queue.npad'), await tensorsOf('npad-local.npad')), 'queue and one process, 2 shards: the same bytes');
+    assert.ok(same(await tensorsOf('npad-one.npad'), await tensorsOf('local-b.npad')), 'one shard is the plain fit');
   });
 
   it('loses nothing when a worker is killed mid-job (SIGKILL): its job is run again by another', async () => {

@@ -66,10 +66,12 @@ export function centroidCount(total: number, opts: CentroidBankOptions): number 
   return Math.max(1, Math.min(opts.maxCentroids, Math.round(opts.centroidRatio * total)));
 }
 
-/** Clusters the reservoir's sample; returns the centroids [k, d]. */
-export async function buildCentroidBank(reservoir: VectorReservoir, opts: CentroidBankOptions): Promise<{ centroids: Float32Array; count: number }> {
-  const { vectors, count: n } = reservoir.sample();
-  const k = Math.min(n, centroidCount(reservoir.total, opts));
-  const centroids = await kMeans(vectors, n, reservoir.dim, { clusters: k, iterations: opts.kmeansIterations, seed: opts.seed });
+/**
+ * Clusters a reservoir's sample: `vectors` [n, dim], drawn from `total` nominal vectors; returns the centroids [k, d].
+ */
+export async function buildCentroidBank(vectors: Float32Array, total: number, dim: number, opts: CentroidBankOptions): Promise<{ centroids: Float32Array; count: number }> {
+  const n = vectors.length / dim;
+  const k = Math.min(n, centroidCount(total, opts));
+  const centroids = await kMeans(vectors, n, dim, { clusters: k, iterations: opts.kmeansIterations, seed: opts.seed });
   return { centroids, count: k };
 }

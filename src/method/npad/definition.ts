@@ -9,7 +9,7 @@ import { checkFeatureGrid, checkStageMaps, blankInput } from '../parts/gridCheck
 import { ACTIVATIONS_PER_IMAGE_224, batchPart, checkStatisticsDim, chunkBytes, gridBytes, patchBankParts, statisticsBytes, streamedFeatureBytes } from '../parts/memoryParts.js';
 import { PATCH_STAGES } from '../parts/patchBank.js';
 import type { MemoryPart, MemoryPhase, MethodDefinition, MethodSettings } from '../types.js';
-import { fitNpad } from './fit.js';
+import { NPAD_SHARDS, fitNpad } from './fit.js';
 import { heldOutCount, npadPatchBankOptions, usesPatchBank, type NpadModel } from './model.js';
 import { checkNpadMeta, npadFormatVersion, npadModelFromTensors, npadModelToTensors, type NpadModelMeta } from './modelTensors.js';
 import { DEFAULT_NPAD_OPTIONS, NPAD_PRESETS, validateNpadOptions, type NpadOptions } from './options.js';
@@ -101,4 +101,5 @@ export const NPAD: MethodDefinition<NpadOptions, NpadModel> = {
       ? `position-free bank: ${model.fusion.bankSize} patch features; ${model.fusion.heldOut} of the ${model.trainCount} images were held out of the fit to standardise the maps`
       : null,
   describe: (s) => `N-pad with d = ${s.options.dim} on ${inputShapeText(s.preprocess)} inputs`,
+  shards: NPAD_SHARDS,
 };

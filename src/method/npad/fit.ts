@@ -9,13 +9,16 @@
  */
 import type { FeatureExtractor } from '../../backbone/featureExtractor.js';
 import { PositionStatistics, imagesPerGram } from '../../engine/positionStatistics.js';
-import { NpadConfigError } from '../../errors.js';
+import { NpadConfigError, NpadInputError } from '../../errors.js';
+import type { ModelTensor } from '../../model/modelFile.js';
+import type { PatchEmbeddingShape } from '../parts/patchEmbedding.js';
+import { readStatistics, statisticsTensors } from '../parts/statisticsTensors.js';
 import { forEachFeatureBatch, inputBatches } from '../imageLoop.js';
 import { maxOf } from '../parts/anomalyMap.js';
 import { averageNeighbourhood } from '../parts/aggregate.js';
 import { fitPlainGaussians, fitWeightedGaussians, type GaussianGrid } from '../parts/gaussians.js';
 import { PatchBankBuilder, searchable, type PatchBank } from '../parts/patchBank.js';
-import type { MethodSettings, ProgressCallback } from '../types.js';
+import type { MethodSettings, ProgressCallback, ShardContext, ShardedFit, StoredModel } from '../types.js';
 import { VectorReservoir, buildCentroidBank } from './centroidBank.js';
 import { selectChannels } from './channels.js';
 import { nominalMaxima } from './mapFusion.js';
@@ -57,24 +60,86 @@ async function countPositiveChannels(paths: readonly string[], extractor: Featur
   return counts;
 }
 
-/** Fits N-pad on nominal images. */
+/**
+ * Fits N-pad on nominal images: its sharded fit ({@link NPAD_SHARDS}) with one shard, so that a fit in shards on
+ * queue workers and one here are the same code.
+ */
 export async function fitNpad(given: readonly string[], extractor: FeatureExtractor, settings: MethodSettings<NpadOptions>, progress?: ProgressCallback): Promise<NpadModel> {
+  validateNpadOptions(settings.options);
+  if (given.length < 1) throw new NpadConfigError('fitting needs at least one nominal image');
+  const { shards, reserved } = reserveHeldOut(given, settings);
+  const context = NPAD_SURVEY.needed(settings) ? NPAD_SURVEY.combine([await NPAD_SURVEY.surveyShard(shards, extractor, settings, progress)], extractor, settings) : null;
+  const part = await fitNpadShard(shards, extractor, settings, context, progress);
+  return finishNpad([part], extractor, settings, context, reserved, progress);
+}
+
+/** The images held out to standardise the maps (with the position-free bank), kept from the shards. */
+function reserveHeldOut<T>(images: readonly T[], settings: MethodSettings<NpadOptions>): { shards: readonly T[]; reserved: readonly T[] } {
+  if (!usesPatchBank(settings.options)) return { shards: images, reserved: [] };
+  const { fit, heldOut } = fusionSplit(images, settings.options.fusionHoldout);
+  return { shards: fit, reserved: heldOut };
+}
+
+/** The channel survey: each shard's positive counts per channel, summed in shard order (exact: integers), choose the channels. */
+const NPAD_SURVEY = {
+  needed: (s: MethodSettings<NpadOptions>): boolean => s.options.channelSelection !== 'random',
+  async surveyShard(images: readonly string[], extractor: FeatureExtractor, s: MethodSettings<NpadOptions>, progress?: ProgressCallback): Promise<StoredModel> {
+    const counts = await countPositiveChannels(images, extractor, s, progress);
+    return { meta: { images: images.length }, tensors: new Map([['counts', { dtype: 'F64', shape: [counts.length], data: counts }]]) };
+  },
+  combine(summaries: readonly StoredModel[], extractor: FeatureExtractor, s: MethodSettings<NpadOptions>): ShardContext {
+    const counts = new Float64Array(extractor.channels);
+    summaries.forEach((summary, k) => {
+      const c = summary.tensors.get('counts')?.data;
+      if (!(c instanceof Float64Array) || c.length !== counts.length) throw new NpadInputError(`shard ${k}: no channel counts for ${counts.length} channels`);
+      for (let i = 0; i < counts.length; i++) counts[i]! += c[i]!;
+    });
+    return { channels: Array.from(selectChannels(s.options.channelSelection, s.options.dim, extractor.channels, counts, s.options.seed)) };
+  },
+};
+
+/** The channels a shard's fit uses: the survey's, or (random channels, no survey) drawn from the seed. */
+function shardChannels(context: ShardContext | null, extractor: FeatureExtractor, o: NpadOptions): Int32Array {
+  if (context === null) return selectChannels(o.channelSelection, o.dim, extractor.channels, null, o.seed);
+  const channels = context.channels;
+  if (!Array.isArray(channels) || channels.length !== o.dim || !channels.every((c) => Number.isInteger(c) && c >= 0 && c < extractor.channels)) {
+    throw new NpadInputError(`a sharded fit's context has no ${o.dim} channels of ${extractor.channels}`);
+  }
+  return Int32Array.from(channels as number[]);
+}
+
+/** The metadata of an N-pad shard's part. */
+interface NpadShardMeta {
+  height: number;
+  width: number;
+  dim: number;
+  /** Images in the shard. */
+  images: number;
+  /** Vectors the k-means bank's reservoir sampled from (the paper's bank; 0 without it). */
+  reservoirTotal: number;
+  /** Rows of each block of patch features (`bank.<i>`, a batch each), with the position-free bank. */
+  bankBlocks: number[];
+  bankShape: PatchEmbeddingShape | null;
+}
+
+/**
+ * One shard of N-pad's fit: the per-position statistics of modules A and B and, with the position-free bank, the
+ * shard's patch features, in blocks of a batch (the coreset is drawn from all shards' features in the finish).
+ * @throws NpadConfigError for the paper's k-means bank, whose sample is drawn over all images at once
+ */
+export async function fitNpadShard(paths: readonly string[], extractor: FeatureExtractor, settings: MethodSettings<NpadOptions>, context: ShardContext | null, progress?: ProgressCallback): Promise<StoredModel> {
   const o = settings.options;
   validateNpadOptions(o);
-  if (given.length < 1) throw new NpadConfigError('fitting needs at least one nominal image');
   const fused = usesPatchBank(o);
-  const { fit: paths, heldOut } = fused ? fusionSplit(given, o.fusionHoldout) : { fit: given, heldOut: [] };
   const H = extractor.gridHeight;
   const W = extractor.gridWidth;
   const P = H * W;
   const d = o.dim;
-
-  const counts = o.channelSelection === 'random' ? null : await countPositiveChannels(paths, extractor, settings, progress);
-  const channels = selectChannels(o.channelSelection, d, extractor.channels, counts, o.seed);
+  const channels = shardChannels(context, extractor, o);
 
   // No gather slots beyond the number of images.
   const gather = Math.min(imagesPerGram(P, d), paths.length);
-  let statsA = o.moduleA ? new PositionStatistics(P, d, gather) : null;
+  const statsA = o.moduleA ? new PositionStatistics(P, d, gather) : null;
   const statsB = o.moduleB ? new PositionStatistics(P, d, gather) : null;
   const reservoir = o.moduleB && !fused ? new VectorReservoir(Math.min(o.kmeansSample, paths.length * P), d, o.seed) : null;
   const bankBuilder = fused ? new PatchBankBuilder(npadPatchBankOptions(o)) : null;
@@ -92,6 +157,61 @@ export async function fitNpad(given: readonly string[], extractor: FeatureExtrac
   });
   await statsA?.flush();
   await statsB?.flush();
+  const tensors = new Map<string, ModelTensor>();
+  if (statsA) statisticsTensors('A', statsA.state(), tensors);
+  if (statsB) statisticsTensors('B', statsB.state(), tensors);
+  const sample = reservoir?.sample();
+  if (sample) tensors.set('reservoir', { dtype: 'F32', shape: [sample.count, d], data: sample.vectors });
+  const { blocks, shape } = bankBuilder ? bankBuilder.takeBlocks() : { blocks: [], shape: null };
+  blocks.forEach((b, i) => tensors.set(`bank.${i}`, { dtype: 'F32', shape: [b.length / o.bankDim, o.bankDim], data: b }));
+  const meta: NpadShardMeta = { height: H, width: W, dim: d, images: paths.length, reservoirTotal: reservoir?.total ?? 0, bankBlocks: blocks.map((b) => b.length / o.bankDim), bankShape: shape };
+  return { meta, tensors };
+}
+
+/** N-pad's model from its shards' parts, in shard order, and the held-out images that standardise its maps. */
+export async function finishNpad(
+  parts: readonly StoredModel[],
+  extractor: FeatureExtractor,
+  settings: MethodSettings<NpadOptions>,
+  context: ShardContext | null,
+  heldOut: readonly string[],
+  progress?: ProgressCallback,
+): Promise<NpadModel> {
+  const o = settings.options;
+  const H = extractor.gridHeight;
+  const W = extractor.gridWidth;
+  const P = H * W;
+  const d = o.dim;
+  const fused = usesPatchBank(o);
+  const metas = parts.map((part, k) => {
+    const meta = part.meta as NpadShardMeta;
+    if (meta.height !== H || meta.width !== W || meta.dim !== d) throw new NpadInputError(`shard ${k}: statistics of a ${meta.height}×${meta.width} grid at d = ${meta.dim}, not this fit's ${H}×${W} at d = ${d}`);
+    return meta;
+  });
+  const images = metas.reduce((n, m) => n + m.images, 0);
+  const channels = shardChannels(context, extractor, o);
+  // Each module's statistics merged, and their tensors let go as soon as they are merged (the parts hold them).
+  const merged = (prefix: string): PositionStatistics => {
+    const states = parts.map((part, k) => readStatistics(prefix, part.tensors, P, d, metas[k]!.images, `shard ${k}`));
+    for (const part of parts) for (const name of ['reference', 'sums', 'scatter']) part.tensors.delete(`${prefix}.${name}`);
+    return PositionStatistics.merge(states);
+  };
+  let statsA = o.moduleA ? merged('A') : null;
+  const statsB = o.moduleB ? merged('B') : null;
+  const refused = NPAD_SHARDS.unsupported!(settings);
+  if (refused && parts.length > 1) throw new NpadConfigError(refused);
+  const sample = !fused && o.moduleB ? parts[0]!.tensors.get('reservoir')?.data : null;
+  if (sample !== null && !(sample instanceof Float32Array)) throw new NpadInputError('shard 0: its k-means sample is missing');
+  let bankBuilder: PatchBankBuilder | null = null;
+  if (fused) {
+    bankBuilder = new PatchBankBuilder(npadPatchBankOptions(o));
+    parts.forEach((part, k) => {
+      const blocks = metas[k]!.bankBlocks.map((_, i) => part.tensors.get(`bank.${i}`)?.data as Float32Array);
+      if (blocks.some((b) => !(b instanceof Float32Array)) || metas[k]!.bankShape === null) throw new NpadInputError(`shard ${k}: its patch features are missing`);
+      bankBuilder!.addBlocks(blocks, metas[k]!.bankShape!);
+      for (let i = 0; i < blocks.length; i++) part.tensors.delete(`bank.${i}`);
+    });
+  }
   // The bank first: its coreset frees every nominal patch feature before the Gaussians take their memory.
   const patchBank = bankBuilder ? await bankBuilder.build((done, count) => progress?.('patch bank coreset', done, count)) : null;
 
@@ -122,9 +242,9 @@ export async function fitNpad(given: readonly string[], extractor: FeatureExtrac
     aggregated = await fitPlainGaussians(statsB, o.epsilon);
     progress?.('module B Gaussians', 1, 1);
   }
-  if (reservoir) {
+  if (sample) {
     progress?.('centroid bank', 0, 1);
-    const bank = await buildCentroidBank(reservoir, { centroidRatio: o.centroidRatio, maxCentroids: o.maxCentroids, kmeansIterations: o.kmeansIterations, seed: o.seed });
+    const bank = await buildCentroidBank(sample, metas[0]!.reservoirTotal, d, { centroidRatio: o.centroidRatio, maxCentroids: o.maxCentroids, kmeansIterations: o.kmeansIterations, seed: o.seed });
     centroids = bank.centroids;
     centroidCount = bank.count;
     progress?.('centroid bank', 1, 1);
@@ -132,13 +252,23 @@ export async function fitNpad(given: readonly string[], extractor: FeatureExtrac
   const model: NpadModel = {
     settings,
     channels,
-    trainCount: given.length,
+    trainCount: images + heldOut.length,
     scoring: { height: H, width: W, dim: d, weighted, aggregated, centroids, centroidCount },
     fusion: null,
   };
   if (patchBank) model.fusion = await standardiseOnHeldOut(model, patchBank, extractor, heldOut, progress);
   return model;
 }
+
+/** N-pad's fit in shards (method/types.ts ShardedFit); the paper's k-means bank is not sharded. */
+export const NPAD_SHARDS: ShardedFit<NpadOptions, NpadModel> = {
+  unsupported: (s) =>
+    s.options.moduleB && !usesPatchBank(s.options) ? "a sharded N-pad fit needs option bank patch-coreset (the default): the paper's k-means bank samples all images at once" : null,
+  reserve: (images, s) => reserveHeldOut(images, s),
+  survey: NPAD_SURVEY as unknown as NonNullable<ShardedFit<NpadOptions, NpadModel>['survey']>,
+  fitShard: (images, extractor, s, context, progress) => fitNpadShard(images as string[], extractor, s, context, progress),
+  finish: (parts, extractor, s, context, reserved, progress) => finishNpad(parts, extractor, s, context, reserved as string[], progress),
+};
 
 /** Scores the held-out nominal images with both parts and keeps each part's maxima (mapFusion.ts). */
 async function standardiseOnHeldOut(

@@ -25,7 +25,7 @@ import { NpadConfigError, NpadInputError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
 import { readStatistics, statisticsTensors } from '../parts/statisticsTensors.js';
 import { OPTION_LIMITS, checkAtMost, checkInteger, checkRange, checkSeed } from '../optionChecks.js';
-import type { MethodSettings, ProgressCallback, ScoredImageHandler, StoredModel } from '../types.js';
+import type { MethodSettings, ProgressCallback, ScoredImageHandler, ShardContext, StoredModel } from '../types.js';
 
 /** PaDiM's options. */
 export interface PadimOptions {
@@ -82,7 +82,7 @@ export interface PadimModel {
 
 /** Fits PaDiM on nominal images: one shard of all of them. */
 export async function fitPadim(paths: readonly ImageSource[], extractor: FeatureExtractor, settings: MethodSettings<PadimOptions>, progress?: ProgressCallback): Promise<PadimModel> {
-  return finishPadim([await fitPadimShard(paths, extractor, settings, progress)], extractor, settings, progress);
+  return finishPadim([await fitPadimShard(paths, extractor, settings, null, progress)], extractor, settings, null, [], progress);
 }
 
 /** The metadata of a PaDiM shard's part. */
@@ -95,7 +95,7 @@ interface PadimShardMeta {
 }
 
 /** One shard of a PaDiM fit: the per-position statistics of its images (method/types.ts ShardedFit). */
-export async function fitPadimShard(paths: readonly ImageSource[], extractor: FeatureExtractor, settings: MethodSettings<PadimOptions>, progress?: ProgressCallback): Promise<StoredModel> {
+export async function fitPadimShard(paths: readonly ImageSource[], extractor: FeatureExtractor, settings: MethodSettings<PadimOptions>, _context: ShardContext | null, progress?: ProgressCallback): Promise<StoredModel> {
   const o = settings.options;
   validatePadimOptions(o);
   if (paths.length < 1) throw new NpadConfigError('fitting needs at least one nominal image');
@@ -116,7 +116,14 @@ export async function fitPadimShard(paths: readonly ImageSource[], extractor: Fe
 }
 
 /** A PaDiM model from its shards' parts, merged in shard order (PositionStatistics.merge). */
-export async function finishPadim(parts: readonly StoredModel[], extractor: FeatureExtractor, settings: MethodSettings<PadimOptions>, progress?: ProgressCallback): Promise<PadimModel> {
+export async function finishPadim(
+  parts: readonly StoredModel[],
+  extractor: FeatureExtractor,
+  settings: MethodSettings<PadimOptions>,
+  _context: ShardContext | null,
+  _reserved: readonly ImageSource[],
+  progress?: ProgressCallback,
+): Promise<PadimModel> {
   const o = settings.options;
   const H = extractor.gridHeight;
   const W = extractor.gridWidth;

@@ -92,6 +92,24 @@ export class PatchBankBuilder {
     this.blocks.push(f.data);
   }
 
+  /**
+   * The patch features added so far, in blocks of a batch each, and their shape (null before any batch): a shard's
+   * share of a sharded fit (npad/shardedFit.ts). The builder gives them up.
+   */
+  takeBlocks(): { blocks: Float32Array[]; shape: PatchEmbeddingShape | null } {
+    return { blocks: this.blocks.splice(0), shape: this.shape };
+  }
+
+  /**
+   * Adds blocks of patch features computed elsewhere (another shard's {@link takeBlocks}), after those already here.
+   * @throws RangeError when their shape differs from the features already here
+   */
+  addBlocks(blocks: readonly Float32Array[], shape: PatchEmbeddingShape): void {
+    if (this.shape && JSON.stringify(this.shape) !== JSON.stringify(shape)) throw new RangeError('patch features of another shape');
+    this.shape = shape;
+    this.blocks.push(...blocks);
+  }
+
   /** Subsamples everything added by the coreset; `progress` receives (members chosen, members wanted). */
   async build(progress?: (done: number, total: number) => void): Promise<PatchBank> {
     if (!this.shape) throw new Error('PatchBankBuilder.build before any batch was added');
@@ -99,14 +117,18 @@ export class PatchBankBuilder {
     const blocks = this.blocks.splice(0);
     const total = blocks.reduce((s, b) => s + b.length / E, 0);
     const chosen = await approximateGreedyCoreset(blocks, E, this.options.coreset, progress);
-    // Gather the members from the per-batch blocks (all but the last hold the same number of rows).
-    const rowsPerBlock = blocks[0]!.length / E;
+    // Gather the members from the blocks (a batch each: their sizes differ at the ends of shards).
+    const firstRow = new Int32Array(blocks.length + 1);
+    blocks.forEach((b, i) => (firstRow[i + 1] = firstRow[i]! + b.length / E));
     const bank = new Float32Array(chosen.length * E);
-    chosen.forEach((row, j) => {
-      const block = blocks[Math.floor(row / rowsPerBlock)]!;
-      const r = row % rowsPerBlock;
-      bank.set(block.subarray(r * E, (r + 1) * E), j * E);
-    });
+    let block = 0;
+    const order = Int32Array.from(chosen.keys()).sort((a, b) => chosen[a]! - chosen[b]!);
+    for (const j of order) {
+      const row = chosen[j]!;
+      while (row >= firstRow[block + 1]!) block++;
+      const r = row - firstRow[block]!;
+      bank.set(blocks[block]!.subarray(r * E, (r + 1) * E), j * E);
+    }
     return { shape: this.shape, bank, bankSize: chosen.length, totalPatches: total };
   }
 }
