@@ -174,7 +174,7 @@ export class Detector {
    * Fits as {@link fit} does, the training images cut into `shards` contiguous shards: each shard's part (its
    * statistics) is computed by `runShards` (by default here, one after another; or on queue workers) and the parts
    * are merged in shard order, so the model is the same bytes wherever each shard ran (docs/scale.md). For methods
-   * with a sharded fit (MethodDefinition.shards: PaDiM so far).
+   * with a sharded fit (MethodDefinition.shards: N-pad and PaDiM).
    * @throws NpadConfigError for a method without a sharded fit, tiles, or more shards than images
    */
   static async fitSharded(
