@@ -124,8 +124,8 @@ interface NpadShardMeta {
 
 /**
  * One shard of N-pad's fit: the per-position statistics of modules A and B and, with the position-free bank, the
- * shard's patch features, in blocks of a batch (the coreset is drawn from all shards' features in the finish).
- * @throws NpadConfigError for the paper's k-means bank, whose sample is drawn over all images at once
+ * shard's patch features, in blocks of a batch (the coreset is drawn from all shards' features in the finish); with
+ * the paper's k-means bank, its reservoir's sample (one shard only: {@link NPAD_SHARDS}'s `unsupported`).
  */
 export async function fitNpadShard(paths: readonly string[], extractor: FeatureExtractor, settings: MethodSettings<NpadOptions>, context: ShardContext | null, progress?: ProgressCallback): Promise<StoredModel> {
   const o = settings.options;
