@@ -12,7 +12,7 @@ import { PositionStatistics, imagesPerGram } from '../../engine/positionStatisti
 import { NpadConfigError, NpadInputError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
 import type { PatchEmbeddingShape } from '../parts/patchEmbedding.js';
-import { readStatistics, statisticsTensors } from '../parts/statisticsTensors.js';
+import { checkShardGrid, readStatistics, statisticsTensors } from '../parts/statisticsTensors.js';
 import { forEachFeatureBatch, inputBatches } from '../imageLoop.js';
 import { maxOf } from '../parts/anomalyMap.js';
 import { averageNeighbourhood } from '../parts/aggregate.js';
@@ -185,7 +185,7 @@ export async function finishNpad(
   const fused = usesPatchBank(o);
   const metas = parts.map((part, k) => {
     const meta = part.meta as NpadShardMeta;
-    if (meta.height !== H || meta.width !== W || meta.dim !== d) throw new NpadInputError(`shard ${k}: statistics of a ${meta.height}×${meta.width} grid at d = ${meta.dim}, not this fit's ${H}×${W} at d = ${d}`);
+    checkShardGrid(meta, H, W, d, k);
     return meta;
   });
   const images = metas.reduce((n, m) => n + m.images, 0);

@@ -21,9 +21,9 @@ import { anomalyMaps, maxOf } from '../parts/anomalyMap.js';
 import { fitPlainGaussians, type GaussianGrid } from '../parts/gaussians.js';
 import { forEachFeatureBatch } from '../imageLoop.js';
 import { positionDistances } from '../parts/gaussianScores.js';
-import { NpadConfigError, NpadInputError } from '../../errors.js';
+import { NpadConfigError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
-import { readStatistics, statisticsTensors } from '../parts/statisticsTensors.js';
+import { checkShardGrid, readStatistics, statisticsTensors } from '../parts/statisticsTensors.js';
 import { OPTION_LIMITS, checkAtMost, checkInteger, checkRange, checkSeed } from '../optionChecks.js';
 import type { MethodSettings, ProgressCallback, ScoredImageHandler, ShardContext, StoredModel } from '../types.js';
 
@@ -129,9 +129,7 @@ export async function finishPadim(
   const W = extractor.gridWidth;
   const states = parts.map((part, k) => {
     const meta = part.meta as PadimShardMeta;
-    if (meta.height !== H || meta.width !== W || meta.dim !== o.dim) {
-      throw new NpadInputError(`shard ${k}: statistics of a ${meta.height}×${meta.width} grid at d = ${meta.dim}, not this fit's ${H}×${W} at d = ${o.dim}`);
-    }
+    checkShardGrid(meta, H, W, o.dim, k);
     return readStatistics('statistics', part.tensors, H * W, o.dim, meta.count, `shard ${k}`);
   });
   const stats = PositionStatistics.merge(states);

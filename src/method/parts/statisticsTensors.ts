@@ -36,3 +36,13 @@ export function readStatistics(prefix: string, tensors: Map<string, ModelTensor>
     scatter: take('scatter', Float64Array, positions * packedSize(dim)),
   };
 }
+
+/**
+ * Refuses a shard's part computed on another feature grid or dimension than this fit's.
+ * @throws NpadInputError naming the shard and both grids
+ */
+export function checkShardGrid(meta: { height: number; width: number; dim: number }, height: number, width: number, dim: number, shard: number): void {
+  if (meta.height !== height || meta.width !== width || meta.dim !== dim) {
+    throw new NpadInputError(`shard ${shard}: statistics of a ${meta.height}×${meta.width} grid at d = ${meta.dim}, not this fit's ${height}×${width} at d = ${dim}`);
+  }
+}
