@@ -86,7 +86,7 @@ export async function fitCommand(argv: string[], stdout: LineSink = process.stdo
     }
     return fitOnQueue(values.queue, positionals, values.out, flags, stdout);
   }
-  if (positionals.length !== 1) throw new NpadInputError(`npad fit takes one TRAIN_DIR, got ${positionals.length} (several go through --queue)\n\n${FIT_HELP}`);
+  if (positionals.length !== 1) throw new NpadInputError(`npad fit takes one TRAIN_DIR, got ${positionals.length} (several, one fit each, go through --queue without --shards)\n\n${FIT_HELP}`);
   await checkWritableOutput(values.out);
   const holdoutFraction = values.holdout === undefined ? DEFAULT_HOLDOUT_FRACTION : fractionFlag('holdout', values.holdout, { allowZero: true });
   const falseAlarmRate = values['false-alarm-rate'] === undefined ? DEFAULT_FALSE_ALARM_RATE : fractionFlag('false-alarm-rate', values['false-alarm-rate']);
