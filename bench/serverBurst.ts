@@ -5,7 +5,7 @@
  * been idle for a few seconds, BURSTS times in a row (memory that stays after one burst but does not grow with
  * more is the allocator keeping freed pages, not a leak). Prints the figures and the status codes the clients got.
  *
- *   npm run build && node --import tsx bench/serverBurst.ts MODEL [--clients 60] [--mib 31] [--settle-s 10] [--bursts 3]
+ *   npm run build && node --import tsx bench/serverBurst.ts MODEL [--clients 60] [--mib 31] [--settle-s 10] [--bursts 3] [--png-start]
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -15,7 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/util/npadPackage.js';
 
-const { positionals, values } = parseArgs({ allowPositionals: true, options: { clients: { type: 'string' }, mib: { type: 'string' }, 'settle-s': { type: 'string' }, bursts: { type: 'string' } } });
+const { positionals, values } = parseArgs({ allowPositionals: true, options: { clients: { type: 'string' }, mib: { type: 'string' }, 'settle-s': { type: 'string' }, bursts: { type: 'string' }, 'png-start': { type: 'boolean' } } });
 const [model] = positionals;
 if (!model) throw new Error('usage: bench/serverBurst.ts MODEL [--clients 60] [--mib 31] [--settle-s 10]');
 const clients = Number(values.clients ?? 60);
@@ -57,6 +57,9 @@ await new Promise((r) => setTimeout(r, 2000));
 const before = rssMiB(server.pid!);
 console.log(`server resident memory when ready: ${before.toFixed(0)} MiB`);
 const body = randomBytes(mib * 2 ** 20);
+// --png-start: the bytes start as a PNG, so the server keeps them until the whole body is in (then refuses it);
+// without it the server refuses them at their first bytes.
+if (values['png-start']) Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]).copy(body);
 for (let b = 1; b <= bursts; b++) {
   let peak = rssMiB(server.pid!);
   const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(server.pid!))), 50);
@@ -80,7 +83,7 @@ for (let b = 1; b <= bursts; b++) {
   const tally = new Map<string, number>();
   for (const c of codes) tally.set(c, (tally.get(c) ?? 0) + 1);
   console.log(
-    `burst ${b}: ${clients} uploads of ${mib} MiB (random bytes) answered in ${burstS.toFixed(1)} s (${[...tally].map(([c, n]) => `${n} × ${c}`).join(', ')}); ` +
+    `burst ${b}: ${clients} uploads of ${mib} MiB (${values['png-start'] ? 'a PNG signature, then random bytes' : 'random bytes'}) answered in ${burstS.toFixed(1)} s (${[...tally].map(([c, n]) => `${n} × ${c}`).join(', ')}); ` +
       `peak ${peak.toFixed(0)} MiB, ${settleMs / 1000} s after ${after.toFixed(0)} MiB (${(after - before).toFixed(0)} MiB over the level when ready)`,
   );
 }

@@ -214,6 +214,14 @@ const SIGNATURES: readonly { format: string; matches: (b: Buffer) => boolean }[]
   { format: 'WebP', matches: (b) => b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP' },
 ];
 
+/** Bytes enough to tell every format npad reads by its start ({@link startsAsImage}). */
+export const SIGNATURE_BYTES = 12;
+
+/** True when `head` (at least SIGNATURE_BYTES, or the whole file) starts as a format npad reads. */
+export function startsAsImage(head: Buffer): boolean {
+  return isBmp(head) || SIGNATURES.some((s) => s.matches(head));
+}
+
 /** @throws NpadInputError for a file that does not start as a format npad reads, whatever its name says */
 function checkFormat(bytes: Buffer, name: string): void {
   if (SIGNATURES.some((s) => s.matches(bytes))) return;

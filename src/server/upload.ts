@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { HttpError } from './httpError.js';
 import { multipartBoundary, parseMultipart } from './multipart.js';
 import { isRecord } from '../util/isRecord.js';
+import { SIGNATURE_BYTES, startsAsImage } from '../image/decode.js';
 
 /** Raised when the client disconnects before its body arrived: there is nobody left to answer. */
 export class ClientGoneError extends Error {
@@ -35,12 +36,27 @@ export interface ImageUpload {
 export function readBody(req: IncomingMessage, maxBytes: number, take: (bytes: number) => boolean = () => true): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) return Promise.reject(tooLarge(declared, maxBytes));
+  // A raw image body that does not start as an image is refused at its first bytes, not after megabytes of it.
+  const raw = isRawImageType(req.headers['content-type']);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let length = 0;
     let over = false;
+    let head: Buffer | null = raw ? Buffer.alloc(0) : null; // the first bytes, until they tell the format
     req.on('data', (chunk: Buffer) => {
       if (over) return; // keep reading and dropping, so the 413 reaches a client still sending
+      if (head !== null) {
+        head = Buffer.concat([head, chunk.subarray(0, SIGNATURE_BYTES - head.length)]);
+        if (head.length >= SIGNATURE_BYTES) {
+          if (!startsAsImage(head)) {
+            over = true;
+            chunks.length = 0;
+            reject(notAnImage());
+            return;
+          }
+          head = null;
+        }
+      }
       length += chunk.length;
       if (length > maxBytes) {
         over = true;
@@ -67,6 +83,17 @@ export function readBody(req: IncomingMessage, maxBytes: number, take: (bytes: n
       if (!over) reject(new ClientGoneError());
     });
   });
+}
+
+/** True for the Content-Types whose body is the image itself (no form or JSON around it). */
+function isRawImageType(contentType: string | undefined): boolean {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  return type === '' || type === 'application/octet-stream' || type.startsWith('image/');
+}
+
+/** The refusal of a raw body that does not start as an image npad reads (as decoding it would refuse it). */
+function notAnImage(): HttpError {
+  return new HttpError(415, 'not_an_image', 'uploaded image: not a decodable image (npad reads PNG, JPEG, TIFF, BMP, WebP and GIF; this body starts as none of them)', { Connection: 'close' });
 }
 
 function tooLarge(declared: number | null, maxBytes: number): HttpError {
@@ -97,7 +124,7 @@ export function imagesFromBody(contentType: string | undefined, body: Buffer, fa
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (body.length === 0) throw new HttpError(400, 'empty_body', 'the request body is empty: send the image bytes (or a form or JSON carrying them)');
   let uploads: ImageUploads;
-  if (type === '' || type === 'application/octet-stream' || type.startsWith('image/')) uploads = { images: [{ bytes: body, label: fallbackLabel }], list: false };
+  if (isRawImageType(contentType)) uploads = { images: [{ bytes: body, label: fallbackLabel }], list: false };
   else if (type === 'multipart/form-data') uploads = imagesFromForm(body, contentType!, fallbackLabel);
   else if (type === 'application/json') uploads = imagesFromJson(body, fallbackLabel);
   else {

@@ -270,15 +270,15 @@ test('caps: connections past the limit are closed at once; upload bytes held acr
     // An upload that holds 60 000 of the 100 000 bytes by stopping halfway; a second of 60 000 bytes cannot fit.
     const held = await open();
     held.write(`POST /v1/models/fake/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\nContent-Length: 80000\r\n\r\n`);
-    held.write(Buffer.alloc(60_000));
+    held.write(Buffer.concat([Buffer.from('GIF89a'), Buffer.alloc(60_000 - 6)])); // starts as an image: kept, not refused at once
     await new Promise((r) => setTimeout(r, 200));
-    const second = await rawExchange(url, `POST /v1/models/fake/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\nContent-Length: 60000\r\n\r\n${'x'.repeat(60_000)}`);
+    const second = await rawExchange(url, `POST /v1/models/fake/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\nContent-Length: 60000\r\n\r\nGIF89a${'x'.repeat(60_000 - 6)}`);
     assert.match(second, /^HTTP\/1\.1 503 /);
     assert.match(second, /"code":"busy"/);
     held.destroy();
     await new Promise((r) => setTimeout(r, 200));
     // The held bytes are given back: the same upload now fits (and is answered as the bytes it is: not an image).
-    const again = await rawExchange(url, `POST /v1/models/fake/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\nContent-Length: 60000\r\nConnection: close\r\n\r\n${'x'.repeat(60_000)}`);
+    const again = await rawExchange(url, `POST /v1/models/fake/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\nContent-Length: 60000\r\nConnection: close\r\n\r\nGIF89a${'x'.repeat(60_000 - 6)}`);
     assert.doesNotMatch(again, /^HTTP\/1\.1 503 /);
   } finally {
     await server.close();
@@ -344,7 +344,8 @@ test('size limits: body (declared, streamed, 100-continue) and image pixels (bef
     // Streamed without a length: refused once the count passes the limit.
     const stream = new ReadableStream<Uint8Array>({
       start(c) {
-        for (let i = 0; i < 5; i++) c.enqueue(new Uint8Array(4_000));
+        // Starts as an image, so that the size is what refuses it.
+        for (let i = 0; i < 5; i++) c.enqueue(i === 0 ? Uint8Array.from([...Buffer.from('GIF89a'), ...new Uint8Array(3_994)]) : new Uint8Array(4_000));
         c.close();
       },
     });
@@ -413,7 +414,7 @@ test('timeouts: slow inference 504, a request timing out in the queue never runs
     rows.push({ case: 'timed out while queued', request: 'a second request behind the first', outcome: `${second.status} \`${second.body.error?.code}\`, and it is taken out of the queue: the model never sees it` });
 
     // Headers, then half the body, then silence: 408 when the deadline passes.
-    const reply = await rawExchange(url, 'POST /v1/models/slow/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n' + 'x'.repeat(500));
+    const reply = await rawExchange(url, 'POST /v1/models/slow/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\nGIF89a' + 'x'.repeat(494));
     assert.match(reply, /^HTTP\/1\.1 408/);
     const body = JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)) as Answer['body'];
     assert.equal(body.error?.code, 'body_timeout');
