@@ -315,7 +315,7 @@ export class InspectionServer {
         mask_png: reply.maskPng?.toString('base64') ?? null,
       }));
       sendJson(res, 200, uploads.list ? { predictions } : predictions[0]!);
-    });
+    }, true);
   }
 
   private sendOipMetadata(res: ServerResponse, rawName: string): void {
@@ -364,7 +364,7 @@ export class InspectionServer {
    * expiry is the client's slowness (408); once `work` has the body, it is the server's (504). A client that leaves
    * aborts the work.
    */
-  private async withDeadline(req: IncomingMessage, res: ServerResponse, work: (body: Buffer, signal: AbortSignal) => Promise<void>): Promise<void> {
+  private async withDeadline(req: IncomingMessage, res: ServerResponse, work: (body: Buffer, signal: AbortSignal) => Promise<void>, imageUpload = false): Promise<void> {
     let phase: 'body' | 'inference' = 'body';
     const deadline = new AbortController();
     const timeoutMs = this.options.requestTimeoutMs;
@@ -380,7 +380,7 @@ export class InspectionServer {
       if (!res.writableFinished) deadline.abort(new ClientGoneError());
     });
     try {
-      const body = await untilAborted(readBody(req, this.options.maxBodyBytes, (n) => this.takeUploadBytes(n, res)), deadline.signal);
+      const body = await untilAborted(readBody(req, this.options.maxBodyBytes, (n) => this.takeUploadBytes(n, res), imageUpload), deadline.signal);
       phase = 'inference';
       await work(body, deadline.signal);
     } finally {

@@ -29,15 +29,17 @@ export interface ImageUpload {
  * Reads the request body, refusing more than `maxBytes`.
  * @param take asked for each chunk's bytes before it is kept: the server's budget of upload bytes held at once,
  *   across all requests (false: refuse)
+ * @param imageUpload true where the body may be the raw image (imagesFromBody): one that does not start as an image
+ *   npad reads is then refused (415) at its first bytes
  * @throws HttpError 413 when the declared or the actual length is over the limit (the rest of the body is
  *   discarded by node after the answer); 503 when the server's upload budget is spent; ClientGoneError when the
  *   client leaves midway
  */
-export function readBody(req: IncomingMessage, maxBytes: number, take: (bytes: number) => boolean = () => true): Promise<Buffer> {
+export function readBody(req: IncomingMessage, maxBytes: number, take: (bytes: number) => boolean = () => true, imageUpload = false): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) return Promise.reject(tooLarge(declared, maxBytes));
   // A raw image body that does not start as an image is refused at its first bytes, not after megabytes of it.
-  const raw = isRawImageType(req.headers['content-type']);
+  const raw = imageUpload && isRawImageType(req.headers['content-type']);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let length = 0;
