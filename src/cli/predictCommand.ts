@@ -14,7 +14,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { predictionRecord, type PredictInput, type PredictionRecord } from '../report/predictionFiles.js';
 import { redisConnection } from '../queue/connection.js';
 import { runJobs, workerCount } from '../queue/coordinator.js';
-import { isUserFailure, userFailureMessage } from '../queue/jobs.js';
+import { jobFailure } from '../queue/jobs.js';
 import { terminalProgress } from './progress.js';
 import { printable, reportSkippedEntry } from './output.js';
 
@@ -127,10 +127,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
     await runJobs(queue!, 'predict', jobs, {
       onProgress: (doneJobs, total) => progress('predicting (queue jobs)', doneJobs, total),
       onOutcome: (j, o) => {
-        if (!o.ok) {
-          if (isUserFailure(o.error)) throw new NpadInputError(userFailureMessage(o.error), model);
-          throw new Error(`a worker failed to predict (after its retries): ${o.error}`);
-        }
+        if (!o.ok) throw jobFailure(o.error, `predicting ${jobs[j]!.inputs.length} images`, model);
         threshold ??= o.result.threshold;
         // Workers were given absolute paths; the records name the files as the user did, as a local run does.
         o.result.records.forEach((r, k) => {

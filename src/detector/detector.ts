@@ -79,7 +79,7 @@ function localShards(extractor: FeatureExtractor, progress?: ProgressCallback): 
 
 /** One shard's part of a round. */
 async function shardPart(kind: ShardRound['kind'], images: readonly string[], extractor: FeatureExtractor, config: DetectorConfig, context: ShardContext | null, progress?: ProgressCallback): Promise<StoredModel> {
-  const sharded = shardedFitOf(config.method);
+  const sharded = shardedFitOf(config);
   const settings = settingsOf(config);
   if (kind === 'fit') return sharded.fitShard(images, extractor, settings, context, progress);
   if (!sharded.survey) throw new NpadConfigError(`${config.method}'s sharded fit has no survey round`);
@@ -87,12 +87,14 @@ async function shardPart(kind: ShardRound['kind'], images: readonly string[], ex
 }
 
 /**
- * The method's sharded fit.
- * @throws NpadConfigError for a method without one
+ * The sharded fit of `config`'s method, for `shards` shards.
+ * @throws NpadConfigError for a method without one, or settings it cannot fit in several shards
  */
-function shardedFitOf(method: MethodName): ShardedFit<unknown, unknown> {
-  const sharded = definitionOf(method).shards as ShardedFit<unknown, unknown> | undefined;
-  if (!sharded) throw new NpadConfigError(`${method} has no sharded fit: fit it in one process, without shards`);
+function shardedFitOf(config: DetectorConfig, shards = 1): ShardedFit<unknown, unknown> {
+  const sharded = definitionOf(config.method).shards as ShardedFit<unknown, unknown> | undefined;
+  if (!sharded) throw new NpadConfigError(`${config.method} has no sharded fit: fit it in one process, without shards`);
+  const refused = shards > 1 ? (sharded.unsupported?.(settingsOf(config)) ?? null) : null;
+  if (refused) throw new NpadConfigError(refused);
   return sharded;
 }
 
@@ -187,9 +189,7 @@ export class Detector {
   ): Promise<Detector> {
     const requested = resolveConfig(input);
     validateConfig(requested);
-    const sharded = shardedFitOf(requested.method);
-    const refused = shards > 1 ? (sharded.unsupported?.(settingsOf(requested)) ?? null) : null;
-    if (refused) throw new NpadConfigError(refused);
+    const sharded = shardedFitOf(requested, shards);
     if (!Number.isSafeInteger(shards) || shards < 1 || shards > trainImages.length) throw new NpadConfigError(`shards must be an integer from 1 to the ${trainImages.length} training images, got ${shards}`);
     const backbone = await loadBackbone(requested.backbone);
     checkFitBeforeImages(requested, backbone, Math.ceil(trainImages.length / shards), guard);
@@ -235,10 +235,7 @@ export class Detector {
   static async checkFit(input: DetectorConfigInput | DetectorConfig, imageCount: number, guard: MemoryGuardOptions = {}, sharded = false): Promise<void> {
     const requested = resolveConfig(input);
     validateConfig(requested);
-    if (sharded) {
-      const refused = shardedFitOf(requested.method).unsupported?.(settingsOf(requested)) ?? null;
-      if (refused) throw new NpadConfigError(refused);
-    }
+    if (sharded) shardedFitOf(requested, 2);
     checkFitBeforeImages(requested, await loadBackbone(requested.backbone), imageCount, guard);
   }
 

@@ -224,7 +224,7 @@ export function startsAsImage(head: Buffer): boolean {
 
 /** @throws NpadInputError for a file that does not start as a format npad reads, whatever its name says */
 function checkFormat(bytes: Buffer, name: string): void {
-  if (SIGNATURES.some((s) => s.matches(bytes))) return;
+  if (startsAsImage(bytes)) return;
   throw new NpadInputError(`${name}: not a decodable image (npad reads PNG, JPEG, TIFF, BMP, WebP and GIF; this file starts as none of them)`, name);
 }
 

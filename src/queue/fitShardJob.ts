@@ -8,10 +8,9 @@ import path from 'node:path';
 import type { DetectorConfig } from '../detector/config.js';
 import { Detector, type ShardRunner } from '../detector/detector.js';
 import { loadShardPart, saveShardPart } from '../detector/shardFiles.js';
-import { NpadInputError } from '../errors.js';
 import type { StoredModel } from '../method/types.js';
 import { runJobs } from './coordinator.js';
-import { isUserFailure, userFailureMessage, type FitShardJob, type FitShardJobResult } from './jobs.js';
+import { jobFailure, type FitShardJob, type FitShardJobResult } from './jobs.js';
 
 /** A worker's fit-shard job. */
 export async function runFitShardJob(job: FitShardJob): Promise<FitShardJobResult> {
@@ -45,10 +44,7 @@ export function queueShards(url: string, folder: string, onShards?: (reports: Sh
       const outcomes = await runJobs(url, 'fit-shard', jobs, { onProgress });
       const parts: StoredModel[] = [];
       for (const [k, o] of outcomes.entries()) {
-        if (!o.ok) {
-          if (isUserFailure(o.error)) throw new NpadInputError(`shard ${k + 1} of ${shards.length}: ${userFailureMessage(o.error)}`);
-          throw new Error(`shard ${k + 1} of ${shards.length} failed on the workers (after its retries): ${o.error}`);
-        }
+        if (!o.ok) throw jobFailure(o.error, `shard ${k + 1} of ${shards.length}`);
         parts.push(await loadShardPart(files[k]!, backbone));
       }
       onShards?.(outcomes.map((o, k) => ({ kind, images: shards[k]!.length, bytes: o.ok ? o.result.bytes : 0, seconds: o.ok ? o.result.seconds : 0 })));

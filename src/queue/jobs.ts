@@ -4,6 +4,7 @@
  * model there and writes its outputs there.
  */
 import type { PredictInput, PredictionRecord } from '../report/predictionFiles.js';
+import { NpadInputError } from '../errors.js';
 import { isRecord } from '../util/isRecord.js';
 
 /** Score images with one model: the records in the order of `inputs`. */
@@ -113,4 +114,14 @@ export function isUserFailure(reason: string): boolean {
 /** The user's message of such a failure. */
 export function userFailureMessage(reason: string): string {
   return reason.slice(USER_FAILURE.length);
+}
+
+/**
+ * The error a job that failed for good becomes on the coordinator: an NpadInputError (exit 2, no stack) for a user's
+ * mistake, else an Error (a bug or a crash, retried already).
+ * @param what the job in a few words, e.g. "shard 2 of 4"
+ */
+export function jobFailure(reason: string, what: string, file?: string): Error {
+  if (isUserFailure(reason)) return new NpadInputError(`${what}: ${userFailureMessage(reason)}`, file);
+  return new Error(`${what} failed on the workers (after its retries): ${reason}`);
 }

@@ -81,13 +81,13 @@ function reserveHeldOut<T>(images: readonly T[], settings: MethodSettings<NpadOp
 }
 
 /** The channel survey: each shard's positive counts per channel, summed in shard order (exact: integers), choose the channels. */
-const NPAD_SURVEY = {
-  needed: (s: MethodSettings<NpadOptions>): boolean => s.options.channelSelection !== 'random',
-  async surveyShard(images: readonly string[], extractor: FeatureExtractor, s: MethodSettings<NpadOptions>, progress?: ProgressCallback): Promise<StoredModel> {
-    const counts = await countPositiveChannels(images, extractor, s, progress);
+const NPAD_SURVEY: NonNullable<ShardedFit<NpadOptions, NpadModel>['survey']> = {
+  needed: (s) => s.options.channelSelection !== 'random',
+  async surveyShard(images, extractor, s, progress) {
+    const counts = await countPositiveChannels(images as string[], extractor, s, progress);
     return { meta: { images: images.length }, tensors: new Map([['counts', { dtype: 'F64', shape: [counts.length], data: counts }]]) };
   },
-  combine(summaries: readonly StoredModel[], extractor: FeatureExtractor, s: MethodSettings<NpadOptions>): ShardContext {
+  combine(summaries, extractor, s) {
     const counts = new Float64Array(extractor.channels);
     summaries.forEach((summary, k) => {
       const c = summary.tensors.get('counts')?.data;
@@ -265,7 +265,7 @@ export const NPAD_SHARDS: ShardedFit<NpadOptions, NpadModel> = {
   unsupported: (s) =>
     s.options.moduleB && !usesPatchBank(s.options) ? "a sharded N-pad fit needs option bank patch-coreset (the default): the paper's k-means bank samples all images at once" : null,
   reserve: (images, s) => reserveHeldOut(images, s),
-  survey: NPAD_SURVEY as unknown as NonNullable<ShardedFit<NpadOptions, NpadModel>['survey']>,
+  survey: NPAD_SURVEY,
   fitShard: (images, extractor, s, context, progress) => fitNpadShard(images as string[], extractor, s, context, progress),
   finish: (parts, extractor, s, context, reserved, progress) => finishNpad(parts, extractor, s, context, reserved as string[], progress),
 };
