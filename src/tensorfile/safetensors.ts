@@ -531,8 +531,11 @@ export function float16BitsInto(h: Uint16Array, target: Float32Array, offset: nu
 
 let halfBits: Int32Array | undefined;
 
-/** The float32 bit pattern of each of the 65 536 binary16 patterns. */
-function halfTable(): Int32Array {
+/**
+ * The float32 bit pattern of each of the 65 536 binary16 patterns (made once), for loops that convert pieces of a
+ * tensor in place without a view per piece (engine/packedPrecision.ts expandPrecisions).
+ */
+export function halfTable(): Int32Array {
   if (halfBits === undefined) {
     halfBits = new Int32Array(65536);
     for (let h = 0; h < 65536; h++) halfBits[h] = half16ToSingleBits(h);
