@@ -37,6 +37,10 @@ Environment:
   NPAD_MEMORY_LIMIT SIZE  memory a fit may use, e.g. 8G (default: total memory or the cgroup limit, less a margin)
   NPAD_HUGE_PAGES=1       restart with transparent huge pages (glibc.malloc.hugetlb; off by default)
   NPAD_TOKEN T            npad serve: the bearer token every request but the health probes needs
+  AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE, AWS_ENDPOINT_URL_S3
+                          npad fit --parts s3://… and its workers: the AWS SDK's settings (the endpoint for MinIO
+                          and other S3-compatible stores)
+  TMPDIR DIR              where a part's temporary copy waits on its way to and from S3
 `;
 
 /** Errors that are the user's to fix: shown as a message, never as a stack trace. */

@@ -21,6 +21,7 @@ import { redisConnection } from '../queue/connection.js';
 import { runJobs } from '../queue/coordinator.js';
 import { isUserFailure, userFailureMessage } from '../queue/jobs.js';
 import { queueShards, type ShardReport } from '../queue/fitShardJob.js';
+import { parseS3Location } from '../queue/partStore.js';
 
 /** Fewest readable good images `npad fit` accepts: one held out for the threshold, three for N-pad's default fit. */
 export const MIN_FIT_IMAGES = 4;
@@ -43,6 +44,10 @@ export const FIT_HELP = `npad fit TRAIN_DIR -o|--out MODEL [options]
   --shards N         cut the training images into N shards whose statistics are computed apart (on the queue's
                      workers with --queue) and merged in order: the same model bytes wherever each shard ran
                      (N-pad with its default bank, and PaDiM; docs/scale.md)
+  --parts DIR|s3://BUCKET/PREFIX  where the workers leave the shards' parts for this process to merge (with --queue
+                     --shards; default: the model's folder): a folder every worker reaches at the same path, or an
+                     S3-compatible bucket (AWS SDK settings: AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+                     AWS_ENDPOINT_URL_S3 for MinIO and the like; docs/scale.md)
 ${MEMORY_HELP}
   Unreadable images are named and skipped; the fit uses the rest and the exit code is then 3.
   It needs at least ${MIN_FIT_IMAGES} readable good images (one to set the threshold, three to fit: N-pad's
@@ -68,6 +73,7 @@ export async function fitCommand(argv: string[], stdout: LineSink = process.stdo
     ...MEMORY_FLAG,
     queue: { type: 'string' },
     shards: { type: 'string' },
+    parts: { type: 'string' },
   } as const;
   const parsed = parseCommandArgs('fit', { args: argv, options, allowPositionals: true, tokens: true }, FIT_HELP);
   if (parsed === null) return 0;
@@ -77,6 +83,10 @@ export async function fitCommand(argv: string[], stdout: LineSink = process.stdo
   const precision = storagePrecision(values.storage);
   const shards = values.shards === undefined ? null : boundedFlag('shards', values.shards, 1, { min: 1, max: 10_000 });
   if (values.queue !== undefined) redisConnection(values.queue); // a bad URL before any work
+  if (values.parts !== undefined && (values.queue === undefined || shards === null)) throw new NpadInputError('--parts is where the workers of a --queue fit with --shards leave their parts: give it with both, or not at all');
+  // Parts go next to the model by default, where the workers must reach them too (docs/scale.md).
+  const parts = values.parts ?? path.dirname(path.resolve(values.out));
+  if (values.queue !== undefined && shards !== null && parseS3Location(parts) === null) await checkWritableFolder(parts, `${parts}: cannot leave the shards' parts there (--parts)`);
   if (values.queue !== undefined && shards === null) {
     const flags: string[] = []; // what the workers' fits take: every option but --out and --queue
     for (const t of parsed.tokens) {
@@ -124,8 +134,7 @@ export async function fitCommand(argv: string[], stdout: LineSink = process.stdo
   let detector: Detector;
   if (shards === null) detector = await Detector.fit(fit, config, progress, memoryGuard);
   else {
-    // Parts go next to the model, where the workers must reach them too (docs/scale.md).
-    const runner = values.queue === undefined ? undefined : queueShards(values.queue, path.dirname(path.resolve(values.out)), reportShards, (done, total) => progress('fitting shards (queue jobs)', done, total));
+    const runner = values.queue === undefined ? undefined : queueShards(values.queue, parts, reportShards, (done, total) => progress('fitting shards (queue jobs)', done, total));
     detector = await Detector.fitSharded(fit, config, Math.min(shards, fit.length), runner, progress, memoryGuard);
   }
   if (holdout.length) await detector.calibrate(holdout, { falseAlarmRate }, progress);
@@ -191,11 +200,15 @@ async function fitOnQueue(url: string, folders: readonly string[], out: string, 
 async function checkWritableOutput(file: string): Promise<void> {
   const existing = await stat(file).catch(() => null);
   if (existing?.isDirectory()) throw new NpadInputError(`${file}: --out is a folder; name the model file`, file);
-  const dir = path.dirname(path.resolve(file));
+  await checkWritableFolder(path.dirname(path.resolve(file)), `${file}: cannot write the model there`);
+}
+
+/** Refuses a folder that does not exist or where this process cannot create files, the message starting `why`. */
+async function checkWritableFolder(dir: string, why: string): Promise<void> {
   const folder = await stat(dir).catch(() => null);
-  if (!folder?.isDirectory()) throw new NpadInputError(`${file}: cannot write the model there: the folder ${dir} does not exist`, file);
+  if (!folder?.isDirectory()) throw new NpadInputError(`${why}: the folder ${dir} does not exist`, dir);
   await access(dir, constants.W_OK).catch(() => {
-    throw new NpadInputError(`${file}: cannot write the model there: no permission to create files in ${dir}`, file);
+    throw new NpadInputError(`${why}: no permission to create files in ${dir}`, dir);
   });
 }
 

@@ -54,8 +54,11 @@ export interface ShardRound {
   context: ShardContext | null;
 }
 
-/** Computes a round's parts ({@link Detector.fitSharded}), in shard order: here, or as queue jobs. */
-export type ShardRunner = (round: ShardRound) => Promise<StoredModel[]>;
+/**
+ * Computes a round's parts ({@link Detector.fitSharded}): here, or as queue jobs. It yields them in shard order,
+ * each read (or computed) when the finish asks for it, so that the finish never holds them all.
+ */
+export type ShardRunner = (round: ShardRound) => AsyncIterable<StoredModel>;
 
 /** `images` cut into `count` contiguous shards as even as can be (the first ones one longer). */
 export function shardImages<T>(images: readonly T[], count: number): T[][] {
@@ -68,12 +71,10 @@ export function shardImages<T>(images: readonly T[], count: number): T[][] {
   return out;
 }
 
-/** Runs the shards one after another in this process. */
+/** Runs the shards one after another in this process, each when its part is asked for. */
 function localShards(extractor: FeatureExtractor, progress?: ProgressCallback): ShardRunner {
-  return async ({ kind, shards, config, context }) => {
-    const parts: StoredModel[] = [];
-    for (const images of shards) parts.push(await shardPart(kind, images, extractor, config, context, progress));
-    return parts;
+  return async function* ({ kind, shards, config, context }) {
+    for (const images of shards) yield await shardPart(kind, images, extractor, config, context, progress);
   };
 }
 
@@ -203,11 +204,11 @@ export class Detector {
     const pieces = shardImages(shardable as string[], Math.min(shards, shardable.length));
     let context: ShardContext | null = null;
     if (sharded.survey?.needed(settings)) {
-      const summaries = await run({ kind: 'survey', shards: pieces, config, backbone, context: null });
+      const summaries: StoredModel[] = []; // channel counts: small
+      for await (const summary of run({ kind: 'survey', shards: pieces, config, backbone, context: null })) summaries.push(summary);
       context = sharded.survey.combine(summaries, extractor, settings);
     }
-    const parts = await run({ kind: 'fit', shards: pieces, config, backbone, context });
-    const model = await sharded.finish(parts, extractor, settings, context, reserved, progress);
+    const model = await sharded.finish(run({ kind: 'fit', shards: pieces, config, backbone, context }), extractor, settings, context, reserved, progress);
     const detector = new Detector(config, backbone, extractor, { method: config.method, model } as FittedModel);
     detector.inputNote = note;
     return detector;

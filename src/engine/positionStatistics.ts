@@ -187,34 +187,41 @@ export class PositionStatistics {
 
   /**
    * The statistics of several parts' images together, as if accumulated about the first part's centring point:
-   * each further part is re-centred exactly (a = ref_q − ref_0; s += s_q + n_q·a; S += S_q + s_q aᵀ + a s_qᵀ +
-   * n_q a aᵀ, in float64) and added in the order given. One part comes back with its own values, bit for bit.
-   * The result takes over the first part's arrays and adds the others into them.
+   * each further part is added in the order given by {@link mergeIn}. One part comes back with its own values, bit
+   * for bit. The result takes over the first part's arrays and adds the others into them.
    * @throws RangeError when the parts' grids or dimensions differ
    */
   static merge(parts: readonly PositionStatisticsState[]): PositionStatistics {
     const first = parts[0];
     if (!first) throw new RangeError('merging no statistics');
-    const { positions: P, dim: d } = first;
-    const merged = new PositionStatistics(P, d, 1, first);
-    const reference = first.reference;
+    const merged = new PositionStatistics(first.positions, first.dim, 1, first);
+    for (const part of parts.slice(1)) merged.mergeIn(part);
+    return merged;
+  }
+
+  /**
+   * Adds another part's statistics, re-centred exactly onto this one's centring point (a = ref_q − ref_0;
+   * s += s_q + n_q·a; S += S_q + s_q aᵀ + a s_qᵀ + n_q a aᵀ, in float64), so that a coordinator can merge parts one
+   * at a time as they arrive and let each go: merging in order is a left fold.
+   * @throws RangeError when the part's grid or dimension differs
+   */
+  mergeIn(part: PositionStatisticsState): void {
+    const { positions: P, dim: d } = this;
+    if (part.positions !== P || part.dim !== d) throw new RangeError(`merging statistics of ${part.positions}×${part.dim} into ${P}×${d}`);
+    const reference = this.requireReference();
     const tri = packedSize(d);
     const a = new Float64Array(d);
-    for (const part of parts.slice(1)) {
-      if (part.positions !== P || part.dim !== d) throw new RangeError(`merging statistics of ${part.positions}×${part.dim} into ${P}×${d}`);
-      const n = part.count;
-      for (let p = 0; p < P; p++) {
-        for (let i = 0; i < d; i++) a[i] = part.reference[p * d + i]! - reference[p * d + i]!;
-        const s = part.sums.subarray(p * d, (p + 1) * d);
-        let k = p * tri;
-        for (let r = 0; r < d; r++) {
-          for (let c = r; c < d; c++, k++) merged.scatter[k]! += part.scatter[k]! + s[r]! * a[c]! + a[r]! * s[c]! + n * a[r]! * a[c]!;
-          merged.sums[p * d + r]! += s[r]! + n * a[r]!;
-        }
+    const n = part.count;
+    for (let p = 0; p < P; p++) {
+      for (let i = 0; i < d; i++) a[i] = part.reference[p * d + i]! - reference[p * d + i]!;
+      const s = part.sums.subarray(p * d, (p + 1) * d);
+      let k = p * tri;
+      for (let r = 0; r < d; r++) {
+        for (let c = r; c < d; c++, k++) this.scatter[k]! += part.scatter[k]! + s[r]! * a[c]! + a[r]! * s[c]! + n * a[r]! * a[c]!;
+        this.sums[p * d + r]! += s[r]! + n * a[r]!;
       }
-      merged.count += n;
     }
-    return merged;
+    this.count += n;
   }
 
   private requireReference(): Float32Array {

@@ -179,10 +179,11 @@ export interface ShardedFit<O, M> {
   /** One shard's part: its statistics as tensors and metadata. */
   fitShard(images: readonly ImageSource[], extractor: FeatureExtractor, settings: MethodSettings<O>, context: ShardContext | null, progress?: ProgressCallback): Promise<StoredModel>;
   /**
-   * The model from the shards' parts, in shard order, and the reserved images.
+   * The model from the shards' parts, in shard order, and the reserved images. The parts arrive one at a time and
+   * are merged as they come, so that the finish holds the merged statistics and one part, not every part at once.
    * @throws NpadInputError when a part does not belong to this fit (other grid or dimension)
    */
-  finish(parts: readonly StoredModel[], extractor: FeatureExtractor, settings: MethodSettings<O>, context: ShardContext | null, reserved: readonly ImageSource[], progress?: ProgressCallback): Promise<M>;
+  finish(parts: AsyncIterable<StoredModel>, extractor: FeatureExtractor, settings: MethodSettings<O>, context: ShardContext | null, reserved: readonly ImageSource[], progress?: ProgressCallback): Promise<M>;
 }
 
 /** What the survey of a sharded fit tells every shard (JSON). */

@@ -3,21 +3,20 @@
  * as a checked part file; the coordinator's side sends every shard as a job and reads the parts back in shard order.
  */
 import { randomUUID } from 'node:crypto';
-import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { DetectorConfig } from '../detector/config.js';
 import { Detector, type ShardRunner } from '../detector/detector.js';
 import { loadShardPart, saveShardPart } from '../detector/shardFiles.js';
-import type { StoredModel } from '../method/types.js';
 import { runJobs } from './coordinator.js';
 import { jobFailure, type FitShardJob, type FitShardJobResult } from './jobs.js';
+import { partLocation, readPart, removePart, writePart } from './partStore.js';
 
 /** A worker's fit-shard job. */
 export async function runFitShardJob(job: FitShardJob): Promise<FitShardJobResult> {
   const started = performance.now();
   const { part, backbone } = await Detector.fitShard(job.images, job.config as unknown as DetectorConfig, job.kind, job.context);
-  await saveShardPart(job.part, part, backbone);
-  return { part: job.part, bytes: (await stat(job.part)).size, seconds: (performance.now() - started) / 1000 };
+  const bytes = await writePart(job.part, (file) => saveShardPart(file, part, backbone));
+  return { part: job.part, bytes, seconds: (performance.now() - started) / 1000 };
 }
 
 /** What the coordinator learns of each shard. */
@@ -30,27 +29,27 @@ export interface ShardReport {
 }
 
 /**
- * A ShardRunner that sends each shard to the queue at `url` as a job, its part written into `folder` (which every
- * worker and the coordinator reach at that path), and reads the parts back in shard order (then deletes them).
+ * A ShardRunner that sends each shard to the queue at `url` as a job, its part written under `parts` (a folder
+ * every worker and the coordinator reach at that path, or an S3 bucket: queue/partStore.ts), and once all jobs have
+ * ended yields the parts in shard order, each read when asked for and then deleted (so the coordinator holds one).
  * @param onShards receives each shard's size, part bytes and worker seconds once all have ended
  * @throws NpadInputError when a shard failed as a user's mistake; Error when it failed otherwise
  */
-export function queueShards(url: string, folder: string, onShards?: (reports: ShardReport[]) => void, onProgress?: (done: number, total: number) => void): ShardRunner {
-  return async ({ kind, shards, config, backbone, context }) => {
+export function queueShards(url: string, parts: string, onShards?: (reports: ShardReport[]) => void, onProgress?: (done: number, total: number) => void): ShardRunner {
+  return async function* ({ kind, shards, config, backbone, context }) {
     const run = randomUUID();
-    const files = shards.map((_, k) => path.resolve(folder, `${run}-${kind}-${k}.part`));
+    const locations = shards.map((_, k) => partLocation(parts, `${run}-${kind}-${k}.part`));
     try {
-      const jobs = shards.map((images, k) => ({ kind, config: config as unknown as Record<string, unknown>, context, images: images.map((i) => path.resolve(i)), part: files[k]! }));
+      const jobs = shards.map((images, k) => ({ kind, config: config as unknown as Record<string, unknown>, context, images: images.map((i) => path.resolve(i)), part: locations[k]! }));
       const outcomes = await runJobs(url, 'fit-shard', jobs, { onProgress });
-      const parts: StoredModel[] = [];
-      for (const [k, o] of outcomes.entries()) {
-        if (!o.ok) throw jobFailure(o.error, `shard ${k + 1} of ${shards.length}`);
-        parts.push(await loadShardPart(files[k]!, backbone));
-      }
+      for (const [k, o] of outcomes.entries()) if (!o.ok) throw jobFailure(o.error, `shard ${k + 1} of ${shards.length}`);
       onShards?.(outcomes.map((o, k) => ({ kind, images: shards[k]!.length, bytes: o.ok ? o.result.bytes : 0, seconds: o.ok ? o.result.seconds : 0 })));
-      return parts;
+      for (const location of locations) {
+        yield await readPart(location, (file) => loadShardPart(file, backbone));
+        await removePart(location);
+      }
     } finally {
-      await Promise.all(files.map((f) => rm(f, { force: true })));
+      await Promise.all(locations.map((l) => removePart(l).catch(() => undefined)));
     }
   };
 }

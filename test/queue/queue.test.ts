@@ -1,8 +1,9 @@
 /**
  * Jobs over a real Redis (BullMQ): a redis-server started on a free local port, worker processes started as a user
  * starts them (`npad worker --queue`), and the coordinators (`npad predict --queue`, `npad fit --queue`) checked
- * against local runs: the same output to the byte. Then the failures: a worker killed mid-job, a worker told to
- * stop, Redis restarted without its data, Redis not there.
+ * against local runs: the same output to the byte. Sharded fits leave their parts in a folder or in an S3 bucket
+ * (s3rver, an S3-compatible server in this process, reached through the AWS SDK as a real bucket would be). Then the
+ * failures: a worker killed mid-job, a worker told to stop, Redis restarted without its data, Redis not there.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import S3rver from 's3rver';
 import { loadModel } from '../../src/model/modelFile.js';
 import { bottle, haveData, repo, runNpad } from '../cli/helpers.js';
 
@@ -25,6 +27,10 @@ let tmp = '';
 let url = '';
 let port = 0;
 let redis: ChildProcess | null = null;
+let s3: S3rver | null = null;
+/** The bucket s3rver serves, and the folder it keeps its objects in. */
+const BUCKET = 'npad-parts';
+let s3Folder = '';
 const workers: { process: ChildProcess; log: string[] }[] = [];
 
 /** A free local TCP port. */
@@ -113,6 +119,11 @@ describe('jobs over Redis: npad worker, npad fit --queue and npad predict --queu
     await copyImages(path.join(bottle, 'test', 'broken_large'), path.join(tmp, 'images'), 0, 12);
     await copyImages(path.join(bottle, 'test', 'good'), path.join(tmp, 'images', 'good'), 0, 12);
     await writeFile(path.join(tmp, 'images', 'bad.png'), 'not an image'); // skipped as a local run skips it
+    // The workers and coordinators started below inherit these: the AWS SDK's own settings.
+    s3Folder = await mkdtemp(path.join(os.tmpdir(), 'npad-s3-'));
+    s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: s3Folder, configureBuckets: [{ name: BUCKET, configs: [] }] });
+    const { port: s3Port } = await s3.run();
+    Object.assign(process.env, { AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${s3Port}`, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' });
     const fit = runNpad(['fit', path.join(tmp, 'a'), '--out', path.join(tmp, 'local-a.npad'), ...TINY]);
     assert.equal(fit.code, 0, fit.stderr);
     await startWorker();
@@ -121,7 +132,9 @@ describe('jobs over Redis: npad worker, npad fit --queue and npad predict --queu
   after(async () => {
     for (const w of workers) w.process.kill('SIGKILL');
     await stopRedis();
+    await s3?.close();
     await rm(tmp, { recursive: true, force: true });
+    if (s3Folder) await rm(s3Folder, { recursive: true, force: true });
   });
 
   it('predicts through two workers exactly as locally: the same lines, predictions.jsonl and pictures, in order', async () => {
@@ -174,6 +187,19 @@ describe('jobs over Redis: npad worker, npad fit --queue and npad predict --queu
     assert.ok(same(await tensorsOf('sharded-queue.npad'), await tensorsOf('sharded-local.npad')), 'queue and one process, 3 shards: the same bytes');
     assert.ok(same(await tensorsOf('one-shard.npad'), await tensorsOf('plain.npad')), 'one shard is the plain fit');
     assert.equal(readdirSync(tmp).filter((f) => f.endsWith('.part')).length, 0, 'the parts are deleted');
+    // The same parts through an S3 bucket: the same bytes, and nothing left in the bucket.
+    const viaS3 = await npadAsync(['fit', 'a', '--out', 'sharded-s3.npad', '--shards', '3', '--queue', url, '--parts', `s3://${BUCKET}/fits`, ...PADIM]).done;
+    assert.equal(viaS3.code, 0, viaS3.stderr);
+    assert.ok(same(await tensorsOf('sharded-s3.npad'), await tensorsOf('sharded-local.npad')), 'S3 and one process, 3 shards: the same bytes');
+    const left = (await readdir(s3Folder, { recursive: true, withFileTypes: true })).filter((e) => e.isFile() && !e.name.startsWith('.') && e.parentPath.includes('fits'));
+    assert.deepEqual(left.map((e) => e.name), [], 'the parts are deleted from the bucket');
+    const noBucket = await npadAsync(['fit', 'a', '--out', 'x.npad', '--shards', '2', '--queue', url, '--parts', 's3://no-such-bucket/fits', ...PADIM]).done;
+    assert.equal(noBucket.code, 2, noBucket.stderr);
+    assert.match(noBucket.stderr, /shard 1 of 2.*s3:\/\/no-such-bucket\/fits\/[\w-]+\.part: NoSuchBucket \(HTTP 404\)/);
+    assert.doesNotMatch(noBucket.stderr, /\n\s+at /);
+    const badFlag = runNpad(['fit', path.join(tmp, 'a'), '--out', path.join(tmp, 'x.npad'), '--parts', 's3://b', ...PADIM]);
+    assert.equal(badFlag.code, 2);
+    assert.match(badFlag.stderr, /--parts is where the workers of a --queue fit with --shards leave their parts/);
     const paper = runNpad(['fit', path.join(tmp, 'a'), '--out', path.join(tmp, 'x.npad'), '--shards', '2', '--preset', 'paper', ...TINY]);
     assert.equal(paper.code, 2);
     assert.match(paper.stderr, /a sharded N-pad fit needs option bank patch-coreset/);

@@ -12,7 +12,8 @@ import { PositionStatistics, imagesPerGram } from '../../engine/positionStatisti
 import { NpadConfigError, NpadInputError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
 import type { PatchEmbeddingShape } from '../parts/patchEmbedding.js';
-import { checkShardGrid, readStatistics, statisticsTensors } from '../parts/statisticsTensors.js';
+import { checkShardGrid, mergeInOrder, readStatistics, statisticsTensors } from '../parts/statisticsTensors.js';
+import { asyncIterable } from '../../util/asyncIterable.js';
 import { forEachFeatureBatch, inputBatches } from '../imageLoop.js';
 import { maxOf } from '../parts/anomalyMap.js';
 import { averageNeighbourhood } from '../parts/aggregate.js';
@@ -70,7 +71,7 @@ export async function fitNpad(given: readonly string[], extractor: FeatureExtrac
   const { shards, reserved } = reserveHeldOut(given, settings);
   const context = NPAD_SURVEY.needed(settings) ? NPAD_SURVEY.combine([await NPAD_SURVEY.surveyShard(shards, extractor, settings, progress)], extractor, settings) : null;
   const part = await fitNpadShard(shards, extractor, settings, context, progress);
-  return finishNpad([part], extractor, settings, context, reserved, progress);
+  return finishNpad(asyncIterable([part]), extractor, settings, context, reserved, progress);
 }
 
 /** The images held out to standardise the maps (with the position-free bank), kept from the shards. */
@@ -170,7 +171,7 @@ export async function fitNpadShard(paths: readonly string[], extractor: FeatureE
 
 /** N-pad's model from its shards' parts, in shard order, and the held-out images that standardise its maps. */
 export async function finishNpad(
-  parts: readonly StoredModel[],
+  parts: AsyncIterable<StoredModel>,
   extractor: FeatureExtractor,
   settings: MethodSettings<NpadOptions>,
   context: ShardContext | null,
@@ -183,35 +184,38 @@ export async function finishNpad(
   const P = H * W;
   const d = o.dim;
   const fused = usesPatchBank(o);
-  const metas = parts.map((part, k) => {
+  const channels = shardChannels(context, extractor, o);
+  // Each part merged as it arrives and then let go: the finish holds the merged statistics, the patch features
+  // so far and one part.
+  let statsA: PositionStatistics | null = null;
+  let statsB: PositionStatistics | null = null;
+  let sample: Float32Array | null = null;
+  let reservoirTotal = 0;
+  const refused = NPAD_SHARDS.unsupported!(settings);
+  const bankBuilder = fused ? new PatchBankBuilder(npadPatchBankOptions(o)) : null;
+  let images = 0;
+  let shards = 0;
+  for await (const part of parts) {
+    const k = shards++;
+    if (refused && k > 0) throw new NpadConfigError(refused);
     const meta = part.meta as NpadShardMeta;
     checkShardGrid(meta, H, W, d, k);
-    return meta;
-  });
-  const images = metas.reduce((n, m) => n + m.images, 0);
-  const channels = shardChannels(context, extractor, o);
-  // Each module's statistics merged, and their tensors let go as soon as they are merged (the parts hold them).
-  const merged = (prefix: string): PositionStatistics => {
-    const states = parts.map((part, k) => readStatistics(prefix, part.tensors, P, d, metas[k]!.images, `shard ${k}`));
-    for (const part of parts) for (const name of ['reference', 'sums', 'scatter']) part.tensors.delete(`${prefix}.${name}`);
-    return PositionStatistics.merge(states);
-  };
-  let statsA = o.moduleA ? merged('A') : null;
-  const statsB = o.moduleB ? merged('B') : null;
-  const refused = NPAD_SHARDS.unsupported!(settings);
-  if (refused && parts.length > 1) throw new NpadConfigError(refused);
-  const sample = !fused && o.moduleB ? parts[0]!.tensors.get('reservoir')?.data : null;
-  if (sample !== null && !(sample instanceof Float32Array)) throw new NpadInputError('shard 0: its k-means sample is missing');
-  let bankBuilder: PatchBankBuilder | null = null;
-  if (fused) {
-    bankBuilder = new PatchBankBuilder(npadPatchBankOptions(o));
-    parts.forEach((part, k) => {
-      const blocks = metas[k]!.bankBlocks.map((_, i) => part.tensors.get(`bank.${i}`)?.data as Float32Array);
-      if (blocks.some((b) => !(b instanceof Float32Array)) || metas[k]!.bankShape === null) throw new NpadInputError(`shard ${k}: its patch features are missing`);
-      bankBuilder!.addBlocks(blocks, metas[k]!.bankShape!);
-      for (let i = 0; i < blocks.length; i++) part.tensors.delete(`bank.${i}`);
-    });
+    images += meta.images;
+    if (o.moduleA) statsA = mergeInOrder(statsA, readStatistics('A', part.tensors, P, d, meta.images, `shard ${k}`));
+    if (o.moduleB) statsB = mergeInOrder(statsB, readStatistics('B', part.tensors, P, d, meta.images, `shard ${k}`));
+    if (o.moduleB && !fused && k === 0) {
+      const reservoir = part.tensors.get('reservoir')?.data;
+      if (!(reservoir instanceof Float32Array)) throw new NpadInputError('shard 0: its k-means sample is missing');
+      sample = reservoir;
+      reservoirTotal = meta.reservoirTotal;
+    }
+    if (bankBuilder) {
+      const blocks = meta.bankBlocks.map((_, i) => part.tensors.get(`bank.${i}`)?.data as Float32Array);
+      if (blocks.some((b) => !(b instanceof Float32Array)) || meta.bankShape === null) throw new NpadInputError(`shard ${k}: its patch features are missing`);
+      bankBuilder.addBlocks(blocks, meta.bankShape);
+    }
   }
+  if (shards === 0) throw new NpadConfigError('a sharded fit with no shards');
   // The bank first: its coreset frees every nominal patch feature before the Gaussians take their memory.
   const patchBank = bankBuilder ? await bankBuilder.build((done, count) => progress?.('patch bank coreset', done, count)) : null;
 
@@ -244,7 +248,7 @@ export async function finishNpad(
   }
   if (sample) {
     progress?.('centroid bank', 0, 1);
-    const bank = await buildCentroidBank(sample, metas[0]!.reservoirTotal, d, { centroidRatio: o.centroidRatio, maxCentroids: o.maxCentroids, kmeansIterations: o.kmeansIterations, seed: o.seed });
+    const bank = await buildCentroidBank(sample, reservoirTotal, d, { centroidRatio: o.centroidRatio, maxCentroids: o.maxCentroids, kmeansIterations: o.kmeansIterations, seed: o.seed });
     centroids = bank.centroids;
     centroidCount = bank.count;
     progress?.('centroid bank', 1, 1);

@@ -23,7 +23,8 @@ import { forEachFeatureBatch } from '../imageLoop.js';
 import { positionDistances } from '../parts/gaussianScores.js';
 import { NpadConfigError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
-import { checkShardGrid, readStatistics, statisticsTensors } from '../parts/statisticsTensors.js';
+import { checkShardGrid, mergeInOrder, readStatistics, statisticsTensors } from '../parts/statisticsTensors.js';
+import { asyncIterable } from '../../util/asyncIterable.js';
 import { OPTION_LIMITS, checkAtMost, checkInteger, checkRange, checkSeed } from '../optionChecks.js';
 import type { MethodSettings, ProgressCallback, ScoredImageHandler, ShardContext, StoredModel } from '../types.js';
 
@@ -82,7 +83,7 @@ export interface PadimModel {
 
 /** Fits PaDiM on nominal images: one shard of all of them. */
 export async function fitPadim(paths: readonly ImageSource[], extractor: FeatureExtractor, settings: MethodSettings<PadimOptions>, progress?: ProgressCallback): Promise<PadimModel> {
-  return finishPadim([await fitPadimShard(paths, extractor, settings, null, progress)], extractor, settings, null, [], progress);
+  return finishPadim(asyncIterable([await fitPadimShard(paths, extractor, settings, null, progress)]), extractor, settings, null, [], progress);
 }
 
 /** The metadata of a PaDiM shard's part. */
@@ -117,7 +118,7 @@ export async function fitPadimShard(paths: readonly ImageSource[], extractor: Fe
 
 /** A PaDiM model from its shards' parts, merged in shard order (PositionStatistics.merge). */
 export async function finishPadim(
-  parts: readonly StoredModel[],
+  parts: AsyncIterable<StoredModel>,
   extractor: FeatureExtractor,
   settings: MethodSettings<PadimOptions>,
   _context: ShardContext | null,
@@ -127,12 +128,15 @@ export async function finishPadim(
   const o = settings.options;
   const H = extractor.gridHeight;
   const W = extractor.gridWidth;
-  const states = parts.map((part, k) => {
+  let stats: PositionStatistics | null = null;
+  let k = 0;
+  for await (const part of parts) {
     const meta = part.meta as PadimShardMeta;
     checkShardGrid(meta, H, W, o.dim, k);
-    return readStatistics('statistics', part.tensors, H * W, o.dim, meta.count, `shard ${k}`);
-  });
-  const stats = PositionStatistics.merge(states);
+    stats = mergeInOrder(stats, readStatistics('statistics', part.tensors, H * W, o.dim, meta.count, `shard ${k}`));
+    k++;
+  }
+  if (stats === null) throw new NpadConfigError('a sharded fit with no shards');
   progress?.('Gaussians', 0, 1);
   const gaussians = await fitPlainGaussians(stats, o.epsilon);
   progress?.('Gaussians', 1, 1);

@@ -3,7 +3,7 @@
  * sends back (docs/scale.md): `<prefix>.reference` (F32 [P, d]), `<prefix>.sums` (F64 [P, d]) and
  * `<prefix>.scatter` (F64 [P, d(d+1)/2]), exact; the count in the metadata.
  */
-import { packedSize, type PositionStatisticsState } from '../../engine/positionStatistics.js';
+import { packedSize, PositionStatistics, type PositionStatisticsState } from '../../engine/positionStatistics.js';
 import { NpadInputError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
 
@@ -45,4 +45,11 @@ export function checkShardGrid(meta: { height: number; width: number; dim: numbe
   if (meta.height !== height || meta.width !== width || meta.dim !== dim) {
     throw new NpadInputError(`shard ${shard}: statistics of a ${meta.height}×${meta.width} grid at d = ${meta.dim}, not this fit's ${height}×${width} at d = ${dim}`);
   }
+}
+
+/** `merged` with `part` added after what it holds (a left fold in shard order); the first part starts it. */
+export function mergeInOrder(merged: PositionStatistics | null, part: PositionStatisticsState): PositionStatistics {
+  if (merged === null) return PositionStatistics.merge([part]);
+  merged.mergeIn(part);
+  return merged;
 }
