@@ -23,8 +23,9 @@ import { fitInput, scoreTiled } from './wholeImageInput.js';
 /** How {@link Detector.save} writes the model. */
 export interface SaveOptions {
   /**
-   * Storage of the large matrices: 'f32' (default) or 'f16', half the file size; they are widened to float32
-   * on load. The AUROC cost of f16 is measured in docs/speed.md.
+   * Storage of the large matrices: 'f32' (default), 'f16' (half the file size) or 'i8' (the precision matrices
+   * in int8 with a scale per row, the banks in f16); they are widened to float32 on load. The AUROC cost of each
+   * is measured in docs/speed.md.
    */
   precision?: StoragePrecision;
 }

@@ -37,17 +37,17 @@ export function packedBlockBounds(dim: number): number[] {
   return bounds;
 }
 
-/** Rows per diagonal block of the packed form model files store in f16 (see {@link storedBlockBounds}). */
+/** Rows per diagonal block of the packed form model files store in f16 and i8 (see {@link storedBlockBounds}). */
 const STORED_BLOCK_ROWS = 8;
 
 /**
  * Row bounds of the packed form a model file stores its precision matrices in: the scoring form
- * ({@link packedBlockBounds}) in f32, so a round trip is exact; in f16, which is lossy anyway, blocks of
+ * ({@link packedBlockBounds}) in f32, so a round trip is exact; in f16 and i8, which are lossy anyway, blocks of
  * STORED_BLOCK_ROWS rows, which keep (b + 1) / 2b of the matrix, 0.52 at d = 200 (nearly the upper triangle),
  * for the quadratic form of (A + Aᵀ) / 2, the same in exact arithmetic. Loading expands them ({@link expandPrecisions})
  * and packs them into the scoring form.
  */
-export function storedBlockBounds(dim: number, precision: 'f32' | 'f16'): number[] {
+export function storedBlockBounds(dim: number, precision: 'f32' | 'f16' | 'i8'): number[] {
   if (precision === 'f32') return packedBlockBounds(dim);
   const bounds: number[] = [];
   for (let r = 0; r < dim; r += STORED_BLOCK_ROWS) bounds.push(r);
@@ -155,16 +155,47 @@ export function unpackPrecisions(packed: Float32Array, count: number, dim: numbe
   return out;
 }
 
+/** Steps each side of zero of an int8 stored value: q in [−127, 127] (−128 unused, so the range is symmetric). */
+const INT8_STEPS = 127;
+
+/**
+ * Packed matrices (any `bounds`) in int8 with one scale per matrix row: row r of matrix m keeps q = round(v / s)
+ * with s = max |v| / 127 over that row's packed values (`scales[m·d + r]`, float32), and v is read back as q·s.
+ * Each value is off by at most s / 2; a quadratic form yᵀAy by at most (s_max / 2)·‖y‖₁², and in practice, with
+ * independent rounding, by about s/√12 · ‖y‖₂² (0.2 % of a form dominated by its diagonal): docs/model-format.md
+ * gives the measured effect on the scores.
+ */
+export function quantisePrecisions(packed: Float32Array, count: number, dim: number, bounds: readonly number[]): { values: Int8Array; scales: Float32Array } {
+  const values = new Int8Array(packed.length);
+  const scales = new Float32Array(count * dim);
+  forEachStrip(count, dim, bounds, (a, strip, start, end) => {
+    const width = dim - start;
+    const m = a / (dim * dim);
+    for (let r = start; r < end; r++) {
+      const from = strip + (r - start) * width;
+      let max = 0;
+      for (let c = 0; c < width; c++) max = Math.max(max, Math.abs(packed[from + c]!));
+      const scale = Math.fround(max / INT8_STEPS);
+      scales[m * dim + r] = scale;
+      if (scale === 0) continue; // a zero row stays zero
+      for (let c = 0; c < width; c++) values[from + c] = Math.max(-INT8_STEPS, Math.min(INT8_STEPS, Math.round(packed[from + c]! / scale)));
+    }
+  });
+  return { values, scales };
+}
+
 /**
  * Block upper-triangular matrices [count, d, d] with the quadratic forms of `count` packed ones: each strip copied
  * into its rows from its diagonal on, zeros left of it. yᵀ M y = Σ_i y_iᵀ · strip_i · y_{o_i…d}, the packed form's
  * own sum, so scoring reads M as it reads the symmetric matrix, and packing M again in the same blocks gives the
  * packed values back bit for bit. Unlike {@link unpackPrecisions} it writes each value once, along rows; a model
- * file's F16 matrices (`packed` as binary16 bit patterns) are converted on the way. Loading the bottle model
+ * file's F16 matrices (`packed` as binary16 bit patterns) are converted on the way, and its I8 ones (`packed` as
+ * int8 with `scales`, {@link quantisePrecisions}) multiplied by their row's scale. Loading the bottle model
  * (2 grids of 3136 matrices at d = 200 in blocks of 8 rows) took 1.5 s this way, nearly all of it the page faults
  * of the fresh 1 GiB, against 2.5 s converting to a packed copy and then mirroring and halving (docs/speed.md).
  */
-export function expandPrecisions(packed: Float32Array | Uint16Array, count: number, dim: number, bounds: readonly number[]): Float32Array {
+export function expandPrecisions(packed: Float32Array | Uint16Array | Int8Array, count: number, dim: number, bounds: readonly number[], scales?: Float32Array): Float32Array {
+  if (packed instanceof Int8Array) return expandInt8(packed, scales!, count, dim, bounds);
   if (bounds.length === 2) return packed instanceof Float32Array ? packed : float16BitsToFloat32(packed);
   const out = new Float32Array(count * dim * dim);
   // F16 rows go through the conversion table into out's bits, with no view made per row (1.25 M rows in a model).
@@ -177,6 +208,23 @@ export function expandPrecisions(packed: Float32Array | Uint16Array, count: numb
       const to = a + r * dim + start;
       if (bits) for (let c = 0; c < width; c++) bits[to + c] = table![packed[from + c]!]!;
       else out.set((packed as Float32Array).subarray(from, from + width), to);
+    }
+  });
+  return out;
+}
+
+/** {@link expandPrecisions} for int8 values with a scale per row. */
+function expandInt8(packed: Int8Array, scales: Float32Array, count: number, dim: number, bounds: readonly number[]): Float32Array {
+  if (scales.length !== count * dim) throw new RangeError(`${scales.length} int8 row scales for ${count} matrices of ${dim} rows`);
+  const out = new Float32Array(count * dim * dim);
+  forEachStrip(count, dim, bounds, (a, strip, start, end) => {
+    const width = dim - start;
+    const m = a / (dim * dim);
+    for (let r = start; r < end; r++) {
+      const from = strip + (r - start) * width;
+      const to = a + r * dim + start;
+      const scale = scales[m * dim + r]!;
+      for (let c = 0; c < width; c++) out[to + c] = packed[from + c]! * scale;
     }
   });
   return out;

@@ -40,10 +40,12 @@ export interface MethodSettings<O> {
 /**
  * How the large matrices (precision matrices, centroid and memory banks) are stored: 'f32', or 'f16' at half
  * the size (IEEE binary16: about 3 significant digits; precision entries are bounded by 1/ε = 100, far inside
- * its range). They are widened back to float32 on load, so scoring runs in float32 either way. The AUROC cost
- * of f16 is measured in docs/speed.md. Means and everything small stay float32.
+ * its range), or 'i8': the precision matrices in int8 with a float32 scale per row (a quarter of f32,
+ * engine/packedPrecision.ts quantisePrecisions), the banks in f16. They are widened back to float32 on load, so
+ * scoring runs in float32 either way. The AUROC cost of each is measured in docs/speed.md. Means and everything
+ * small stay float32.
  */
-export type StoragePrecision = 'f32' | 'f16';
+export type StoragePrecision = 'f32' | 'f16' | 'i8';
 
 /** A fitted model as the model file holds it: named tensors and the JSON metadata that describes them. */
 export interface StoredModel {

@@ -26,9 +26,10 @@ import { npadVersion } from '../util/npadPackage.js';
  *
  * 1: the first layout. 2: precision matrices may be packed by symmetry (`precisionBlocks`, docs/model-format.md).
  * 3: an N-pad model may hold a position-free bank (tensor `bank`, metadata `patchBank`), which older npad would
- * refuse only as an unknown option.
+ * refuse only as an unknown option. 4: precision matrices may be stored in int8 with a scale per row (`--storage
+ * i8`: I8 tensors `<grid>.precision.<i>`, F32 `<grid>.precisionScale.<i>`, metadata `precisionInt8`).
  */
-export const MODEL_FORMAT_VERSION = 3;
+export const MODEL_FORMAT_VERSION = 4;
 
 /** Value of the `format` field, telling npad models apart from other uses of the `npad` key. */
 const FORMAT_NAME = 'npad-model';
@@ -37,13 +38,13 @@ const FORMAT_NAME = 'npad-model';
 const METADATA_KEY = 'npad';
 
 /** Dtypes a model tensor may have. */
-export type ModelDType = 'F32' | 'F16' | 'I32' | 'U8' | 'F64';
+export type ModelDType = 'F32' | 'F16' | 'I32' | 'U8' | 'I8' | 'F64';
 
 /** One tensor of a fitted detector. F16 data are IEEE binary16 bit patterns. */
 export interface ModelTensor {
   dtype: ModelDType;
   shape: number[];
-  data: Float32Array | Uint16Array /* F16 bits */ | Int32Array | Uint8Array | Float64Array;
+  data: Float32Array | Uint16Array /* F16 bits */ | Int32Array | Uint8Array | Int8Array | Float64Array;
 }
 
 /** What the caller says about a fitted detector. */
@@ -72,6 +73,7 @@ const TYPED_ARRAY_OF: Readonly<Record<ModelDType, new (length: number) => ModelT
   F16: Uint16Array,
   I32: Int32Array,
   U8: Uint8Array,
+  I8: Int8Array,
   F64: Float64Array,
 };
 

@@ -18,7 +18,7 @@ import { fileError } from '../io/fileErrors.js';
 import { isRecord } from '../util/isRecord.js';
 
 /** Element types npad reads and writes (a subset of the safetensors dtypes). */
-export type DType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'U8';
+export type DType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'U8' | 'I8';
 
 /** One tensor: its element type, shape (row-major) and raw little-endian bytes. */
 export interface TensorEntry {
@@ -44,6 +44,7 @@ export const DTYPE_SIZE: Readonly<Record<DType, number>> = {
   F16: 2,
   BF16: 2,
   U8: 1,
+  I8: 1,
 };
 
 /**
@@ -51,7 +52,7 @@ export const DTYPE_SIZE: Readonly<Record<DType, number>> = {
  * with an 8-aligned buffer start this keeps every tensor aligned to its itemsize,
  * so readers can view the bytes in place.
  */
-const WRITE_ORDER: readonly DType[] = ['I64', 'F64', 'F32', 'I32', 'BF16', 'F16', 'U8'];
+const WRITE_ORDER: readonly DType[] = ['I64', 'F64', 'F32', 'I32', 'BF16', 'F16', 'U8', 'I8'];
 
 /** The reference implementation refuses headers larger than this (a DoS guard). */
 const MAX_HEADER_BYTES = 100_000_000;
@@ -449,6 +450,8 @@ export function toFloat32(entry: TensorEntry): Float32Array {
       return Float32Array.from(new Int32Array(...viewArgs(data, 4)));
     case 'U8':
       return Float32Array.from(data);
+    case 'I8':
+      return Float32Array.from(new Int8Array(data.buffer, data.byteOffset, data.length));
   }
 }
 
@@ -459,7 +462,7 @@ export function toFloat32(entry: TensorEntry): Float32Array {
  */
 export function toTypedArray(
   entry: TensorEntry,
-): Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array {
+): Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array | Int8Array {
   const { data } = entry;
   switch (entry.dtype) {
     case 'F32':
@@ -475,6 +478,8 @@ export function toTypedArray(
       return new Int32Array(...viewArgs(data, 4));
     case 'U8':
       return data;
+    case 'I8':
+      return new Int8Array(data.buffer, data.byteOffset, data.length);
   }
 }
 

@@ -68,7 +68,7 @@ test('npad fit checks --storage and the output folder before any work', () => {
   // The training folder does not exist either: the flags are named first, so no scan or fit ever starts.
   const storage = runNpad(['fit', '/nonexistent-train-dir', '-o', 'm.npad', '--storage', 'f8']);
   assert.equal(storage.code, 2);
-  assert.match(storage.stderr, /^npad: --storage must be f32 or f16, got 'f8'\n$/);
+  assert.match(storage.stderr, /^npad: --storage must be f32, f16 or i8, got 'f8'\n$/);
   const out = runNpad(['fit', '/nonexistent-train-dir', '-o', '/nonexistent-folder/m.npad']);
   assert.equal(out.code, 2);
   assert.match(out.stderr, /^npad: \/nonexistent-folder\/m\.npad: cannot write the model there: the folder \/nonexistent-folder does not exist\n$/);

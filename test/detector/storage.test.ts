@@ -15,8 +15,9 @@ const bottle = BOTTLE;
 const haveData = await stat(bottle).then(() => true, () => false);
 
 /**
- * Each method, and how close its f16 scores must stay: within 1 % of each score (maps: 2 % of each pixel), or, for
- * N-pad's fused map, whose values are in units of nominal spreads and cross zero, within an absolute 0.05 spread.
+ * Each method, and how close its f16 and i8 scores must stay: within 1 % of each score (maps: 2 % of each pixel),
+ * or, for N-pad's fused map, whose values are in units of nominal spreads and cross zero, within an absolute 0.05
+ * spread.
  */
 const CONFIGS: [string, DetectorConfigInput, number | 'relative'][] = [
   ['npad', { options: { dim: 16, moduleD: false }, batchSize: 4 }, 0.05],
@@ -26,7 +27,7 @@ const CONFIGS: [string, DetectorConfigInput, number | 'relative'][] = [
 ];
 
 for (const [name, config, tolerance] of CONFIGS) {
-  test(`${name}: a model stored in f16 is about half the size and scores within f16 rounding`, { skip: !haveData && 'shared bottle data not found' }, async () => {
+  test(`${name}: a model stored in f16 is about half the size, in i8 (Gaussians) about a quarter, and each scores within its rounding`, { skip: !haveData && 'shared bottle data not found' }, async () => {
     const dir = path.join(bottle, 'train', 'good');
     const train = (await readdir(dir)).sort().slice(0, 4).map((f) => path.join(dir, f));
     const probe = path.join(bottle, 'test', 'broken_small', '000.png');
@@ -34,25 +35,36 @@ for (const [name, config, tolerance] of CONFIGS) {
     const tmp = await mkdtemp(path.join(os.tmpdir(), 'npad-f16-'));
     const full = path.join(tmp, 'f32.npad');
     const half = path.join(tmp, 'f16.npad');
+    const quarter = path.join(tmp, 'i8.npad');
     await detector.save(full);
     await detector.save(half, { precision: 'f16' });
-    const [sizeFull, sizeHalf] = [(await stat(full)).size, (await stat(half)).size];
+    await detector.save(quarter, { precision: 'i8' });
+    const [sizeFull, sizeHalf, sizeQuarter] = [(await stat(full)).size, (await stat(half)).size, (await stat(quarter)).size];
     assert.ok(sizeHalf < 0.6 * sizeFull, `f16 file ${sizeHalf} B vs f32 ${sizeFull} B`);
+    // PatchCore has no precision matrices: its i8 file is its f16 one. N-pad's default keeps a bank in f16 beside them.
+    const gaussiansOnly = config.method === 'padim' || config.preset === 'paper';
+    if (gaussiansOnly) assert.ok(sizeQuarter < 0.3 * sizeFull, `i8 file ${sizeQuarter} B vs f32 ${sizeFull} B`);
+    assert.ok(sizeQuarter <= sizeHalf, `i8 file ${sizeQuarter} B vs f16 ${sizeHalf} B`);
+    if (config.method !== 'patchcore') assert.equal((await loadModel(quarter)).header.formatVersion, 4, 'older npad refuses int8 matrices by the version');
     const results: { score: number; map: Float32Array }[] = [];
-    for (const file of [full, half]) await (await Detector.load(file)).score([probe], (_i, r) => void results.push(r));
-    const [a, b] = results as [{ score: number; map: Float32Array }, { score: number; map: Float32Array }];
-    if (tolerance === 'relative') {
-      assert.ok(Math.abs(a.score - b.score) < 1e-2 * a.score, `scores ${a.score} vs ${b.score}`);
-      let worst = 0;
-      a.map.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - b.map[i]!) / Math.max(1e-6, Math.abs(v)))));
-      assert.ok(worst < 2e-2, `largest relative map difference ${worst}`);
-    } else {
-      assert.ok(Math.abs(a.score - b.score) < tolerance, `scores ${a.score} vs ${b.score}`);
-      let worst = 0;
-      a.map.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - b.map[i]!))));
-      assert.ok(worst < tolerance, `largest map difference ${worst}`);
-    }
+    for (const file of [full, half, quarter]) await (await Detector.load(file)).score([probe], (_i, r) => void results.push(r));
+    for (const b of results.slice(1)) assertClose(results[0]!, b, tolerance);
   });
+}
+
+/** Scores and maps of the same image from two storages of one model, within `tolerance` (see CONFIGS). */
+function assertClose(a: { score: number; map: Float32Array }, b: { score: number; map: Float32Array }, tolerance: number | 'relative'): void {
+  if (tolerance === 'relative') {
+    assert.ok(Math.abs(a.score - b.score) < 1e-2 * a.score, `scores ${a.score} vs ${b.score}`);
+    let worst = 0;
+    a.map.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - b.map[i]!) / Math.max(1e-6, Math.abs(v)))));
+    assert.ok(worst < 2e-2, `largest relative map difference ${worst}`);
+  } else {
+    assert.ok(Math.abs(a.score - b.score) < tolerance, `scores ${a.score} vs ${b.score}`);
+    let worst = 0;
+    a.map.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - b.map[i]!))));
+    assert.ok(worst < tolerance, `largest map difference ${worst}`);
+  }
 }
 
 test('padim d = 384: precision matrices are saved packed by symmetry, and files of full matrices still load', { skip: !haveData && 'shared bottle data not found' }, async () => {

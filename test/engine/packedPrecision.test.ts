@@ -6,6 +6,7 @@ import {
   packPrecisions,
   packedBlockBounds,
   packedMatrixSize,
+  quantisePrecisions,
   stripViews,
   unpackPrecisions,
 } from '../../src/engine/packedPrecision.js';
@@ -98,6 +99,46 @@ test('expanding gives block upper-triangular matrices with the same quadratic fo
   // One block: the values themselves (converted from binary16).
   assert.equal(expandPrecisions(full, count, d, [0, d]), full);
   assert.deepEqual(expandPrecisions(float32ToFloat16Bits(full), count, d, [0, d]), float16BitsToFloat32(float32ToFloat16Bits(full)));
+});
+
+test('int8 with a scale per row: every value within half a step of its row, read back as q·scale; a zero row stays zero', () => {
+  const random = seededRandom(17);
+  const d = 11;
+  const bounds = [0, 3, 8, 11];
+  const count = 3;
+  const full = new Float32Array(count * d * d);
+  for (let m = 0; m < count; m++) for (let r = 0; r < d; r++) for (let c = r; c < d; c++) full[m * d * d + r * d + c] = full[m * d * d + c * d + r] = r === c ? 30 + 20 * random() : (random() - 0.5) * 5; // diagonally dominant: positive definite, as precisions are
+  for (let c = 0; c < d; c++) full[2 * d * d + 4 * d + c] = full[2 * d * d + c * d + 4] = 0; // matrix 2, row 4: zeros
+  const packed = packPrecisions(full, count, d, bounds);
+  const { values, scales } = quantisePrecisions(packed, count, d, bounds);
+  assert.equal(scales[2 * d + 4], 0);
+  const upper = expandPrecisions(values, count, d, bounds, scales);
+  const back = packPrecisions(upper, count, d, bounds); // the dequantised values in the packed layout
+  let k = 0;
+  for (const { start, end } of [{ start: 0, end: 3 }, { start: 3, end: 8 }, { start: 8, end: 11 }]) {
+    for (let m = 0; m < count; m++) {
+      for (let r = start; r < end; r++) {
+        const step = scales[m * d + r]!;
+        let max = 0;
+        for (let c = start; c < d; c++, k++) {
+          max = Math.max(max, Math.abs(packed[k]!));
+          assert.ok(Math.abs(back[k]! - packed[k]!) <= step / 2 + 1e-6, `matrix ${m} row ${r}: ${back[k]} for ${packed[k]}`);
+          assert.equal(back[k], Math.fround(values[k]! * step));
+        }
+        assert.ok(Math.abs(step * 127 - max) <= max * 1e-6, `the scale of row ${r} is its max / 127`);
+        assert.ok(Math.max(...values.subarray(k - (d - start), k).map(Math.abs)) <= 127);
+      }
+    }
+  }
+  // The quadratic forms move by little: here within 1 % (each value within half a step of 1/127 of its row's max).
+  // (Row 4 of matrix 2 is zero, so that matrix is only semi-definite; its form is still dominated by the diagonal.)
+  for (let m = 0; m < count; m++) {
+    const y = Float64Array.from({ length: d }, () => random() * 2 - 1);
+    const want = quadraticForm(full.subarray(m * d * d, (m + 1) * d * d), y, d);
+    const got = quadraticForm(upper.subarray(m * d * d, (m + 1) * d * d), y, d);
+    assert.ok(Math.abs(got - want) <= 0.01 * Math.abs(want) + 1e-9, `matrix ${m}: ${got} against ${want}`);
+  }
+  assert.throws(() => expandPrecisions(values, count, d, bounds, scales.subarray(1)), /32 int8 row scales for 3 matrices of 11 rows/);
 });
 
 test('one block is the full matrix itself', () => {

@@ -39,6 +39,7 @@ function sampleTensors(): Map<string, ModelTensor> {
     ['memory16', { dtype: 'F16', shape: [2], data: new Uint16Array([0x3c00, 0x7bff]) }],
     ['index', { dtype: 'I32', shape: [4], data: new Int32Array([0, -1, 2 ** 31 - 1, 7]) }],
     ['mask', { dtype: 'U8', shape: [2, 2], data: new Uint8Array([0, 1, 255, 3]) }],
+    ['quantised', { dtype: 'I8', shape: [3], data: new Int8Array([-127, 0, 127]) }],
     ['stats', { dtype: 'F64', shape: [2], data: new Float64Array([Math.PI, -1e300]) }],
     ['scalar', { dtype: 'F32', shape: [], data: new Float32Array([0.25]) }],
   ]);
@@ -88,13 +89,13 @@ test('round trip of every model dtype with header and metadata', async () => {
   const beforeSave = Date.now();
   await saveModel(path, HEADER, tensors);
   const loaded = await loadModel(path, { backboneId: 'wide_resnet50_2', weightsSha256: SHA_A.toUpperCase() });
-  assert.equal(MODEL_FORMAT_VERSION, 3);
+  assert.equal(MODEL_FORMAT_VERSION, 4);
   // A file records the oldest version that reads it: 1 unless the header asks for more.
   assert.equal(loaded.header.formatVersion, 1);
   const packed = join(dir, 'version2.safetensors');
   await saveModel(packed, { ...HEADER, formatVersion: 2 }, tensors);
   assert.equal((await loadModel(packed)).header.formatVersion, 2);
-  await assert.rejects(saveModel(packed, { ...HEADER, formatVersion: 4 }, tensors), /formatVersion 4 must be an integer from 1 to 3/);
+  await assert.rejects(saveModel(packed, { ...HEADER, formatVersion: 5 }, tensors), /formatVersion 5 must be an integer from 1 to 4/);
   assert.equal(loaded.header.method, HEADER.method);
   assert.deepEqual(loaded.header.config, HEADER.config);
   assert.deepEqual(loaded.header.backbone, HEADER.backbone);
@@ -208,9 +209,9 @@ test('a safetensors file without npad metadata is not an npad model', async () =
 });
 
 test('a model from a newer npad is refused with both format versions', async () => {
-  const meta = { ...validMeta(new Map()), formatVersion: 4, method: 42, whatever: 'new fields' };
+  const meta = { ...validMeta(new Map()), formatVersion: 5, method: 42, whatever: 'new fields' };
   const path = await writeWithMeta('newer.safetensors', meta);
-  await assertRefused(path, /: made by a newer npad \(format 4\); this npad reads format 3$/);
+  await assertRefused(path, /: made by a newer npad \(format 5\); this npad reads format 4$/);
   await assertRefused(await writeWithMeta('v0.safetensors', { ...meta, formatVersion: 0 }), /unknown model format version 0/);
   await assertRefused(await writeWithMeta('vx.safetensors', { ...meta, formatVersion: '1' }), /unknown model format version "1"/);
 });

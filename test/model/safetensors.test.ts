@@ -62,6 +62,7 @@ const SAMPLES: Record<DType, { data: Uint8Array; values: number[] }> = {
   I64: { data: bytesOf(new BigInt64Array([1n, -2n, 3n, 0n, 1n << 40n, 7n])), values: [1, -2, 3, 0, 2 ** 40, 7] },
   I32: { data: bytesOf(new Int32Array([1, -2, 3, 0, 100000, 7])), values: [1, -2, 3, 0, 100000, 7] },
   U8: { data: new Uint8Array([1, 2, 3, 0, 255, 7]), values: [1, 2, 3, 0, 255, 7] },
+  I8: { data: bytesOf(new Int8Array([1, -2, 3, 0, -128, 127])), values: [1, -2, 3, 0, -128, 127] },
 };
 
 test('round trip of every dtype, in memory and through a file', async () => {

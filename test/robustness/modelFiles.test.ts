@@ -109,8 +109,8 @@ test('the checksum, the format version and the file type are checked', async () 
   await refused('tensor checksum', 'one bit flipped in the tensor data', () => loadModel(flippedFile), flippedFile, /tensor data does not match its checksum: the file is damaged/);
 
   const newer = path.join(tmp, 'newer.npad');
-  await writeFile(newer, withNpadMeta(bytes, (m) => setPath(m, ['formatVersion'], 4)));
-  await refused('format version', 'formatVersion 4 (a newer npad)', () => loadModel(newer), newer, /made by a newer npad \(format 4\); this npad reads format 3/);
+  await writeFile(newer, withNpadMeta(bytes, (m) => setPath(m, ['formatVersion'], 5)));
+  await refused('format version', 'formatVersion 5 (a newer npad)', () => loadModel(newer), newer, /made by a newer npad \(format 5\); this npad reads format 4/);
 
   const edited = path.join(tmp, 'edited.npad');
   await writeFile(edited, withNpadMeta(bytes, (m) => setPath(m, ['method'], 'padim'), { recomputeHeaderChecksum: false }));
@@ -177,11 +177,14 @@ test('tensor values a fit cannot give are refused on loading, the tensor checksu
   const file = await tinyDetector('npad');
   const f16 = path.join(tmp, 'tiny-npad-f16.npad');
   await (await Detector.load(file)).save(f16, { precision: 'f16' });
+  const i8 = path.join(tmp, 'tiny-npad-i8.npad');
+  await (await Detector.load(file)).save(i8, { precision: 'i8' });
   const cases: [string, string, string, (data: Float32Array | Uint16Array) => void][] = [
     ['a NaN in a precision matrix (f32)', file, 'A.precision.0', (d) => void (d[5] = Number.NaN)],
     ['an infinite mean (f32)', file, 'B.mean', (d) => void (d[0] = Number.POSITIVE_INFINITY)],
     ['a NaN in a precision matrix (f16 bits 0x7e00)', f16, 'A.precision.0', (d) => void (d[5] = 0x7e00)],
     ['an infinity in the position-free bank (f16 bits 0x7c00)', f16, 'bank', (d) => void (d[1] = 0x7c00)],
+    ['an infinite row scale of int8 precision matrices (i8)', i8, 'B.precisionScale.0', (d) => void (d[3] = Number.POSITIVE_INFINITY)],
   ];
   for (const [label, source, name, change] of cases) {
     const { header, tensors } = await loadModel(source);

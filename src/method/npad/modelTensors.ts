@@ -3,10 +3,9 @@
  * (`A.mean`, `A.precision.<chunk>`), module B's (`B.…`) and its bank (`B.centroids`, or the position-free `bank`
  * with metadata `patchBank`).
  */
-import { storedBlockBounds } from '../../engine/packedPrecision.js';
 import { NpadInputError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
-import { channelsTensor, checkMetaIntegers, gridTensors, precisionFormatVersion, readGrid, stored, take, takeChannels, validStages, type GridMeta, type StageSize } from '../parts/modelTensors.js';
+import { channelsTensor, checkMetaIntegers, gridStorageMeta, gridTensors, precisionFormatVersion, readGrid, stored, take, takeChannels, validStages, type GridMeta, type StageSize } from '../parts/modelTensors.js';
 import type { PatchEmbeddingShape } from '../parts/patchEmbedding.js';
 import type { MethodSettings, StoragePrecision, StoredModel } from '../types.js';
 import { npadPatchBankOptions, usesPatchBank, type FusedBank, type NpadModel } from './model.js';
@@ -51,7 +50,7 @@ export function npadModelToTensors(model: NpadModel, precision: StoragePrecision
   const f = model.fusion;
   if (f) tensors.set('bank', stored(f.bank, [f.bankSize, f.shape.embedDim], precision));
   const chunkSize = s.weighted?.chunkSize ?? s.aggregated?.chunkSize ?? 0;
-  const meta: NpadModelMeta = { trainCount: model.trainCount, height: s.height, width: s.width, dim: s.dim, chunkSize, centroidCount: s.centroidCount, precisionBlocks: storedBlockBounds(s.dim, precision) };
+  const meta: NpadModelMeta = { trainCount: model.trainCount, height: s.height, width: s.width, dim: s.dim, chunkSize, centroidCount: s.centroidCount, ...gridStorageMeta(s.dim, precision) };
   if (f) {
     const stages = f.shape.stages.map((t) => ({ channels: t.channels, height: t.height, width: t.width }));
     meta.patchBank = { bankSize: f.bankSize, totalPatches: f.totalPatches, stages, heldOut: f.heldOut, positionMaxima: { ...f.positionMaxima }, bankMaxima: { ...f.bankMaxima } };
@@ -111,7 +110,7 @@ export function npadModelFromTensors(settings: MethodSettings<NpadOptions>, meta
   };
 }
 
-/** The oldest model file version that reads this model: 3 with the position-free bank, else as its precision blocks need. */
+/** The oldest model file version that reads this model: 3 with the position-free bank, 4 with int8 precision matrices, else as its precision blocks need. */
 export function npadFormatVersion(meta: NpadModelMeta): number {
-  return meta.patchBank !== undefined ? 3 : precisionFormatVersion(meta.precisionBlocks);
+  return Math.max(meta.patchBank !== undefined ? 3 : 1, precisionFormatVersion(meta));
 }

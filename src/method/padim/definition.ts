@@ -20,7 +20,7 @@ export const PADIM: MethodDefinition<PadimOptions, PadimModel> = {
   toTensors: padimModelToTensors,
   checkMeta: checkPadimMeta,
   fromTensors: (settings, meta, tensors, file) => padimModelFromTensors(settings, meta as unknown as PadimModelMeta, tensors, file),
-  formatVersion: (meta) => precisionFormatVersion((meta as PadimModelMeta).precisionBlocks),
+  formatVersion: (meta) => precisionFormatVersion(meta as PadimModelMeta),
   async checkGrid(model, extractor, file) {
     checkFeatureGrid(model.height, model.width, extractor, file);
   },

@@ -1,8 +1,7 @@
 /** A fitted PaDiM model as the model file holds it: the kept channels and one Gaussian per position (`gaussian.…`). */
-import { storedBlockBounds } from '../../engine/packedPrecision.js';
 import { NpadInputError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
-import { channelsTensor, checkMetaIntegers, gridTensors, readGrid, takeChannels, type GridMeta } from '../parts/modelTensors.js';
+import { channelsTensor, checkMetaIntegers, gridStorageMeta, gridTensors, readGrid, takeChannels, type GridMeta } from '../parts/modelTensors.js';
 import type { MethodSettings, StoragePrecision, StoredModel } from '../types.js';
 import type { PadimModel, PadimOptions } from './padim.js';
 
@@ -21,7 +20,7 @@ export function padimModelToTensors(model: PadimModel, precision: StoragePrecisi
   const tensors = new Map<string, ModelTensor>();
   tensors.set('channels', channelsTensor(model.channels));
   gridTensors('gaussian', g, tensors, precision);
-  return { meta: { trainCount: model.trainCount, height: model.height, width: model.width, dim: g.dim, chunkSize: g.chunkSize, precisionBlocks: storedBlockBounds(g.dim, precision) }, tensors };
+  return { meta: { trainCount: model.trainCount, height: model.height, width: model.width, dim: g.dim, chunkSize: g.chunkSize, ...gridStorageMeta(g.dim, precision) }, tensors };
 }
 
 /** Checks the metadata numbers every PaDiM model has, naming the first missing. */

@@ -4,7 +4,7 @@
  * that a model of any size is written and read without one multi-GB array), and checks of the JSON metadata that
  * name the file and what is wrong.
  */
-import { expandPrecisions, invalidBlockBounds, packPrecisions, packedBlockBounds, packedMatrixSize, storedBlockBounds, unpackPrecisions } from '../../engine/packedPrecision.js';
+import { expandPrecisions, invalidBlockBounds, packPrecisions, packedBlockBounds, packedMatrixSize, quantisePrecisions, storedBlockBounds, unpackPrecisions } from '../../engine/packedPrecision.js';
 import { NpadInputError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../../tensorfile/safetensors.js';
@@ -17,9 +17,9 @@ export function f32(data: Float32Array, shape: number[]): ModelTensor {
   return { dtype: 'F32', shape, data };
 }
 
-/** A large float tensor at the chosen storage precision. */
+/** A large float tensor at the chosen storage precision (f16 under 'i8', which quantises only precision matrices). */
 export function stored(data: Float32Array, shape: number[], precision: StoragePrecision): ModelTensor {
-  return precision === 'f16' ? { dtype: 'F16', shape, data: float32ToFloat16Bits(data) } : f32(data, shape);
+  return precision === 'f32' ? f32(data, shape) : { dtype: 'F16', shape, data: float32ToFloat16Bits(data) };
 }
 
 /** The kept channel indices as an I32 tensor `channels`. */
@@ -38,24 +38,29 @@ export function takeChannels(tensors: Map<string, ModelTensor>, dim: number, fil
 
 /** A float tensor of `size` values, stored as F32 or F16 (widened to float32). */
 export function take(tensors: Map<string, ModelTensor>, name: string, file: string, size: number): Float32Array {
-  const values = takeStored(tensors, name, file, size);
-  return values instanceof Float32Array ? values : float16BitsToFloat32(values);
+  const values = takeStored(tensors, name, file, size, false);
+  return values instanceof Float32Array ? values : float16BitsToFloat32(values as Uint16Array);
 }
 
-/** A float tensor of `size` values as stored: float32 values (F32) or binary16 bit patterns (F16). */
-function takeStored(tensors: Map<string, ModelTensor>, name: string, file: string, size: number): Float32Array | Uint16Array {
+/**
+ * A float tensor of `size` values as stored: float32 values (F32), binary16 bit patterns (F16) or, where
+ * `int8` allows (precision matrices), int8 values to scale (I8).
+ */
+function takeStored(tensors: Map<string, ModelTensor>, name: string, file: string, size: number, int8 = true): Float32Array | Uint16Array | Int8Array {
   const t = tensors.get(name);
   if (!t) throw new NpadInputError(`${file}: model file has no tensor ${name}`, file);
-  if (t.data.length !== size || (t.dtype !== 'F32' && t.dtype !== 'F16')) {
-    throw new NpadInputError(`${file}: tensor ${name} has ${t.data.length} ${t.dtype} values, expected ${size} F32 or F16`, file);
+  const kinds = int8 ? 'F32, F16 or I8' : 'F32 or F16';
+  if (t.data.length !== size || !(t.dtype === 'F32' || t.dtype === 'F16' || (int8 && t.dtype === 'I8'))) {
+    throw new NpadInputError(`${file}: tensor ${name} has ${t.data.length} ${t.dtype} values, expected ${size} ${kinds}`, file);
   }
-  if (t.data instanceof Float32Array || t.data instanceof Uint16Array) return t.data;
+  if (t.data instanceof Float32Array || t.data instanceof Uint16Array || t.data instanceof Int8Array) return t.data;
   throw new NpadInputError(`${file}: tensor ${name} is not a float tensor`, file);
 }
 
 /**
  * A grid's tensors, its precision matrices packed in the blocks {@link storedBlockBounds} gives (the metadata's
- * `precisionBlocks`): [chunk, d, d] for one block, else [chunk, packed size].
+ * `precisionBlocks`): [chunk, d, d] for one block, else [chunk, packed size]; in i8, with their row scales
+ * `<prefix>.precisionScale.<i>` (F32 [chunk, d]).
  */
 export function gridTensors(prefix: string, grid: GaussianGrid, out: Map<string, ModelTensor>, precision: StoragePrecision): void {
   const d = grid.dim;
@@ -67,7 +72,14 @@ export function gridTensors(prefix: string, grid: GaussianGrid, out: Map<string,
   grid.precisions.forEach((chunk, i) => {
     const count = chunk.length / size;
     const packed = same ? chunk : packPrecisions(unpackPrecisions(chunk, count, d, scoring), count, d, bounds);
-    out.set(`${prefix}.precision.${i}`, stored(packed, bounds.length === 2 ? [count, d, d] : [count, packedMatrixSize(bounds, d)], precision));
+    const shape = bounds.length === 2 ? [count, d, d] : [count, packedMatrixSize(bounds, d)];
+    if (precision !== 'i8') {
+      out.set(`${prefix}.precision.${i}`, stored(packed, shape, precision));
+      return;
+    }
+    const { values, scales } = quantisePrecisions(packed, count, d, bounds);
+    out.set(`${prefix}.precision.${i}`, { dtype: 'I8', shape, data: values });
+    out.set(`${prefix}.precisionScale.${i}`, f32(scales, [count, d]));
   });
 }
 
@@ -83,12 +95,14 @@ export interface GridMeta {
   chunkSize: number;
   /** Block bounds of the packed precision matrices (engine/packedPrecision.ts); absent in older files: full matrices. */
   precisionBlocks?: number[];
+  /** True when the precision matrices are stored in int8 with a scale per row (`--storage i8`); absent otherwise. */
+  precisionInt8?: boolean;
 }
 
 /**
  * A grid from its tensors. Precision matrices stored in other blocks than the scoring form's (f16 files store
  * blocks of 8 rows; files before packing stored them full) are expanded and packed again, chunk by chunk
- * ({@link expandPrecisions}: the same quadratic forms).
+ * ({@link expandPrecisions}: the same quadratic forms); int8 ones are scaled back by their rows' scales.
  */
 export function readGrid(prefix: string, meta: GridMeta, tensors: Map<string, ModelTensor>, file: string): GaussianGrid {
   const P = meta.height * meta.width;
@@ -103,14 +117,26 @@ export function readGrid(prefix: string, meta: GridMeta, tensors: Map<string, Mo
   for (let p0 = 0, i = 0; p0 < P; p0 += meta.chunkSize, i++) {
     const count = Math.min(meta.chunkSize, P - p0);
     const name = `${prefix}.precision.${i}`;
-    precisions.push(same ? take(tensors, name, file, count * size) : packPrecisions(expandPrecisions(takeStored(tensors, name, file, count * size), count, d, storedBlocks), count, d, wanted));
+    const values = takeStored(tensors, name, file, count * size);
+    if (values instanceof Int8Array) {
+      const scales = take(tensors, `${prefix}.precisionScale.${i}`, file, count * d);
+      precisions.push(packPrecisions(expandPrecisions(values, count, d, storedBlocks, scales), count, d, wanted));
+    } else {
+      precisions.push(same ? take(tensors, name, file, count * size) : packPrecisions(expandPrecisions(values, count, d, storedBlocks), count, d, wanted));
+    }
   }
   return { positions: P, dim: d, chunkSize: meta.chunkSize, means: take(tensors, `${prefix}.mean`, file, P * d), precisions };
 }
 
-/** The oldest format that reads precision matrices packed in these blocks: 2 for several blocks, else 1. */
-export function precisionFormatVersion(precisionBlocks: readonly number[] | undefined): number {
-  return precisionBlocks !== undefined && precisionBlocks.length > 2 ? 2 : 1;
+/** The metadata that says how {@link gridTensors} stored a grid's precision matrices at `precision`. */
+export function gridStorageMeta(dim: number, precision: StoragePrecision): Pick<GridMeta, 'precisionBlocks' | 'precisionInt8'> {
+  return precision === 'i8' ? { precisionBlocks: storedBlockBounds(dim, precision), precisionInt8: true } : { precisionBlocks: storedBlockBounds(dim, precision) };
+}
+
+/** The oldest format that reads precision matrices stored so: 4 in int8, 2 packed in several blocks, else 1. */
+export function precisionFormatVersion(meta: Pick<GridMeta, 'precisionBlocks' | 'precisionInt8'>): number {
+  if (meta.precisionInt8 === true) return 4;
+  return meta.precisionBlocks !== undefined && meta.precisionBlocks.length > 2 ? 2 : 1;
 }
 
 /** Channels, rows and columns of one backbone stage map. */
