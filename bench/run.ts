@@ -18,7 +18,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { rerunWithHugePages } from '../src/cli/hugePages.js';
+import { rerunWithMemorySettings } from '../src/cli/hugePages.js';
 import { releaseSessions, threadCount } from '../src/onnx/session.js';
 import { memoryBandwidth } from './ceilings.js';
 import type { FitFigures } from './child.js';
@@ -156,4 +156,4 @@ async function main(): Promise<void> {
 }
 
 // Measured as the npad command runs: with transparent huge pages (src/cli/hugePages.ts); the children inherit them.
-if (!(await rerunWithHugePages())) await main();
+if (!(await rerunWithMemorySettings([]))) await main();

@@ -5,7 +5,11 @@
  * been idle for a few seconds, BURSTS times in a row (memory that stays after one burst but does not grow with
  * more is the allocator keeping freed pages, not a leak). Prints the figures and the status codes the clients got.
  *
- *   npm run build && node --import tsx bench/serverBurst.ts MODEL [--clients 60] [--mib 31] [--settle-s 10] [--bursts 3] [--png-start]
+ *   npm run build && node --import tsx bench/serverBurst.ts MODEL [--clients 60] [--mib 31] [--settle-s 10] [--bursts 3] [--png-start] [--dist DIR]
+ *
+ * The memory is the resident size of the started process and its children (on glibc `npad serve` runs in a child
+ * started with its allocator setting: src/cli/serverAllocator.ts; NPAD_MALLOC_TUNING=0 measures without it).
+ * `--dist` runs another build than dist/ (e.g. `npx tsc -p . --outDir dist-new` while dist/ is in use).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -15,7 +19,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/util/npadPackage.js';
 
-const { positionals, values } = parseArgs({ allowPositionals: true, options: { clients: { type: 'string' }, mib: { type: 'string' }, 'settle-s': { type: 'string' }, bursts: { type: 'string' }, 'png-start': { type: 'boolean' } } });
+const { positionals, values } = parseArgs({ allowPositionals: true, options: { clients: { type: 'string' }, mib: { type: 'string' }, 'settle-s': { type: 'string' }, bursts: { type: 'string' }, 'png-start': { type: 'boolean' }, dist: { type: 'string' } } });
 const [model] = positionals;
 if (!model) throw new Error('usage: bench/serverBurst.ts MODEL [--clients 60] [--mib 31] [--settle-s 10]');
 const clients = Number(values.clients ?? 60);
@@ -23,13 +27,14 @@ const mib = Number(values.mib ?? 31);
 const settleMs = Number(values['settle-s'] ?? 10) * 1000;
 const bursts = Number(values.bursts ?? 3);
 
-/** Resident memory of a process, MiB (Linux). */
+/** Resident memory of a process and its descendants, MiB (Linux). */
 function rssMiB(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
-  return Number(line.split(/\s+/)[1]) / 1024;
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  return Number(line.split(/\s+/)[1]) / 1024 + children.reduce((sum, c) => sum + rssMiB(Number(c)), 0);
 }
 
-const server = spawn(process.execPath, [path.join(packageRoot(), 'dist', 'src', 'cli', 'main.js'), 'serve', model, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+const server = spawn(process.execPath, [path.join(path.resolve(values.dist ?? path.join(packageRoot(), 'dist')), 'src', 'cli', 'main.js'), 'serve', model, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
 const url = await new Promise<URL>((resolve, reject) => {
   let out = '';
   server.stdout.on('data', (c: Buffer) => {

@@ -36,6 +36,8 @@ Environment:
   NPAD_WEIGHTS_DIR DIR    the ResNet50-v2 weights folder (default ../shared/models/resnet50-v2-imagenet)
   NPAD_MEMORY_LIMIT SIZE  memory a fit may use, e.g. 8G (default: total memory or the cgroup limit, less a margin)
   NPAD_HUGE_PAGES=1       restart with transparent huge pages (glibc.malloc.hugetlb; off by default)
+  NPAD_MALLOC_TUNING=0    npad serve: do not restart with MALLOC_MMAP_THRESHOLD_=32768 and --expose-gc, which
+                          give the memory of a burst of uploads back to the system (on glibc; docs/security.md)
   NPAD_TOKEN T            npad serve: the bearer token every request but the health probes needs
   AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE, AWS_ENDPOINT_URL_S3
                           npad fit --parts s3://… and its workers: the AWS SDK's settings (the endpoint for MinIO

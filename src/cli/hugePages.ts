@@ -19,7 +19,8 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
-import { RESTARTED_ENV } from './launcherWatch.js';
+import { RESTARTED_ENV, observed } from './launcherWatch.js';
+import { serverAllocatorEnvironment } from './serverAllocator.js';
 
 /** The glibc tunable that asks malloc for transparent huge pages. */
 export const HUGE_PAGE_TUNABLE = 'glibc.malloc.hugetlb=1';
@@ -33,8 +34,6 @@ export function transparentHugePageMode(file = '/sys/kernel/mm/transparent_hugep
   }
 }
 
-/** Node flags that attach a debugger or profiler to the process: a rerun would leave them on the idle parent. */
-const OBSERVING_FLAGS = ['--inspect', '--cpu-prof', '--heap-prof', '--prof'];
 
 /**
  * The environment to start the command again with, or null when this one will do: not asked for
@@ -49,7 +48,7 @@ export function hugePageEnvironment(
   execArgv: readonly string[] = process.execArgv,
 ): NodeJS.ProcessEnv | null {
   if (env.NPAD_HUGE_PAGES !== '1' || platform !== 'linux' || mode !== 'madvise') return null;
-  if (execArgv.some((flag) => OBSERVING_FLAGS.some((f) => flag.startsWith(f)))) return null;
+  if (observed(execArgv)) return null;
   const tunables = env.GLIBC_TUNABLES ?? '';
   if (tunables.split(':').some((t) => t.startsWith('glibc.malloc.hugetlb='))) return null;
   // RESTARTED_ENV: the restarted process dies with this one even when this one is killed by SIGKILL (launcherWatch.ts).
@@ -89,12 +88,14 @@ export function signalExitCode(signal: NodeJS.Signals): number {
 }
 
 /**
- * Reruns this process with huge pages when they are wanted and must be asked for (hugePageEnvironment) and waits for it.
+ * Reruns this process when its memory settings need a new process and waits for it: huge pages when they are
+ * wanted and must be asked for (hugePageEnvironment), and `npad serve`'s allocator setting (serverAllocator.ts).
  * Returns true when the rerun ran, with its exit code set on this process (a signal that ended it is raised
  * here again); false when the caller should go on in this process.
  */
-export async function rerunWithHugePages(): Promise<boolean> {
-  const env = hugePageEnvironment(process.env, transparentHugePageMode());
+export async function rerunWithMemorySettings(args: readonly string[] = process.argv.slice(2)): Promise<boolean> {
+  const hugePages = hugePageEnvironment(process.env, transparentHugePageMode());
+  const env = serverAllocatorEnvironment(hugePages ?? process.env, args) ?? hugePages;
   const result = env ? await rerunWith(env) : null;
   if (result === null) return false;
   if ('signal' in result) {

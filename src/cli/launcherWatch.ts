@@ -13,8 +13,16 @@
 /** How often the parent is checked, ms (the timer does not keep the process alive). */
 const CHECK_MS = 1000;
 
-/** Set by the huge-pages restart in the restarted process's environment. */
+/** Set by npad's restarts (huge pages, the server's allocator) in the restarted process's environment. */
 export const RESTARTED_ENV = 'NPAD_RESTARTED';
+
+/** Node flags that attach a debugger or profiler to the process: a restart would leave them on the idle parent. */
+const OBSERVING_FLAGS = ['--inspect', '--cpu-prof', '--heap-prof', '--prof'];
+
+/** True when `execArgv` attaches a debugger or profiler, which should see this process: no restart then. */
+export function observed(execArgv: readonly string[]): boolean {
+  return execArgv.some((flag) => OBSERVING_FLAGS.some((f) => flag.startsWith(f)));
+}
 
 /**
  * Calls `onOrphaned` once when this process's parent changes (it died and the process was re-parented), when

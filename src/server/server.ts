@@ -65,6 +65,9 @@ export function isValidModelName(name: string): boolean {
 /** The server's state, as /readyz reports it. */
 type ServerState = 'loading' | 'ready' | 'shutting down';
 
+/** Upload bytes after which an idle server asks for a garbage collection ({@link InspectionServer}). */
+const COLLECT_AFTER_BYTES = 64 * 1024 * 1024;
+
 /** An HTTP server answering inspection requests for a set of models. */
 export class InspectionServer {
   /** The underlying node:http server. */
@@ -75,6 +78,9 @@ export class InspectionServer {
   private uploadBytes = 0;
   /** Each request's share of uploadBytes, given back when its answer is done. */
   private readonly heldUploadBytes = new WeakMap<ServerResponse, number>();
+  /** Upload bytes taken since the last garbage collection this server asked for ({@link collectAfterUploads}). */
+  private uploadedSinceCollection = 0;
+  private collectionTimer: NodeJS.Timeout | undefined;
   /** The address listened on, which sets the default allowed Host names (./access.ts). */
   private listenAddress = '127.0.0.1';
   /** Counters and histogram for `GET /metrics`. */
@@ -348,15 +354,35 @@ export class InspectionServer {
   private takeUploadBytes(n: number, res: ServerResponse): boolean {
     if (this.uploadBytes + n > this.options.maxBytesInFlight) return false;
     this.uploadBytes += n;
+    this.uploadedSinceCollection += n;
     const held = this.heldUploadBytes.get(res);
     if (held === undefined) {
       res.once('close', () => {
         this.uploadBytes -= this.heldUploadBytes.get(res) ?? 0;
         this.heldUploadBytes.delete(res);
+        if (this.uploadBytes === 0) this.collectAfterUploads();
       });
     }
     this.heldUploadBytes.set(res, (held ?? 0) + n);
     return true;
+  }
+
+  /**
+   * Once no upload has been held for a second after COLLECT_AFTER_BYTES or more arrived, one full garbage collection,
+   * where Node exposes it (`npad serve`'s restarted process: src/cli/serverAllocator.ts). The bodies' buffers are
+   * garbage by then, but an idle server would otherwise keep them until its next collection, which may be long
+   * coming (docs/security.md: memory after a burst of uploads). A full collection of this server's small heap
+   * takes milliseconds.
+   */
+  private collectAfterUploads(): void {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (gc === undefined || this.uploadedSinceCollection < COLLECT_AFTER_BYTES) return;
+    clearTimeout(this.collectionTimer);
+    this.collectionTimer = setTimeout(() => {
+      if (this.uploadBytes > 0) return; // a new upload: its close schedules the next try
+      this.uploadedSinceCollection = 0;
+      gc();
+    }, 1000).unref();
   }
 
   /**

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { HUGE_PAGE_TUNABLE, hugePageEnvironment, signalExitCode, transparentHugePageMode } from '../../src/cli/hugePages.js';
+import { SERVER_MMAP_THRESHOLD, serverAllocatorEnvironment } from '../../src/cli/serverAllocator.js';
 import { repo } from './helpers.js';
 
 describe('transparent huge pages for the npad command', () => {
@@ -69,5 +70,22 @@ describe('transparent huge pages for the npad command', () => {
     const bad = npad(['bogus']);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /^npad: unknown command 'bogus'/);
+  });
+});
+
+describe("npad serve's allocator setting", () => {
+  const glibc = (): boolean => true;
+  it('restarts only npad serve, on glibc, once, unless set already or turned off', () => {
+    const env = serverAllocatorEnvironment({ KEEP: 'me' }, ['serve', 'm.npad'], glibc, []);
+    assert.equal(env?.MALLOC_MMAP_THRESHOLD_, SERVER_MMAP_THRESHOLD);
+    assert.equal(env?.NPAD_RESTARTED, '1', 'the restarted server dies with its parent');
+    assert.equal(env?.KEEP, 'me');
+    assert.equal(env?.NODE_OPTIONS, '--expose-gc', 'to collect garbage once uploads stop');
+    assert.equal(serverAllocatorEnvironment({ NODE_OPTIONS: '--max-old-space-size=512' }, ['serve'], glibc, [])?.NODE_OPTIONS, '--max-old-space-size=512 --expose-gc');
+    assert.equal(serverAllocatorEnvironment({}, ['predict', 'm.npad', 'x.png'], glibc, []), null, 'other commands');
+    assert.equal(serverAllocatorEnvironment({}, ['serve', 'm.npad'], () => false, []), null, 'not glibc');
+    assert.equal(serverAllocatorEnvironment({ MALLOC_MMAP_THRESHOLD_: '65536' }, ['serve'], glibc, []), null, "the user's own setting, or the restarted server");
+    assert.equal(serverAllocatorEnvironment({ NPAD_MALLOC_TUNING: '0' }, ['serve'], glibc, []), null, 'turned off');
+    assert.equal(serverAllocatorEnvironment({}, ['serve'], glibc, ['--inspect']), null, 'a debugger sees the server');
   });
 });

@@ -10,6 +10,7 @@
 import test, { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -19,6 +20,7 @@ import { launchChromium } from '../chromium.js';
 import { Detector } from '../../src/detector/detector.js';
 import type { Prediction } from '../../src/detector/predict.js';
 import { DetectorModel } from '../../src/server/detectorModel.js';
+import { SERVER_MMAP_THRESHOLD, runsOnGlibc } from '../../src/cli/serverAllocator.js';
 import { BOTTLE, bottleTestImages, fitSmallModel, runLoad } from '../../bench/load.js';
 import { CompleteRun, outcomeTable, repo, startServer, writeServerSection, type OutcomeRow } from './helpers.js';
 
@@ -249,6 +251,12 @@ test('npad serve: ready after loading, predicts like the library, drains on SIGT
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.match(serve.stdout(), /ready: bottle \(npad\)/);
+    // On glibc the server runs in a child started with the allocator setting (src/cli/serverAllocator.ts).
+    if (process.platform === 'linux' && runsOnGlibc()) {
+      const children = readFileSync(`/proc/${serve.child.pid}/task/${serve.child.pid}/children`, 'utf8').trim().split(/\s+/);
+      assert.equal(children.length, 1, 'one restarted server');
+      assert.ok(readFileSync(`/proc/${children[0]}/environ`, 'utf8').split('\0').includes(`MALLOC_MMAP_THRESHOLD_=${SERVER_MMAP_THRESHOLD}`));
+    }
     rows.push({ case: '`npad serve` start', request: 'GET /readyz until ready', outcome: `${sawNotReady ? '503 while the model loads, then ' : ''}200 once loaded` });
 
     const detector = await Detector.load(modelFile);
