@@ -186,7 +186,9 @@ export async function finishNpad(
   const fused = usesPatchBank(o);
   const channels = shardChannels(context, extractor, o);
   // Each part merged as it arrives and then let go: the finish holds the merged statistics, the patch features
-  // so far and one part.
+  // so far and one part. What is taken from a part is also deleted from its tensors, so that a caller still holding
+  // the part (fitNpad) does not keep module A's sums alive past their Gaussians, or the patch features past the
+  // coreset.
   let statsA: PositionStatistics | null = null;
   let statsB: PositionStatistics | null = null;
   let sample: Float32Array | null = null;
@@ -213,7 +215,9 @@ export async function finishNpad(
       const blocks = meta.bankBlocks.map((_, i) => part.tensors.get(`bank.${i}`)?.data as Float32Array);
       if (blocks.some((b) => !(b instanceof Float32Array)) || meta.bankShape === null) throw new NpadInputError(`shard ${k}: its patch features are missing`);
       bankBuilder.addBlocks(blocks, meta.bankShape);
+      for (let i = 0; i < blocks.length; i++) part.tensors.delete(`bank.${i}`);
     }
+    for (const prefix of ['A', 'B']) for (const name of ['reference', 'sums', 'scatter']) part.tensors.delete(`${prefix}.${name}`);
   }
   if (shards === 0) throw new NpadConfigError('a sharded fit with no shards');
   // The bank first: its coreset frees every nominal patch feature before the Gaussians take their memory.
