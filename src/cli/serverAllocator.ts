@@ -3,9 +3,10 @@
  * that glibc's malloc carves out of its heap; a burst of large uploads (kept, or read and dropped after a 413, 415
  * or 503) leaves that heap fragmented, and glibc returns freed memory only from the heap's top. Measured
  * (docs/security.md: bench/serverBurst.ts, 3 bursts of 60 × 31 MiB PNG-looking uploads to the bottle model): the
- * server kept 341–425 MiB over its level when ready, 10 s after each burst. With MALLOC_MMAP_THRESHOLD_ at
- * 32 KiB, blocks of 32 KiB or more are mapped on their own and handed back to the system when freed: 68–113 MiB,
- * the rest being buffers the garbage collector has not freed yet, with no measurable change in the time per image.
+ * server kept 303–425 MiB over its level when ready, 10 s after each burst. With MALLOC_MMAP_THRESHOLD_ at
+ * 32 KiB, blocks of 32 KiB or more are mapped on their own and handed back to the system when freed: 40–140 MiB,
+ * the rest being buffers the garbage collector had not freed yet (30–33 MiB once the server collects them), with
+ * no measurable change in the time per image.
  * glibc reads the variable when a process starts, so `npad serve` starts itself again with it (as the huge-pages
  * restart does: hugePages.ts rerunWith; the restarted server dies with its parent, launcherWatch.ts), unless it is
  * set already or NPAD_MALLOC_TUNING=0. The restarted server also gets Node's `--expose-gc` (in NODE_OPTIONS),
