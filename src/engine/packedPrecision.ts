@@ -162,7 +162,7 @@ const INT8_STEPS = 127;
  * Packed matrices (any `bounds`) in int8 with one scale per matrix row: row r of matrix m keeps q = round(v / s)
  * with s = max |v| / 127 over that row's packed values (`scales[m·d + r]`, float32), and v is read back as q·s.
  * Each value is off by at most s / 2; a quadratic form yᵀAy by at most (s_max / 2)·‖y‖₁², and in practice, with
- * independent rounding, by about s/√12 · ‖y‖₂² (0.2 % of a form dominated by its diagonal): docs/model-format.md
+ * independent rounding, by about s/√12 · ‖y‖₂² (0.2 % of a form dominated by its diagonal): docs/speed.md
  * gives the measured effect on the scores.
  */
 export function quantisePrecisions(packed: Float32Array, count: number, dim: number, bounds: readonly number[]): { values: Int8Array; scales: Float32Array } {
