@@ -195,7 +195,10 @@ export function quantisePrecisions(packed: Float32Array, count: number, dim: num
  * of the fresh 1 GiB, against 2.5 s converting to a packed copy and then mirroring and halving (docs/speed.md).
  */
 export function expandPrecisions(packed: Float32Array | Uint16Array | Int8Array, count: number, dim: number, bounds: readonly number[], scales?: Float32Array): Float32Array {
-  if (packed instanceof Int8Array) return expandInt8(packed, scales!, count, dim, bounds);
+  if (packed instanceof Int8Array) {
+    if (scales === undefined) throw new RangeError('int8 precision matrices need their row scales');
+    return expandInt8(packed, scales, count, dim, bounds);
+  }
   if (bounds.length === 2) return packed instanceof Float32Array ? packed : float16BitsToFloat32(packed);
   const out = new Float32Array(count * dim * dim);
   // F16 rows go through the conversion table into out's bits, with no view made per row (1.25 M rows in a model).

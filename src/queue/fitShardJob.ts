@@ -39,6 +39,7 @@ export function queueShards(url: string, parts: string, onShards?: (reports: Sha
   return async function* ({ kind, shards, config, backbone, context }) {
     const run = randomUUID();
     const locations = shards.map((_, k) => partLocation(parts, `${run}-${kind}-${k}.part`));
+    let merged = 0; // parts read and removed; the rest are removed on the way out, whatever happened
     try {
       const jobs = shards.map((images, k) => ({ kind, config: config as unknown as Record<string, unknown>, context, images: images.map((i) => path.resolve(i)), part: locations[k]! }));
       const outcomes = await runJobs(url, 'fit-shard', jobs, { onProgress });
@@ -47,9 +48,10 @@ export function queueShards(url: string, parts: string, onShards?: (reports: Sha
       for (const location of locations) {
         yield await readPart(location, (file) => loadShardPart(file, backbone));
         await removePart(location);
+        merged++;
       }
     } finally {
-      await Promise.all(locations.map((l) => removePart(l).catch(() => undefined)));
+      await Promise.all(locations.slice(merged).map((l) => removePart(l).catch(() => undefined)));
     }
   };
 }

@@ -12,7 +12,7 @@ import { PositionStatistics, imagesPerGram } from '../../engine/positionStatisti
 import { NpadConfigError, NpadInputError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
 import type { PatchEmbeddingShape } from '../parts/patchEmbedding.js';
-import { checkShardGrid, mergeInOrder, readStatistics, statisticsTensors } from '../parts/statisticsTensors.js';
+import { checkShardGrid, mergeShardStatistics, statisticsTensors } from '../parts/statisticsTensors.js';
 import { asyncIterable } from '../../util/asyncIterable.js';
 import { forEachFeatureBatch, inputBatches } from '../imageLoop.js';
 import { maxOf } from '../parts/anomalyMap.js';
@@ -186,9 +186,9 @@ export async function finishNpad(
   const fused = usesPatchBank(o);
   const channels = shardChannels(context, extractor, o);
   // Each part merged as it arrives and then let go: the finish holds the merged statistics, the patch features
-  // so far and one part. What is taken from a part is also deleted from its tensors, so that a caller still holding
-  // the part (fitNpad) does not keep module A's sums alive past their Gaussians, or the patch features past the
-  // coreset.
+  // so far and one part. What is taken from a part is also deleted from its tensors (mergeShardStatistics), so
+  // that a caller still holding the part (fitNpad) does not keep module A's sums alive past their Gaussians, or
+  // the patch features past the coreset.
   let statsA: PositionStatistics | null = null;
   let statsB: PositionStatistics | null = null;
   let sample: Float32Array | null = null;
@@ -203,8 +203,8 @@ export async function finishNpad(
     const meta = part.meta as NpadShardMeta;
     checkShardGrid(meta, H, W, d, k);
     images += meta.images;
-    if (o.moduleA) statsA = mergeInOrder(statsA, readStatistics('A', part.tensors, P, d, meta.images, `shard ${k}`));
-    if (o.moduleB) statsB = mergeInOrder(statsB, readStatistics('B', part.tensors, P, d, meta.images, `shard ${k}`));
+    if (o.moduleA) statsA = mergeShardStatistics(statsA, 'A', part.tensors, P, d, meta.images, k);
+    if (o.moduleB) statsB = mergeShardStatistics(statsB, 'B', part.tensors, P, d, meta.images, k);
     if (o.moduleB && !fused && k === 0) {
       const reservoir = part.tensors.get('reservoir')?.data;
       if (!(reservoir instanceof Float32Array)) throw new NpadInputError('shard 0: its k-means sample is missing');
@@ -217,7 +217,6 @@ export async function finishNpad(
       bankBuilder.addBlocks(blocks, meta.bankShape);
       for (let i = 0; i < blocks.length; i++) part.tensors.delete(`bank.${i}`);
     }
-    for (const prefix of ['A', 'B']) for (const name of ['reference', 'sums', 'scatter']) part.tensors.delete(`${prefix}.${name}`);
   }
   if (shards === 0) throw new NpadConfigError('a sharded fit with no shards');
   // The bank first: its coreset frees every nominal patch feature before the Gaussians take their memory.

@@ -23,7 +23,7 @@ import { forEachFeatureBatch } from '../imageLoop.js';
 import { positionDistances } from '../parts/gaussianScores.js';
 import { NpadConfigError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
-import { checkShardGrid, mergeInOrder, readStatistics, statisticsTensors } from '../parts/statisticsTensors.js';
+import { checkShardGrid, mergeShardStatistics, statisticsTensors } from '../parts/statisticsTensors.js';
 import { asyncIterable } from '../../util/asyncIterable.js';
 import { OPTION_LIMITS, checkAtMost, checkInteger, checkRange, checkSeed } from '../optionChecks.js';
 import type { MethodSettings, ProgressCallback, ScoredImageHandler, ShardContext, StoredModel } from '../types.js';
@@ -116,7 +116,7 @@ export async function fitPadimShard(paths: readonly ImageSource[], extractor: Fe
   return { meta, tensors };
 }
 
-/** A PaDiM model from its shards' parts, merged in shard order (PositionStatistics.merge). */
+/** A PaDiM model from its shards' parts, merged in shard order as they arrive (mergeShardStatistics). */
 export async function finishPadim(
   parts: AsyncIterable<StoredModel>,
   extractor: FeatureExtractor,
@@ -133,7 +133,7 @@ export async function finishPadim(
   for await (const part of parts) {
     const meta = part.meta as PadimShardMeta;
     checkShardGrid(meta, H, W, o.dim, k);
-    stats = mergeInOrder(stats, readStatistics('statistics', part.tensors, H * W, o.dim, meta.count, `shard ${k}`));
+    stats = mergeShardStatistics(stats, 'statistics', part.tensors, H * W, o.dim, meta.count, k);
     k++;
   }
   if (stats === null) throw new NpadConfigError('a sharded fit with no shards');

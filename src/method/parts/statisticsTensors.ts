@@ -20,7 +20,7 @@ export function statisticsTensors(prefix: string, state: PositionStatisticsState
  * The statistics stored under `prefix` for a grid of `positions` × `dim` and `count` images.
  * @throws NpadInputError naming `source` and the tensor that is missing or of another size
  */
-export function readStatistics(prefix: string, tensors: Map<string, ModelTensor>, positions: number, dim: number, count: number, source: string): PositionStatisticsState {
+function readStatistics(prefix: string, tensors: Map<string, ModelTensor>, positions: number, dim: number, count: number, source: string): PositionStatisticsState {
   const take = <T extends Float32Array | Float64Array>(name: string, kind: new (n: number) => T, size: number): T => {
     const t = tensors.get(`${prefix}.${name}`);
     if (!t || !(t.data instanceof kind) || t.data.length !== size) throw new NpadInputError(`${source}: no ${prefix}.${name} of ${size} values for ${positions} positions at d = ${dim}`, source);
@@ -47,8 +47,15 @@ export function checkShardGrid(meta: { height: number; width: number; dim: numbe
   }
 }
 
-/** `merged` with `part` added after what it holds (a left fold in shard order); the first part starts it. */
-export function mergeInOrder(merged: PositionStatistics | null, part: PositionStatisticsState): PositionStatistics {
+/**
+ * `merged` with the statistics stored under `prefix` in a shard's `tensors` added after what it holds (a left fold
+ * in shard order; the first shard starts it). The tensors are then deleted from the map, so that a caller still
+ * holding the part does not keep them alive once merged (the first shard's arrays become the merged ones).
+ * @throws NpadInputError as {@link readStatistics}
+ */
+export function mergeShardStatistics(merged: PositionStatistics | null, prefix: string, tensors: Map<string, ModelTensor>, positions: number, dim: number, count: number, shard: number): PositionStatistics {
+  const part = readStatistics(prefix, tensors, positions, dim, count, `shard ${shard}`);
+  for (const name of ['reference', 'sums', 'scatter']) tensors.delete(`${prefix}.${name}`);
   if (merged === null) return PositionStatistics.merge([part]);
   merged.mergeIn(part);
   return merged;
