@@ -94,7 +94,7 @@ export class PatchBankBuilder {
 
   /**
    * The patch features added so far, in blocks of a batch each, and their shape (null before any batch): a shard's
-   * share of a sharded fit (npad/shardedFit.ts). The builder gives them up.
+   * share of a sharded fit (npad/fit.ts fitNpadShard). The builder gives them up.
    */
   takeBlocks(): { blocks: Float32Array[]; shape: PatchEmbeddingShape | null } {
     return { blocks: this.blocks.splice(0), shape: this.shape };
