@@ -9,10 +9,10 @@
  * 1677 positions, d = 200, 67 → 40 ms).
  * Plain TypeScript equivalents for tests are in reference.ts.
  */
-import type * as ort from 'onnxruntime-node';
-import { GraphBuilder } from '../onnx/graph.js';
+import { GraphBuilder, OnnxType } from '../onnx/graph.js';
 import { cachedSession, floatTensor, int32Tensor, runFloat, runTensors } from '../onnx/session.js';
-import { packPrecisions, packedBlockBounds, packedStrips, stripViews } from './packedPrecision.js';
+import * as ort from 'onnxruntime-node';
+import { packPrecisions, packedBlockBounds, packedStrips, stripViews, type PrecisionChunk, type StoredPrecisions } from './packedPrecision.js';
 
 /** Bytes of the largest output or intermediate tensor a kernel run should make (see the file comment). */
 export const KERNEL_CHUNK_BYTES = 8 * 2 ** 20;
@@ -77,21 +77,27 @@ export function mahalanobisProductForm(dim: number, perPosition: number): Mahala
   return perPosition >= 2 && perPosition <= 16 ? 'columns' : 'rows';
 }
 
+/** How the precision strips enter the Mahalanobis graph: float32, or as a model file stores them (StoredPrecisions). */
+type StripStorage = 'float' | 'float16' | 'int8';
+
 /**
- * The Mahalanobis graph for precision matrices packed in the blocks `bounds` (packedPrecision.ts). One block:
- * (x − μ)·Σ⁻¹, the vectors as rows. Several: each strip_i times (x − μ) from channel o_i on, in `form`, the
- * products concatenated and dotted with (x − μ). The vectors are gathered inside the graph from a table of rows
- * by index, so callers pass their feature rows as they are instead of copying K vectors per position. (Gathering
- * straight from channel-major features, Gather on the position axis, was tried: 3× slower at d = 200.)
+ * The Mahalanobis graph for precision matrices packed in the blocks `bounds` (packedPrecision.ts). One block of
+ * float32: (x − μ)·Σ⁻¹, the vectors as rows. Otherwise each strip_i times (x − μ) from channel o_i on, in
+ * `form`, the products concatenated and dotted with (x − μ). Stored strips (binary16, or int8 with a scale per
+ * row) are cast to float32 inside the graph a run at a time, and an int8 product is multiplied by its rows'
+ * scales (Σ_c s_r·q_rc·y_c = s_r·Σ_c q_rc·y_c), so no float32 copy of the matrices is ever made. The vectors are
+ * gathered inside the graph from a table of rows by index, so callers pass their feature rows as they are instead
+ * of copying K vectors per position. (Gathering straight from channel-major features, Gather on the position axis,
+ * was tried: 3× slower at d = 200.)
  */
-function mahalanobisModel(dim: number, bounds: readonly number[], form: MahalanobisProductForm): Uint8Array {
+function mahalanobisModel(dim: number, bounds: readonly number[], form: MahalanobisProductForm, storage: StripStorage): Uint8Array {
   const g = new GraphBuilder('mahalanobis');
   const table = g.input('rows', 'float', ['n', dim]);
   const indices = g.input('indices', 'int32', ['p', 'k']);
   const mu = g.input('mean', 'float', ['p', dim]);
   const x = g.node('Gather', [table, indices], { axis: 0 }); // [p, k, d]
   const diff = g.node('Sub', [x, g.node('Unsqueeze', [mu, g.constInt64([1])])]);
-  if (bounds.length === 2) {
+  if (bounds.length === 2 && storage === 'float') {
     const prec = g.input('strip0', 'float', ['p', dim, dim]);
     const product = g.node('Mul', [g.node('MatMul', [diff, prec]), diff]);
     g.node('ReduceSum', [product, g.constInt64([2])], { keepdims: 0 }, 'distance');
@@ -100,14 +106,19 @@ function mahalanobisModel(dim: number, bounds: readonly number[], form: Mahalano
     const axis = form === 'columns' ? 1 : 2;
     const vectors = form === 'columns' ? g.node('Transpose', [diff], { perm: [0, 2, 1] }) : diff;
     const parts = packedStrips(bounds, dim).map(({ start, end }, i) => {
-      const strip = g.input(`strip${i}`, 'float', ['p', end - start, dim - start]);
+      const input = g.input(`strip${i}`, storage, ['p', end - start, dim - start]);
+      const strip = storage === 'float' ? input : g.node('Cast', [input], { to: OnnxType.float });
       const tail = start === 0 ? vectors : g.node('Slice', [vectors, g.constInt64([start]), g.constInt64([dim]), g.constInt64([axis])]);
       return form === 'columns'
         ? g.node('MatMul', [strip, tail]) // [p, end − start, k]
         : g.node('MatMul', [tail, g.node('Transpose', [strip], { perm: [0, 2, 1] })]); // [p, k, end − start]
     });
-    const product = g.node('Mul', [g.node('Concat', parts, { axis }), vectors]);
-    g.node('ReduceSum', [product, g.constInt64([axis])], { keepdims: 0 }, 'distance');
+    let products = g.node('Concat', parts, { axis });
+    if (storage === 'int8') {
+      const scales = g.input('scales', 'float', ['p', dim]);
+      products = g.node('Mul', [products, g.node('Unsqueeze', [scales, g.constInt64([form === 'columns' ? 2 : 1])])]);
+    }
+    g.node('ReduceSum', [g.node('Mul', [products, vectors]), g.constInt64([axis])], { keepdims: 0 }, 'distance');
   }
   g.output('distance', 'float', ['p', 'k']);
   return g.build();
@@ -120,15 +131,23 @@ function mahalanobisModel(dim: number, bounds: readonly number[], form: Mahalano
  */
 const PACKED_RUN_POSITIONS = 32;
 
+/**
+ * Positions per Mahalanobis run over stored (f16, i8) matrices. Measured on the bottle model's i8 matrices
+ * (d = 200 in 25 strips of 8 rows, 1677 positions): 21 vectors, runs of 32 / 128 positions 118–152 / 99–134 ms;
+ * 5 vectors 56–69 / 40–50 ms (float32 matrices, already expanded: 59–132 and 34–62 ms).
+ */
+const STORED_RUN_POSITIONS = 128;
+
 /** Positions per Mahalanobis run for K vectors per position at dimension d (shared with bench/ceilings.ts). */
-export function mahalanobisRunPositions(dim: number, perPosition: number): number {
+export function mahalanobisRunPositions(dim: number, perPosition: number, stored = false): number {
   const run = itemsPerRun(perPosition * dim);
+  if (stored) return Math.min(STORED_RUN_POSITIONS, run);
   return packedBlockBounds(dim).length === 2 ? run : Math.min(PACKED_RUN_POSITIONS, run);
 }
 
-/** Precision matrices first … first+n−1 of `count` in the packed layout of packedPrecision.ts. */
+/** Precision matrices first … first+n−1 of a chunk of `count` (packedPrecision.ts): float32 in the scoring form, or as stored. */
 export interface PrecisionRange {
-  packed: Float32Array;
+  packed: PrecisionChunk;
   count: number;
   first: number;
 }
@@ -148,26 +167,39 @@ export async function mahalanobisOfRows(
   perPosition: number,
   dim: number,
 ): Promise<Float32Array> {
-  const bounds = packedBlockBounds(dim);
-  const form = mahalanobisProductForm(dim, perPosition);
-  const session = await cachedSession(`mahalanobis:${bounds.join(',')}:${form}`, () => mahalanobisModel(dim, bounds, form), { arena: true });
-  const run = mahalanobisRunPositions(dim, perPosition);
+  const chunk = precisions.packed;
+  const stored = chunk instanceof Float32Array ? null : chunk;
+  const bounds = stored ? stored.bounds : packedBlockBounds(dim);
+  const storage: StripStorage = stored === null ? 'float' : stored.values instanceof Int8Array ? 'int8' : 'float16';
+  // Stored strips are multiplied as rows: measured faster than columns at 5 and 21 vectors (d = 200, 8-row strips).
+  const form = stored ? 'rows' : mahalanobisProductForm(dim, perPosition);
+  const session = await cachedSession(`mahalanobis:${bounds.join(',')}:${form}:${storage}`, () => mahalanobisModel(dim, bounds, form, storage), { arena: true });
+  const run = mahalanobisRunPositions(dim, perPosition, stored !== null);
   const out = new Float32Array(positions * perPosition);
   const table = floatTensor(rows, [rows.length / dim, dim]);
   for (let p0 = 0; p0 < positions; p0 += run) {
     const n = Math.min(run, positions - p0);
+    const first = precisions.first + p0;
     const feeds: Record<string, ort.Tensor> = {
       rows: table,
       indices: int32Tensor(indices.subarray(p0 * perPosition, (p0 + n) * perPosition), [n, perPosition]),
       mean: floatTensor(means.subarray(p0 * dim, (p0 + n) * dim), [n, dim]),
     };
-    stripViews(precisions.packed, precisions.count, dim, precisions.first + p0, n, bounds).forEach((v, i) => {
-      feeds[`strip${i}`] = floatTensor(v.data, v.dims);
-    });
+    if (stored) Object.assign(feeds, storedStripFeeds(stored, precisions.count, dim, first, n));
+    else stripViews(chunk as Float32Array, precisions.count, dim, first, n, bounds).forEach((v, i) => (feeds[`strip${i}`] = floatTensor(v.data, v.dims)));
     const r = await runTensors(session, feeds);
     out.set(r.distance!.data, p0 * perPosition);
   }
   return out;
+}
+
+/** The graph inputs of stored matrices first … first+n−1 of `count`: their strips as stored, and int8 rows' scales. */
+function storedStripFeeds(stored: StoredPrecisions, count: number, dim: number, first: number, n: number): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  const type = stored.values instanceof Int8Array ? 'int8' : 'float16';
+  stripViews(stored.values, count, dim, first, n, stored.bounds).forEach((v, i) => (feeds[`strip${i}`] = new ort.Tensor(type, v.data, v.dims)));
+  if (stored.scales) feeds.scales = floatTensor(stored.scales.subarray(first * dim, (first + n) * dim), [n, dim]);
+  return feeds;
 }
 
 /**

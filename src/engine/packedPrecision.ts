@@ -16,7 +16,7 @@
  * Layout of `count` packed matrices: strip-major, [count, r_0, d − o_0], then [count, r_1, d − o_1], …, so the
  * strips of any run of consecutive positions are views, never copies.
  */
-import { float16BitsToFloat32, halfTable } from '../tensorfile/safetensors.js';
+import { halfTable } from '../tensorfile/safetensors.js';
 
 /** Smallest dimension packed into several blocks (measured: see the file comment). */
 const PACKING_MIN_DIM = 384;
@@ -185,63 +185,101 @@ export function quantisePrecisions(packed: Float32Array, count: number, dim: num
 }
 
 /**
- * Block upper-triangular matrices [count, d, d] with the quadratic forms of `count` packed ones: each strip copied
- * into its rows from its diagonal on, zeros left of it. yᵀ M y = Σ_i y_iᵀ · strip_i · y_{o_i…d}, the packed form's
- * own sum, so scoring reads M as it reads the symmetric matrix, and packing M again in the same blocks gives the
- * packed values back bit for bit. Unlike {@link unpackPrecisions} it writes each value once, along rows; a model
- * file's F16 matrices (`packed` as binary16 bit patterns) are converted on the way, and its I8 ones (`packed` as
- * int8 with `scales`, {@link quantisePrecisions}) multiplied by their row's scale. Loading the bottle model
- * (2 grids of 3136 matrices at d = 200 in blocks of 8 rows) took 1.5 s this way, nearly all of it the page faults
- * of the fresh 1 GiB, against 2.5 s converting to a packed copy and then mirroring and halving (docs/speed.md).
+ * The `count` stored packed matrices `packed` (in the blocks `bounds`: float32, binary16 bit patterns of a model
+ * file's F16, or int8 with a scale per row, {@link quantisePrecisions}) packed again in `outBounds`, [0, d] by
+ * default: full d×d matrices. Into blocks no finer than the stored ones (each bound of `outBounds` one of
+ * `bounds`), each stored row is written into its out row from its own strip's start on, converted on the way (int8
+ * values times their row's scale), with zeros left of it inside the out strip: the result is block upper
+ * triangular inside each out strip and has the stored matrices' quadratic forms (the packed form's sum, see the
+ * file comment), and packing it again in `bounds` gives the stored values back bit for bit. Into finer blocks it
+ * goes through the full matrices (packPrecisions). Scoring reads f16 and i8 files' matrices as they are stored
+ * (kernels.ts), so this is for older float32 files and for saving a loaded model in another storage.
+ * @returns `packed` itself when it already is float32 in `outBounds`
  */
-export function expandPrecisions(packed: Float32Array | Uint16Array | Int8Array, count: number, dim: number, bounds: readonly number[], scales?: Float32Array): Float32Array {
-  if (packed instanceof Int8Array) {
-    if (scales === undefined) throw new RangeError('int8 precision matrices need their row scales');
-    return expandInt8(packed, scales, count, dim, bounds);
-  }
-  if (bounds.length === 2) return packed instanceof Float32Array ? packed : float16BitsToFloat32(packed);
-  const out = new Float32Array(count * dim * dim);
+export function expandPrecisions(
+  packed: Float32Array | Uint16Array | Int8Array,
+  count: number,
+  dim: number,
+  bounds: readonly number[],
+  scales?: Float32Array,
+  outBounds: readonly number[] = [0, dim],
+): Float32Array {
+  const int8 = packed instanceof Int8Array;
+  if (int8 && scales === undefined) throw new RangeError('int8 precision matrices need their row scales');
+  if (int8 && scales!.length !== count * dim) throw new RangeError(`${scales!.length} int8 row scales for ${count} matrices of ${dim} rows`);
+  if (packed instanceof Float32Array && bounds.length === outBounds.length && bounds.every((b, i) => b === outBounds[i])) return packed;
+  if (!outBounds.every((b) => bounds.includes(b))) return packPrecisions(expandPrecisions(packed, count, dim, bounds, scales), count, dim, outBounds);
+  const outStrips = packedStrips(outBounds, dim);
+  const out = new Float32Array(count * packedMatrixSize(outBounds, dim));
+  const outBase: number[] = [];
+  outStrips.reduce((base, s) => (outBase.push(base), base + count * s.size), 0);
   // F16 rows go through the conversion table into out's bits, with no view made per row (1.25 M rows in a model).
   const bits = packed instanceof Uint16Array ? new Int32Array(out.buffer) : null;
   const table = bits ? halfTable() : null;
-  forEachStrip(count, dim, bounds, (a, strip, start, end) => {
+  let j = 0;
+  let storedBase = 0;
+  for (const { start, end, size } of packedStrips(bounds, dim)) {
+    while (outStrips[j]!.end <= start) j++;
+    const o = outStrips[j]!;
     const width = dim - start;
-    for (let r = start; r < end; r++) {
-      const from = strip + (r - start) * width;
-      const to = a + r * dim + start;
-      if (bits) for (let c = 0; c < width; c++) bits[to + c] = table![packed[from + c]!]!;
-      else out.set((packed as Float32Array).subarray(from, from + width), to);
+    const outWidth = dim - o.start;
+    for (let m = 0; m < count; m++) {
+      for (let r = start; r < end; r++) {
+        const from = storedBase + m * size + (r - start) * width;
+        const to = outBase[j]! + m * o.size + (r - o.start) * outWidth + (start - o.start);
+        if (int8) scaleRow(out, to, packed, from, width, scales![m * dim + r]!);
+        else if (bits) halfRow(bits, to, packed as Uint16Array, from, width, table!);
+        else copyRow(out, to, packed as Float32Array, from, width);
+      }
     }
-  });
+    storedBase += count * size;
+  }
   return out;
 }
 
-/** {@link expandPrecisions} for int8 values with a scale per row. */
-function expandInt8(packed: Int8Array, scales: Float32Array, count: number, dim: number, bounds: readonly number[]): Float32Array {
-  if (scales.length !== count * dim) throw new RangeError(`${scales.length} int8 row scales for ${count} matrices of ${dim} rows`);
-  const out = new Float32Array(count * dim * dim);
-  forEachStrip(count, dim, bounds, (a, strip, start, end) => {
-    const width = dim - start;
-    const m = a / (dim * dim);
-    for (let r = start; r < end; r++) {
-      const from = strip + (r - start) * width;
-      const to = a + r * dim + start;
-      const scale = scales[m * dim + r]!;
-      for (let c = 0; c < width; c++) out[to + c] = packed[from + c]! * scale;
-    }
-  });
-  return out;
+// One loop per stored type, each kept monomorphic.
+function scaleRow(out: Float32Array, to: number, stored: Int8Array, from: number, width: number, scale: number): void {
+  for (let c = 0; c < width; c++) out[to + c] = stored[from + c]! * scale;
+}
+function halfRow(bits: Int32Array, to: number, stored: Uint16Array, from: number, width: number, table: Int32Array): void {
+  for (let c = 0; c < width; c++) bits[to + c] = table[stored[from + c]!]!;
+}
+function copyRow(out: Float32Array, to: number, stored: Float32Array, from: number, width: number): void {
+  for (let c = 0; c < width; c++) out[to + c] = stored[from + c]!;
+}
+
+/**
+ * Precision matrices as a model file stores them in f16 or i8 (`--storage`): packed in `bounds`, as binary16 bit
+ * patterns, or as int8 values with a float32 scale per matrix row ([count, d], {@link quantisePrecisions}).
+ * Scoring reads them so, converting a run of positions at a time inside its graph (kernels.ts), rather than from a
+ * float32 copy 4 (f16) to 8 (i8) times their size: loading the bottle model's i8 matrices into float32 took 1.5–1.9 s
+ * and 1 GiB, nearly all of it the page faults of that fresh memory (docs/speed.md).
+ */
+export interface StoredPrecisions {
+  values: Uint16Array | Int8Array;
+  /** int8 values' row scales; null for binary16 */
+  scales: Float32Array | null;
+  bounds: readonly number[];
+}
+
+/** One chunk of a grid's precision matrices: float32 in the scoring form ({@link packedBlockBounds}), or as stored. */
+export type PrecisionChunk = Float32Array | StoredPrecisions;
+
+/** The chunk in float32 in the scoring form ({@link packedBlockBounds}): itself, or its stored values expanded. */
+export function scoringPrecisions(chunk: PrecisionChunk, count: number, dim: number): Float32Array {
+  if (chunk instanceof Float32Array) return chunk;
+  return expandPrecisions(chunk.values, count, dim, chunk.bounds, chunk.scales ?? undefined, packedBlockBounds(dim));
 }
 
 /**
  * Views of the strips of positions first … first+n−1 of `count` packed matrices, each with its shape
  * [n, end − start, d − start].
  */
-export function stripViews(packed: Float32Array, count: number, dim: number, first: number, n: number, bounds: readonly number[] = packedBlockBounds(dim)): { data: Float32Array; dims: number[] }[] {
-  const views: { data: Float32Array; dims: number[] }[] = [];
+export function stripViews<T extends Float32Array | Uint16Array | Int8Array>(packed: T, count: number, dim: number, first: number, n: number, bounds: readonly number[] = packedBlockBounds(dim)): { data: T; dims: number[] }[] {
+  const views: { data: T; dims: number[] }[] = [];
   let base = 0;
   for (const { start, end, size } of packedStrips(bounds, dim)) {
-    views.push({ data: packed.subarray(base + first * size, base + (first + n) * size), dims: [n, end - start, dim - start] });
+    views.push({ data: packed.subarray(base + first * size, base + (first + n) * size) as T, dims: [n, end - start, dim - start] });
     base += count * size;
   }
   return views;

@@ -6,7 +6,7 @@
 import { ProtoWriter } from './protobuf.js';
 
 /** ONNX TensorProto.DataType codes used by npad. */
-export const OnnxType = { float: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float16: 10, double: 11 } as const;
+export const OnnxType = { float: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10, double: 11 } as const;
 export type OnnxElementType = keyof typeof OnnxType;
 
 /** Attribute values a node may carry. */

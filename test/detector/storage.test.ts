@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Detector } from '../../src/detector/detector.js';
 import type { DetectorConfigInput } from '../../src/detector/config.js';
 import { padimModelFromTensors, padimModelToTensors } from '../../src/method/padim/modelTensors.js';
-import { packPrecisions, unpackPrecisions } from '../../src/engine/packedPrecision.js';
+import { packPrecisions, unpackPrecisions, type StoredPrecisions } from '../../src/engine/packedPrecision.js';
 import { loadModel } from '../../src/model/modelFile.js';
 import { float16BitsToFloat32 } from '../../src/tensorfile/safetensors.js';
 import { BOTTLE } from '../sharedData.js';
@@ -119,12 +119,13 @@ test('f16 files keep the precision matrices packed in blocks of 8 rows (about th
   const count = Math.min(meta.chunkSize, meta.height * meta.width);
   assert.equal(tensors.get('gaussian.precision.0')!.data.length, (count * d * d * 9) / 16);
   const fitted = (detector.fitted.model as { gaussians: { precisions: Float32Array[] } }).gaussians.precisions[0]!;
-  const loaded = ((await Detector.load(file)).fitted.model as { gaussians: { precisions: Float32Array[] } }).gaussians.precisions[0]!;
-  // Loaded as block upper-triangular matrices (expandPrecisions) that pack to the stored values exactly, and to
-  // the fitted matrices' packed values within f16's rounding: the same quadratic forms.
+  const loaded = ((await Detector.load(file)).fitted.model as { gaussians: { precisions: StoredPrecisions[] } }).gaussians.precisions[0]!;
+  // Loaded as stored (scoring converts them a run at a time), and within f16's rounding of the fitted matrices'
+  // packed values: the same quadratic forms.
   const blocks = meta.precisionBlocks;
-  const loadedPacked = packPrecisions(loaded.subarray(0, count * d * d), count, d, blocks);
-  assert.deepEqual(loadedPacked, float16BitsToFloat32(tensors.get('gaussian.precision.0')!.data as Uint16Array));
+  assert.deepEqual(loaded.bounds, blocks);
+  assert.deepEqual(loaded.values, tensors.get('gaussian.precision.0')!.data);
+  const loadedPacked = float16BitsToFloat32(loaded.values as Uint16Array);
   const fittedPacked = packPrecisions(fitted.subarray(0, count * d * d), count, d, blocks);
   let worst = 0;
   let largest = 0;

@@ -25,7 +25,7 @@ test('plain Gaussians: precision = inverse of covariance + εI', async () => {
     const { cov } = covarianceReference(x, N, d);
     for (let c = 0; c < d; c++) cov[c * d + c]! += 0.01;
     const ref = invertReference(cov, d);
-    const got = grid.precisions[0]!.subarray(p * d * d, (p + 1) * d * d);
+    const got = (grid.precisions[0] as Float32Array).subarray(p * d * d, (p + 1) * d * d);
     for (let k = 0; k < d * d; k++) assert.ok(Math.abs(got[k]! - ref[k]!) < 1e-3 * (1 + Math.abs(ref[k]!)));
   }
 });
@@ -60,7 +60,7 @@ test('weighted Gaussians (module A) equal the weighted sample covariance compute
     cov[0]! += 0.01; cov[3]! += 0.01;
     const ref = invertReference(cov, d);
     for (let c = 0; c < d; c++) assert.ok(Math.abs(grid.means[p * d + c]! - mu[c]!) < 1e-5);
-    const got = grid.precisions[0]!.subarray(p * 4, p * 4 + 4);
+    const got = (grid.precisions[0] as Float32Array).subarray(p * 4, p * 4 + 4);
     for (let k = 0; k < 4; k++) assert.ok(Math.abs(got[k]! - ref[k]!) < 1e-3 * (1 + Math.abs(ref[k]!)), `p ${p}: ${Array.from(got)} vs ${Array.from(ref)}`);
   }
 });

@@ -6,7 +6,7 @@
  */
 import { KERNEL_CHUNK_BYTES } from '../../engine/kernels.js';
 import { blockedSpdInverse } from '../../engine/blockedInverse.js';
-import { packPrecisions } from '../../engine/packedPrecision.js';
+import { packPrecisions, type PrecisionChunk } from '../../engine/packedPrecision.js';
 import { covarianceFromPacked, packedSize, type PositionStatistics } from '../../engine/positionStatistics.js';
 import { NpadConfigError } from '../../errors.js';
 
@@ -20,9 +20,9 @@ export interface GaussianGrid {
   /**
    * precisions[i]: the inverses of Σ_p + εI of positions i·chunkSize … (min(chunkSize, P − i·chunkSize) of them),
    * packed by symmetry in the blocks packedBlockBounds(d) (engine/packedPrecision.ts); below d = 384 that is
-   * the full matrices [n, d, d].
+   * the full matrices [n, d, d]. A model loaded from an f16 or i8 file keeps them as stored (StoredPrecisions).
    */
-  precisions: Float32Array[];
+  precisions: PrecisionChunk[];
 }
 
 /** Each position's neighbours and their weights (0 for padding), [P, perPosition]. */

@@ -4,7 +4,7 @@
  * that a model of any size is written and read without one multi-GB array), and checks of the JSON metadata that
  * name the file and what is wrong.
  */
-import { expandPrecisions, invalidBlockBounds, packPrecisions, packedBlockBounds, packedMatrixSize, quantisePrecisions, storedBlockBounds, unpackPrecisions } from '../../engine/packedPrecision.js';
+import { expandPrecisions, invalidBlockBounds, packPrecisions, packedBlockBounds, packedMatrixSize, quantisePrecisions, scoringPrecisions, storedBlockBounds, unpackPrecisions, type PrecisionChunk, type StoredPrecisions } from '../../engine/packedPrecision.js';
 import { NpadInputError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../../tensorfile/safetensors.js';
@@ -66,13 +66,19 @@ export function gridTensors(prefix: string, grid: GaussianGrid, out: Map<string,
   const d = grid.dim;
   const scoring = packedBlockBounds(d);
   const bounds = storedBlockBounds(d, precision);
-  const same = bounds.length === scoring.length && bounds.every((b, i) => b === scoring[i]);
-  const size = packedMatrixSize(scoring, d);
+  const same = sameBounds(bounds, scoring);
   out.set(`${prefix}.mean`, f32(grid.means, [grid.positions, d]));
-  grid.precisions.forEach((chunk, i) => {
-    const count = chunk.length / size;
-    const packed = same ? chunk : packPrecisions(unpackPrecisions(chunk, count, d, scoring), count, d, bounds);
+  grid.precisions.forEach((loaded, i) => {
+    const count = Math.min(grid.chunkSize, grid.positions - i * grid.chunkSize);
     const shape = bounds.length === 2 ? [count, d, d] : [count, packedMatrixSize(bounds, d)];
+    // Matrices loaded as stored in this same storage are written back as they are, not rounded a second time.
+    if (!(loaded instanceof Float32Array) && storageOf(loaded) === precision && sameBounds(loaded.bounds, bounds)) {
+      out.set(`${prefix}.precision.${i}`, { dtype: precision === 'i8' ? 'I8' : 'F16', shape, data: loaded.values });
+      if (loaded.scales) out.set(`${prefix}.precisionScale.${i}`, f32(loaded.scales, [count, d]));
+      return;
+    }
+    const chunk = scoringPrecisions(loaded, count, d);
+    const packed = same ? chunk : packPrecisions(unpackPrecisions(chunk, count, d, scoring), count, d, bounds);
     if (precision !== 'i8') {
       out.set(`${prefix}.precision.${i}`, stored(packed, shape, precision));
       return;
@@ -99,10 +105,19 @@ export interface GridMeta {
   precisionInt8?: boolean;
 }
 
+/** The storage a model file's stored matrices came from. */
+function storageOf(stored: StoredPrecisions): StoragePrecision {
+  return stored.values instanceof Int8Array ? 'i8' : 'f16';
+}
+
+function sameBounds(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
 /**
- * A grid from its tensors. Precision matrices stored in other blocks than the scoring form's (f16 files store
- * blocks of 8 rows; files before packing stored them full) are expanded and packed again, chunk by chunk
- * ({@link expandPrecisions}: the same quadratic forms); int8 ones are scaled back by their rows' scales.
+ * A grid from its tensors. F16 and I8 precision matrices are kept as stored (StoredPrecisions: scoring converts
+ * them a run at a time); float32 ones stored in other blocks than the scoring form's (files before packing stored
+ * them full) are packed again, chunk by chunk ({@link expandPrecisions}: the same quadratic forms).
  */
 export function readGrid(prefix: string, meta: GridMeta, tensors: Map<string, ModelTensor>, file: string): GaussianGrid {
   const P = meta.height * meta.width;
@@ -110,20 +125,14 @@ export function readGrid(prefix: string, meta: GridMeta, tensors: Map<string, Mo
   const storedBlocks = meta.precisionBlocks ?? [0, d];
   const problem = invalidBlockBounds(storedBlocks, d);
   if (problem) throw new NpadInputError(`${file}: model metadata precisionBlocks ${JSON.stringify(storedBlocks)} ${problem}`, file);
-  const wanted = packedBlockBounds(d);
-  const same = storedBlocks.length === wanted.length && storedBlocks.every((b, i) => b === wanted[i]);
   const size = packedMatrixSize(storedBlocks, d);
-  const precisions: Float32Array[] = [];
+  const precisions: PrecisionChunk[] = [];
   for (let p0 = 0, i = 0; p0 < P; p0 += meta.chunkSize, i++) {
     const count = Math.min(meta.chunkSize, P - p0);
-    const name = `${prefix}.precision.${i}`;
-    const values = takeStored(tensors, name, file, count * size);
-    if (values instanceof Int8Array) {
-      const scales = take(tensors, `${prefix}.precisionScale.${i}`, file, count * d);
-      precisions.push(packPrecisions(expandPrecisions(values, count, d, storedBlocks, scales), count, d, wanted));
-    } else {
-      precisions.push(same ? take(tensors, name, file, count * size) : packPrecisions(expandPrecisions(values, count, d, storedBlocks), count, d, wanted));
-    }
+    const values = takeStored(tensors, `${prefix}.precision.${i}`, file, count * size);
+    if (values instanceof Float32Array) precisions.push(expandPrecisions(values, count, d, storedBlocks, undefined, packedBlockBounds(d)));
+    else if (values instanceof Uint16Array) precisions.push({ values, scales: null, bounds: storedBlocks });
+    else precisions.push({ values, scales: take(tensors, `${prefix}.precisionScale.${i}`, file, count * d), bounds: storedBlocks });
   }
   return { positions: P, dim: d, chunkSize: meta.chunkSize, means: take(tensors, `${prefix}.mean`, file, P * d), precisions };
 }
