@@ -65,7 +65,8 @@ export class FeatureExtractor {
   }
 
   /**
-   * Prepares the full-feature graph for `backbone` and learns the grid size with one run on a blank image.
+   * Prepares feature extraction for `backbone`: the grid size as the backbone declares it (Backbone.stageOneSide),
+   * else learnt from one run of the full-feature graph on a blank image.
    *
    * @param backbone the loaded backbone
    * @param opts how the grid is formed
@@ -83,6 +84,7 @@ export class FeatureExtractor {
     // A copy, so that later changes to the caller's object cannot disagree with the cached graphs.
     const options: FeatureGridOptions = { upsample: opts.upsample };
     const shape: InputShape = { width: input.width, height: input.height };
+    if (backbone.stageOneSide) return new FeatureExtractor(backbone, options, shape, backbone.stageOneSide(shape.height), backbone.stageOneSide(shape.width));
     const probe = new FeatureExtractor(backbone, options, shape, 0, 0);
     const { dims } = await probe.runGraph({ kind: 'features' }, new Float32Array(3 * shape.width * shape.height), 1);
     if (dims[1] !== probe.channels) {
@@ -212,7 +214,7 @@ export class FeatureExtractor {
         // on bottle's 209 images): it keeps an arena too, freed by releaseCountGraph() once counting is done.
         { arena: true },
       );
-      return runFloat(session, { [IMAGE]: { data: images, dims: [batch, 3, height, width] } }, [...outputs]);
+      return this.checkedGrid(output, await runFloat(session, { [IMAGE]: { data: images, dims: [batch, 3, height, width] } }, [...outputs]));
     }
     // A backbone given as a model returns its stages itself: the graph after it needs no raw outputs (their
     // names are its inputs), and the ones asked for are handed back from the stages.
@@ -225,6 +227,18 @@ export class FeatureExtractor {
     );
     const result = await runFloat(session, stages, ['out']);
     for (const name of outputs) if (name !== 'out') result[name] = stages[name]!;
+    return result;
+  }
+
+  /**
+   * The result, once its features are seen to have the grid this extractor declared (a backbone's stageOneSide
+   * that disagreed with its graph would be a bug in npad, not a user's mistake).
+   */
+  private checkedGrid(output: GraphOutput, result: Record<string, FloatTensor>): Record<string, FloatTensor> {
+    const dims = result.out?.dims;
+    if (output.kind === 'features' && this.gridHeight > 0 && dims && (dims[2] !== this.gridHeight || dims[3] !== this.gridWidth)) {
+      throw new Error(`${this.backbone.id}: the feature grid is ${String(dims[2])}×${String(dims[3])}, not the ${this.gridHeight}×${this.gridWidth} declared for ${this.input.width}×${this.input.height} inputs`);
+    }
     return result;
   }
 

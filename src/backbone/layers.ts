@@ -104,6 +104,14 @@ export function emitStemMaxPool(g: GraphBuilder, x: string): string {
   return g.node('MaxPool', [x], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] });
 }
 
+/**
+ * Rows or columns of a ResNet's stage-1 grid for an input side of `side` pixels: the stem's 7×7 stride-2
+ * convolution (padding 3) and its 3×3 stride-2 max pooling (padding 1) each give ⌈s / 2⌉; stage 1 keeps its grid.
+ */
+export function resnetStageOneSide(side: number): number {
+  return Math.ceil(Math.ceil(side / 2) / 2);
+}
+
 /** Number of elements of a shape. */
 export function shapeSize(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);

@@ -22,6 +22,7 @@ import {
   emitConv,
   emitRelu,
   emitStemMaxPool,
+  resnetStageOneSide,
   foldBatchNorm,
   sameShape,
 } from './layers.js';
@@ -208,6 +209,7 @@ export async function loadResnetV2(dir: string, features: ResnetV2Features = 'po
     weightsSha256,
     stageChannels: [...STAGE_CHANNELS],
     emitStages,
+    stageOneSide: resnetStageOneSide,
     buildStages: () => stagesModel(emitStages),
   };
 }

@@ -16,6 +16,7 @@ import {
   emitConv,
   emitRelu,
   emitStemMaxPool,
+  resnetStageOneSide,
   foldBatchNorm,
   sameShape,
 } from './layers.js';
@@ -261,6 +262,7 @@ export async function loadTorchvisionResnet(
     weightsSha256,
     stageChannels: torchvisionStageChannels(spec),
     emitStages,
+    stageOneSide: resnetStageOneSide,
     buildStages: () => stagesModel(emitStages),
   };
 }

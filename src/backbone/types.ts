@@ -63,6 +63,12 @@ export interface Backbone {
    * (no copy of the stage outputs into JS memory).
    */
   emitStages?(g: GraphBuilder, image: string): StageNames;
+  /**
+   * Rows (or columns) of stage 1's grid for an input side of `side` pixels, where the architecture says it; the
+   * feature extractor then needs no trial run to learn its grid (otherwise it runs the backbone once on a blank
+   * image). Every run still checks the grid it gives against this.
+   */
+  stageOneSide?(side: number): number;
 }
 
 /** Channels of a backbone's stages 1–3 together, the full feature grid's (1792 for the ResNet-50 family). */

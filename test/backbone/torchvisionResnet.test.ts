@@ -15,6 +15,7 @@ import {
   detectTorchvisionArch,
   loadTorchvisionResnet,
 } from '../../src/backbone/torchvisionResnet.js';
+import { FeatureExtractor } from '../../src/backbone/featureExtractor.js';
 import { NpadInputError } from '../../src/errors.js';
 import { createSession, runFloat } from '../../src/onnx/session.js';
 import type { TensorEntry } from '../../src/tensorfile/safetensors.js';
@@ -100,6 +101,22 @@ describe('torchvision ResNet loading', () => {
     const out = await runStages(bb, { data: uniform(seededRandom(5), 3 * 64 * 64, -2, 2), dims: [1, 3, 64, 64] });
     assert.deepEqual(out.map((o) => o.dims), [[1, 64, 16, 16], [1, 128, 8, 8], [1, 256, 4, 4]]);
     assert.ok(out.every((o) => o.data.every((v) => v >= 0 && Number.isFinite(v))), 'layer outputs are post-ReLU');
+  });
+
+  it('declares its stage-1 grid (no trial run), the grid its graph gives at any input size', async () => {
+    const file = join(dir, 'resnet18-grid.safetensors');
+    writeStateDict(file, syntheticStateDict(TORCHVISION_ARCHS.resnet18, 3, 'F32'), 'F32');
+    const bb = await loadBackbone({ kind: 'torchvision', file });
+    for (const [width, height] of [[64, 64], [61, 50], [33, 97]] as const) {
+      const probed = await FeatureExtractor.create({ ...bb, stageOneSide: undefined }, { upsample: 'nearest' }, { width, height });
+      const declared = await FeatureExtractor.create(bb, { upsample: 'nearest' }, { width, height });
+      assert.deepEqual([declared.gridHeight, declared.gridWidth], [probed.gridHeight, probed.gridWidth], `${width}×${height}`);
+      const features = await declared.extract(new Float32Array(3 * width * height), 1);
+      assert.equal(features.length, 448 * declared.gridHeight * declared.gridWidth);
+    }
+    // A declaration its graph disagrees with is a bug, caught at the first run.
+    const wrong = await FeatureExtractor.create({ ...bb, stageOneSide: (side) => side / 2 }, { upsample: 'nearest' }, { width: 64, height: 64 });
+    await assert.rejects(wrong.extract(new Float32Array(3 * 64 * 64), 1), /the feature grid is 16×16, not the 32×32 declared for 64×64 inputs/);
   });
 
   it('detects ResNet-50 and Wide-ResNet-50-2 from shapes, and rejects others', () => {
