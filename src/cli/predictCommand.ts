@@ -13,7 +13,6 @@ import { NpadInputError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { predictionRecord, type PredictInput, type PredictionRecord } from '../report/predictionFiles.js';
 import { redisConnection } from '../queue/connection.js';
-import { runJobs, workerCount } from '../queue/coordinator.js';
 import { jobFailure } from '../queue/jobs.js';
 import { terminalProgress } from './progress.js';
 import { printable, reportSkippedEntry } from './output.js';
@@ -121,6 +120,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
       (index, error) => emit({ file: inputs[index]!.file, skipped: true, error: error.message }),
     );
   } else {
+    const { runJobs, workerCount } = await import('../queue/coordinator.js');
     const perJob = imagesPerJob(inputs.length, await workerCount(queue!));
     const jobs = chunks(inputs, perJob).map((part) => ({ model: path.resolve(model), inputs: part.map((i) => ({ file: path.resolve(i.file), outName: i.outName })), out: out ? path.resolve(out) : null }));
     // Each job's records are shown as soon as it and the jobs before it have ended: in input order, as they come.

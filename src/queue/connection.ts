@@ -2,7 +2,7 @@
  * The Redis a queue of npad jobs lives on (BullMQ): its URL as the user gives it (`--queue redis://HOST:PORT[/DB]`,
  * with `user:password@` when the server asks for them), checked, and the connection options BullMQ takes.
  */
-import { Queue, type ConnectionOptions } from 'bullmq';
+import type { ConnectionOptions, Queue } from 'bullmq';
 import { NpadInputError } from '../errors.js';
 
 /** The one queue every npad job goes through; the job's name says what it is (jobs.ts). */
@@ -44,6 +44,8 @@ export function redisConnection(url: string): ConnectionOptions {
  * @throws NpadInputError when Redis does not answer within CONNECT_TIMEOUT_MS
  */
 export async function openQueue(url: string): Promise<Queue> {
+  // Loaded here, not with the module: bullmq is some 170 modules, which a command without --queue does not need.
+  const { Queue } = await import('bullmq');
   const queue = new Queue(QUEUE_NAME, { connection: redisConnection(url) });
   queue.on('error', () => {}); // reconnects are ioredis's business; a lost job is found by polling (coordinator.ts)
   await untilReady(queue.waitUntilReady(), url, () => queue.close());
