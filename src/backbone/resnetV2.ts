@@ -26,9 +26,9 @@ import {
   foldBatchNorm,
   sameShape,
 } from './layers.js';
-import { readNpy } from './npy.js';
+import { parseNpy } from './npy.js';
 import { stagesModel } from './stagesModel.js';
-import { hashFiles } from './weightsHash.js';
+import { hashOfFiles, readFolder } from './weightsHash.js';
 
 /** Which ResNet50-v2 stage outputs are features: the raw residual sums, or after the next BatchNorm + ReLU. */
 
@@ -65,14 +65,20 @@ interface ResnetV2Weights {
   postNorms: [BatchNormParams, BatchNormParams, BatchNormParams];
 }
 
-/** Reads tensors from the weights folder, checking each one's shape. */
+/** The weights folder's tensors, from its files' bytes (read at once, {@link readFolder}), each shape checked. */
 class NpyFolder {
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    private readonly files: ReadonlyMap<string, Uint8Array>,
+  ) {}
 
-  /** Reads `resnetv24_<name>.npy` and checks its shape. */
-  async tensor(name: string, shape: readonly number[]): Promise<Float32Array> {
-    const file = path.join(this.dir, `${PREFIX}${name}.npy`);
-    const arr = await readNpy(file);
+  /** Parses `resnetv24_<name>.npy` and checks its shape. */
+  tensor(name: string, shape: readonly number[]): Float32Array {
+    const base = `${PREFIX}${name}.npy`;
+    const file = path.join(this.dir, base);
+    const bytes = this.files.get(base);
+    if (!bytes) throw new NpadInputError(`${file}: cannot read .npy file (no such file in the weights folder)`, file);
+    const arr = parseNpy(bytes, file);
     if (!sameShape(arr.shape, shape)) {
       throw new NpadInputError(
         `${file}: tensor ${name} has shape [${arr.shape.join(', ')}], expected [${shape.join(', ')}]`,
@@ -82,21 +88,19 @@ class NpyFolder {
     return arr.data;
   }
 
-  async batchNorm(name: string, channels: number): Promise<BatchNormParams> {
-    const [gamma, beta, mean, variance] = await Promise.all(
-      ['gamma', 'beta', 'running_mean', 'running_var'].map((p) => this.tensor(`${name}_${p}`, [channels])),
-    );
+  batchNorm(name: string, channels: number): BatchNormParams {
+    const [gamma, beta, mean, variance] = ['gamma', 'beta', 'running_mean', 'running_var'].map((p) => this.tensor(`${name}_${p}`, [channels]));
     return { gamma: gamma!, beta: beta!, mean: mean!, variance: variance! };
   }
 
-  async conv(name: string, out: number, inC: number, k: number): Promise<ConvParams> {
+  conv(name: string, out: number, inC: number, k: number): ConvParams {
     const dims = [out, inC, k, k] as const;
-    return { weight: await this.tensor(`${name}_weight`, dims), dims };
+    return { weight: this.tensor(`${name}_weight`, dims), dims };
   }
 }
 
 /** Reads one stage's blocks, following the README's numbering of convolutions and BatchNorms. */
-async function readStage(f: NpyFolder, stage: number, inChannels: number): Promise<BlockV2[]> {
+function readStage(f: NpyFolder, stage: number, inChannels: number): BlockV2[] {
   const out = STAGE_CHANNELS[stage - 1] as number;
   const width = out / 4;
   const p = `stage${stage}_`;
@@ -105,41 +109,30 @@ async function readStage(f: NpyFolder, stage: number, inChannels: number): Promi
   for (let b = 0; b < (BLOCKS[stage - 1] as number); b++) {
     const inC = b === 0 ? inChannels : out;
     const stride = b === 0 && stage > 1 ? 2 : 1;
-    const [preNorm, normB, normC] = await Promise.all(
-      [inC, width, width].map((channels, i) => f.batchNorm(`${p}batchnorm${3 * b + i}`, channels)),
-    );
+    const [preNorm, normB, normC] = [inC, width, width].map((channels, i) => f.batchNorm(`${p}batchnorm${3 * b + i}`, channels));
     const block: BlockV2 = {
       preNorm: preNorm!,
-      reduce: foldBatchNorm(await f.conv(`${p}conv${conv}`, width, inC, 1), normB!),
-      spatial: foldBatchNorm(await f.conv(`${p}conv${conv + 1}`, width, width, 3), normC!),
-      expand: await f.conv(`${p}conv${conv + 2}`, out, width, 1),
+      reduce: foldBatchNorm(f.conv(`${p}conv${conv}`, width, inC, 1), normB!),
+      spatial: foldBatchNorm(f.conv(`${p}conv${conv + 1}`, width, width, 3), normC!),
+      expand: f.conv(`${p}conv${conv + 2}`, out, width, 1),
       stride,
     };
     // Every stage's first block projects its shortcut (stage 1's too: 64 → 256 channels).
-    if (b === 0) block.downsample = await f.conv(`${p}conv${conv + 3}`, out, inC, 1);
+    if (b === 0) block.downsample = f.conv(`${p}conv${conv + 3}`, out, inC, 1);
     conv += b === 0 ? 4 : 3;
     blocks.push(block);
   }
   return blocks;
 }
 
-/** Reads and validates all ResNet50-v2 tensors the stages need. */
-async function readWeights(dir: string): Promise<ResnetV2Weights> {
-  const f = new NpyFolder(dir);
-  const inputNorm = await f.batchNorm('batchnorm0', 3);
-  const stemConv = await f.conv('conv0', STEM_CHANNELS, 3, 7);
-  const stem = foldBatchNorm(stemConv, await f.batchNorm('batchnorm1', STEM_CHANNELS));
-  const stages = [
-    await readStage(f, 1, STEM_CHANNELS),
-    await readStage(f, 2, STAGE_CHANNELS[0]),
-    await readStage(f, 3, STAGE_CHANNELS[1]),
-  ];
+/** Parses and validates all ResNet50-v2 tensors the stages need. */
+function readWeights(f: NpyFolder): ResnetV2Weights {
+  const inputNorm = f.batchNorm('batchnorm0', 3);
+  const stemConv = f.conv('conv0', STEM_CHANNELS, 3, 7);
+  const stem = foldBatchNorm(stemConv, f.batchNorm('batchnorm1', STEM_CHANNELS));
+  const stages = [readStage(f, 1, STEM_CHANNELS), readStage(f, 2, STAGE_CHANNELS[0]), readStage(f, 3, STAGE_CHANNELS[1])];
   // The post-activation of stage s is the first BatchNorm of stage s+1 (stage 4's is kept for stage 3).
-  const postNorms = [
-    stages[1]![0]!.preNorm,
-    stages[2]![0]!.preNorm,
-    await f.batchNorm('stage4_batchnorm0', STAGE_CHANNELS[2]),
-  ] as [BatchNormParams, BatchNormParams, BatchNormParams];
+  const postNorms = [stages[1]![0]!.preNorm, stages[2]![0]!.preNorm, f.batchNorm('stage4_batchnorm0', STAGE_CHANNELS[2])] as [BatchNormParams, BatchNormParams, BatchNormParams];
   return { inputNorm, stem, stages, postNorms };
 }
 
@@ -201,8 +194,11 @@ function emitResnetV2(g: GraphBuilder, w: ResnetV2Weights, image: string, featur
  * @throws NpadInputError naming the file when a tensor is missing, unreadable or mis-shaped
  */
 export async function loadResnetV2(dir: string, features: ResnetV2Features = 'post-activation'): Promise<Backbone> {
-  const names = await listNpy(dir);
-  const [weights, weightsSha256] = await Promise.all([readWeights(dir), hashFiles(dir, names)]);
+  // Each of the ~230 files is read once, all at once, then hashed and parsed from memory: read one after another,
+  // and again for the hash, they took 260–360 ms of every load, nearly all of it waiting on file operations.
+  const files = await readFolder(dir, await listNpy(dir));
+  const weightsSha256 = hashOfFiles(files);
+  const weights = readWeights(new NpyFolder(dir, files));
   const emitStages = (g: GraphBuilder, image: string): StageNames => emitResnetV2(g, weights, image, features);
   return {
     id: `resnet50-v2-imagenet/${features}`,

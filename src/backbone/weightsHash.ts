@@ -4,6 +4,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NpadInputError } from '../errors.js';
 
@@ -23,16 +24,42 @@ export async function hashFile(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/** Files read at once from one folder, at most this many at a time (libuv's pool has 4 threads by default). */
+const CONCURRENT_READS = 16;
+
 /**
- * Hex SHA-256 over several files of a folder: for each name in sorted (code point) order, the UTF-8 name, a NUL
- * byte, then the file's bytes. Names are included so that renaming a tensor file changes the fingerprint.
+ * The bytes of the files `names` of folder `dir`, read concurrently, by name.
+ * @throws NpadInputError naming the file that cannot be read
  */
-export async function hashFiles(dir: string, names: readonly string[]): Promise<string> {
+export async function readFolder(dir: string, names: readonly string[]): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  let next = 0;
+  const reader = async (): Promise<void> => {
+    while (next < names.length) {
+      const name = names[next++]!;
+      const file = path.join(dir, name);
+      try {
+        out.set(name, await readFile(file));
+      } catch (e) {
+        throw new NpadInputError(`${file}: cannot read weights file (${(e as Error).message})`, file);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENT_READS, names.length) }, reader));
+  return out;
+}
+
+/**
+ * Hex SHA-256 over several files of a folder (given as {@link readFolder} read them): for each name in sorted
+ * (code point) order, the UTF-8 name, a NUL byte, then the file's bytes. Names are included so that renaming a
+ * tensor file changes the fingerprint.
+ */
+export function hashOfFiles(files: ReadonlyMap<string, Uint8Array>): string {
   const hash = createHash('sha256');
-  for (const name of [...names].sort()) {
+  for (const name of [...files.keys()].sort()) {
     hash.update(name, 'utf8');
     hash.update(new Uint8Array([0]));
-    await update(hash, path.join(dir, name));
+    hash.update(files.get(name)!);
   }
   return hash.digest('hex');
 }

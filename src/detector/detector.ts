@@ -12,7 +12,7 @@ import { imageSourceName, type ImageSource } from '../image/source.js';
 import { checkOptionKeys } from '../method/optionChecks.js';
 import { definitionOf, type FittedModel } from '../method/registry.js';
 import type { ProgressCallback, ScoredImageHandler, ShardContext, ShardedFit, StoragePrecision, StoredModel } from '../method/types.js';
-import { loadModel, saveModel } from '../model/modelFile.js';
+import { openModel, saveModel } from '../model/modelFile.js';
 import { METHODS, isMethodName, configInputFor, resolveConfig, settingsOf, type CommonConfigInput, type DetectorConfig, type DetectorConfigInput, type MethodName } from './config.js';
 import { DEFAULT_FALSE_ALARM_RATE, NpadNoThresholdError, holdoutCalibration, parseCalibration, type ScoreCalibration } from './calibration.js';
 import { assumedGeometry, checkFitMemory, checkLoadMemory, geometryOf, type MemoryGuardOptions } from './memoryEstimate.js';
@@ -247,14 +247,16 @@ export class Detector {
    * way its weights must have the recorded checksum.
    */
   static async load(path: string, overrides: { backbone?: BackboneSpec } = {}): Promise<Detector> {
-    const peek = await loadModel(path);
-    checkLoadMemory(peek.tensors, path);
-    const stored = parseStoredConfig(peek.header.method, peek.header.config, path);
+    // The backbone the header names is loaded while the tensors are read (openModel).
+    const opened = await openModel(path);
+    const { header } = opened;
+    checkLoadMemory(opened.shapes, path);
+    const stored = parseStoredConfig(header.method, header.config, path);
     const config: DetectorConfig = { ...stored.detector, backbone: overrides.backbone ?? (await resolveStoredBackbone(stored.detector.backbone, path)) };
     const backbone = await loadBackbone(config.backbone);
-    if (backbone.id !== peek.header.backbone.id || backbone.weightsSha256 !== peek.header.backbone.weightsSha256) {
+    if (backbone.id !== header.backbone.id || backbone.weightsSha256 !== header.backbone.weightsSha256) {
       throw new NpadInputError(
-        `${path}: fitted with backbone ${peek.header.backbone.id} (weights sha256 ${peek.header.backbone.weightsSha256.slice(0, 12)}…) ` +
+        `${path}: fitted with backbone ${header.backbone.id} (weights sha256 ${header.backbone.weightsSha256.slice(0, 12)}…) ` +
           `but the backbone found is ${backbone.id} (weights sha256 ${backbone.weightsSha256.slice(0, 12)}…)`,
         path,
       );
@@ -264,12 +266,12 @@ export class Detector {
     }
     const extractor = await FeatureExtractor.create(backbone, config.featureGrid, inputShape(config.preprocess));
     const definition = definitionOf(config.method);
-    const model = definition.fromTensors(settingsOf(config), stored.model, peek.tensors, path);
+    const model = definition.fromTensors(settingsOf(config), stored.model, await opened.tensors, path);
     await definition.checkGrid(model, extractor, path); // the configuration JSON is not checksummed: it must match the tensors
     const fitted = { method: config.method, model } as FittedModel;
     const detector = new Detector(config, backbone, extractor, fitted);
     // Files written before thresholds existed have none: they load, and predict explains how to calibrate.
-    const calibration = peek.header.config.calibration;
+    const calibration = header.config.calibration;
     detector.currentCalibration = calibration === undefined || calibration === null ? null : parseCalibration(calibration, path);
     detector.loadedFrom = path;
     return detector;

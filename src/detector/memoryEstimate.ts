@@ -280,16 +280,16 @@ export const LIBRARY_MEMORY_WORDING: MemoryErrorWording = {
  * settings that would fit, so that each face can word them its own way ({@link messageWith}).
  */
 /**
- * Refuses, before its tensors are widened and expanded, a model whose loaded form would not fit the memory a
- * process may use (memoryBudget). The loaded form is bounded by twice the float32 size of its float tensors:
- * F16 values are widened to float32, and precision matrices stored packed are expanded to full matrices, at most
- * twice their packed size (2b / (b + 1) for b blocks). The bound holds for any file, forged or not, since the
- * tensor sizes are what the file's checksum covers.
+ * Refuses, before its tensors are read, a model whose loaded form would not fit the memory a process may use
+ * (memoryBudget), from the shapes its header declares. The loaded form is bounded by twice the float32 size of its
+ * float tensors: the values as read, F16 ones widened to float32 (a bank; f16 and i8 precision matrices stay as
+ * stored), float32 precision matrices of older files packed again, and a bank's search form. The bound holds for
+ * any file, forged or not: the file cannot hold more values than its header declares.
  * @throws NpadInputError naming the file, the memory it needs and the budget
  */
-export function checkLoadMemory(tensors: ReadonlyMap<string, { dtype: string; data: { length: number } }>, file: string, budget: MemoryBudget = memoryBudget()): void {
+export function checkLoadMemory(tensors: readonly { dtype: string; shape: readonly number[] }[], file: string, budget: MemoryBudget = memoryBudget()): void {
   let floats = 0;
-  for (const t of tensors.values()) if (t.dtype === 'F32' || t.dtype === 'F16' || t.dtype === 'F64') floats += t.data.length;
+  for (const t of tensors) if (t.dtype === 'F32' || t.dtype === 'F16' || t.dtype === 'F64') floats += t.shape.reduce((a, b) => a * b, 1);
   const needed = 2 * 4 * floats;
   if (needed > budget.bytes) {
     throw new NpadInputError(`${file}: loading this model needs up to ${formatBytes(needed)} (its ${floats} floats, expanded for scoring), more than ${budget.source} (${formatBytes(budget.bytes)})`, file);

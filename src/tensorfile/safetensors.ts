@@ -123,30 +123,60 @@ export async function readSafetensorsFile(
   path: string,
   kind = 'safetensors file',
 ): Promise<SafetensorsContent> {
+  const opened = await openSafetensorsFile(path, kind);
+  return { tensors: await opened.tensors, metadata: opened.metadata };
+}
+
+/** A safetensors file whose header is read and checked, and whose tensors are still being read. */
+export interface OpenedSafetensors {
+  /** The free-form `__metadata__` string map; empty when the file has none. */
+  metadata: Record<string, string>;
+  /** Each tensor's element type and shape, in file order, as the header declares them. */
+  shapes: { name: string; dtype: DType; shape: number[] }[];
+  /** The tensors, in file order, once read (the file is closed then, or on failure). */
+  tensors: Promise<Map<string, TensorEntry>>;
+}
+
+/**
+ * Reads and checks a safetensors file's header now and starts reading its tensors ({@link readSafetensorsFile}),
+ * so that the caller can act on the header (a model's configuration) while the data arrive. A failure of the
+ * tensors' read is left for whoever awaits `tensors`: it is never an unhandled rejection.
+ * @throws NpadInputError (message starting with `path`) if the file is missing, unreadable, or its header invalid
+ */
+export async function openSafetensorsFile(path: string, kind = 'safetensors file'): Promise<OpenedSafetensors> {
   let handle: FileHandle;
   try {
     handle = await open(path, 'r');
   } catch (err) {
     throw fileError(err, path, 'read');
   }
+  const failed = (err: unknown): NpadInputError => (err instanceof NpadInputError ? err : fileError(err, path, 'read'));
+  let header: ParsedHeader;
+  let dataStart: number;
   try {
     const size = (await handle.stat()).size;
     const prefix = await readExactly(handle, 0, Math.min(8, size), path);
     const headerLength = parseHeaderLength(prefix, size, path, kind);
-    const dataStart = 8 + headerLength;
+    dataStart = 8 + headerLength;
     const headerBytes = await readExactly(handle, 8, headerLength, path);
-    const header = parseHeader(headerBytes, size - dataStart, path, kind);
-    const tensors = new Map<string, TensorEntry>();
-    for (const s of header.slots) {
-      const data = await readExactly(handle, dataStart + s.begin, s.end - s.begin, path);
-      tensors.set(s.name, { dtype: s.dtype, shape: s.shape, data });
-    }
-    return { tensors, metadata: header.metadata };
+    header = parseHeader(headerBytes, size - dataStart, path, kind);
   } catch (err) {
-    throw err instanceof NpadInputError ? err : fileError(err, path, 'read');
-  } finally {
     await handle.close();
+    throw failed(err);
   }
+  const tensors = (async () => {
+    try {
+      const out = new Map<string, TensorEntry>();
+      for (const s of header.slots) out.set(s.name, { dtype: s.dtype, shape: s.shape, data: await readExactly(handle, dataStart + s.begin, s.end - s.begin, path) });
+      return out;
+    } catch (err) {
+      throw failed(err);
+    } finally {
+      await handle.close();
+    }
+  })();
+  tensors.catch(() => {});
+  return { metadata: header.metadata, shapes: header.slots.map(({ name, dtype, shape }) => ({ name, dtype, shape })), tensors };
 }
 
 /** Reads `length` bytes at `position`, looping because reads may come back short. */
