@@ -1,6 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { batchedMahalanobis, centredGram, mahalanobisOfRows } from '../../src/engine/kernels.js';
+import { batchedMahalanobis, centredGram, mahalanobisOfRows, nearestMember } from '../../src/engine/kernels.js';
+import { rowSquaredNorms } from '../../src/engine/coreset.js';
 import { packPrecisions } from '../../src/engine/packedPrecision.js';
 import { invertReference, mahalanobisReference } from './reference.js';
 import { assignToCentroids, kMeans } from '../../src/engine/kmeans.js';
@@ -100,6 +101,30 @@ test('nearest centroid: equally near centroids go to the lowest index, as ArgMin
   const { distances, indices } = await assignToCentroids(x, 3, c, 4, 2);
   assert.deepEqual(Array.from(indices), [0, 0, 2]);
   assert.deepEqual(Array.from(distances).map((v) => Math.round(v * 1e4) / 1e4), [1, 1, 1]);
+});
+
+test('nearest member of a bank (Gemm with the norms as bias): the plain search\'s members and distances, lowest index on ties', async () => {
+  const random = seededRandom(29);
+  const [n, k, d] = [40, 300, 64];
+  const bank = Float32Array.from({ length: k * d }, () => random() - 0.5);
+  const x = Float32Array.from({ length: n * d }, (_, i) => bank[(i * 37) % (k * d)]! + 0.05 * (random() - 0.5));
+  const { distances, indices } = await nearestMember(x, n, bank, rowSquaredNorms(bank, k, d), k, d);
+  for (let i = 0; i < n; i++) {
+    let best = -1;
+    let bestDistance = Infinity;
+    for (let j = 0; j < k; j++) {
+      let s = 0;
+      for (let c = 0; c < d; c++) s += (x[i * d + c]! - bank[j * d + c]!) ** 2;
+      if (s < bestDistance) [best, bestDistance] = [j, s];
+    }
+    assert.equal(indices[i], best, `vector ${i}`);
+    assert.ok(Math.abs(distances[i]! - bestDistance) <= 1e-4 * (1 + bestDistance), `vector ${i}: ${distances[i]} against ${bestDistance}`);
+  }
+  // Ties: (0, 0) is as near to all four members, (1, 1) to members 0 and 1.
+  const square = Float32Array.from([1, 0, 0, 1, -1, 0, 0, -1]);
+  const tied = await nearestMember(Float32Array.from([0, 0, 1, 1]), 2, square, rowSquaredNorms(square, 4, 2), 4, 2);
+  assert.deepEqual(Array.from(tied.indices), [0, 0]);
+  assert.deepEqual(Array.from(tied.distances).map((v) => Math.round(v * 1e4) / 1e4), [1, 1]);
 });
 
 test('k-means separates two obvious clusters', async () => {

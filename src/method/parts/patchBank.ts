@@ -8,9 +8,9 @@
  * (mapFusion.ts), so that parts which are not aligned are judged by what they look like, not only by where.
  */
 import type { FeatureExtractor } from '../../backbone/featureExtractor.js';
-import { approximateGreedyCoreset, type CoresetOptions } from '../../engine/coreset.js';
-import { augmentedCentroids } from '../../engine/kernels.js';
-import { assignToAugmented } from '../../engine/kmeans.js';
+import { approximateGreedyCoreset, rowSquaredNorms, type CoresetOptions } from '../../engine/coreset.js';
+import { nearestMember } from '../../engine/kernels.js';
+import { vectorsPerAssignmentRun } from '../../engine/kmeans.js';
 import type { FloatTensor } from '../../onnx/session.js';
 import { gaussianSmooth, upsampleBilinear } from './anomalyMap.js';
 import { embedPatches, type PatchEmbeddingShape } from './patchEmbedding.js';
@@ -133,10 +133,11 @@ export class PatchBankBuilder {
   }
 }
 
-/** A bank prepared for nearest-member searches: its members augmented as [−2m, ‖m‖²] (engine/kernels.ts). */
+/** A bank prepared for nearest-member searches: its members' squared norms (engine/kernels.ts nearestMember). */
 export interface SearchableBank {
   bank: PatchBank;
-  augmented: Float32Array;
+  /** ‖m‖² of each member, [bankSize], summed in float64. */
+  norms: Float32Array;
 }
 
 /** Each bank's search form, made on its first search and kept while the bank lives (a server scores one image a call). */
@@ -146,7 +147,7 @@ const searchForms = new WeakMap<PatchBank, SearchableBank>();
 export function searchable(bank: PatchBank): SearchableBank {
   let s = searchForms.get(bank);
   if (!s) {
-    s = { bank, augmented: augmentedCentroids(bank.bank, bank.bankSize, bank.shape.embedDim) };
+    s = { bank, norms: rowSquaredNorms(bank.bank, bank.bankSize, bank.shape.embedDim) };
     searchForms.set(bank, s);
   }
   return s;
@@ -154,7 +155,19 @@ export function searchable(bank: PatchBank): SearchableBank {
 
 /** For each of `count` patch features [count, embedDim]: its nearest member (lowest index on ties) and squared distance. */
 async function nearestMembers(s: SearchableBank, features: Float32Array, count: number): Promise<{ indices: Int32Array; distances: Float32Array }> {
-  return assignToAugmented(features, count, s.augmented, s.bank.bankSize, s.bank.shape.embedDim);
+  const { bank, bankSize } = s.bank;
+  const E = s.bank.shape.embedDim;
+  const indices = new Int32Array(count);
+  const distances = new Float32Array(count);
+  // Each run's [rows, bankSize] distance matrix stays within a kernel run.
+  const rows = vectorsPerAssignmentRun(bankSize);
+  for (let i0 = 0; i0 < count; i0 += rows) {
+    const m = Math.min(rows, count - i0);
+    const r = await nearestMember(features.subarray(i0 * E, (i0 + m) * E), m, bank, s.norms, bankSize, E);
+    indices.set(r.indices, i0);
+    distances.set(r.distances, i0);
+  }
+  return { indices, distances };
 }
 
 /** Nearest members of every patch of a batch. */

@@ -16,7 +16,7 @@
  * paper writes the distance), and the paper's re-weighting of the image score (its eq. 7) is off.
  */
 import type { FeatureExtractor } from '../../backbone/featureExtractor.js';
-import { distanceRows, rowSquaredNorms, validateCoresetOptions } from '../../engine/coreset.js';
+import { distanceRows, validateCoresetOptions } from '../../engine/coreset.js';
 import { inputShape } from '../../image/preprocess.js';
 import type { ImageSource } from '../../image/source.js';
 import { forEachFeatureBatch } from '../imageLoop.js';
@@ -153,8 +153,8 @@ export async function scorePatchcore(
   const E = model.shape.embedDim;
   const { height: H, width: W } = model.shape.stages[0]!;
   const P = H * W;
-  const bankNorms = o.reweight ? rowSquaredNorms(model.bank, model.bankSize, E) : null;
   const bank = searchable(model);
+  const bankNorms = o.reweight ? bank.norms : null;
   const plan = { preprocess: model.settings.preprocess, imagesPerBatch: imagesPerGroup, patchStages: true };
   await forEachFeatureBatch(paths, extractor, plan, async ({ start: i, items: group, stages }) => {
     const nn = await bankDistances(bank, stages!, group.length);
