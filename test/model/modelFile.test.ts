@@ -10,10 +10,10 @@ import {
   loadModel,
   MODEL_FORMAT_VERSION,
   saveModel,
-  tensorsSha256,
   type ModelHeader,
   type ModelTensor,
 } from '../../src/model/modelFile.js';
+import { tensorsSha256 } from '../../src/model/tensorChecks.js';
 import { encodeSafetensors, readSafetensors, type TensorEntry } from '../../src/tensorfile/safetensors.js';
 
 let dir = '';
