@@ -262,6 +262,19 @@ export interface StoredPrecisions {
   bounds: readonly number[];
 }
 
+/**
+ * Smallest d whose stored matrices are scored as stored. Below it a run's strips are too small for their MatMuls
+ * to pay (K = 1, 3136 positions, i8 against float32 already expanded: d = 100 43–56 against 7–16 ms, d = 128 31
+ * against 22–23 ms; d = 150 35–68 against 35–50 ms; at d = 200 and 550 as fast or faster), and the float32 copy is
+ * small (d = 100: 125 MB for a 56 × 56 grid), so loading expands them.
+ */
+const STORED_SCORING_MIN_DIM = 150;
+
+/** True when matrices of dimension d stored in f16 or i8 are scored as stored rather than expanded at load. */
+export function scoredAsStored(dim: number): boolean {
+  return dim >= STORED_SCORING_MIN_DIM;
+}
+
 /** One chunk of a grid's precision matrices: float32 in the scoring form ({@link packedBlockBounds}), or as stored. */
 export type PrecisionChunk = Float32Array | StoredPrecisions;
 

@@ -2,7 +2,8 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { batchedMahalanobis, centredGram, mahalanobisOfRows, nearestMember } from '../../src/engine/kernels.js';
 import { rowSquaredNorms } from '../../src/engine/coreset.js';
-import { packPrecisions } from '../../src/engine/packedPrecision.js';
+import { expandPrecisions, packPrecisions, quantisePrecisions, storedBlockBounds } from '../../src/engine/packedPrecision.js';
+import { float32ToFloat16Bits } from '../../src/tensorfile/safetensors.js';
 import { invertReference, mahalanobisReference } from './reference.js';
 import { assignToCentroids, kMeans } from '../../src/engine/kmeans.js';
 import { seededRandom } from '../../src/util/random.js';
@@ -83,6 +84,30 @@ for (const [d, K, Q] of [[5, 4, 3], [384, 12, 3], [384, 1, 40], [384, 21, 3]] as
     const row = indices[q * K + k]!;
     const ref = mahalanobisReference(rows.subarray(row * d, (row + 1) * d), means.subarray(q * d, (q + 1) * d), prec.subarray((q + 1) * d * d, (q + 2) * d * d), d);
     assert.ok(Math.abs(out[q * K + k]! - ref) < 1e-4 * (1 + Math.abs(ref)), `q ${q} k ${k}`);
+  }
+});
+
+test('Mahalanobis kernel on matrices as stored (f16, int8 with row scales, 8-row strips): the plain formula on the values they hold', async () => {
+  const random = seededRandom(31);
+  const [d, count, first, P, K] = [19, 5, 1, 3, 4];
+  const bounds = storedBlockBounds(d, 'i8');
+  const full = new Float32Array(count * d * d);
+  for (let p = 0; p < count; p++) full.set(Float32Array.from(randomSpd(d, random)), p * d * d);
+  const packed = packPrecisions(full, count, d, bounds);
+  const { values, scales } = quantisePrecisions(packed, count, d, bounds);
+  const half = float32ToFloat16Bits(packed);
+  const means = Float32Array.from({ length: P * d }, () => random());
+  const rows = Float32Array.from({ length: 10 * d }, () => random() * 2);
+  const indices = Int32Array.from({ length: P * K }, () => Math.floor(random() * 10));
+  for (const stored of [{ values, scales, bounds }, { values: half, scales: null, bounds }]) {
+    const out = await mahalanobisOfRows(rows, indices, means, { packed: stored, count, first }, P, K, d);
+    // What the stored values say, expanded in plain TypeScript: block upper-triangular, the same quadratic forms.
+    const held = expandPrecisions(stored.values, count, d, bounds, stored.scales ?? undefined);
+    for (let p = 0; p < P; p++) for (let k = 0; k < K; k++) {
+      const x = rows.subarray(indices[p * K + k]! * d, (indices[p * K + k]! + 1) * d);
+      const ref = mahalanobisReference(x, means.subarray(p * d, (p + 1) * d), held.subarray((first + p) * d * d, (first + p + 1) * d * d), d);
+      assert.ok(Math.abs(out[p * K + k]! - ref) < 1e-4 * (1 + Math.abs(ref)), `${stored.scales ? 'i8' : 'f16'} position ${p} vector ${k}: ${out[p * K + k]} against ${ref}`);
+    }
   }
 });
 

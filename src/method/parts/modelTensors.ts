@@ -4,7 +4,7 @@
  * that a model of any size is written and read without one multi-GB array), and checks of the JSON metadata that
  * name the file and what is wrong.
  */
-import { expandPrecisions, invalidBlockBounds, packPrecisions, packedBlockBounds, packedMatrixSize, quantisePrecisions, scoringPrecisions, storedBlockBounds, unpackPrecisions, type PrecisionChunk, type StoredPrecisions } from '../../engine/packedPrecision.js';
+import { expandPrecisions, invalidBlockBounds, packPrecisions, packedBlockBounds, packedMatrixSize, quantisePrecisions, scoredAsStored, scoringPrecisions, storedBlockBounds, unpackPrecisions, type PrecisionChunk, type StoredPrecisions } from '../../engine/packedPrecision.js';
 import { NpadInputError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../../tensorfile/safetensors.js';
@@ -116,8 +116,9 @@ function sameBounds(a: readonly number[], b: readonly number[]): boolean {
 
 /**
  * A grid from its tensors. F16 and I8 precision matrices are kept as stored (StoredPrecisions: scoring converts
- * them a run at a time); float32 ones stored in other blocks than the scoring form's (files before packing stored
- * them full) are packed again, chunk by chunk ({@link expandPrecisions}: the same quadratic forms).
+ * them a run at a time) from d = 150 on (scoredAsStored), and expanded into the scoring form below; float32 ones
+ * stored in other blocks than the scoring form's (files before packing stored them full) are packed again, chunk
+ * by chunk ({@link expandPrecisions}: the same quadratic forms).
  */
 export function readGrid(prefix: string, meta: GridMeta, tensors: Map<string, ModelTensor>, file: string): GaussianGrid {
   const P = meta.height * meta.width;
@@ -130,9 +131,9 @@ export function readGrid(prefix: string, meta: GridMeta, tensors: Map<string, Mo
   for (let p0 = 0, i = 0; p0 < P; p0 += meta.chunkSize, i++) {
     const count = Math.min(meta.chunkSize, P - p0);
     const values = takeStored(tensors, `${prefix}.precision.${i}`, file, count * size);
-    if (values instanceof Float32Array) precisions.push(expandPrecisions(values, count, d, storedBlocks, undefined, packedBlockBounds(d)));
-    else if (values instanceof Uint16Array) precisions.push({ values, scales: null, bounds: storedBlocks });
-    else precisions.push({ values, scales: take(tensors, `${prefix}.precisionScale.${i}`, file, count * d), bounds: storedBlocks });
+    const scales = values instanceof Int8Array ? take(tensors, `${prefix}.precisionScale.${i}`, file, count * d) : undefined;
+    if (!(values instanceof Float32Array) && scoredAsStored(d)) precisions.push({ values, scales: scales ?? null, bounds: storedBlocks });
+    else precisions.push(expandPrecisions(values, count, d, storedBlocks, scales, packedBlockBounds(d)));
   }
   return { positions: P, dim: d, chunkSize: meta.chunkSize, means: take(tensors, `${prefix}.mean`, file, P * d), precisions };
 }
