@@ -14,7 +14,6 @@ import { readMvtecDataset } from '../src/data/mvtec.js';
 import { computeMetrics, groundTruthMask } from '../src/evaluation/evaluate.js';
 import { fuseStandardised, standardise, type NominalMaxima } from '../src/method/npad/mapFusion.js';
 import { DEFAULT_NPAD_OPTIONS, validateNpadOptions, type NpadOptions } from '../src/method/npad/options.js';
-import { searchable } from '../src/method/parts/patchBank.js';
 import { BENCHMARK_PREPROCESS, inputShape } from '../src/image/preprocess.js';
 import { maxOf } from '../src/method/parts/anomalyMap.js';
 import { fitNpad, fusionSplit } from '../src/method/npad/fit.js';
@@ -35,7 +34,7 @@ const extractor = await FeatureExtractor.create(await loadBackbone({ kind: 'resn
 const t0 = performance.now();
 const model = await fitNpad(dataset.train, extractor, { options, preprocess, featureGrid: { upsample: 'nearest' }, batchSize: 16 });
 const fitSeconds = (performance.now() - t0) / 1000;
-const bank = searchable(model.fusion!);
+const bank = model.fusion!;
 
 /** Both parts' maps (and the per-position image score) of some images. */
 async function partsOf(paths: readonly string[]): Promise<{ position: Float32Array[]; positionScore: number[]; bank: Float32Array[] }> {

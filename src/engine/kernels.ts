@@ -238,42 +238,58 @@ export function augmentedCentroids(centroids: Float32Array, centroidCount: numbe
 }
 
 /**
- * Nearest member of each vector against a bank as it is: vectors [n, d], members [k, d] and their squared norms
- * [k] → squared Euclidean distance and index (the lowest index among equals), clamped at 0 against rounding.
- * ‖x‖² − 2x·m + ‖m‖², the last two terms as one Gemm with the norms as its bias: at the patch banks' d = 1024 the
- * bias's pass over [n, k] is a thousandth of the product's work (bottle's bank, 784 patches: 197–208 ms against
- * 198–215 ms through the augmented form, same members), so no augmented copy of the bank is made (60 MB for
- * bottle's, 82 ms to make; {@link nearestAugmentedCentroid} is for k-means's small d).
+ * Nearest member of each vector in a bank: vectors [n, d] against members [k, d], float32 or the binary16 bit
+ * patterns a model file stores (cast inside the graph, so a loaded bank is never widened: 60 MB for bottle's,
+ * 220 MB for MTD's, and 0.1–0.4 s of each start) → squared Euclidean distance, clamped at 0 against rounding, and
+ * index, the lowest among equals. The bank is read in runs of members, each cast once and compared with every
+ * vector, the [n, run] matrix within a kernel run: ‖x‖² − 2x·m + ‖m‖², the last two terms one Gemm with the
+ * members' ‖m‖² as its bias (at the banks' d = 1024 the bias's pass is a thousandth of the product's work), then
+ * the run's nearest (TopK); runs are merged in order, an equal distance keeping the earlier member. ‖m‖² is summed
+ * in float32 inside the graph, as the product x·m is, over the same d terms; its rounding is of the product's size.
  */
 export async function nearestMember(
   vectors: Float32Array,
   count: number,
-  members: Float32Array,
-  norms: Float32Array,
+  members: Float32Array | Uint16Array,
   memberCount: number,
   dim: number,
 ): Promise<{ distances: Float32Array; indices: Int32Array }> {
-  const session = await cachedSession(`nearestMember:${dim}`, () => {
+  const type = members instanceof Uint16Array ? 'float16' : 'float';
+  const session = await cachedSession(`nearestMember:${dim}:${type}`, () => {
     const g = new GraphBuilder('nearestMember');
     const x = g.input('x', 'float', ['n', dim]);
-    const m = g.input('members', 'float', ['k', dim]);
-    const mNorm = g.input('norms', 'float', ['k']);
+    const input = g.input('members', type, ['k', dim]);
+    const m = type === 'float' ? input : g.node('Cast', [input], { to: OnnxType.float });
     const axis1 = g.constInt64([1]);
+    const mNorm = g.node('ReduceSum', [g.node('Mul', [m, m]), axis1], { keepdims: 0 });
     const xNorm = g.node('ReduceSum', [g.node('Mul', [x, x]), axis1], { keepdims: 1 });
     const cross = g.node('Gemm', [x, m, mNorm], { transB: 1, alpha: { float: -2 }, beta: { float: 1 } });
     const [nearestValue, nearestIndex] = g.nodeN('TopK', [cross, g.constInt64([1])], 2, { axis: 1, largest: 0, sorted: 1 });
-    g.node('Relu', [g.node('Squeeze', [g.node('Add', [nearestValue!, xNorm]), axis1])], {}, 'distance');
-    g.node('Cast', [g.node('Squeeze', [nearestIndex!, axis1])], { to: 1 }, 'index');
+    g.node('Squeeze', [g.node('Add', [nearestValue!, xNorm]), axis1], {}, 'distance');
+    g.node('Cast', [g.node('Squeeze', [nearestIndex!, axis1])], { to: OnnxType.float }, 'index');
     g.output('distance', 'float', ['n']);
     g.output('index', 'float', ['n']);
     return g.build();
   }, { arena: true });
-  const out = await runFloat(session, {
-    x: { data: vectors, dims: [count, dim] },
-    members: { data: members, dims: [memberCount, dim] },
-    norms: { data: norms, dims: [memberCount] },
-  });
-  return { distances: out.distance!.data, indices: Int32Array.from(out.index!.data) };
+  const distances = new Float32Array(count).fill(Number.POSITIVE_INFINITY);
+  const indices = new Int32Array(count);
+  const run = itemsPerRun(count);
+  const x = floatTensor(vectors.subarray(0, count * dim), [count, dim]);
+  for (let k0 = 0; k0 < memberCount; k0 += run) {
+    const kc = Math.min(run, memberCount - k0);
+    const part = members.subarray(k0 * dim, (k0 + kc) * dim);
+    const r = await runTensors(session, { x, members: new ort.Tensor(type === 'float' ? 'float32' : 'float16', part, [kc, dim]) });
+    const d = r.distance!.data;
+    const i = r.index!.data;
+    for (let q = 0; q < count; q++) {
+      if (d[q]! < distances[q]!) {
+        distances[q] = d[q]!;
+        indices[q] = k0 + i[q]!;
+      }
+    }
+  }
+  for (let q = 0; q < count; q++) distances[q] = Math.max(0, distances[q]!);
+  return { distances, indices };
 }
 
 /**

@@ -1,9 +1,8 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { batchedMahalanobis, centredGram, mahalanobisOfRows, nearestMember } from '../../src/engine/kernels.js';
-import { rowSquaredNorms } from '../../src/engine/coreset.js';
 import { expandPrecisions, packPrecisions, quantisePrecisions, storedBlockBounds } from '../../src/engine/packedPrecision.js';
-import { float32ToFloat16Bits } from '../../src/tensorfile/safetensors.js';
+import { float16BitsToFloat32, float32ToFloat16Bits } from '../../src/tensorfile/safetensors.js';
 import { invertReference, mahalanobisReference } from './reference.js';
 import { assignToCentroids, kMeans } from '../../src/engine/kmeans.js';
 import { seededRandom } from '../../src/util/random.js';
@@ -128,29 +127,55 @@ test('nearest centroid: equally near centroids go to the lowest index, as ArgMin
   assert.deepEqual(Array.from(distances).map((v) => Math.round(v * 1e4) / 1e4), [1, 1, 1]);
 });
 
-test('nearest member of a bank (Gemm with the norms as bias): the plain search\'s members and distances, lowest index on ties', async () => {
+test('nearest member of a bank, float32 or binary16 (Gemm with the norms as bias): the plain search\'s members and distances, lowest index on ties', async () => {
   const random = seededRandom(29);
   const [n, k, d] = [40, 300, 64];
   const bank = Float32Array.from({ length: k * d }, () => random() - 0.5);
   const x = Float32Array.from({ length: n * d }, (_, i) => bank[(i * 37) % (k * d)]! + 0.05 * (random() - 0.5));
-  const { distances, indices } = await nearestMember(x, n, bank, rowSquaredNorms(bank, k, d), k, d);
-  for (let i = 0; i < n; i++) {
-    let best = -1;
-    let bestDistance = Infinity;
-    for (let j = 0; j < k; j++) {
-      let s = 0;
-      for (let c = 0; c < d; c++) s += (x[i * d + c]! - bank[j * d + c]!) ** 2;
-      if (s < bestDistance) [best, bestDistance] = [j, s];
+  const half = float32ToFloat16Bits(bank);
+  for (const [members, values] of [[bank, bank], [half, float16BitsToFloat32(half)]] as const) {
+    const { distances, indices } = await nearestMember(x, n, members, k, d);
+    for (let i = 0; i < n; i++) {
+      const want = plainNearest(x.subarray(i * d, (i + 1) * d), values, k, d);
+      assert.equal(indices[i], want.index, `vector ${i}`);
+      assert.ok(Math.abs(distances[i]! - want.distance) <= 1e-4 * (1 + want.distance), `vector ${i}: ${distances[i]} against ${want.distance}`);
     }
-    assert.equal(indices[i], best, `vector ${i}`);
-    assert.ok(Math.abs(distances[i]! - bestDistance) <= 1e-4 * (1 + bestDistance), `vector ${i}: ${distances[i]} against ${bestDistance}`);
   }
   // Ties: (0, 0) is as near to all four members, (1, 1) to members 0 and 1.
   const square = Float32Array.from([1, 0, 0, 1, -1, 0, 0, -1]);
-  const tied = await nearestMember(Float32Array.from([0, 0, 1, 1]), 2, square, rowSquaredNorms(square, 4, 2), 4, 2);
+  const tied = await nearestMember(Float32Array.from([0, 0, 1, 1]), 2, square, 4, 2);
   assert.deepEqual(Array.from(tied.indices), [0, 0]);
   assert.deepEqual(Array.from(tied.distances).map((v) => Math.round(v * 1e4) / 1e4), [1, 1]);
 });
+
+test('nearest member over several runs of the bank: the runs merged in order, a tie across runs kept by the earlier member', async () => {
+  const random = seededRandom(37);
+  // 7000 vectors leave 299 members per run (KERNEL_CHUNK_BYTES of distances): two runs for 300 members.
+  const [n, k, d] = [7000, 300, 8];
+  const bank = Float32Array.from({ length: k * d }, () => random() - 0.5);
+  bank.copyWithin(299 * d, 5 * d, 6 * d); // member 299, in the second run, equals member 5
+  const x = Float32Array.from({ length: n * d }, () => random() - 0.5);
+  x.set(bank.subarray(5 * d, 6 * d), 0); // vector 0 is member 5 itself
+  const { distances, indices } = await nearestMember(x, n, bank, k, d);
+  assert.equal(indices[0], 5);
+  assert.ok(distances[0]! <= 1e-6);
+  for (let i = 1; i < 200; i++) {
+    const want = plainNearest(x.subarray(i * d, (i + 1) * d), bank, k, d);
+    assert.equal(indices[i], want.index, `vector ${i}`);
+  }
+});
+
+/** The nearest of k members [k, d] to x in float64, the first on ties. */
+function plainNearest(x: Float32Array, members: Float32Array, k: number, d: number): { index: number; distance: number } {
+  let index = -1;
+  let distance = Infinity;
+  for (let j = 0; j < k; j++) {
+    let s = 0;
+    for (let c = 0; c < d; c++) s += (x[c]! - members[j * d + c]!) ** 2;
+    if (s < distance) [index, distance] = [j, s];
+  }
+  return { index, distance };
+}
 
 test('k-means separates two obvious clusters', async () => {
   const random = seededRandom(3);

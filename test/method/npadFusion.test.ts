@@ -11,7 +11,6 @@ import { readMvtecDataset } from '../../src/data/mvtec.js';
 import { auroc } from '../../src/metrics/index.js';
 import { fuseStandardised, standardise } from '../../src/method/npad/mapFusion.js';
 import { DEFAULT_NPAD_OPTIONS, NPAD_PRESETS } from '../../src/method/npad/options.js';
-import { searchable } from '../../src/method/parts/patchBank.js';
 import { maxOf } from '../../src/method/parts/anomalyMap.js';
 import { fitNpad } from '../../src/method/npad/fit.js';
 import { scoreNpad, scoreParts } from '../../src/method/npad/score.js';
@@ -51,7 +50,7 @@ test('on MTD tiles the position-free bank ranks defects better than the paper re
 
   // The map is the mean of the parts in units of their nominal maxima; the score the larger of its peak and the bank's.
   const f = fused.fusion;
-  await scoreParts(fused, searchable(f), extractor, test.slice(0, 3).map((t) => t.path), (i, parts) => {
+  await scoreParts(fused, f, extractor, test.slice(0, 3).map((t) => t.path), (i, parts) => {
     const map = fuseStandardised([parts.position.map, parts.bank!], [f.positionMaxima, f.bankMaxima]);
     assert.deepEqual(withBank.maps[i], map);
     assert.equal(withBank.scores[i], Math.max(maxOf(map), standardise(maxOf(parts.bank!), f.bankMaxima)));

@@ -18,7 +18,7 @@ import { forEachFeatureBatch, inputBatches } from '../imageLoop.js';
 import { maxOf } from '../parts/anomalyMap.js';
 import { averageNeighbourhood } from '../parts/aggregate.js';
 import { fitPlainGaussians, fitWeightedGaussians, type GaussianGrid } from '../parts/gaussians.js';
-import { PatchBankBuilder, searchable, type PatchBank } from '../parts/patchBank.js';
+import { PatchBankBuilder, type PatchBank } from '../parts/patchBank.js';
 import type { MethodSettings, ProgressCallback, ShardContext, ShardedFit, StoredModel } from '../types.js';
 import { VectorReservoir, buildCentroidBank } from './centroidBank.js';
 import { selectChannels } from './channels.js';
@@ -287,7 +287,7 @@ async function standardiseOnHeldOut(
 ): Promise<FusedBank> {
   const positionMax = new Float64Array(heldOut.length);
   const bankMax = new Float64Array(heldOut.length);
-  await scoreParts(model, searchable(bank), extractor, heldOut, (i, parts) => {
+  await scoreParts(model, bank, extractor, heldOut, (i, parts) => {
     positionMax[i] = maxOf(parts.position.map);
     bankMax[i] = maxOf(parts.bank!);
     progress?.('map standardisation', i + 1, heldOut.length);

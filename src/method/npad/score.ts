@@ -9,7 +9,7 @@ import { inputShape } from '../../image/preprocess.js';
 import type { ImageSource } from '../../image/source.js';
 import { forEachFeatureBatch } from '../imageLoop.js';
 import { anomalyMaps, gaussianSmooth, maxOf, upsampleBilinear } from '../parts/anomalyMap.js';
-import { bankDistances, bankMap, searchable, type SearchableBank } from '../parts/patchBank.js';
+import { bankDistances, bankMap, type PatchBank } from '../parts/patchBank.js';
 import type { ScoredImage, ScoredImageHandler } from '../types.js';
 import type { Shift } from '../../image/shiftedCrops.js';
 import { scoreShiftedFeatures } from './featureShifts.js';
@@ -42,7 +42,7 @@ export async function scoreNpad(
   const stats = [fusion.positionMaxima, fusion.bankMaxima];
   await scoreParts(
     model,
-    searchable(fusion),
+    fusion,
     extractor,
     paths,
     (i, parts) => {
@@ -69,7 +69,7 @@ export interface ScoredParts {
  */
 export async function scoreParts(
   model: NpadModel,
-  bank: SearchableBank | null,
+  bank: PatchBank | null,
   extractor: FeatureExtractor,
   paths: readonly ImageSource[],
   onImage: (index: number, parts: ScoredParts) => void | Promise<void>,
@@ -99,11 +99,11 @@ export async function scoreParts(
     const aligned = V === 1 || inFeatureSpace;
     const batchMaps = aligned ? await anomalyMaps(scores.pixel, group.length, V, H, W, inH, inW, o.smoothingSigma, o.shiftAggregate) : null;
     const nn = bank ? await bankDistances(bank, stages!, group.length) : null;
-    const bankGrid = bank ? bank.bank.shape.stages[0]!.height * bank.bank.shape.stages[0]!.width : 0;
+    const bankGrid = bank ? bank.shape.stages[0]!.height * bank.shape.stages[0]!.width : 0;
     for (let j = 0; j < group.length; j++) {
       const map = batchMaps ? batchMaps.slice(j * inW * inH, (j + 1) * inW * inH) : movedCopiesMap(scores.pixel, j, V, H, W, inW, shifts, o);
       const score = aggregateShiftedScores(scores.image.subarray(j * V, (j + 1) * V), o.shiftAggregate);
-      const bankMapOfImage = nn && bank ? bankMap(bank.bank, nn.distances.subarray(j * bankGrid, (j + 1) * bankGrid), inH, inW, o.smoothingSigma) : null;
+      const bankMapOfImage = nn && bank ? bankMap(bank, nn.distances.subarray(j * bankGrid, (j + 1) * bankGrid), inH, inW, o.smoothingSigma) : null;
       await onImage(i + j, { position: { map, width: inW, height: inH, score }, bank: bankMapOfImage });
     }
   });

@@ -17,8 +17,12 @@ export function f32(data: Float32Array, shape: number[]): ModelTensor {
   return { dtype: 'F32', shape, data };
 }
 
-/** A large float tensor at the chosen storage precision (f16 under 'i8', which quantises only precision matrices). */
-export function stored(data: Float32Array, shape: number[], precision: StoragePrecision): ModelTensor {
+/**
+ * A large float tensor at the chosen storage precision (f16 under 'i8', which quantises only precision matrices),
+ * from float32 values or binary16 bit patterns (a bank loaded as stored, written back as it is).
+ */
+export function stored(data: Float32Array | Uint16Array, shape: number[], precision: StoragePrecision): ModelTensor {
+  if (data instanceof Uint16Array) return precision === 'f32' ? f32(float16BitsToFloat32(data), shape) : { dtype: 'F16', shape, data };
   return precision === 'f32' ? f32(data, shape) : { dtype: 'F16', shape, data: float32ToFloat16Bits(data) };
 }
 
@@ -40,6 +44,11 @@ export function takeChannels(tensors: Map<string, ModelTensor>, dim: number, fil
 export function take(tensors: Map<string, ModelTensor>, name: string, file: string, size: number): Float32Array {
   const values = takeStored(tensors, name, file, size, false);
   return values instanceof Float32Array ? values : float16BitsToFloat32(values as Uint16Array);
+}
+
+/** A float tensor of `size` values as stored, F32 or F16 (binary16 bit patterns): for tensors scoring reads so (a bank). */
+export function takeAsStored(tensors: Map<string, ModelTensor>, name: string, file: string, size: number): Float32Array | Uint16Array {
+  return takeStored(tensors, name, file, size, false) as Float32Array | Uint16Array;
 }
 
 /**

@@ -8,9 +8,9 @@
  * (mapFusion.ts), so that parts which are not aligned are judged by what they look like, not only by where.
  */
 import type { FeatureExtractor } from '../../backbone/featureExtractor.js';
-import { approximateGreedyCoreset, rowSquaredNorms, type CoresetOptions } from '../../engine/coreset.js';
+import { approximateGreedyCoreset, type CoresetOptions } from '../../engine/coreset.js';
 import { nearestMember } from '../../engine/kernels.js';
-import { vectorsPerAssignmentRun } from '../../engine/kmeans.js';
+import { float16BitsToFloat32 } from '../../tensorfile/safetensors.js';
 import type { FloatTensor } from '../../onnx/session.js';
 import { gaussianSmooth, upsampleBilinear } from './anomalyMap.js';
 import { embedPatches, type PatchEmbeddingShape } from './patchEmbedding.js';
@@ -44,8 +44,11 @@ export interface PatchBankOptions {
 export interface PatchBank {
   /** The patch feature's shape (stage map sizes, pooling), fixed by the backbone and the input size. */
   shape: PatchEmbeddingShape;
-  /** The members [bankSize, embedDim], in coreset selection order. */
-  bank: Float32Array;
+  /**
+   * The members [bankSize, embedDim], in coreset selection order: float32, or binary16 bit patterns as loaded from
+   * an f16 or i8 model file (searched so, engine/kernels.ts nearestMember; {@link floatMembers} widens them).
+   */
+  bank: Float32Array | Uint16Array;
   /** Members of the bank (rows of `bank`). */
   bankSize: number;
   /** Nominal patch features before subsampling. */
@@ -133,37 +136,34 @@ export class PatchBankBuilder {
   }
 }
 
-/** A bank prepared for nearest-member searches: its members' squared norms (engine/kernels.ts nearestMember). */
-export interface SearchableBank {
-  bank: PatchBank;
-  /** ‖m‖² of each member, [bankSize], summed in float64. */
-  norms: Float32Array;
-}
+/** Each bank's members in float32, where they were loaded in binary16, made when first asked for. */
+const widened = new WeakMap<PatchBank, Float32Array>();
 
-/** Each bank's search form, made on its first search and kept while the bank lives (a server scores one image a call). */
-const searchForms = new WeakMap<PatchBank, SearchableBank>();
-
-/** The bank prepared for {@link bankDistances}, made once per bank. */
-export function searchable(bank: PatchBank): SearchableBank {
-  let s = searchForms.get(bank);
-  if (!s) {
-    s = { bank, norms: rowSquaredNorms(bank.bank, bank.bankSize, bank.shape.embedDim) };
-    searchForms.set(bank, s);
+/** The bank's members in float32 (PatchCore's reweighting reads them one by one). */
+export function floatMembers(bank: PatchBank): Float32Array {
+  if (bank.bank instanceof Float32Array) return bank.bank;
+  let members = widened.get(bank);
+  if (!members) {
+    members = float16BitsToFloat32(bank.bank);
+    widened.set(bank, members);
   }
-  return s;
+  return members;
 }
+
+/** Patch features per nearest-member search (a batch of 16 bottle images has 12 544). */
+const QUERIES_PER_SEARCH = 4096;
 
 /** For each of `count` patch features [count, embedDim]: its nearest member (lowest index on ties) and squared distance. */
-async function nearestMembers(s: SearchableBank, features: Float32Array, count: number): Promise<{ indices: Int32Array; distances: Float32Array }> {
-  const { bank, bankSize } = s.bank;
-  const E = s.bank.shape.embedDim;
+async function nearestMembers(bank: PatchBank, features: Float32Array, count: number): Promise<{ indices: Int32Array; distances: Float32Array }> {
+  const E = bank.shape.embedDim;
   const indices = new Int32Array(count);
   const distances = new Float32Array(count);
-  // Each run's [rows, bankSize] distance matrix stays within a kernel run.
-  const rows = vectorsPerAssignmentRun(bankSize);
+  // The kernel reads the bank in runs of members that fit a kernel run against all the vectors it is given: in
+  // blocks of QUERIES_PER_SEARCH, a run still holds 512 members (the bank is read once per block).
+  const rows = QUERIES_PER_SEARCH;
   for (let i0 = 0; i0 < count; i0 += rows) {
     const m = Math.min(rows, count - i0);
-    const r = await nearestMember(features.subarray(i0 * E, (i0 + m) * E), m, bank, s.norms, bankSize, E);
+    const r = await nearestMember(features.subarray(i0 * E, (i0 + m) * E), m, bank.bank, bank.bankSize, E);
     indices.set(r.indices, i0);
     distances.set(r.distances, i0);
   }
@@ -181,10 +181,10 @@ export interface BankDistances {
 }
 
 /** Computes the patch features of a batch (from its outputs of PATCH_STAGES, in the bank's shape) and their nearest members. */
-export async function bankDistances(s: SearchableBank, stages: readonly FloatTensor[], batch: number): Promise<BankDistances> {
-  const data = (await embedPatches(s.bank.shape, stages)).data;
-  const { height, width } = s.bank.shape.stages[0]!;
-  const nn = await nearestMembers(s, data, batch * height * width);
+export async function bankDistances(bank: PatchBank, stages: readonly FloatTensor[], batch: number): Promise<BankDistances> {
+  const data = (await embedPatches(bank.shape, stages)).data;
+  const { height, width } = bank.shape.stages[0]!;
+  const nn = await nearestMembers(bank, data, batch * height * width);
   return { features: data, indices: nn.indices, distances: nn.distances };
 }
 

@@ -16,11 +16,11 @@
  * paper writes the distance), and the paper's re-weighting of the image score (its eq. 7) is off.
  */
 import type { FeatureExtractor } from '../../backbone/featureExtractor.js';
-import { distanceRows, validateCoresetOptions } from '../../engine/coreset.js';
+import { distanceRows, rowSquaredNorms, validateCoresetOptions } from '../../engine/coreset.js';
 import { inputShape } from '../../image/preprocess.js';
 import type { ImageSource } from '../../image/source.js';
 import { forEachFeatureBatch } from '../imageLoop.js';
-import { AUTHORS_CORESET, AUTHORS_PATCH_FEATURES, PatchBankBuilder, bankDistances, bankMap, searchable, type PatchBank, type PatchBankOptions } from '../parts/patchBank.js';
+import { AUTHORS_CORESET, AUTHORS_PATCH_FEATURES, PatchBankBuilder, bankDistances, bankMap, floatMembers, type PatchBank, type PatchBankOptions } from '../parts/patchBank.js';
 import { validatePatchEmbeddingShape } from '../parts/patchEmbedding.js';
 import { NpadConfigError } from '../../errors.js';
 import { OPTION_LIMITS, checkAtMost, checkBoolean, checkInteger, checkOneOf, checkRange } from '../optionChecks.js';
@@ -119,18 +119,18 @@ export async function fitPatchcore(paths: readonly ImageSource[], extractor: Fea
  * feature and N_b(m*) the b bank features nearest to m* (m* first), w = 1 − exp‖m_test − m*‖ / Σ_{m ∈ N_b(m*)} exp‖m_test − m‖
  * (a softmax, computed stably). An m* among close neighbours (a dense region of the bank) gives a small weight.
  */
-async function reweightFactor(model: PatchcoreModel, bankNorms: Float32Array, test: Float32Array, nearest: number): Promise<number> {
+async function reweightFactor(model: PatchcoreModel, members: Float32Array, bankNorms: Float32Array, test: Float32Array, nearest: number): Promise<number> {
   const E = model.shape.embedDim;
   const M = model.bankSize;
   const b = Math.min(model.settings.options.reweightNeighbours, M);
-  const fromStar = await distanceRows(model.bank, bankNorms, M, E, model.bank.subarray(nearest * E, (nearest + 1) * E), 1);
+  const fromStar = await distanceRows(members, bankNorms, M, E, members.subarray(nearest * E, (nearest + 1) * E), 1);
   const others = Array.from({ length: M }, (_, i) => i).filter((i) => i !== nearest);
   others.sort((x, y) => fromStar[x]! - fromStar[y]! || x - y);
   const support = [nearest, ...others.slice(0, b - 1)];
   const distances = support.map((m) => {
     let s = 0;
     for (let c = 0; c < E; c++) {
-      const diff = test[c]! - model.bank[m * E + c]!;
+      const diff = test[c]! - members[m * E + c]!;
       s += diff * diff;
     }
     return Math.sqrt(s);
@@ -153,11 +153,12 @@ export async function scorePatchcore(
   const E = model.shape.embedDim;
   const { height: H, width: W } = model.shape.stages[0]!;
   const P = H * W;
-  const bank = searchable(model);
-  const bankNorms = o.reweight ? bank.norms : null;
+  // Reweighting reads the members one by one, in float32.
+  const members = o.reweight ? floatMembers(model) : null;
+  const bankNorms = members ? rowSquaredNorms(members, model.bankSize, E) : null;
   const plan = { preprocess: model.settings.preprocess, imagesPerBatch: imagesPerGroup, patchStages: true };
   await forEachFeatureBatch(paths, extractor, plan, async ({ start: i, items: group, stages }) => {
-    const nn = await bankDistances(bank, stages!, group.length);
+    const nn = await bankDistances(model, stages!, group.length);
     for (let j = 0; j < group.length; j++) {
       const squared = nn.distances.subarray(j * P, (j + 1) * P);
       const patch = o.patchDistance === 'squared' ? squared : squared.map((v) => Math.sqrt(v));
@@ -166,9 +167,9 @@ export async function scorePatchcore(
       let top = 0;
       for (let p = 1; p < P; p++) if (patch[p]! > patch[top]!) top = p;
       let score = patch[top]!;
-      if (bankNorms) {
+      if (members && bankNorms) {
         const row = j * P + top;
-        score *= await reweightFactor(model, bankNorms, nn.features.subarray(row * E, (row + 1) * E), nn.indices[row]!);
+        score *= await reweightFactor(model, members, bankNorms, nn.features.subarray(row * E, (row + 1) * E), nn.indices[row]!);
       }
       await onImage(i + j, { map, width: inW, height: inH, score });
     }
