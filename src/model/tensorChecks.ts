@@ -95,7 +95,9 @@ function firstNonFiniteHalf(bits: Uint16Array): number {
 function startWorker(): Worker {
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./tensorChecksWorker.js', import.meta.url));
   const source = new URL('./tensorChecksWorker.ts', import.meta.url).href;
-  return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(source)}); })`, { eval: true });
+  // tsx's API as found from here: the worker's own resolution would start from the working directory.
+  const tsx = import.meta.resolve('tsx/esm/api');
+  return new Worker(`import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(source)}); })`, { eval: true });
 }
 
 /** The message each way: the tensors as [name, dtype, shape, bytes], and on the way back the checks. */
