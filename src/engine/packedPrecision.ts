@@ -193,7 +193,8 @@ export function quantisePrecisions(packed: Float32Array, count: number, dim: num
  * triangular inside each out strip and has the stored matrices' quadratic forms (the packed form's sum, see the
  * file comment), and packing it again in `bounds` gives the stored values back bit for bit. Into finer blocks it
  * goes through the full matrices (packPrecisions). Scoring reads f16 and i8 files' matrices as they are stored
- * (kernels.ts), so this is for older float32 files and for saving a loaded model in another storage.
+ * from d = 150 on ({@link scoredAsStored}, kernels.ts), so this is for smaller d, older float32 files and saving a
+ * loaded model in another storage.
  * @returns `packed` itself when it already is float32 in `outBounds`
  */
 export function expandPrecisions(
@@ -251,8 +252,8 @@ function copyRow(out: Float32Array, to: number, stored: Float32Array, from: numb
 /**
  * Precision matrices as a model file stores them in f16 or i8 (`--storage`): packed in `bounds`, as binary16 bit
  * patterns, or as int8 values with a float32 scale per matrix row ([count, d], {@link quantisePrecisions}).
- * Scoring reads them so, converting a run of positions at a time inside its graph (kernels.ts), rather than from a
- * float32 copy 4 (f16) to 8 (i8) times their size: loading the bottle model's i8 matrices into float32 took 1.5–1.9 s
+ * Scoring reads them so from d = 150 on ({@link scoredAsStored}), converting a run of positions at a time inside
+ * its graph (kernels.ts), rather than from a float32 copy 4 (f16) to 8 (i8) times their size: loading the bottle model's i8 matrices into float32 took 1.5–1.9 s
  * and 1 GiB, nearly all of it the page faults of that fresh memory (docs/speed.md).
  */
 export interface StoredPrecisions {
