@@ -30,8 +30,11 @@ export async function assignToCentroids(
   return assignToAugmented(vectors, n, augmentedCentroids(centroids, k, dim), k, dim);
 }
 
-/** assignToCentroids for centroids already in augmentedCentroids form. */
-async function assignToAugmented(
+/**
+ * assignToCentroids for centroids already in augmentedCentroids form, for callers that score many groups of
+ * vectors against one bank (a patch bank's large searches) and augment it once.
+ */
+export async function assignToAugmented(
   vectors: Float32Array,
   n: number,
   augmented: Float32Array,
