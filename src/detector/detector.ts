@@ -11,7 +11,7 @@ import { inputShape, isWhole, validatePreprocessOptions, type PreprocessInput } 
 import { imageSourceName, type ImageSource } from '../image/source.js';
 import { checkOptionKeys } from '../method/optionChecks.js';
 import { definitionOf, type FittedModel } from '../method/registry.js';
-import type { ProgressCallback, ScoredImageHandler, ShardContext, ShardedFit, StoragePrecision, StoredModel } from '../method/types.js';
+import type { LoadedForm, ProgressCallback, ScoredImageHandler, ShardContext, ShardedFit, StoragePrecision, StoredModel } from '../method/types.js';
 import { openModel, saveModel } from '../model/modelFile.js';
 import { METHODS, isMethodName, configInputFor, resolveConfig, settingsOf, type CommonConfigInput, type DetectorConfig, type DetectorConfigInput, type MethodName } from './config.js';
 import { DEFAULT_FALSE_ALARM_RATE, NpadNoThresholdError, holdoutCalibration, parseCalibration, type ScoreCalibration } from './calibration.js';
@@ -28,6 +28,19 @@ export interface SaveOptions {
    * is measured in docs/speed.md.
    */
   precision?: StoragePrecision;
+}
+
+/** How {@link Detector.load} loads a model. */
+export interface LoadOptions {
+  /** Another backbone than the one the file records (its weights must have the recorded checksum). */
+  backbone?: BackboneSpec;
+  /**
+   * 'expanded' (default): f16 and i8 matrices and banks widened to float32 on load, the fastest to score many images
+   * with; 'stored': kept as the file holds them and converted a run at a time as they are scored, for a process that
+   * scores a few images (the default bottle model loads in 0.6–0.7 s against 1.8–2.9 s, and one image's prediction
+   * peaks at 0.5 against 1.5 GB), slower per image in batches. LoadedForm, docs/speed.md "Cold start".
+   */
+  form?: LoadedForm;
 }
 
 /** Checks a whole configuration, naming the bad option. */
@@ -246,7 +259,7 @@ export class Detector {
    * resolveStoredBackbone says (never at a path read from the file), unless `backbone` points elsewhere; either
    * way its weights must have the recorded checksum.
    */
-  static async load(path: string, overrides: { backbone?: BackboneSpec } = {}): Promise<Detector> {
+  static async load(path: string, overrides: LoadOptions = {}): Promise<Detector> {
     // The backbone the header names is loaded while the tensors are read (openModel).
     const opened = await openModel(path);
     const { header } = opened;
@@ -266,7 +279,7 @@ export class Detector {
     }
     const extractor = await FeatureExtractor.create(backbone, config.featureGrid, inputShape(config.preprocess));
     const definition = definitionOf(config.method);
-    const model = definition.fromTensors(settingsOf(config), stored.model, await opened.tensors, path);
+    const model = definition.fromTensors(settingsOf(config), stored.model, await opened.tensors, path, overrides.form ?? 'expanded');
     await definition.checkGrid(model, extractor, path); // the configuration JSON is not checksummed: it must match the tensors
     const fitted = { method: config.method, model } as FittedModel;
     const detector = new Detector(config, backbone, extractor, fitted);

@@ -239,8 +239,8 @@ export function augmentedCentroids(centroids: Float32Array, centroidCount: numbe
 
 /**
  * Nearest member of each vector in a bank: vectors [n, d] against members [k, d], float32 or the binary16 bit
- * patterns a model file stores (cast inside the graph, so a loaded bank is never widened: 60 MB for bottle's,
- * 220 MB for MTD's, and 0.1–0.4 s of each start) → squared Euclidean distance, clamped at 0 against rounding, and
+ * patterns a model file stores (cast inside the graph, so a bank loaded in form 'stored' is never widened: 60 MB
+ * for bottle's, 220 MB for MTD's, and 0.1–0.4 s of each start) → squared Euclidean distance, clamped at 0 against rounding, and
  * index, the lowest among equals. The bank is read in runs of members, each cast once and compared with every
  * vector, the [n, run] matrix within a kernel run: ‖x‖² − 2x·m + ‖m‖², the last two terms one Gemm with the
  * members' ‖m‖² as its bias (at the banks' d = 1024 the bias's pass is a thousandth of the product's work), then

@@ -192,9 +192,8 @@ export function quantisePrecisions(packed: Float32Array, count: number, dim: num
  * values times their row's scale), with zeros left of it inside the out strip: the result is block upper
  * triangular inside each out strip and has the stored matrices' quadratic forms (the packed form's sum, see the
  * file comment), and packing it again in `bounds` gives the stored values back bit for bit. Into finer blocks it
- * goes through the full matrices (packPrecisions). Scoring reads f16 and i8 files' matrices as they are stored
- * from d = 150 on ({@link scoredAsStored}, kernels.ts), so this is for smaller d, older float32 files and saving a
- * loaded model in another storage.
+ * goes through the full matrices (packPrecisions). This is how a model is loaded in form 'expanded' (the default),
+ * and how older float32 files and a model saved in another storage than it was loaded from are read.
  * @returns `packed` itself when it already is float32 in `outBounds`
  */
 export function expandPrecisions(
@@ -252,8 +251,9 @@ function copyRow(out: Float32Array, to: number, stored: Float32Array, from: numb
 /**
  * Precision matrices as a model file stores them in f16 or i8 (`--storage`): packed in `bounds`, as binary16 bit
  * patterns, or as int8 values with a float32 scale per matrix row ([count, d], {@link quantisePrecisions}).
- * Scoring reads them so from d = 150 on ({@link scoredAsStored}), converting a run of positions at a time inside
- * its graph (kernels.ts), rather than from a float32 copy 4 (f16) to 8 (i8) times their size: loading the bottle model's i8 matrices into float32 took 1.5–1.9 s
+ * A model loaded in form 'stored' (method/types.ts LoadedForm) is scored from them as they are from d = 150 on
+ * ({@link scoredAsStored}), a run of positions converted at a time inside the graph (kernels.ts), rather than from a
+ * float32 copy 4 (f16) to 8 (i8) times their size: loading the bottle model's i8 matrices into float32 took 1.5–1.9 s
  * and 1 GiB, nearly all of it the page faults of that fresh memory (docs/speed.md).
  */
 export interface StoredPrecisions {
@@ -271,7 +271,7 @@ export interface StoredPrecisions {
  */
 const STORED_SCORING_MIN_DIM = 150;
 
-/** True when matrices of dimension d stored in f16 or i8 are scored as stored rather than expanded at load. */
+/** True when matrices of dimension d stored in f16 or i8 are scored as stored in a model loaded in form 'stored'. */
 export function scoredAsStored(dim: number): boolean {
   return dim >= STORED_SCORING_MIN_DIM;
 }

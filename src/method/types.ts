@@ -41,11 +41,20 @@ export interface MethodSettings<O> {
  * How the large matrices (precision matrices, centroid and memory banks) are stored: 'f32', or 'f16' at half
  * the size (IEEE binary16: about 3 significant digits; precision entries are bounded by 1/ε = 100, far inside
  * its range), or 'i8': the precision matrices in int8 with a float32 scale per row (a quarter of f32,
- * engine/packedPrecision.ts quantisePrecisions), the banks in f16. They are widened back to float32 on load, so
- * scoring runs in float32 either way. The AUROC cost of each is measured in docs/speed.md. Means and everything
+ * engine/packedPrecision.ts quantisePrecisions), the banks in f16. Scoring runs in float32 either way (widened on
+ * load, or a run at a time: LoadedForm). The AUROC cost of each is measured in docs/speed.md. Means and everything
  * small stay float32.
  */
 export type StoragePrecision = 'f32' | 'f16' | 'i8';
+
+/**
+ * How a loaded model keeps what its file stores in f16 and i8 (precision matrices from d = 150 on, and banks):
+ * 'expanded' into float32 on load, the fastest to score with, for a model that scores many images (the default);
+ * or 'stored' as the file holds them, converted a run at a time as they are scored: a faster load and a quarter
+ * to an eighth of the memory, but slower per image in batches (docs/speed.md "Cold start"). Scores differ only in
+ * their last bits.
+ */
+export type LoadedForm = 'expanded' | 'stored';
 
 /** A fitted model as the model file holds it: named tensors and the JSON metadata that describes them. */
 export interface StoredModel {
@@ -130,7 +139,7 @@ export interface MethodDefinition<O extends object, M extends object> {
    * Rebuilds the fitted model from a model file (metadata checked by checkMeta; settings from its configuration).
    * @throws NpadInputError naming the file and the tensor or metadata at fault
    */
-  fromTensors(settings: MethodSettings<O>, meta: Record<string, unknown>, tensors: Map<string, ModelTensor>, file: string): M;
+  fromTensors(settings: MethodSettings<O>, meta: Record<string, unknown>, tensors: Map<string, ModelTensor>, file: string, form?: LoadedForm): M;
   /** The oldest model file format version that can read this metadata. */
   formatVersion(meta: object): number;
   /**

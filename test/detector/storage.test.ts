@@ -48,7 +48,11 @@ for (const [name, config, tolerance] of CONFIGS) {
     if (config.method !== 'patchcore') assert.equal((await loadModel(quarter)).header.formatVersion, 4, 'older npad refuses int8 matrices by the version');
     const results: { score: number; map: Float32Array }[] = [];
     for (const file of [full, half, quarter]) await (await Detector.load(file)).score([probe], (_i, r) => void results.push(r));
+    // Loaded as stored (N-pad's bank stays in binary16): the scores of the same file loaded expanded, to rounding.
+    for (const file of [half, quarter]) await (await Detector.load(file, { form: 'stored' })).score([probe], (_i, r) => void results.push(r));
     for (const b of results.slice(1)) assertClose(results[0]!, b, tolerance);
+    assertClose(results[1]!, results[3]!, 1e-3);
+    assertClose(results[2]!, results[4]!, 1e-3);
   });
 }
 
@@ -105,7 +109,7 @@ test('padim d = 384: precision matrices are saved packed by symmetry, and files 
   await rm(path.dirname(file), { recursive: true });
 });
 
-test('f16 files keep the precision matrices packed in blocks of 8 rows (about the upper triangle); loaded as stored from d = 150 on, expanded below, with the same quadratic forms', { skip: !haveData && 'shared bottle data not found' }, async () => {
+test('f16 files keep the precision matrices packed in blocks of 8 rows (about the upper triangle); loaded in form \'stored\' as stored from d = 150 on, expanded otherwise, with the same quadratic forms', { skip: !haveData && 'shared bottle data not found' }, async () => {
   const dir = path.join(bottle, 'train', 'good');
   const train = (await readdir(dir)).sort().slice(0, 4).map((f) => path.join(dir, f));
   for (const d of [64, 160]) {
@@ -121,7 +125,9 @@ test('f16 files keep the precision matrices packed in blocks of 8 rows (about th
     const b = d / 8;
     assert.equal(tensors.get('gaussian.precision.0')!.data.length, (count * d * d * (b + 1)) / (2 * b));
     const fitted = (detector.fitted.model as { gaussians: { precisions: Float32Array[] } }).gaussians.precisions[0]!;
-    const loaded = ((await Detector.load(file)).fitted.model as { gaussians: { precisions: (Float32Array | StoredPrecisions)[] } }).gaussians.precisions[0]!;
+    const precisionsOf = async (form: 'stored' | 'expanded') => ((await Detector.load(file, { form })).fitted.model as { gaussians: { precisions: (Float32Array | StoredPrecisions)[] } }).gaussians.precisions[0]!;
+    assert.ok((await precisionsOf('expanded')) instanceof Float32Array, `d = ${d}: expanded by default`);
+    const loaded = await precisionsOf('stored');
     let loadedPacked: Float32Array;
     if (d < 150) {
       // Expanded at load into block upper-triangular matrices that pack to the stored values exactly.

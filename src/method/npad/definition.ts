@@ -85,7 +85,7 @@ export const NPAD: MethodDefinition<NpadOptions, NpadModel> = {
   score: scoreNpad,
   toTensors: npadModelToTensors,
   checkMeta: checkNpadMeta,
-  fromTensors: (settings, meta, tensors, file) => npadModelFromTensors(settings, meta as unknown as NpadModelMeta, tensors, file),
+  fromTensors: (settings, meta, tensors, file, form) => npadModelFromTensors(settings, meta as unknown as NpadModelMeta, tensors, file, form),
   formatVersion: (meta) => npadFormatVersion(meta as NpadModelMeta),
   async checkGrid(model, extractor, file) {
     checkFeatureGrid(model.scoring.height, model.scoring.width, extractor, file);

@@ -7,7 +7,7 @@ import { NpadInputError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
 import { channelsTensor, checkMetaIntegers, gridStorageMeta, gridTensors, precisionFormatVersion, readGrid, stored, take, takeAsStored, takeChannels, validStages, type GridMeta, type StageSize } from '../parts/modelTensors.js';
 import type { PatchEmbeddingShape } from '../parts/patchEmbedding.js';
-import type { MethodSettings, StoragePrecision, StoredModel } from '../types.js';
+import type { LoadedForm, MethodSettings, StoragePrecision, StoredModel } from '../types.js';
 import { npadPatchBankOptions, usesPatchBank, type FusedBank, type NpadModel } from './model.js';
 import type { NpadOptions } from './options.js';
 import { isRecord } from '../../util/isRecord.js';
@@ -82,7 +82,7 @@ function checkPatchBankMeta(value: unknown, file: string): NpadPatchBankMeta {
 }
 
 /** Rebuilds the fitted model; `settings` come from the file's configuration, `meta` was checked by checkNpadMeta. */
-export function npadModelFromTensors(settings: MethodSettings<NpadOptions>, meta: NpadModelMeta, tensors: Map<string, ModelTensor>, file: string): NpadModel {
+export function npadModelFromTensors(settings: MethodSettings<NpadOptions>, meta: NpadModelMeta, tensors: Map<string, ModelTensor>, file: string, form: LoadedForm = 'expanded'): NpadModel {
   const channels = takeChannels(tensors, meta.dim, file);
   const o = settings.options;
   let fusion: FusedBank | null = null;
@@ -90,7 +90,8 @@ export function npadModelFromTensors(settings: MethodSettings<NpadOptions>, meta
     const b = checkPatchBankMeta(meta.patchBank, file);
     const bankOptions = npadPatchBankOptions(o);
     const shape: PatchEmbeddingShape = { stages: b.stages, patchSize: bankOptions.patchSize, stageDim: bankOptions.stageDim, embedDim: bankOptions.embedDim, upsample: bankOptions.upsample };
-    const bank = takeAsStored(tensors, 'bank', file, b.bankSize * shape.embedDim);
+    const size = b.bankSize * shape.embedDim;
+    const bank = form === 'stored' ? takeAsStored(tensors, 'bank', file, size) : take(tensors, 'bank', file, size);
     fusion = { shape, bank, bankSize: b.bankSize, totalPatches: b.totalPatches, heldOut: b.heldOut, positionMaxima: b.positionMaxima, bankMaxima: b.bankMaxima };
   }
   return {
@@ -102,8 +103,8 @@ export function npadModelFromTensors(settings: MethodSettings<NpadOptions>, meta
       height: meta.height,
       width: meta.width,
       dim: meta.dim,
-      weighted: o.moduleA ? readGrid('A', meta, tensors, file) : null,
-      aggregated: o.moduleB ? readGrid('B', meta, tensors, file) : null,
+      weighted: o.moduleA ? readGrid('A', meta, tensors, file, form) : null,
+      aggregated: o.moduleB ? readGrid('B', meta, tensors, file, form) : null,
       centroids: o.moduleB && !usesPatchBank(o) ? take(tensors, 'B.centroids', file, meta.centroidCount * meta.dim) : null,
       centroidCount: meta.centroidCount,
     },

@@ -19,7 +19,7 @@ export const PADIM: MethodDefinition<PadimOptions, PadimModel> = {
   score: scorePadim,
   toTensors: padimModelToTensors,
   checkMeta: checkPadimMeta,
-  fromTensors: (settings, meta, tensors, file) => padimModelFromTensors(settings, meta as unknown as PadimModelMeta, tensors, file),
+  fromTensors: (settings, meta, tensors, file, form) => padimModelFromTensors(settings, meta as unknown as PadimModelMeta, tensors, file, form),
   formatVersion: (meta) => precisionFormatVersion(meta as PadimModelMeta),
   async checkGrid(model, extractor, file) {
     checkFeatureGrid(model.height, model.width, extractor, file);

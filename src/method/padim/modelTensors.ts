@@ -2,7 +2,7 @@
 import { NpadInputError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
 import { channelsTensor, checkMetaIntegers, gridStorageMeta, gridTensors, readGrid, takeChannels, type GridMeta } from '../parts/modelTensors.js';
-import type { MethodSettings, StoragePrecision, StoredModel } from '../types.js';
+import type { LoadedForm, MethodSettings, StoragePrecision, StoredModel } from '../types.js';
 import type { PadimModel, PadimOptions } from './padim.js';
 
 /** The JSON part of a fitted PaDiM model besides its configuration. */
@@ -29,9 +29,9 @@ export function checkPadimMeta(meta: Record<string, unknown>, file: string): voi
 }
 
 /** Rebuilds a fitted PaDiM model; `settings` come from the file's configuration. */
-export function padimModelFromTensors(settings: MethodSettings<PadimOptions>, meta: PadimModelMeta, tensors: Map<string, ModelTensor>, file: string): PadimModel {
+export function padimModelFromTensors(settings: MethodSettings<PadimOptions>, meta: PadimModelMeta, tensors: Map<string, ModelTensor>, file: string, form: LoadedForm = 'expanded'): PadimModel {
   const channels = takeChannels(tensors, meta.dim, file);
   if (meta.dim !== settings.options.dim) throw new NpadInputError(`${file}: model metadata dim ${meta.dim} disagrees with option dim ${settings.options.dim}`, file);
-  const grid = readGrid('gaussian', meta, tensors, file);
+  const grid = readGrid('gaussian', meta, tensors, file, form);
   return { settings, channels, trainCount: meta.trainCount, height: meta.height, width: meta.width, gaussians: grid };
 }

@@ -4,30 +4,7 @@
  * position (N-pad's module C scores a position's neighbours against it).
  */
 import { KERNEL_CHUNK_BYTES, mahalanobisOfRows } from '../../engine/kernels.js';
-import { scoringPrecisions, type PrecisionChunk, type StoredPrecisions } from '../../engine/packedPrecision.js';
 import type { GaussianGrid } from './gaussians.js';
-
-/**
- * Images per scoring call from which matrices kept as stored are expanded into float32 (once; kept while the model
- * lives). Stored strips are as fast as float32 matrices for one image (K = 5 and 21 at d = 200) but their small
- * MatMuls fall behind for many vectors at once: 20 bottle images (a batch of 16 and one of 4) took 4.4 s in the
- * Mahalanobis graph against 1.7 s from expanded matrices, while expanding bottle's costs 1.5–1.9 s and 1 GiB once.
- */
-const EXPAND_AT_IMAGES = 8;
-
-/** Each stored chunk's float32 scoring form, made by the first scoring call of EXPAND_AT_IMAGES images or more. */
-const expanded = new WeakMap<StoredPrecisions, Float32Array>();
-
-/** The chunk as a scoring call of `images` images reads it: as kept, or expanded (once, by the first large call). */
-function chunkForScoring(chunk: PrecisionChunk, count: number, dim: number, images: number): PrecisionChunk {
-  if (chunk instanceof Float32Array) return chunk;
-  let full = expanded.get(chunk);
-  if (!full && images >= EXPAND_AT_IMAGES) {
-    full = scoringPrecisions(chunk, count, dim);
-    expanded.set(chunk, full);
-  }
-  return full ?? chunk;
-}
 
 /**
  * Squared Mahalanobis distance of K vectors per position against that position's Gaussian.
@@ -53,7 +30,7 @@ export async function scoreAgainstGrid(
   for (let chunkIndex = 0; chunkIndex < grid.precisions.length; chunkIndex++) {
     const c0 = chunkIndex * grid.chunkSize;
     const chunkEnd = Math.min(P, c0 + grid.chunkSize);
-    const packed = chunkForScoring(grid.precisions[chunkIndex]!, chunkEnd - c0, d, images);
+    const packed = grid.precisions[chunkIndex]!;
     for (let p0 = c0; p0 < chunkEnd; p0 += run) {
       const pc = Math.min(run, chunkEnd - p0);
       const means = grid.means.subarray(p0 * d, (p0 + pc) * d);

@@ -8,7 +8,7 @@ import { expandPrecisions, invalidBlockBounds, packPrecisions, packedBlockBounds
 import { NpadInputError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../../tensorfile/safetensors.js';
-import type { StoragePrecision } from '../types.js';
+import type { LoadedForm, StoragePrecision } from '../types.js';
 import type { GaussianGrid } from './gaussians.js';
 import { isRecord } from '../../util/isRecord.js';
 
@@ -124,12 +124,12 @@ function sameBounds(a: readonly number[], b: readonly number[]): boolean {
 }
 
 /**
- * A grid from its tensors. F16 and I8 precision matrices are kept as stored (StoredPrecisions: scoring converts
- * them a run at a time) from d = 150 on (scoredAsStored), and expanded into the scoring form below; float32 ones
- * stored in other blocks than the scoring form's (files before packing stored them full) are packed again, chunk
- * by chunk ({@link expandPrecisions}: the same quadratic forms).
+ * A grid from its tensors. F16 and I8 precision matrices are expanded into the scoring form, or, in `form`
+ * 'stored' from d = 150 on (scoredAsStored), kept as stored (StoredPrecisions: scoring converts them a run at a
+ * time); float32 ones stored in other blocks than the scoring form's (files before packing stored them full) are
+ * packed again, chunk by chunk ({@link expandPrecisions}: the same quadratic forms).
  */
-export function readGrid(prefix: string, meta: GridMeta, tensors: Map<string, ModelTensor>, file: string): GaussianGrid {
+export function readGrid(prefix: string, meta: GridMeta, tensors: Map<string, ModelTensor>, file: string, form: LoadedForm = 'expanded'): GaussianGrid {
   const P = meta.height * meta.width;
   const d = meta.dim;
   const storedBlocks = meta.precisionBlocks ?? [0, d];
@@ -141,7 +141,7 @@ export function readGrid(prefix: string, meta: GridMeta, tensors: Map<string, Mo
     const count = Math.min(meta.chunkSize, P - p0);
     const values = takeStored(tensors, `${prefix}.precision.${i}`, file, count * size);
     const scales = values instanceof Int8Array ? take(tensors, `${prefix}.precisionScale.${i}`, file, count * d) : undefined;
-    if (!(values instanceof Float32Array) && scoredAsStored(d)) precisions.push({ values, scales: scales ?? null, bounds: storedBlocks });
+    if (form === 'stored' && !(values instanceof Float32Array) && scoredAsStored(d)) precisions.push({ values, scales: scales ?? null, bounds: storedBlocks });
     else precisions.push(expandPrecisions(values, count, d, storedBlocks, scales, packedBlockBounds(d)));
   }
   return { positions: P, dim: d, chunkSize: meta.chunkSize, means: take(tensors, `${prefix}.mean`, file, P * d), precisions };

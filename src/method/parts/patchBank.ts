@@ -46,8 +46,9 @@ export interface PatchBank {
   /** The patch feature's shape (stage map sizes, pooling), fixed by the backbone and the input size. */
   shape: PatchEmbeddingShape;
   /**
-   * The members [bankSize, embedDim], in coreset selection order: float32, or binary16 bit patterns as loaded from
-   * an f16 or i8 model file (searched so, engine/kernels.ts nearestMember; {@link floatMembers} widens them).
+   * The members [bankSize, embedDim], in coreset selection order: float32, or binary16 bit patterns as an f16 or i8
+   * model file holds them, in a model loaded in form 'stored' (searched so, engine/kernels.ts nearestMember;
+   * {@link floatMembers} widens them).
    */
   bank: Float32Array | Uint16Array;
   /** Members of the bank (rows of `bank`). */
@@ -152,31 +153,41 @@ export function floatMembers(bank: PatchBank): Float32Array {
 }
 
 /**
- * Patch features per nearest-member search of the bank as stored: two 224² inputs' worth. The kernel reads the
+ * Patch features per nearest-member search of a bank kept in binary16: two 224² inputs' worth. The kernel reads the
  * whole bank in runs for each search, so fewer searches read it less often, but smaller [vectors, run] products keep
- * the run in cache: bottle's bank in f16 against 12 544 vectors, 5 runs each taking turns, median 3.16 s at 1568 per
- * search and 3.69 s at 4096; for one image's 784, 163 ms against 158 ms through the augmented form.
+ * the run in cache: bottle's bank against 12 544 vectors (a batch of 16 images), 5 runs each taking turns, median
+ * 3.16 s at 1568 per search and 3.69 s at 4096; for one image's 784, 163 ms against 158 ms for a float32 bank.
  */
 const QUERIES_PER_SEARCH = 1568;
 
-/** Each bank's augmented float32 form [−2m, ‖m‖²] (engine/kernels.ts), made by its first large search. */
+/** Each float32 bank's augmented form [−2m, ‖m‖²] (engine/kernels.ts), made by its first search. */
 const augmentedForms = new WeakMap<PatchBank, Float32Array>();
 
 /**
  * For each of `count` patch features [count, embedDim]: its nearest member (lowest index on ties) and squared
- * distance. A search of one or two images' patches reads the bank as it is (nearestMember: a loaded bank stays in
- * binary16, so a one-image `npad predict` never widens it); larger ones, a batch of images, go through the widened,
- * augmented bank made once (in the pipeline, 20 bottle images' searches took 5.3 s as stored against 3.8 s so).
+ * distance. A float32 bank is searched through its augmented form, made once (fastest for batches); a bank kept in
+ * binary16 (a model loaded in form 'stored') as it is, cast a run of members at a time (nearestMember).
  */
 async function nearestMembers(bank: PatchBank, features: Float32Array, count: number): Promise<{ indices: Int32Array; distances: Float32Array }> {
   const E = bank.shape.embedDim;
-  if (count <= QUERIES_PER_SEARCH) return nearestMember(features, count, bank.bank, bank.bankSize, E);
-  let augmented = augmentedForms.get(bank);
-  if (!augmented) {
-    augmented = augmentedCentroids(floatMembers(bank), bank.bankSize, E);
-    augmentedForms.set(bank, augmented);
+  const members = bank.bank;
+  if (members instanceof Float32Array) {
+    let augmented = augmentedForms.get(bank);
+    if (!augmented) {
+      augmented = augmentedCentroids(members, bank.bankSize, E);
+      augmentedForms.set(bank, augmented);
+    }
+    return assignToAugmented(features, count, augmented, bank.bankSize, E);
   }
-  return assignToAugmented(features, count, augmented, bank.bankSize, E);
+  const indices = new Int32Array(count);
+  const distances = new Float32Array(count);
+  for (let i0 = 0; i0 < count; i0 += QUERIES_PER_SEARCH) {
+    const m = Math.min(QUERIES_PER_SEARCH, count - i0);
+    const r = await nearestMember(features.subarray(i0 * E, (i0 + m) * E), m, members, bank.bankSize, E);
+    indices.set(r.indices, i0);
+    distances.set(r.distances, i0);
+  }
+  return { indices, distances };
 }
 
 /** Nearest members of every patch of a batch. */

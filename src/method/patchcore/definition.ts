@@ -19,7 +19,7 @@ export const PATCHCORE: MethodDefinition<PatchcoreOptions, PatchcoreModel> = {
   score: scorePatchcore,
   toTensors: patchcoreModelToTensors,
   checkMeta: checkPatchcoreMeta,
-  fromTensors: (settings, meta, tensors, file) => patchcoreModelFromTensors(settings, meta as unknown as PatchcoreModelMeta, tensors, file),
+  fromTensors: (settings, meta, tensors, file, form) => patchcoreModelFromTensors(settings, meta as unknown as PatchcoreModelMeta, tensors, file, form),
   formatVersion: () => 1,
   async checkGrid(model, extractor, file) {
     checkStageMaps(model.shape.stages, await patchStages(extractor, blankInput(extractor), 1), extractor, file);

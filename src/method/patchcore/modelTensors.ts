@@ -1,9 +1,9 @@
 /** A fitted PatchCore model as the model file holds it: the memory bank `bank` [bankSize, dim], coreset members in selection order. */
 import { NpadInputError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
-import { checkMetaIntegers, stored, takeAsStored, validStages, type StageSize } from '../parts/modelTensors.js';
+import { checkMetaIntegers, stored, take, takeAsStored, validStages, type StageSize } from '../parts/modelTensors.js';
 import type { PatchEmbeddingShape } from '../parts/patchEmbedding.js';
-import type { MethodSettings, StoragePrecision, StoredModel } from '../types.js';
+import type { LoadedForm, MethodSettings, StoragePrecision, StoredModel } from '../types.js';
 import type { PatchcoreModel, PatchcoreOptions } from './patchcore.js';
 
 /** The JSON part of a fitted PatchCore model besides its configuration. */
@@ -38,10 +38,11 @@ export function checkPatchcoreMeta(meta: Record<string, unknown>, file: string):
 }
 
 /** Rebuilds a fitted PatchCore model; `settings` come from the file's configuration. */
-export function patchcoreModelFromTensors(settings: MethodSettings<PatchcoreOptions>, meta: PatchcoreModelMeta, tensors: Map<string, ModelTensor>, file: string): PatchcoreModel {
+export function patchcoreModelFromTensors(settings: MethodSettings<PatchcoreOptions>, meta: PatchcoreModelMeta, tensors: Map<string, ModelTensor>, file: string, form: LoadedForm = 'expanded'): PatchcoreModel {
   const o = settings.options;
   if (meta.dim !== o.embedDim) throw new NpadInputError(`${file}: model metadata dim ${meta.dim} disagrees with option embedDim ${o.embedDim}`, file);
   const shape: PatchEmbeddingShape = { stages: meta.stages, patchSize: o.patchSize, stageDim: o.stageDim, embedDim: o.embedDim, upsample: settings.featureGrid.upsample };
-  const bank = takeAsStored(tensors, 'bank', file, meta.bankSize * meta.dim);
+  const size = meta.bankSize * meta.dim;
+  const bank = form === 'stored' ? takeAsStored(tensors, 'bank', file, size) : take(tensors, 'bank', file, size);
   return { settings, trainCount: meta.trainCount, shape, bank, bankSize: meta.bankSize, totalPatches: meta.totalPatches };
 }
