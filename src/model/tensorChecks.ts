@@ -1,9 +1,9 @@
 /**
  * What a model file's tensors are checked for when read: the `tensorsSha256` checksum and that no float is NaN or
  * infinite. Both are passes over every byte (171 MB for the default bottle model: 140 ms of hashing and 30 ms of
- * scanning on this project's machine), so loading runs them in a worker thread ({@link checkTensorsOffThread},
- * tensorChecksWorker.ts) while the main thread loads the backbone; the worker takes and gives back the tensors'
- * buffers without copying them.
+ * scanning on this project's machine), so loading runs them for a large file in a worker thread
+ * ({@link checkTensorsOffThread}, tensorChecksWorker.ts; modelFile.ts openModel) while the main thread loads the
+ * backbone; the worker takes and gives back the tensors' buffers without copying them.
  */
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
