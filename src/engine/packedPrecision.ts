@@ -279,12 +279,6 @@ export function scoredAsStored(dim: number): boolean {
 /** One chunk of a grid's precision matrices: float32 in the scoring form ({@link packedBlockBounds}), or as stored. */
 export type PrecisionChunk = Float32Array | StoredPrecisions;
 
-/** The chunk in float32 in the scoring form ({@link packedBlockBounds}): itself, or its stored values expanded. */
-export function scoringPrecisions(chunk: PrecisionChunk, count: number, dim: number): Float32Array {
-  if (chunk instanceof Float32Array) return chunk;
-  return expandPrecisions(chunk.values, count, dim, chunk.bounds, chunk.scales ?? undefined, packedBlockBounds(dim));
-}
-
 /**
  * Views of the strips of positions first … first+n−1 of `count` packed matrices, each with its shape
  * [n, end − start, d − start].

@@ -150,5 +150,16 @@ test('f16 files keep the precision matrices packed in blocks of 8 rows (about th
       worst = Math.max(worst, Math.abs(loadedPacked[i]! - v));
     });
     assert.ok(worst <= 1e-3 * largest, `d = ${d}: largest difference ${worst} against entries up to ${largest}`);
+    // Loaded as stored and saved in another storage, the model scores as before (to that storage's rounding).
+    const probe = path.join(bottle, 'test', 'broken_large', '000.png');
+    const scores: number[] = [];
+    const asStored = await Detector.load(file, { form: 'stored' });
+    await asStored.score([probe], (_i, r) => void scores.push(r.score));
+    for (const precision of ['f32', 'i8'] as const) {
+      const again = path.join(path.dirname(file), `again-${precision}.npad`);
+      await asStored.save(again, { precision });
+      await (await Detector.load(again)).score([probe], (_i, r) => void scores.push(r.score));
+    }
+    for (const s of scores.slice(1)) assert.ok(Math.abs(s - scores[0]!) < 1e-2 * Math.abs(scores[0]!), `d = ${d}: ${scores.join(', ')}`);
   }
 });

@@ -4,7 +4,7 @@
  * that a model of any size is written and read without one multi-GB array), and checks of the JSON metadata that
  * name the file and what is wrong.
  */
-import { expandPrecisions, invalidBlockBounds, packPrecisions, packedBlockBounds, packedMatrixSize, quantisePrecisions, scoredAsStored, scoringPrecisions, storedBlockBounds, unpackPrecisions, type PrecisionChunk, type StoredPrecisions } from '../../engine/packedPrecision.js';
+import { expandPrecisions, invalidBlockBounds, packPrecisions, packedBlockBounds, packedMatrixSize, quantisePrecisions, scoredAsStored, storedBlockBounds, unpackPrecisions, type PrecisionChunk, type StoredPrecisions } from '../../engine/packedPrecision.js';
 import { NpadInputError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../../tensorfile/safetensors.js';
@@ -86,8 +86,13 @@ export function gridTensors(prefix: string, grid: GaussianGrid, out: Map<string,
       if (loaded.scales) out.set(`${prefix}.precisionScale.${i}`, f32(loaded.scales, [count, d]));
       return;
     }
-    const chunk = scoringPrecisions(loaded, count, d);
-    const packed = same ? chunk : packPrecisions(unpackPrecisions(chunk, count, d, scoring), count, d, bounds);
+    // Float32 matrices are in the scoring form; stored ones go from their blocks to these in one pass.
+    const packed =
+      loaded instanceof Float32Array
+        ? same
+          ? loaded
+          : packPrecisions(unpackPrecisions(loaded, count, d, scoring), count, d, bounds)
+        : expandPrecisions(loaded.values, count, d, loaded.bounds, loaded.scales ?? undefined, bounds);
     if (precision !== 'i8') {
       out.set(`${prefix}.precision.${i}`, stored(packed, shape, precision));
       return;
