@@ -4,7 +4,7 @@
  * says what the tensors are. See docs/model-format.md.
  */
 import { createHash } from 'node:crypto';
-import { checkTensors, checkTensorsOffThread, tensorsSha256 } from './tensorChecks.js';
+import { checkTensorsOffThread, tensorsSha256 } from './tensorChecks.js';
 import { NpadInputError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import {
@@ -134,13 +134,6 @@ export async function loadModel(
   return { header: opened.header, tensors: await opened.tensors };
 }
 
-/**
- * Tensor bytes from which loading checks them in a worker thread: below, hashing them here takes less than starting
- * a worker (30–50 ms, and more from the TypeScript source: the fuzz tests' hundreds of tiny models took 22 s with the
- * checks here and 44–55 s in workers). The default models are 171 and 250 MB.
- */
-const OFF_THREAD_CHECK_BYTES = 32 * 2 ** 20;
-
 /** A model file whose header is read and checked, and whose tensors are still being read ({@link openModel}). */
 export interface OpenedModel {
   header: LoadedModelHeader;
@@ -172,8 +165,7 @@ export async function openModel(path: string, expect?: { backboneId?: string; we
   }
   checkBackbone(meta.backbone, expect, path);
   const tensors = content.tensors.then(async (read) => {
-    const bytes = [...read.values()].reduce((sum, t) => sum + t.data.byteLength, 0);
-    const { tensors: entries, checks } = bytes >= OFF_THREAD_CHECK_BYTES ? await checkTensorsOffThread(read) : { tensors: read, checks: checkTensors(read) };
+    const { tensors: entries, checks } = await checkTensorsOffThread(read);
     const out = new Map<string, ModelTensor>();
     for (const [name, entry] of entries) out.set(name, modelTensor(name, entry, path));
     if (checks.nonFinite) {

@@ -104,16 +104,29 @@ function startWorker(): Worker {
 export type TensorChecksMessage = { tensors: [string, DType, number[], Uint8Array][]; checks?: TensorChecks };
 
 /**
- * {@link checkTensors} in a worker thread. The tensors' buffers are moved to the worker and back (so `tensors`
- * must not be used meanwhile; the result holds them again). Where no worker can be started, the checks run here.
- * Each tensor must own its whole buffer (as openSafetensorsFile reads them), or it is checked here instead.
+ * Tensor bytes from which {@link checkTensorsOffThread} uses a worker thread: below, hashing them here takes less
+ * than starting a worker (30–50 ms, and more from the TypeScript source: the fuzz tests' hundreds of tiny models took
+ * 22 s with the checks here and 44–55 s in workers). The default models are 171 and 250 MB.
  */
-export async function checkTensorsOffThread(tensors: Map<string, TensorEntry>): Promise<{ tensors: Map<string, TensorEntry>; checks: TensorChecks }> {
+export const OFF_THREAD_CHECK_BYTES = 32 * 2 ** 20;
+
+/**
+ * {@link checkTensors} in a worker thread. The tensors' buffers are moved to the worker and back (so `tensors`
+ * must not be used meanwhile; the result holds them again). The checks run here instead for tensors of fewer than
+ * `fromBytes` bytes in all, where no worker can be started, or where a tensor does not own its whole buffer (as
+ * openSafetensorsFile reads them, each does).
+ */
+export async function checkTensorsOffThread(
+  tensors: Map<string, TensorEntry>,
+  fromBytes = OFF_THREAD_CHECK_BYTES,
+): Promise<{ tensors: Map<string, TensorEntry>; checks: TensorChecks }> {
   const entries = [...tensors].map(([name, t]): [string, DType, number[], Uint8Array] => [name, t.dtype, t.shape, t.data]);
   const buffers = entries.map(([, , , data]) => data.buffer);
   const movable = entries.every(([, , , data]) => data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) && new Set(buffers).size === buffers.length;
+  const bytes = entries.reduce((sum, [, , , data]) => sum + data.byteLength, 0);
   let worker: Worker;
   try {
+    if (bytes < fromBytes) throw new Error('too small to be worth a worker');
     if (!movable) throw new Error('tensors share buffers');
     worker = startWorker();
   } catch {

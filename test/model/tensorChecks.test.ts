@@ -25,7 +25,7 @@ test('off the main thread: the same checks, the tensors moved to a worker and ba
   const want = checkTensors(tensors);
   const copies = new Map([...tensors].map(([name, t]) => [name, t.data.slice()]));
   const given = [...tensors.values()].map((t) => t.data);
-  const { tensors: back, checks } = await checkTensorsOffThread(tensors);
+  const { tensors: back, checks } = await checkTensorsOffThread(tensors, 0);
   assert.deepEqual(checks, want);
   assert.deepEqual(checks.nonFinite, { name: 'bad', at: 1 });
   // The buffers went to the worker (the arrays given are detached) and came back whole.
@@ -35,8 +35,14 @@ test('off the main thread: the same checks, the tensors moved to a worker and ba
   // Views into a shared buffer cannot be moved one by one: they are checked here, and stay usable.
   const shared = new Uint8Array(8);
   const views = new Map<string, TensorEntry>([['p', { dtype: 'F32', shape: [1], data: shared.subarray(0, 4) }], ['q', { dtype: 'F32', shape: [1], data: shared.subarray(4) }]]);
-  const inline = await checkTensorsOffThread(views);
+  const inline = await checkTensorsOffThread(views, 0);
   assert.equal(inline.tensors, views);
   assert.equal(inline.checks.sha256, tensorsSha256(views));
   assert.equal(shared.byteLength, 8);
+  // Below OFF_THREAD_CHECK_BYTES (the default) starting a worker costs more than the checks: they run here.
+  const small = new Map([['m', own('F32', Float32Array.from([1, 2]))]]);
+  const here = await checkTensorsOffThread(small);
+  assert.equal(here.tensors, small);
+  assert.equal(small.get('m')!.data.byteLength, 8);
+  assert.equal(here.checks.sha256, tensorsSha256(small));
 });

@@ -5,7 +5,7 @@
  */
 import { NpadInputError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
-import { channelsTensor, checkMetaIntegers, gridStorageMeta, gridTensors, precisionFormatVersion, readGrid, stored, take, takeAsStored, takeChannels, validStages, type GridMeta, type StageSize } from '../parts/modelTensors.js';
+import { channelsTensor, checkMetaIntegers, gridStorageMeta, gridTensors, precisionFormatVersion, readGrid, stored, take, takeBank, takeChannels, validStages, type GridMeta, type StageSize } from '../parts/modelTensors.js';
 import type { PatchEmbeddingShape } from '../parts/patchEmbedding.js';
 import type { LoadedForm, MethodSettings, StoragePrecision, StoredModel } from '../types.js';
 import { npadPatchBankOptions, usesPatchBank, type FusedBank, type NpadModel } from './model.js';
@@ -90,8 +90,7 @@ export function npadModelFromTensors(settings: MethodSettings<NpadOptions>, meta
     const b = checkPatchBankMeta(meta.patchBank, file);
     const bankOptions = npadPatchBankOptions(o);
     const shape: PatchEmbeddingShape = { stages: b.stages, patchSize: bankOptions.patchSize, stageDim: bankOptions.stageDim, embedDim: bankOptions.embedDim, upsample: bankOptions.upsample };
-    const size = b.bankSize * shape.embedDim;
-    const bank = form === 'stored' ? takeAsStored(tensors, 'bank', file, size) : take(tensors, 'bank', file, size);
+    const bank = takeBank(tensors, 'bank', file, b.bankSize * shape.embedDim, form);
     fusion = { shape, bank, bankSize: b.bankSize, totalPatches: b.totalPatches, heldOut: b.heldOut, positionMaxima: b.positionMaxima, bankMaxima: b.bankMaxima };
   }
   return {

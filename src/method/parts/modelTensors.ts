@@ -46,9 +46,12 @@ export function take(tensors: Map<string, ModelTensor>, name: string, file: stri
   return values instanceof Float32Array ? values : float16BitsToFloat32(values as Uint16Array);
 }
 
-/** A float tensor of `size` values as stored, F32 or F16 (binary16 bit patterns): for tensors scoring reads so (a bank). */
-export function takeAsStored(tensors: Map<string, ModelTensor>, name: string, file: string, size: number): Float32Array | Uint16Array {
-  return takeStored(tensors, name, file, size, false) as Float32Array | Uint16Array;
+/**
+ * A patch bank of `size` values: float32 in form 'expanded'; in form 'stored' as the file holds it, F32 or F16
+ * (binary16 bit patterns, which the bank's search reads so).
+ */
+export function takeBank(tensors: Map<string, ModelTensor>, name: string, file: string, size: number, form: LoadedForm): Float32Array | Uint16Array {
+  return form === 'stored' ? (takeStored(tensors, name, file, size, false) as Float32Array | Uint16Array) : take(tensors, name, file, size);
 }
 
 /**
@@ -86,13 +89,11 @@ export function gridTensors(prefix: string, grid: GaussianGrid, out: Map<string,
       if (loaded.scales) out.set(`${prefix}.precisionScale.${i}`, f32(loaded.scales, [count, d]));
       return;
     }
-    // Float32 matrices are in the scoring form; stored ones go from their blocks to these in one pass.
-    const packed =
-      loaded instanceof Float32Array
-        ? same
-          ? loaded
-          : packPrecisions(unpackPrecisions(loaded, count, d, scoring), count, d, bounds)
-        : expandPrecisions(loaded.values, count, d, loaded.bounds, loaded.scales ?? undefined, bounds);
+    // Stored matrices go from their blocks to these in one pass; float32 ones are in the scoring form.
+    let packed: Float32Array;
+    if (!(loaded instanceof Float32Array)) packed = expandPrecisions(loaded.values, count, d, loaded.bounds, loaded.scales ?? undefined, bounds);
+    else if (same) packed = loaded;
+    else packed = packPrecisions(unpackPrecisions(loaded, count, d, scoring), count, d, bounds);
     if (precision !== 'i8') {
       out.set(`${prefix}.precision.${i}`, stored(packed, shape, precision));
       return;

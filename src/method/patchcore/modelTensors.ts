@@ -1,7 +1,7 @@
 /** A fitted PatchCore model as the model file holds it: the memory bank `bank` [bankSize, dim], coreset members in selection order. */
 import { NpadInputError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
-import { checkMetaIntegers, stored, take, takeAsStored, validStages, type StageSize } from '../parts/modelTensors.js';
+import { checkMetaIntegers, stored, takeBank, validStages, type StageSize } from '../parts/modelTensors.js';
 import type { PatchEmbeddingShape } from '../parts/patchEmbedding.js';
 import type { LoadedForm, MethodSettings, StoragePrecision, StoredModel } from '../types.js';
 import type { PatchcoreModel, PatchcoreOptions } from './patchcore.js';
@@ -42,7 +42,6 @@ export function patchcoreModelFromTensors(settings: MethodSettings<PatchcoreOpti
   const o = settings.options;
   if (meta.dim !== o.embedDim) throw new NpadInputError(`${file}: model metadata dim ${meta.dim} disagrees with option embedDim ${o.embedDim}`, file);
   const shape: PatchEmbeddingShape = { stages: meta.stages, patchSize: o.patchSize, stageDim: o.stageDim, embedDim: o.embedDim, upsample: settings.featureGrid.upsample };
-  const size = meta.bankSize * meta.dim;
-  const bank = form === 'stored' ? takeAsStored(tensors, 'bank', file, size) : take(tensors, 'bank', file, size);
+  const bank = takeBank(tensors, 'bank', file, meta.bankSize * meta.dim, form);
   return { settings, trainCount: meta.trainCount, shape, bank, bankSize: meta.bankSize, totalPatches: meta.totalPatches };
 }
