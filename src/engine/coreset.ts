@@ -12,7 +12,7 @@
  * the next call fetches new candidates. The selection order is the plain algorithm's, step by step.
  */
 import { GraphBuilder } from '../onnx/graph.js';
-import { cachedSession, runFloat } from '../onnx/session.js';
+import { cachedSession, floatTensor, releaseCachedSession, runFloat, runTensors } from '../onnx/session.js';
 import { sampleWithoutReplacement, seededRandom } from '../util/random.js';
 import { NpadConfigError } from '../errors.js';
 
@@ -109,7 +109,8 @@ export function rowSquaredNorms(x: Float32Array, n: number, k: number): Float32A
 
 /**
  * Euclidean distances of b centres [b, k] to n points [n, k] → [b, n], as the authors' sampler computes them:
- * √max(0, ‖c‖² − 2 c·x + ‖x‖²) in float32 (`pointNorms` = ‖x‖², [n]). One Gemm per call.
+ * √max(0, ‖c‖² − 2 c·x + ‖x‖²) in float32 (`pointNorms` = ‖x‖², [n]). One Gemm per call; into `out` (≥ b·n values)
+ * where given.
  */
 export async function distanceRows(
   points: Float32Array,
@@ -118,6 +119,7 @@ export async function distanceRows(
   k: number,
   centres: Float32Array,
   b: number,
+  out?: Float32Array,
 ): Promise<Float32Array> {
   const session = await cachedSession(`coresetDistances:${k}`, () => {
     const g = new GraphBuilder('coresetDistances');
@@ -130,13 +132,13 @@ export async function distanceRows(
     g.node('Sqrt', [g.node('Relu', [g.node('Add', [cross, cn])])], {}, 'distance');
     g.output('distance', 'float', ['b', 'n']);
     return g.build();
-  });
-  const out = await runFloat(session, {
-    points: { data: points, dims: [n, k] },
-    pointNorms: { data: pointNorms, dims: [1, n] },
-    centres: { data: centres, dims: [b, k] },
-  });
-  return out.distance!.data;
+  }, { arena: true });
+  const feeds = { points: floatTensor(points, [n, k]), pointNorms: floatTensor(pointNorms, [1, n]), centres: floatTensor(centres, [b, k]) };
+  if (!out) return (await runTensors(session, feeds)).distance!.data;
+  // Written into the caller's buffer: a fresh [b, n] block per call would cost its page faults every time.
+  const rows = out.subarray(0, b * n);
+  await session.run(feeds, { distance: floatTensor(rows, [b, n]) });
+  return rows;
 }
 
 function gatherRows(x: Float32Array, rows: ArrayLike<number>, k: number): Float32Array {
@@ -156,6 +158,31 @@ function argmax(x: Float32Array): number {
     }
   }
   return best;
+}
+
+/**
+ * Lowers each point's distance to the coreset by a new member's row of distances, the member's own to 0 (float32
+ * rounding of the expansion leaves it about 1e-3, which on data with repeated vectors could make it the farthest point
+ * again), and returns the farthest point after it: the first on ties, as {@link argmax}. One pass instead of an update
+ * and then a search, so the [n] distances are read once per member.
+ */
+function lowerAndFindFarthest(distance: Float32Array, row: Float32Array, member: number): number {
+  distance[member] = 0;
+  let farthest = 0;
+  let value = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < distance.length; i++) {
+    let v = distance[i]!;
+    const r = row[i]!;
+    if (r < v) {
+      v = r;
+      distance[i] = r;
+    }
+    if (v > value) {
+      value = v;
+      farthest = i;
+    }
+  }
+  return farthest;
 }
 
 /** Indices of the `count` largest values, larger first, lower index first on ties. */
@@ -201,25 +228,25 @@ export async function greedyKCenter(
     distance[i] = s / starts.length;
   }
   const chosen = new Int32Array(count);
+  const rowBuffer = new Float32Array(Math.min(CORESET_CANDIDATES, n) * n);
   let done = 0;
+  let next = argmax(distance);
   while (done < count) {
+    // The candidates include the farthest point, `next`, since it is the largest distance.
     const candidates = largestIndices(distance, Math.min(CORESET_CANDIDATES, n));
-    const rows = await distanceRows(points, norms, n, k, gatherRows(points, candidates, k), candidates.length);
+    const rows = await distanceRows(points, norms, n, k, gatherRows(points, candidates, k), candidates.length, rowBuffer);
     const rowOf = new Map(candidates.map((c, j) => [c, j]));
     while (done < count) {
-      const next = argmax(distance);
       const r = rowOf.get(next);
       if (r === undefined) break; // the farthest point is not a candidate: fetch the rows of new ones
       chosen[done++] = next;
       rowOf.delete(next);
-      const row = rows.subarray(r * n, (r + 1) * n);
-      for (let i = 0; i < n; i++) if (row[i]! < distance[i]!) distance[i] = row[i]!;
-      // A member's distance to itself is 0; float32 rounding of the expansion leaves ~1e-3, which on data with
-      // repeated vectors could make it the farthest point again.
-      distance[next] = 0;
+      next = lowerAndFindFarthest(distance, rows.subarray(r * n, (r + 1) * n), next);
     }
     progress?.(done, count);
   }
+  // The arena holds a few [candidates, n] blocks: let them go with the selection.
+  await releaseCachedSession(`coresetDistances:${k}`);
   return chosen;
 }
 

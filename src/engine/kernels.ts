@@ -238,14 +238,14 @@ export function augmentedCentroids(centroids: Float32Array, centroidCount: numbe
 }
 
 /**
- * Nearest member of each vector in a bank: vectors [n, d] against members [k, d], float32 or the binary16 bit
- * patterns a model file stores (cast inside the graph, so a bank loaded in form 'stored' is never widened: 60 MB
- * for bottle's, 220 MB for MTD's, and 0.1–0.4 s of each start) → squared Euclidean distance, clamped at 0 against rounding, and
- * index, the lowest among equals. The bank is read in runs of members, each cast once and compared with every
- * vector, the [n, run] matrix within a kernel run: ‖x‖² − 2x·m + ‖m‖², the last two terms one Gemm with the
- * members' ‖m‖² as its bias (at the banks' d = 1024 the bias's pass is a thousandth of the product's work), then
- * the run's nearest (TopK); runs are merged in order, an equal distance keeping the earlier member. ‖m‖² is summed
- * in float32 inside the graph, as the product x·m is, over the same d terms; its rounding is of the product's size.
+ * The k nearest members of each vector in a bank: vectors [n, d] against members [m, d], float32 or the binary16 bit
+ * patterns a model file stores (cast inside the graph, so a bank loaded in form 'stored' is never widened) →
+ * squared Euclidean distances, clamped at 0 against rounding, and indices [n, k], nearest first, the lower index
+ * first among equals. The bank is read in runs of members, each cast once and compared with every vector, the
+ * [n, run] matrix within a kernel run: ‖x‖² − 2x·m + ‖m‖², the last two terms one Gemm with the members' ‖m‖² as
+ * its bias (at the banks' d = 1024 the bias's pass is a thousandth of the product's work), then the run's k nearest
+ * (TopK); runs are merged in order, an equal distance keeping the earlier member. ‖m‖² is summed in float32 inside
+ * the graph, as the product x·m is, over the same d terms; its rounding is of the product's size.
  */
 export async function nearestMember(
   vectors: Float32Array,
@@ -253,43 +253,85 @@ export async function nearestMember(
   members: Float32Array | Uint16Array,
   memberCount: number,
   dim: number,
+  k = 1,
 ): Promise<{ distances: Float32Array; indices: Int32Array }> {
   const type = members instanceof Uint16Array ? 'float16' : 'float';
   const session = await cachedSession(`nearestMember:${dim}:${type}`, () => {
     const g = new GraphBuilder('nearestMember');
     const x = g.input('x', 'float', ['n', dim]);
-    const input = g.input('members', type, ['k', dim]);
+    const input = g.input('members', type, ['m', dim]);
+    const kk = g.input('k', 'int64', [1]);
     const m = type === 'float' ? input : g.node('Cast', [input], { to: OnnxType.float });
     const axis1 = g.constInt64([1]);
     const mNorm = g.node('ReduceSum', [g.node('Mul', [m, m]), axis1], { keepdims: 0 });
     const xNorm = g.node('ReduceSum', [g.node('Mul', [x, x]), axis1], { keepdims: 1 });
     const cross = g.node('Gemm', [x, m, mNorm], { transB: 1, alpha: { float: -2 }, beta: { float: 1 } });
-    const [nearestValue, nearestIndex] = g.nodeN('TopK', [cross, g.constInt64([1])], 2, { axis: 1, largest: 0, sorted: 1 });
-    g.node('Squeeze', [g.node('Add', [nearestValue!, xNorm]), axis1], {}, 'distance');
-    g.node('Cast', [g.node('Squeeze', [nearestIndex!, axis1])], { to: OnnxType.float }, 'index');
-    g.output('distance', 'float', ['n']);
-    g.output('index', 'float', ['n']);
+    const [nearestValue, nearestIndex] = g.nodeN('TopK', [cross, kk], 2, { axis: 1, largest: 0, sorted: 1 });
+    g.node('Add', [nearestValue!, xNorm], {}, 'distance');
+    g.node('Cast', [nearestIndex!], { to: OnnxType.int32 }, 'index');
+    g.output('distance', 'float', ['n', 'k']);
+    g.output('index', 'int32', ['n', 'k']);
     return g.build();
   }, { arena: true });
-  const distances = new Float32Array(count).fill(Number.POSITIVE_INFINITY);
-  const indices = new Int32Array(count);
-  const run = itemsPerRun(count);
+  const distances = new Float32Array(count * k).fill(Number.POSITIVE_INFINITY);
+  const indices = new Int32Array(count * k);
+  const run = Math.max(k, itemsPerRun(count));
   const x = floatTensor(vectors.subarray(0, count * dim), [count, dim]);
+  const kTensor = new ort.Tensor('int64', BigInt64Array.from([BigInt(k)]), [1]);
+  const merged = { distances: new Float32Array(k), indices: new Int32Array(k) };
   for (let k0 = 0; k0 < memberCount; k0 += run) {
     const kc = Math.min(run, memberCount - k0);
     const part = members.subarray(k0 * dim, (k0 + kc) * dim);
-    const r = await runTensors(session, { x, members: new ort.Tensor(type === 'float' ? 'float32' : 'float16', part, [kc, dim]) });
-    const d = r.distance!.data;
-    const i = r.index!.data;
-    for (let q = 0; q < count; q++) {
-      if (d[q]! < distances[q]!) {
-        distances[q] = d[q]!;
-        indices[q] = k0 + i[q]!;
-      }
+    const kr = Math.min(k, kc);
+    if (kr !== k) kTensor.data[0] = BigInt(kr);
+    const r = await session.run({ x, members: new ort.Tensor(type === 'float' ? 'float32' : 'float16', part, [kc, dim]), k: kTensor });
+    kTensor.data[0] = BigInt(k);
+    const d = r.distance!.data as Float32Array;
+    const i = r.index!.data as Int32Array;
+    for (let q = 0; q < count; q++) mergeNearest(distances, indices, q * k, k, d, i, q * kr, kr, k0, merged);
+  }
+  for (let j = 0; j < distances.length; j++) distances[j] = Math.max(0, distances[j]!);
+  return { distances, indices };
+}
+
+/**
+ * Merges a run's kr nearest (ascending, indices relative to the run's first member `offset`) into the k kept at
+ * `at` (ascending, from earlier runs): ties keep the kept, earlier members first.
+ */
+function mergeNearest(
+  distances: Float32Array,
+  indices: Int32Array,
+  at: number,
+  k: number,
+  runDistances: Float32Array,
+  runIndices: Int32Array,
+  runAt: number,
+  kr: number,
+  offset: number,
+  scratch: { distances: Float32Array; indices: Int32Array },
+): void {
+  if (k === 1) {
+    if (kr > 0 && runDistances[runAt]! < distances[at]!) {
+      distances[at] = runDistances[runAt]!;
+      indices[at] = offset + runIndices[runAt]!;
+    }
+    return;
+  }
+  let a = 0;
+  let b = 0;
+  for (let r = 0; r < k; r++) {
+    if (b < kr && (a >= k || runDistances[runAt + b]! < distances[at + a]!)) {
+      scratch.distances[r] = runDistances[runAt + b]!;
+      scratch.indices[r] = offset + runIndices[runAt + b]!;
+      b++;
+    } else {
+      scratch.distances[r] = distances[at + a]!;
+      scratch.indices[r] = indices[at + a]!;
+      a++;
     }
   }
-  for (let q = 0; q < count; q++) distances[q] = Math.max(0, distances[q]!);
-  return { distances, indices };
+  distances.set(scratch.distances, at);
+  indices.set(scratch.indices, at);
 }
 
 /**

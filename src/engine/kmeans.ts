@@ -30,10 +30,7 @@ export async function assignToCentroids(
   return assignToAugmented(vectors, n, augmentedCentroids(centroids, k, dim), k, dim);
 }
 
-/**
- * assignToCentroids for centroids already in augmentedCentroids form, for callers that score many groups of
- * vectors against one bank (a patch bank's large searches) and augment it once.
- */
+/** assignToCentroids for centroids already in augmentedCentroids form (each k-means iteration augments them once). */
 export async function assignToAugmented(
   vectors: Float32Array,
   n: number,

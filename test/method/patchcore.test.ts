@@ -150,6 +150,22 @@ describe('PatchCore detector', () => {
     assert.equal(broken!.map.length, 112 * 112);
     assert.ok(broken!.score > good!.score, `broken ${broken!.score} vs good ${good!.score}`);
 
+    // The subspace index saves its basis with the bank and finds the same nearest members: the same scores as the
+    // flat search to float32 rounding of its expansion, and the same scores again after a save and a load.
+    const subspace = await Detector.fit(train, { ...detector.config, options: { ...detector.config.options, bankSearch: 'subspace' } });
+    const subspaceFile = path.join(path.dirname(file), 's.npad');
+    await subspace.save(subspaceFile);
+    const reloaded = await Detector.load(subspaceFile);
+    assert.ok(reloaded.fitted.method === 'patchcore' && reloaded.fitted.model.index.tensors().get('directions')!.length > 0, 'the basis was saved');
+    const bySubspace: number[][] = [];
+    for (const d of [subspace, reloaded]) {
+      const s: number[] = [];
+      await d.score(probes, (_i, r) => void s.push(r.score));
+      bySubspace.push(s);
+    }
+    assert.deepEqual(bySubspace[1], bySubspace[0]);
+    bySubspace[0]!.forEach((s, i) => assert.ok(Math.abs(s - results[0]![i]!.score) <= 1e-4 * results[0]![i]!.score, `subspace ${s} vs flat ${results[0]![i]!.score}`));
+
     // The paper's re-weighting scales the same maximum by a weight in (0, 1).
     const reweighted = await Detector.fit(train, { ...detector.config, options: { ...detector.config.options, reweight: true } });
     const scores: number[] = [];

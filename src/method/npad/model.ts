@@ -37,7 +37,7 @@ export function usesPatchBank(o: Pick<NpadOptions, 'moduleB' | 'bank'>): boolean
 
 /** The position-free bank's features and coreset: PatchCore's authors', at N-pad's ratio, dimension and seed. */
 export function npadPatchBankOptions(o: NpadOptions): PatchBankOptions {
-  return { ...AUTHORS_PATCH_FEATURES, embedDim: o.bankDim, coreset: { ...AUTHORS_CORESET, ratio: o.bankRatio, seed: o.seed } };
+  return { ...AUTHORS_PATCH_FEATURES, embedDim: o.bankDim, coreset: { ...AUTHORS_CORESET, ratio: o.bankRatio, seed: o.seed }, search: o.bankSearch };
 }
 
 /** How many of n nominal images the fit holds out to standardise the maps: ⌈fraction · n⌉, at least 2, at most n − 1. */

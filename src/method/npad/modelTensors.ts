@@ -5,7 +5,7 @@
  */
 import { NpadInputError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
-import { channelsTensor, checkMetaIntegers, gridStorageMeta, gridTensors, precisionFormatVersion, readGrid, stored, take, takeBank, takeChannels, validStages, type GridMeta, type StageSize } from '../parts/modelTensors.js';
+import { bankIndexTensors, channelsTensor, checkMetaIntegers, gridStorageMeta, gridTensors, precisionFormatVersion, readGrid, stored, take, takeBank, takeBankIndex, takeChannels, validStages, type GridMeta, type StageSize } from '../parts/modelTensors.js';
 import type { PatchEmbeddingShape } from '../parts/patchEmbedding.js';
 import type { LoadedForm, MethodSettings, StoragePrecision, StoredModel } from '../types.js';
 import { npadPatchBankOptions, usesPatchBank, type FusedBank, type NpadModel } from './model.js';
@@ -48,7 +48,10 @@ export function npadModelToTensors(model: NpadModel, precision: StoragePrecision
   if (s.aggregated) gridTensors('B', s.aggregated, tensors, precision);
   if (s.centroids) tensors.set('B.centroids', stored(s.centroids, [s.centroidCount, s.dim], precision));
   const f = model.fusion;
-  if (f) tensors.set('bank', stored(f.bank, [f.bankSize, f.shape.embedDim], precision));
+  if (f) {
+    tensors.set('bank', stored(f.bank, [f.bankSize, f.shape.embedDim], precision));
+    bankIndexTensors(f.index, tensors);
+  }
   const chunkSize = s.weighted?.chunkSize ?? s.aggregated?.chunkSize ?? 0;
   const meta: NpadModelMeta = { trainCount: model.trainCount, height: s.height, width: s.width, dim: s.dim, chunkSize, centroidCount: s.centroidCount, ...gridStorageMeta(s.dim, precision) };
   if (f) {
@@ -91,7 +94,8 @@ export function npadModelFromTensors(settings: MethodSettings<NpadOptions>, meta
     const bankOptions = npadPatchBankOptions(o);
     const shape: PatchEmbeddingShape = { stages: b.stages, patchSize: bankOptions.patchSize, stageDim: bankOptions.stageDim, embedDim: bankOptions.embedDim, upsample: bankOptions.upsample };
     const bank = takeBank(tensors, 'bank', file, b.bankSize * shape.embedDim, form);
-    fusion = { shape, bank, bankSize: b.bankSize, totalPatches: b.totalPatches, heldOut: b.heldOut, positionMaxima: b.positionMaxima, bankMaxima: b.bankMaxima };
+    const index = takeBankIndex(tensors, o.bankSearch, bank, b.bankSize, shape.embedDim, file);
+    fusion = { shape, bank, bankSize: b.bankSize, totalPatches: b.totalPatches, index, heldOut: b.heldOut, positionMaxima: b.positionMaxima, bankMaxima: b.bankMaxima };
   }
   return {
     settings,

@@ -4,6 +4,7 @@
  * in each option's comment.
  */
 import { NpadConfigError } from '../../errors.js';
+import { INDEX_KINDS, type IndexKind } from '../../engine/nearestIndex.js';
 import { OPTION_LIMITS, checkAtMost, checkBoolean, checkInteger, checkOneOf, checkRange } from '../optionChecks.js';
 
 /** Which d of the backbone's channels are kept (paper §3.1). */
@@ -63,6 +64,14 @@ export interface NpadOptions {
    * 1024): the search, the coreset and the stored bank scale with it.
    */
   bankDim: number;
+  /**
+   * How the bank is searched for each patch's nearest member (bank 'patch-coreset'; engine/nearestIndex.ts), both
+   * exact: 'flat' (default) compares it with every member in one Gemm, as PatchCore's authors' faiss IndexFlatL2
+   * does; 'subspace' compares it in full only with the members that a bound in the bank's leading principal
+   * directions cannot rule out (fewer products, but slower here: docs/speed.md "Bank search"). Distances agree to
+   * float32 rounding.
+   */
+  bankSearch: IndexKind;
   /**
    * Share of the nominal images held out of the fit to standardise the two maps before they are fused (bank
    * 'patch-coreset'; [0.01, 0.5], default 0.1, at least 2 images, so such a fit needs at least 3).
@@ -127,6 +136,7 @@ export const DEFAULT_NPAD_OPTIONS: Readonly<NpadOptions> = Object.freeze({
   bank: 'patch-coreset',
   bankRatio: 0.1,
   bankDim: 1024,
+  bankSearch: 'flat',
   fusionHoldout: 0.1,
   centroidRatio: 0.1,
   maxCentroids: 2048,
@@ -192,6 +202,7 @@ export function validateNpadOptions(o: NpadOptions): void {
     );
   }
   checkOneOf(o, 'bank', ['patch-coreset', 'kmeans']);
+  checkOneOf(o, 'bankSearch', INDEX_KINDS);
   checkRange(o, 'bankRatio', { min: 0, minOpen: true, max: 1 });
   checkRange(o, 'fusionHoldout', { min: 0.01, max: 0.5 });
   checkOneOf(o, 'imageScoreSource', ['pixel', 'A', 'B', 'centroid']);

@@ -11,6 +11,7 @@ import { float16BitsToFloat32, float32ToFloat16Bits } from '../../tensorfile/saf
 import type { LoadedForm, StoragePrecision } from '../types.js';
 import type { GaussianGrid } from './gaussians.js';
 import { isRecord } from '../../util/isRecord.js';
+import { loadIndex, type IndexKind, type IndexTensors, type NearestIndex } from '../../engine/nearestIndex.js';
 
 /** A float32 tensor. */
 export function f32(data: Float32Array, shape: number[]): ModelTensor {
@@ -52,6 +53,32 @@ export function take(tensors: Map<string, ModelTensor>, name: string, file: stri
  */
 export function takeBank(tensors: Map<string, ModelTensor>, name: string, file: string, size: number, form: LoadedForm): Float32Array | Uint16Array {
   return form === 'stored' ? (takeStored(tensors, name, file, size, false) as Float32Array | Uint16Array) : take(tensors, name, file, size);
+}
+
+/** The tensors of a bank's nearest-neighbour index (engine/nearestIndex.ts), `bankIndex.<name>`, in float32. */
+export function bankIndexTensors(index: NearestIndex, out: Map<string, ModelTensor>): void {
+  const dim = index.dim;
+  for (const [name, data] of index.tensors()) out.set(`bankIndex.${name}`, f32(data, name === 'centre' ? [dim] : [data.length / dim, dim]));
+}
+
+/**
+ * The nearest-neighbour index of a bank read by {@link takeBank}, searched as `kind`, from its `bankIndex.<name>`
+ * tensors (absent in files from before indexes: the index then computes them on its first search).
+ */
+export function takeBankIndex(tensors: Map<string, ModelTensor>, kind: IndexKind, bank: Float32Array | Uint16Array, size: number, dim: number, file: string): NearestIndex {
+  const saved: IndexTensors = new Map();
+  for (const name of ['directions', 'centre'] as const) {
+    const t = tensors.get(`bankIndex.${name}`);
+    if (!t) continue;
+    if (!(t.data instanceof Float32Array)) throw new NpadInputError(`${file}: tensor bankIndex.${name} is ${t.dtype}, expected F32`, file);
+    saved.set(name, t.data);
+  }
+  try {
+    return loadIndex(kind, bank, size, dim, saved);
+  } catch (e) {
+    if (e instanceof RangeError) throw new NpadInputError(`${file}: the bank's index is unusable: ${e.message}`, file);
+    throw e;
+  }
 }
 
 /**

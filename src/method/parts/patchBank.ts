@@ -9,8 +9,7 @@
  */
 import type { FeatureExtractor } from '../../backbone/featureExtractor.js';
 import { approximateGreedyCoreset, type CoresetOptions } from '../../engine/coreset.js';
-import { augmentedCentroids, nearestMember } from '../../engine/kernels.js';
-import { assignToAugmented } from '../../engine/kmeans.js';
+import { buildIndex, type IndexKind, type NearestIndex } from '../../engine/nearestIndex.js';
 import { float16BitsToFloat32 } from '../../tensorfile/safetensors.js';
 import type { FloatTensor } from '../../onnx/session.js';
 import { gaussianSmooth, upsampleBilinear } from './anomalyMap.js';
@@ -39,6 +38,8 @@ export interface PatchBankOptions {
   upsample: 'nearest' | 'bilinear';
   /** The greedy coreset that keeps a fraction of the nominal patch features. */
   coreset: CoresetOptions;
+  /** How the bank is searched (engine/nearestIndex.ts): both kinds are exact. */
+  search: IndexKind;
 }
 
 /** A fitted bank. */
@@ -47,7 +48,7 @@ export interface PatchBank {
   shape: PatchEmbeddingShape;
   /**
    * The members [bankSize, embedDim], in coreset selection order: float32, or binary16 bit patterns as an f16 or i8
-   * model file holds them, in a model loaded in form 'stored' (searched so, engine/kernels.ts nearestMember;
+   * model file holds them, in a model loaded in form 'stored' (searched so by its index;
    * {@link floatMembers} widens them).
    */
   bank: Float32Array | Uint16Array;
@@ -55,6 +56,8 @@ export interface PatchBank {
   bankSize: number;
   /** Nominal patch features before subsampling. */
   totalPatches: number;
+  /** The members' nearest-neighbour index: every search of the bank goes through it. */
+  index: NearestIndex;
 }
 
 /** The patch features' shape for the given stage outputs. */
@@ -134,7 +137,8 @@ export class PatchBankBuilder {
       const r = row - firstRow[block]!;
       bank.set(blocks[block]!.subarray(r * E, (r + 1) * E), j * E);
     }
-    return { shape: this.shape, bank, bankSize: chosen.length, totalPatches: total };
+    const index = await buildIndex(this.options.search, bank, chosen.length, E);
+    return { shape: this.shape, bank, bankSize: chosen.length, totalPatches: total, index };
   }
 }
 
@@ -152,44 +156,6 @@ export function floatMembers(bank: PatchBank): Float32Array {
   return members;
 }
 
-/**
- * Patch features per nearest-member search of a bank kept in binary16: two 224² inputs' worth. The kernel reads the
- * whole bank in runs for each search, so fewer searches read it less often, but smaller [vectors, run] products keep
- * the run in cache: bottle's bank against 12 544 vectors (a batch of 16 images), 5 runs each taking turns, median
- * 3.16 s at 1568 per search and 3.69 s at 4096; for one image's 784, 163 ms against 158 ms for a float32 bank.
- */
-const QUERIES_PER_SEARCH = 1568;
-
-/** Each float32 bank's augmented form [−2m, ‖m‖²] (engine/kernels.ts), made by its first search. */
-const augmentedForms = new WeakMap<PatchBank, Float32Array>();
-
-/**
- * For each of `count` patch features [count, embedDim]: its nearest member (lowest index on ties) and squared
- * distance. A float32 bank is searched through its augmented form, made once (fastest for batches); a bank kept in
- * binary16 (a model loaded in form 'stored') as it is, cast a run of members at a time (nearestMember).
- */
-async function nearestMembers(bank: PatchBank, features: Float32Array, count: number): Promise<{ indices: Int32Array; distances: Float32Array }> {
-  const E = bank.shape.embedDim;
-  const members = bank.bank;
-  if (members instanceof Float32Array) {
-    let augmented = augmentedForms.get(bank);
-    if (!augmented) {
-      augmented = augmentedCentroids(members, bank.bankSize, E);
-      augmentedForms.set(bank, augmented);
-    }
-    return assignToAugmented(features, count, augmented, bank.bankSize, E);
-  }
-  const indices = new Int32Array(count);
-  const distances = new Float32Array(count);
-  for (let i0 = 0; i0 < count; i0 += QUERIES_PER_SEARCH) {
-    const m = Math.min(QUERIES_PER_SEARCH, count - i0);
-    const r = await nearestMember(features.subarray(i0 * E, (i0 + m) * E), m, members, bank.bankSize, E);
-    indices.set(r.indices, i0);
-    distances.set(r.distances, i0);
-  }
-  return { indices, distances };
-}
-
 /** Nearest members of every patch of a batch. */
 export interface BankDistances {
   /** The patch features [B·P, embedDim] (P = the patch grid's positions). */
@@ -204,7 +170,7 @@ export interface BankDistances {
 export async function bankDistances(bank: PatchBank, stages: readonly FloatTensor[], batch: number): Promise<BankDistances> {
   const data = (await embedPatches(bank.shape, stages)).data;
   const { height, width } = bank.shape.stages[0]!;
-  const nn = await nearestMembers(bank, data, batch * height * width);
+  const nn = await bank.index.search(data, batch * height * width);
   return { features: data, indices: nn.indices, distances: nn.distances };
 }
 

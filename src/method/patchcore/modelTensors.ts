@@ -1,7 +1,7 @@
 /** A fitted PatchCore model as the model file holds it: the memory bank `bank` [bankSize, dim], coreset members in selection order. */
 import { NpadInputError } from '../../errors.js';
 import type { ModelTensor } from '../../model/modelFile.js';
-import { checkMetaIntegers, stored, takeBank, validStages, type StageSize } from '../parts/modelTensors.js';
+import { bankIndexTensors, checkMetaIntegers, stored, takeBank, takeBankIndex, validStages, type StageSize } from '../parts/modelTensors.js';
 import type { PatchEmbeddingShape } from '../parts/patchEmbedding.js';
 import type { LoadedForm, MethodSettings, StoragePrecision, StoredModel } from '../types.js';
 import type { PatchcoreModel, PatchcoreOptions } from './patchcore.js';
@@ -27,6 +27,7 @@ const META_INTEGERS = ['trainCount', 'dim', 'bankSize', 'totalPatches'] as const
 export function patchcoreModelToTensors(model: PatchcoreModel, precision: StoragePrecision = 'f32'): StoredModel & { meta: PatchcoreModelMeta } {
   const E = model.shape.embedDim;
   const tensors = new Map<string, ModelTensor>([['bank', stored(model.bank, [model.bankSize, E], precision)]]);
+  bankIndexTensors(model.index, tensors);
   const stages = model.shape.stages.map((s) => ({ channels: s.channels, height: s.height, width: s.width }));
   return { meta: { trainCount: model.trainCount, dim: E, bankSize: model.bankSize, totalPatches: model.totalPatches, stages }, tensors };
 }
@@ -43,5 +44,6 @@ export function patchcoreModelFromTensors(settings: MethodSettings<PatchcoreOpti
   if (meta.dim !== o.embedDim) throw new NpadInputError(`${file}: model metadata dim ${meta.dim} disagrees with option embedDim ${o.embedDim}`, file);
   const shape: PatchEmbeddingShape = { stages: meta.stages, patchSize: o.patchSize, stageDim: o.stageDim, embedDim: o.embedDim, upsample: settings.featureGrid.upsample };
   const bank = takeBank(tensors, 'bank', file, meta.bankSize * meta.dim, form);
-  return { settings, trainCount: meta.trainCount, shape, bank, bankSize: meta.bankSize, totalPatches: meta.totalPatches };
+  const index = takeBankIndex(tensors, o.bankSearch, bank, meta.bankSize, meta.dim, file);
+  return { settings, trainCount: meta.trainCount, shape, bank, bankSize: meta.bankSize, totalPatches: meta.totalPatches, index };
 }

@@ -23,6 +23,7 @@ import { forEachFeatureBatch } from '../imageLoop.js';
 import { AUTHORS_CORESET, AUTHORS_PATCH_FEATURES, PatchBankBuilder, bankDistances, bankMap, floatMembers, type PatchBank, type PatchBankOptions } from '../parts/patchBank.js';
 import { validatePatchEmbeddingShape } from '../parts/patchEmbedding.js';
 import { NpadConfigError } from '../../errors.js';
+import { INDEX_KINDS, type IndexKind } from '../../engine/nearestIndex.js';
 import { OPTION_LIMITS, checkAtMost, checkBoolean, checkInteger, checkOneOf, checkRange } from '../optionChecks.js';
 import type { MethodSettings, ProgressCallback, ScoredImageHandler } from '../types.js';
 
@@ -50,6 +51,11 @@ export interface PatchcoreOptions {
   reweightNeighbours: number;
   /** σ of the Gaussian smoothing of the upsampled map, in pixels (authors 4). */
   smoothingSigma: number;
+  /**
+   * How the bank is searched (engine/nearestIndex.ts), both exact: 'flat' (default) compares every member, as the
+   * authors' faiss IndexFlatL2 does; 'subspace' prunes members by a bound in the bank's principal directions.
+   */
+  bankSearch: IndexKind;
 }
 
 /** The authors' configuration (their example script: 10 % coreset). */
@@ -65,6 +71,7 @@ export const DEFAULT_PATCHCORE_OPTIONS: Readonly<PatchcoreOptions> = Object.free
   reweight: false,
   reweightNeighbours: 9,
   smoothingSigma: 4,
+  bankSearch: 'flat',
 } satisfies PatchcoreOptions);
 
 /** Checks option values, naming the bad one. */
@@ -72,6 +79,7 @@ export function validatePatchcoreOptions(o: PatchcoreOptions): void {
   validateCoresetOptions({ ratio: o.coresetRatio, projectionDim: o.projectionDim, startPoints: o.startPoints, seed: o.seed });
   validatePatchEmbeddingShape({ stages: [{ channels: 1, height: 1, width: 1 }], patchSize: o.patchSize, stageDim: o.stageDim, embedDim: o.embedDim, upsample: 'bilinear' });
   checkOneOf(o, 'patchDistance', ['squared', 'euclidean']);
+  checkOneOf(o, 'bankSearch', INDEX_KINDS);
   checkBoolean(o, 'reweight');
   checkInteger(o, 'reweightNeighbours', 1);
   checkRange(o, 'smoothingSigma', { min: 0 });
@@ -97,6 +105,7 @@ export function patchBankOptionsOf(settings: MethodSettings<PatchcoreOptions>): 
     embedDim: o.embedDim,
     upsample: settings.featureGrid.upsample,
     coreset: { ratio: o.coresetRatio, projectionDim: o.projectionDim, startPoints: o.startPoints, seed: o.seed },
+    search: o.bankSearch,
   };
 }
 
