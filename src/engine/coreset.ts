@@ -12,9 +12,10 @@
  * the next call fetches new candidates. The selection order is the plain algorithm's, step by step.
  */
 import { GraphBuilder } from '../onnx/graph.js';
-import { cachedSession, floatTensor, releaseCachedSession, runFloat, runTensors } from '../onnx/session.js';
+import { cachedSession, floatTensor, releaseCachedSession, runTensors } from '../onnx/session.js';
 import { sampleWithoutReplacement, seededRandom } from '../util/random.js';
 import { NpadConfigError } from '../errors.js';
+import { matMul } from './kernels.js';
 
 /** How the coreset is drawn. */
 export interface CoresetOptions {
@@ -66,20 +67,6 @@ export function randomProjection(dim: number, outDim: number, random: () => numb
   return w;
 }
 
-/** x [n, d] · w [d, k] → [n, k] (one MatMul). */
-async function projectBlock(x: Float32Array, n: number, dim: number, w: Float32Array, outDim: number): Promise<Float32Array> {
-  const session = await cachedSession(`coresetProject:${dim}:${outDim}`, () => {
-    const g = new GraphBuilder('coresetProject');
-    const xs = g.input('x', 'float', ['n', dim]);
-    const ws = g.input('w', 'float', [dim, outDim]);
-    g.node('MatMul', [xs, ws], {}, 'y');
-    g.output('y', 'float', ['n', outDim]);
-    return g.build();
-  });
-  const out = await runFloat(session, { x: { data: x, dims: [n, dim] }, w: { data: w, dims: [dim, outDim] } });
-  return out.y!.data;
-}
-
 /** Projects row blocks (each [n_i, dim], concatenated in order) to [Σ n_i, outDim]. */
 export async function projectRows(blocks: readonly Float32Array[], dim: number, w: Float32Array, outDim: number): Promise<Float32Array> {
   const n = blocks.reduce((s, b) => s + b.length / dim, 0);
@@ -89,7 +76,7 @@ export async function projectRows(blocks: readonly Float32Array[], dim: number, 
     const rows = block.length / dim;
     for (let r0 = 0; r0 < rows; r0 += PROJECTION_ROWS) {
       const m = Math.min(PROJECTION_ROWS, rows - r0);
-      out.set(await projectBlock(block.subarray(r0 * dim, (r0 + m) * dim), m, dim, w, outDim), (row + r0) * outDim);
+      await matMul(block.subarray(r0 * dim, (r0 + m) * dim), m, dim, w, outDim, out.subarray((row + r0) * outDim, (row + r0 + m) * outDim));
     }
     row += rows;
   }

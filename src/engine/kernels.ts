@@ -220,6 +220,23 @@ export async function batchedMahalanobis(
 }
 
 /**
+ * x [n, d] · w [d, m] → [n, m] (one MatMul), written into `out` (n·m values) where given, so that callers filling
+ * one large array by blocks (a projection of every patch feature) make no fresh block per call.
+ */
+export async function matMul(x: Float32Array, n: number, d: number, w: Float32Array, m: number, out?: Float32Array): Promise<Float32Array> {
+  const session = await cachedSession(`matMul:${d}:${m}`, () => {
+    const g = new GraphBuilder('matMul');
+    g.node('MatMul', [g.input('x', 'float', ['n', d]), g.input('w', 'float', [d, m])], {}, 'y');
+    g.output('y', 'float', ['n', m]);
+    return g.build();
+  });
+  const feeds = { x: floatTensor(x.subarray(0, n * d), [n, d]), w: floatTensor(w, [d, m]) };
+  if (!out) return (await runTensors(session, feeds)).y!.data;
+  await session.run(feeds, { y: floatTensor(out, [n, m]) });
+  return out;
+}
+
+/**
  * The centroids as the rows of one product: [−2·c, ‖c‖²] per centroid ([k, d + 1], ‖c‖² summed in float64), so
  * that [x, 1]·[−2c, ‖c‖²]ᵀ = ‖c‖² − 2·x·c. Made once per bank (assignToCentroids) rather than in every run.
  */
@@ -277,15 +294,16 @@ export async function nearestMember(
   const indices = new Int32Array(count * k);
   const run = Math.max(k, itemsPerRun(count));
   const x = floatTensor(vectors.subarray(0, count * dim), [count, dim]);
-  const kTensor = new ort.Tensor('int64', BigInt64Array.from([BigInt(k)]), [1]);
   const merged = { distances: new Float32Array(k), indices: new Int32Array(k) };
   for (let k0 = 0; k0 < memberCount; k0 += run) {
     const kc = Math.min(run, memberCount - k0);
     const part = members.subarray(k0 * dim, (k0 + kc) * dim);
-    const kr = Math.min(k, kc);
-    if (kr !== k) kTensor.data[0] = BigInt(kr);
-    const r = await session.run({ x, members: new ort.Tensor(type === 'float' ? 'float32' : 'float16', part, [kc, dim]), k: kTensor });
-    kTensor.data[0] = BigInt(k);
+    const kr = Math.min(k, kc); // a last run may hold fewer than k members
+    const r = await session.run({
+      x,
+      members: new ort.Tensor(type === 'float' ? 'float32' : 'float16', part, [kc, dim]),
+      k: new ort.Tensor('int64', BigInt64Array.of(BigInt(kr)), [1]),
+    });
     const d = r.distance!.data as Float32Array;
     const i = r.index!.data as Int32Array;
     for (let q = 0; q < count; q++) mergeNearest(distances, indices, q * k, k, d, i, q * kr, kr, k0, merged);
@@ -310,13 +328,6 @@ function mergeNearest(
   offset: number,
   scratch: { distances: Float32Array; indices: Int32Array },
 ): void {
-  if (k === 1) {
-    if (kr > 0 && runDistances[runAt]! < distances[at]!) {
-      distances[at] = runDistances[runAt]!;
-      indices[at] = offset + runIndices[runAt]!;
-    }
-    return;
-  }
   let a = 0;
   let b = 0;
   for (let r = 0; r < k; r++) {
@@ -330,8 +341,10 @@ function mergeNearest(
       a++;
     }
   }
-  distances.set(scratch.distances, at);
-  indices.set(scratch.indices, at);
+  for (let r = 0; r < k; r++) {
+    distances[at + r] = scratch.distances[r]!;
+    indices[at + r] = scratch.indices[r]!;
+  }
 }
 
 /**

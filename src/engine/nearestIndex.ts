@@ -20,7 +20,7 @@
 import { GraphBuilder, OnnxType } from '../onnx/graph.js';
 import { cachedSession, floatTensor } from '../onnx/session.js';
 import * as ort from 'onnxruntime-node';
-import { halfTable } from '../tensorfile/safetensors.js';
+import { float16BitsInto, halfTable } from '../tensorfile/safetensors.js';
 import { KERNEL_CHUNK_BYTES, nearestMember } from './kernels.js';
 import { principalBasis, type PrincipalBasis } from './principalBasis.js';
 
@@ -114,10 +114,7 @@ function checkK(k: number, size: number): void {
 /** Writes member i, as float32, into `out`. */
 function memberRow(members: Members, dim: number): (i: number, out: Float32Array) => void {
   if (members instanceof Float32Array) return (i, out) => out.set(members.subarray(i * dim, (i + 1) * dim));
-  const table = new Float32Array(halfTable().buffer);
-  return (i, out) => {
-    for (let c = 0, o = i * dim; c < dim; c++) out[c] = table[members[o + c]!]!;
-  };
+  return (i, out) => float16BitsInto(members.subarray(i * dim, (i + 1) * dim), out, 0);
 }
 
 /**
@@ -208,6 +205,8 @@ class SubspaceIndex implements NearestIndex {
   readonly kind = 'subspace';
   private readonly halfValues: Float32Array | null;
   private prepared: Promise<Prepared> | null = null;
+  /** Bound rows of a run of queries, kept between searches: a fresh one per image would cost its page faults. */
+  private rows = new Float32Array(0);
 
   constructor(
     private readonly members: Members,
@@ -253,7 +252,8 @@ class SubspaceIndex implements NearestIndex {
     const members = floatTensor(projections.projected, [M, p]);
     const memberNorms = floatTensor(projections.projectedNorm, [M]);
     const run = Math.max(1, Math.min(count, Math.floor(BOUND_RUN_BYTES / (4 * M))));
-    const rows = new Float32Array(run * M);
+    if (this.rows.length < run * M) this.rows = new Float32Array(run * M);
+    const rows = this.rows;
     const best = new BestK(k);
     const first = new BestK(k);
     for (let i0 = 0; i0 < count; i0 += run) {
@@ -265,13 +265,7 @@ class SubspaceIndex implements NearestIndex {
         const row = rows.subarray(j * M, (j + 1) * M);
         // The members of smallest bound first, so that the k-th best distance starts low and the bound prunes the rest.
         first.reset();
-        if (k === 1) {
-          let nearest = 0;
-          for (let m = 1; m < M; m++) if (row[m]! < row[nearest]!) nearest = m;
-          first.offer(row[nearest]!, nearest);
-        } else {
-          for (let m = 0; m < M; m++) first.offer(row[m]!, m);
-        }
+        for (let m = 0; m < M; m++) first.offer(row[m]!, m);
         best.reset();
         for (let r = 0; r < k; r++) best.offer(this.distance(query, first.indexAt(r)), first.indexAt(r));
         // A member is compared in full unless its bound, less rounding, exceeds the k-th best distance.
@@ -358,11 +352,7 @@ class BestK {
     this.filled = 0;
   }
 
-  full(): boolean {
-    return this.filled === this.k;
-  }
-
-  /** The k-th smallest distance so far (only when full). */
+  /** The k-th smallest distance so far (once k were offered). */
   worst(): number {
     return this.distance[this.k - 1]!;
   }

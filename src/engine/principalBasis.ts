@@ -4,9 +4,8 @@
  * that bound exact, so the directions need only be good, not converged: a few rounds of subspace iteration on the
  * covariance of an evenly spaced sample of the rows.
  */
-import { GraphBuilder } from '../onnx/graph.js';
-import { cachedSession, runFloat } from '../onnx/session.js';
 import { seededRandom } from '../util/random.js';
+import { centredGram, matMul } from './kernels.js';
 
 /** An orthonormal basis and the centre it is applied around. */
 export interface PrincipalBasis {
@@ -23,60 +22,39 @@ export const BASIS_SAMPLE_ROWS = 8192;
 /** Rounds of subspace iteration: the leading directions' span settles well before this on patch features. */
 const ITERATIONS = 12;
 
-/** aᵀ·a for a [n, d] → [d, d] (one MatMul). */
-async function gram(a: Float32Array, n: number, d: number): Promise<Float32Array> {
-  const session = await cachedSession(`basisGram:${d}`, () => {
-    const g = new GraphBuilder('basisGram');
-    const x = g.input('x', 'float', ['n', d]);
-    g.node('MatMul', [g.node('Transpose', [x], { perm: [1, 0] }), x], {}, 'gram');
-    g.output('gram', 'float', [d, d]);
-    return g.build();
-  });
-  return (await runFloat(session, { x: { data: a, dims: [n, d] } })).gram!.data;
-}
-
-/** q [k, d] · c [d, d] → [k, d] (c symmetric, so each row of the result is c times a row of q). */
-async function timesSymmetric(q: Float32Array, k: number, c: Float32Array, d: number): Promise<Float32Array> {
-  const session = await cachedSession(`basisTimes:${d}`, () => {
-    const g = new GraphBuilder('basisTimes');
-    const x = g.input('q', 'float', ['k', d]);
-    const m = g.input('c', 'float', [d, d]);
-    g.node('MatMul', [x, m], {}, 'y');
-    g.output('y', 'float', ['k', d]);
-    return g.build();
-  });
-  return (await runFloat(session, { q: { data: q, dims: [k, d] }, c: { data: c, dims: [d, d] } })).y!.data;
-}
-
 /**
  * Orthonormalises the rows of q [k, d] in place (modified Gram–Schmidt in float64, twice, so that the rows are
- * orthonormal to rounding even where the iteration left them nearly dependent). A row that vanishes is replaced by
- * a random one and orthonormalised again.
+ * orthonormal to rounding even where the iteration left them nearly dependent). A row that vanishes (the rows'
+ * span has fewer than k dimensions) is replaced by a random one. k ≤ d.
  */
 export function orthonormaliseRows(q: Float32Array, k: number, d: number, random: () => number = seededRandom(1)): void {
   const rows = Array.from({ length: k }, (_, i) => Float64Array.from(q.subarray(i * d, (i + 1) * d)));
   for (let i = 0; i < k; i++) {
     const v = rows[i]!;
-    for (let attempt = 0; ; attempt++) {
-      for (let pass = 0; pass < 2; pass++) {
-        for (let j = 0; j < i; j++) {
-          const u = rows[j]!;
-          let dot = 0;
-          for (let c = 0; c < d; c++) dot += u[c]! * v[c]!;
-          for (let c = 0; c < d; c++) v[c]! -= dot * u[c]!;
-        }
-      }
-      let norm = 0;
-      for (let c = 0; c < d; c++) norm += v[c]! * v[c]!;
-      norm = Math.sqrt(norm);
-      if (norm > 1e-8 || attempt > 3) {
-        for (let c = 0; c < d; c++) v[c]! /= norm || 1;
-        break;
-      }
+    let norm = normAfterRemoving(rows, i, v, d);
+    while (norm <= 1e-8) {
       for (let c = 0; c < d; c++) v[c] = random() - 0.5;
+      norm = normAfterRemoving(rows, i, v, d);
     }
     for (let c = 0; c < d; c++) q[i * d + c] = v[c]!;
   }
+}
+
+/** Removes from v its components along rows 0 … i−1 (orthonormal), twice, scales it to length 1 unless it vanished, and returns the length it had. */
+function normAfterRemoving(rows: readonly Float64Array[], i: number, v: Float64Array, d: number): number {
+  for (let pass = 0; pass < 2; pass++) {
+    for (let j = 0; j < i; j++) {
+      const u = rows[j]!;
+      let dot = 0;
+      for (let c = 0; c < d; c++) dot += u[c]! * v[c]!;
+      for (let c = 0; c < d; c++) v[c]! -= dot * u[c]!;
+    }
+  }
+  let norm = 0;
+  for (let c = 0; c < d; c++) norm += v[c]! * v[c]!;
+  norm = Math.sqrt(norm);
+  if (norm > 1e-8) for (let c = 0; c < d; c++) v[c]! /= norm;
+  return norm;
 }
 
 /**
@@ -92,13 +70,16 @@ export async function principalBasis(n: number, dim: number, count: number, rowA
   const mean = new Float64Array(dim);
   for (let j = 0; j < s; j++) for (let c = 0; c < dim; c++) mean[c]! += sample[j * dim + c]!;
   const centre = Float32Array.from(mean, (v) => v / s);
-  for (let j = 0; j < s; j++) for (let c = 0; c < dim; c++) sample[j * dim + c]! -= centre[c]!;
-  const covariance = await gram(sample, s, dim);
+  // The sample as one position of s vectors: its Gram matrix about the centre, s times the covariance.
+  const { grams: scatter } = await centredGram(sample, 1, s, dim, centre);
   const random = seededRandom(seed);
-  let q: Float32Array = Float32Array.from({ length: count * dim }, () => random() - 0.5);
+  const q = Float32Array.from({ length: count * dim }, () => random() - 0.5);
+  const step = new Float32Array(count * dim);
   orthonormaliseRows(q, count, dim, random);
   for (let it = 0; it < ITERATIONS; it++) {
-    q = await timesSymmetric(q, count, covariance, dim);
+    // q·S is S·q's transpose, S being symmetric: each row of q taken one step along S.
+    await matMul(q, count, dim, scatter, dim, step);
+    q.set(step);
     orthonormaliseRows(q, count, dim, random);
   }
   return { directions: q, count, centre };

@@ -16,7 +16,7 @@
  * paper writes the distance), and the paper's re-weighting of the image score (its eq. 7) is off.
  */
 import type { FeatureExtractor } from '../../backbone/featureExtractor.js';
-import { distanceRows, rowSquaredNorms, validateCoresetOptions } from '../../engine/coreset.js';
+import { validateCoresetOptions } from '../../engine/coreset.js';
 import { inputShape } from '../../image/preprocess.js';
 import type { ImageSource } from '../../image/source.js';
 import { forEachFeatureBatch } from '../imageLoop.js';
@@ -128,14 +128,12 @@ export async function fitPatchcore(paths: readonly ImageSource[], extractor: Fea
  * feature and N_b(m*) the b bank features nearest to m* (m* first), w = 1 − exp‖m_test − m*‖ / Σ_{m ∈ N_b(m*)} exp‖m_test − m‖
  * (a softmax, computed stably). An m* among close neighbours (a dense region of the bank) gives a small weight.
  */
-async function reweightFactor(model: PatchcoreModel, members: Float32Array, bankNorms: Float32Array, test: Float32Array, nearest: number): Promise<number> {
+async function reweightFactor(model: PatchcoreModel, members: Float32Array, test: Float32Array, nearest: number): Promise<number> {
   const E = model.shape.embedDim;
-  const M = model.bankSize;
-  const b = Math.min(model.settings.options.reweightNeighbours, M);
-  const fromStar = await distanceRows(members, bankNorms, M, E, members.subarray(nearest * E, (nearest + 1) * E), 1);
-  const others = Array.from({ length: M }, (_, i) => i).filter((i) => i !== nearest);
-  others.sort((x, y) => fromStar[x]! - fromStar[y]! || x - y);
-  const support = [nearest, ...others.slice(0, b - 1)];
+  const b = Math.min(model.settings.options.reweightNeighbours, model.bankSize);
+  // m* first, then the members nearest to it (the bank's index finds m* itself among them, unless a copy precedes it).
+  const around = await model.index.search(members.subarray(nearest * E, (nearest + 1) * E), 1, b);
+  const support = [nearest, ...Array.from(around.indices).filter((m) => m !== nearest)].slice(0, b);
   const distances = support.map((m) => {
     let s = 0;
     for (let c = 0; c < E; c++) {
@@ -164,7 +162,6 @@ export async function scorePatchcore(
   const P = H * W;
   // Reweighting reads the members one by one, in float32.
   const members = o.reweight ? floatMembers(model) : null;
-  const bankNorms = members ? rowSquaredNorms(members, model.bankSize, E) : null;
   const plan = { preprocess: model.settings.preprocess, imagesPerBatch: imagesPerGroup, patchStages: true };
   await forEachFeatureBatch(paths, extractor, plan, async ({ start: i, items: group, stages }) => {
     const nn = await bankDistances(model, stages!, group.length);
@@ -176,9 +173,9 @@ export async function scorePatchcore(
       let top = 0;
       for (let p = 1; p < P; p++) if (patch[p]! > patch[top]!) top = p;
       let score = patch[top]!;
-      if (members && bankNorms) {
+      if (members) {
         const row = j * P + top;
-        score *= await reweightFactor(model, members, bankNorms, nn.features.subarray(row * E, (row + 1) * E), nn.indices[row]!);
+        score *= await reweightFactor(model, members, nn.features.subarray(row * E, (row + 1) * E), nn.indices[row]!);
       }
       await onImage(i + j, { map, width: inW, height: inH, score });
     }
