@@ -11,7 +11,7 @@ import path from 'node:path';
 import { resolveConfig } from '../../src/detector/config.js';
 import { Detector, validateConfig } from '../../src/detector/detector.js';
 import { upsampleBilinear } from '../../src/method/parts/anomalyMap.js';
-import { type PatchEmbeddingShape, adaptivePoolBins, embedPatches } from '../../src/method/parts/patchEmbedding.js';
+import { type PatchEmbeddingShape, adaptivePoolBins, embedPatches, stageFilters } from '../../src/method/parts/patchEmbedding.js';
 import { seededRandom } from '../../src/util/random.js';
 import { BOTTLE } from '../sharedData.js';
 
@@ -85,35 +85,47 @@ describe('PatchCore patch features', () => {
     r.data.forEach((v, i) => assert.ok(Math.abs(v - want[i]!) < 1e-6, `value ${i}: ${v}, expected ${want[i]}`));
   });
 
-  it('equals the authors’ pipeline on random stage maps (batch of 2, uneven bins)', async () => {
-    const random = seededRandom(5);
-    const dims = [
-      { c: 5, h: 6, w: 6 },
-      { c: 7, h: 3, w: 3 },
-    ];
-    const shape: PatchEmbeddingShape = {
-      stages: dims.map((s) => ({ channels: s.c, height: s.h, width: s.w })),
-      patchSize: 3,
-      stageDim: 13,
-      embedDim: 11,
-      upsample: 'bilinear',
-    };
-    const B = 2;
-    const maps = dims.map((s) => Float32Array.from({ length: B * s.c * s.h * s.w }, () => 2 * random() - 1));
-    const r = await embedPatches(shape, maps.map((data, i) => ({ data, dims: [B, dims[i]!.c, dims[i]!.h, dims[i]!.w] })));
-    assert.equal(r.data.length, B * 36 * 11);
-    for (let b = 0; b < B; b++) {
-      const one = dims.map((s, i) => ({ ...s, data: maps[i]!.subarray(b * s.c * s.h * s.w, (b + 1) * s.c * s.h * s.w) }));
-      const want = authorsEmbedding(one, 3, 13, 11);
-      for (let q = 0; q < 36; q++) {
-        for (let e = 0; e < 11; e++) {
-          const got = r.data[(b * 36 + q) * 11 + e]!;
-          assert.ok(Math.abs(got - want[q]![e]!) < 1e-5, `image ${b}, position ${q}, value ${e}: ${got} vs ${want[q]![e]}`);
-        }
-      }
-    }
+  it('equals the authors’ pipeline on random stage maps (batch of 2, uneven bins, a bin across the stages)', async () => {
+    const shape = await assertAuthorsEmbedding([{ c: 5, h: 6, w: 6 }, { c: 7, h: 3, w: 3 }], 13, 11, 5);
+    // Bins that cross channels leave no groups to split the convolutions by.
+    assert.deepEqual(stageFilters(shape).map((f) => f.groups), [1, 1]);
+  });
+
+  it('equals the authors’ pipeline where the bins follow the channels (ResNet-50’s layout, grouped convolutions)', async () => {
+    // As stage 2 (512 channels) and 3 (1024) into 1024 / 1024: two values per stage-0 channel, one per stage-1
+    // channel, then pairs: an embedding value reads one stage-0 channel or two stage-1 channels.
+    const shape = await assertAuthorsEmbedding([{ c: 4, h: 6, w: 6 }, { c: 8, h: 3, w: 3 }], 8, 8, 6);
+    assert.deepEqual(stageFilters(shape).map((f) => [f.first, f.count, f.groups]), [[0, 4, 4], [4, 4, 4]]);
   });
 });
+
+/** Embeds random stage maps of a batch of 2 and checks every value against {@link authorsEmbedding}; returns the shape. */
+async function assertAuthorsEmbedding(dims: { c: number; h: number; w: number }[], stageDim: number, embedDim: number, seed: number): Promise<PatchEmbeddingShape> {
+  const random = seededRandom(seed);
+  const shape: PatchEmbeddingShape = {
+    stages: dims.map((s) => ({ channels: s.c, height: s.h, width: s.w })),
+    patchSize: 3,
+    stageDim,
+    embedDim,
+    upsample: 'bilinear',
+  };
+  const B = 2;
+  const P = dims[0]!.h * dims[0]!.w;
+  const maps = dims.map((s) => Float32Array.from({ length: B * s.c * s.h * s.w }, () => 2 * random() - 1));
+  const r = await embedPatches(shape, maps.map((data, i) => ({ data, dims: [B, dims[i]!.c, dims[i]!.h, dims[i]!.w] })));
+  assert.equal(r.data.length, B * P * embedDim);
+  for (let b = 0; b < B; b++) {
+    const one = dims.map((s, i) => ({ ...s, data: maps[i]!.subarray(b * s.c * s.h * s.w, (b + 1) * s.c * s.h * s.w) }));
+    const want = authorsEmbedding(one, 3, stageDim, embedDim);
+    for (let q = 0; q < P; q++) {
+      for (let e = 0; e < embedDim; e++) {
+        const got = r.data[(b * P + q) * embedDim + e]!;
+        assert.ok(Math.abs(got - want[q]![e]!) < 1e-5, `image ${b}, position ${q}, value ${e}: ${got} vs ${want[q]![e]}`);
+      }
+    }
+  }
+  return shape;
+}
 
 describe('PatchCore detector', () => {
   it('fits, saves, loads and scores identically', { skip: !haveData && 'shared bottle data not found' }, async () => {

@@ -8,11 +8,12 @@
  * 3. each stage's vector is reduced to `stageDim` values by 1-D adaptive average pooling (`MeanMapper`);
  * 4. the stages' reduced vectors are stacked, flattened (stage, value) and pooled again to `embedDim` (`Aggregator`).
  *
- * Steps 2 and 3 are both linear and act on different axes, so the graph pools first, on each stage's own grid,
- * and resizes the pooled maps (fewer values, same result). With ResNet-50-class stages 2 and 3 (512 and 1024
- * channels) and the authors' 1024 / 1024 this is: per stage-2 channel a 3×3 weighted average (the centre counted
- * twice, ÷10, since the 4608 unfolded values fall into bins of 4.5), and the 3×3 average of each stage-3 channel
- * (zero padding counted, AvgPool2d(3, 1, 1)) averaged over channel pairs. The graph implements the general rule.
+ * Every step is linear, the poolings acting on channels and the unfolding and resize on positions, so the graph runs
+ * each stage's part as one p×p convolution on the stage's own grid with the poolings composed into its weights
+ * ({@link stageFilters}), and resizes its output. With ResNet-50-class stages 2 and 3 (512 and 1024 channels) and
+ * the authors' 1024 / 1024 the weights are: per stage-2 channel a 3×3 weighted average (the centre counted twice,
+ * ÷10, since the 4608 unfolded values fall into bins of 4.5), and the 3×3 average of each stage-3 channel (zero
+ * padding counted) averaged over channel pairs. The weights are computed by the general rule.
  */
 import { resizeTo } from '../../backbone/featureExtractor.js';
 import { GraphBuilder } from '../../onnx/graph.js';
@@ -56,59 +57,101 @@ export function adaptivePoolBins(length: number, bins: number): PoolBin[] {
 }
 
 /**
- * Writes an adaptive average pooling over axis 1 of x [B, length, P] → [B, bins, P]: for each j < the longest bin,
- * a Gather of every bin's j-th input value, weighted 1/len (0 past the bin's end), summed.
+ * One stage's share of the embedding as a convolution: embedding values [first, first + count) are each a p×p
+ * filter over the stage map (zero padded), reading only the `channels / groups` channels of its group.
  */
-function emitAdaptivePool(g: GraphBuilder, x: string, length: number, bins: number): string {
-  const plan = adaptivePoolBins(length, bins);
-  const longest = Math.max(...plan.map((b) => b.end - b.start));
-  const terms: string[] = [];
-  for (let j = 0; j < longest; j++) {
-    const index = plan.map((b) => (b.start + j < b.end ? b.start + j : b.start));
-    const weight = Float32Array.from(plan, (b) => (b.start + j < b.end ? 1 / (b.end - b.start) : 0));
-    const picked = g.node('Gather', [x, g.constInt64(index)], { axis: 1 });
-    terms.push(g.node('Mul', [picked, g.constFloat(weight, [1, bins, 1])]));
-  }
-  return terms.length === 1 ? terms[0]! : g.node('Sum', terms);
+export interface StageFilter {
+  /** First embedding value this stage contributes to. */
+  first: number;
+  /** Embedding values it contributes to (the filters). */
+  count: number;
+  /** Channel groups of the convolution: filter o reads group ⌊o / (count / groups)⌋ alone. */
+  groups: number;
+  /** Weights [count, channels / groups, p, p]. */
+  weights: Float32Array;
 }
 
-/** Writes the unfolding of s [B, C, h, w] into p×p neighbourhoods: [B, C·p², h·w], values ordered (c, row, column). */
-function emitUnfold(g: GraphBuilder, s: string, channels: number, height: number, width: number, p: number): string {
-  const r = (p - 1) / 2;
-  if (r === 0) return g.node('Reshape', [s, g.constInt64([0, channels, height * width])]);
-  const padded = g.node('Pad', [s, g.constInt64([0, 0, r, r, 0, 0, r, r])], { mode: 'constant' });
-  const shifted: string[] = [];
-  for (let ky = 0; ky < p; ky++) {
-    for (let kx = 0; kx < p; kx++) {
-      const window = g.node('Slice', [padded, g.constInt64([ky, kx]), g.constInt64([ky + height, kx + width]), g.constInt64([2, 3])]);
-      shifted.push(g.node('Unsqueeze', [window, g.constInt64([2])]));
+/**
+ * The embedding's weights on each stage. Unfolding, both poolings and the resize are linear, and the poolings act
+ * on channels while the unfolding and the resize act on positions: each stage's part is a p×p convolution on its
+ * own grid (the two poolings composed into its weights), resized to the patch grid. Its weights are sparse (a value
+ * reads a few neighbouring unfolded values, so one or two channels), and the convolution is grouped as finely as
+ * they allow: for ResNet-50's stages and the authors' sizes, one channel per value on stage 2 and two on stage 3.
+ */
+export function stageFilters(shape: PatchEmbeddingShape): StageFilter[] {
+  const { stages, patchSize: p, stageDim, embedDim } = shape;
+  const k2 = p * p;
+  // Per stage, per embedding value: unfolded index → weight, the poolings' 1/len factors multiplied in float64.
+  const entries = stages.map(() => new Map<number, Map<number, number>>());
+  const stageBins = stages.map((s) => adaptivePoolBins(s.channels * k2, stageDim));
+  adaptivePoolBins(stages.length * stageDim, embedDim).forEach((outer, o) => {
+    for (let flat = outer.start; flat < outer.end; flat++) {
+      const s = Math.floor(flat / stageDim);
+      const inner = stageBins[s]![flat % stageDim]!;
+      const w = 1 / (outer.end - outer.start) / (inner.end - inner.start);
+      let row = entries[s]!.get(o);
+      if (!row) entries[s]!.set(o, (row = new Map()));
+      for (let e = inner.start; e < inner.end; e++) row.set(e, (row.get(e) ?? 0) + w);
     }
+  });
+  return stages.map((stage, s) => {
+    const rows = entries[s]!;
+    const outputs = [...rows.keys()];
+    const first = Math.min(...outputs);
+    const count = Math.max(...outputs) - first + 1;
+    const span = (o: number): [number, number] => {
+      const channels = [...(rows.get(o)?.keys() ?? [])].map((e) => Math.floor(e / k2));
+      return channels.length ? [Math.min(...channels), Math.max(...channels)] : [0, -1];
+    };
+    const groups = finestGroups(stage.channels, count, (o) => span(first + o));
+    const perGroup = stage.channels / groups;
+    const weights = new Float32Array(count * perGroup * k2);
+    for (const [o, row] of rows) {
+      const local = o - first;
+      const group = Math.floor(local / (count / groups));
+      for (const [e, w] of row) weights[(local * perGroup + Math.floor(e / k2) - group * perGroup) * k2 + (e % k2)] = w;
+    }
+    return { first, count, groups, weights };
+  });
+}
+
+/**
+ * The most groups G (dividing both `channels` and `filters`) such that every filter o reads only channels of group
+ * ⌊o / (filters / G)⌋; `span(o)` is the range of channels filter o reads ([0, −1] for none). 1 always qualifies.
+ */
+function finestGroups(channels: number, filters: number, span: (o: number) => [number, number]): number {
+  const spans = Array.from({ length: filters }, (_, o) => span(o));
+  for (let groups = Math.min(channels, filters); groups > 1; groups--) {
+    if (channels % groups !== 0 || filters % groups !== 0) continue;
+    const c = channels / groups;
+    const f = filters / groups;
+    if (spans.every(([lo, hi], o) => hi < lo || (lo >= Math.floor(o / f) * c && hi < (Math.floor(o / f) + 1) * c))) return groups;
   }
-  const stacked = g.node('Concat', shifted, { axis: 2 }); // [B, C, p², h, w]
-  return g.node('Reshape', [stacked, g.constInt64([0, channels * p * p, height * width])]);
+  return 1;
 }
 
 /** Builds the graph: inputs `stage0…` [B, C_i, h_i, w_i], output `embedding` [B, h₀·w₀, embedDim]. */
 export function buildPatchEmbeddingGraph(shape: PatchEmbeddingShape): Uint8Array {
-  const { stages, patchSize: p, stageDim, embedDim } = shape;
+  const { stages, patchSize: p, embedDim } = shape;
+  const r = (p - 1) / 2;
   const g = new GraphBuilder('patchcore-embedding');
   const inputs = stages.map((s, i) => g.input(`stage${i}`, 'float', ['batch', s.channels, s.height, s.width]));
   const ref = stages[0]!;
-  const pooled = stages.map((s, i) => {
-    const unfolded = emitUnfold(g, inputs[i]!, s.channels, s.height, s.width, p);
-    let x = emitAdaptivePool(g, unfolded, s.channels * p * p, stageDim); // [B, stageDim, h·w]
-    if (s.height !== ref.height || s.width !== ref.width) {
-      const map = g.node('Reshape', [x, g.constInt64([0, stageDim, s.height, s.width])]);
-      const resized = resizeTo(g, map, inputs[0]!, shape.upsample);
-      x = g.node('Reshape', [resized, g.constInt64([0, stageDim, ref.height * ref.width])]);
-    }
-    return g.node('Unsqueeze', [x, g.constInt64([1])]);
+  const filters = stageFilters(shape);
+  const parts = filters.map((f, i) => {
+    const s = stages[i]!;
+    const weights = g.constFloat(f.weights, [f.count, s.channels / f.groups, p, p]);
+    const y = g.node('Conv', [inputs[i]!, weights], { group: f.groups, kernel_shape: [p, p], pads: [r, r, r, r] });
+    return s.height === ref.height && s.width === ref.width ? y : resizeTo(g, y, inputs[0]!, shape.upsample);
   });
-  // Preprocessing stacks the stages as [B·P, S, stageDim]; the Aggregator flattens that (stage, value) and pools.
-  const stacked = pooled.length === 1 ? pooled[0]! : g.node('Concat', pooled, { axis: 1 });
-  const flat = g.node('Reshape', [stacked, g.constInt64([0, stages.length * stageDim, ref.height * ref.width])]);
-  const embedded = emitAdaptivePool(g, flat, stages.length * stageDim, embedDim);
-  g.node('Transpose', [embedded], { perm: [0, 2, 1] }, 'embedding');
+  // Stages whose values follow each other are concatenated; where two share a value (a bin across the stages'
+  // boundary), each is padded to every value and the stages summed.
+  const tiled = filters.every((f, i) => f.first === (i === 0 ? 0 : filters[i - 1]!.first + filters[i - 1]!.count)) && filters.at(-1)!.first + filters.at(-1)!.count === embedDim;
+  const whole = tiled
+    ? parts.length === 1 ? parts[0]! : g.node('Concat', parts, { axis: 1 })
+    : g.node('Sum', parts.map((y, i) => g.node('Pad', [y, g.constInt64([0, filters[i]!.first, 0, 0, 0, embedDim - filters[i]!.first - filters[i]!.count, 0, 0])], { mode: 'constant' })));
+  const flat = g.node('Reshape', [whole, g.constInt64([0, embedDim, ref.height * ref.width])]);
+  g.node('Transpose', [flat], { perm: [0, 2, 1] }, 'embedding');
   g.output('embedding', 'float', ['batch', ref.height * ref.width, embedDim]);
   return g.build();
 }
