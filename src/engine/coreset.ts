@@ -4,8 +4,8 @@
  * (empty) coreset is initialised with its mean distance to a few random starting points, and the greedy k-center
  * rule then repeatedly takes the vector farthest from the coreset and lowers every distance by the new member.
  *
- * The distances run as ONNX graphs (Gemm over all vectors). The greedy rule is sequential, one distance row per
- * selected vector, so one vector per graph call would be bound by the per-call overhead; instead each call computes
+ * The distances run as ONNX graphs (a Gemm over all vectors); the selection compares squared distances.
+ * The greedy rule is sequential, one distance row per selected vector, so one vector per graph call would be bound by the per-call overhead; instead each call computes
  * the rows of the current top-b candidates (the b vectors farthest from the coreset), and the selection proceeds in
  * JS while the farthest vector is one of them. That is exact: distances only decrease, so a vector outside the
  * candidates can only become the farthest by being the argmax over all n, which is checked at every step; then
@@ -95,11 +95,12 @@ export function rowSquaredNorms(x: Float32Array, n: number, k: number): Float32A
 }
 
 /**
- * Euclidean distances of b centres [b, k] to n points [n, k] → [b, n], as the authors' sampler computes them:
- * √max(0, ‖c‖² − 2 c·x + ‖x‖²) in float32 (`pointNorms` = ‖x‖², [n]). One Gemm per call; into `out` (≥ b·n values)
- * where given.
+ * ‖x‖² − 2·c·x for b centres c [b, k] and n points x [n, k] → [b, n] (`pointNorms` = ‖x‖², [n]): the squared
+ * distances less each centre's ‖c‖², which the caller adds in the one pass it makes over a row anyway. One Gemm per
+ * call, x read transposed in place and the norms as its bias. Into `out` (≥ b·n values) where given: a fresh
+ * [b, n] block per call would cost its page faults every time.
  */
-export async function distanceRows(
+export async function distancesLessCentreNorms(
   points: Float32Array,
   pointNorms: Float32Array,
   n: number,
@@ -113,18 +114,14 @@ export async function distanceRows(
     const x = g.input('points', 'float', ['n', k]);
     const xn = g.input('pointNorms', 'float', [1, 'n']);
     const c = g.input('centres', 'float', ['b', k]);
-    // Gemm: −2·c·xᵀ + ‖x‖² (broadcast over rows), with x read transposed in place.
-    const cross = g.node('Gemm', [c, x, xn], { transB: 1, alpha: { float: -2 }, beta: { float: 1 } });
-    const cn = g.node('ReduceSum', [g.node('Mul', [c, c]), g.constInt64([1])], { keepdims: 1 });
-    g.node('Sqrt', [g.node('Relu', [g.node('Add', [cross, cn])])], {}, 'distance');
-    g.output('distance', 'float', ['b', 'n']);
+    g.node('Gemm', [c, x, xn], { transB: 1, alpha: { float: -2 }, beta: { float: 1 } }, 'partial');
+    g.output('partial', 'float', ['b', 'n']);
     return g.build();
   }, { arena: true });
   const feeds = { points: floatTensor(points, [n, k]), pointNorms: floatTensor(pointNorms, [1, n]), centres: floatTensor(centres, [b, k]) };
-  if (!out) return (await runTensors(session, feeds)).distance!.data;
-  // Written into the caller's buffer: a fresh [b, n] block per call would cost its page faults every time.
+  if (!out) return (await runTensors(session, feeds)).partial!.data;
   const rows = out.subarray(0, b * n);
-  await session.run(feeds, { distance: floatTensor(rows, [b, n]) });
+  await session.run(feeds, { partial: floatTensor(rows, [b, n]) });
   return rows;
 }
 
@@ -148,18 +145,18 @@ function argmax(x: Float32Array): number {
 }
 
 /**
- * Lowers each point's distance to the coreset by a new member's row of distances, the member's own to 0 (float32
- * rounding of the expansion leaves it about 1e-3, which on data with repeated vectors could make it the farthest point
- * again), and returns the farthest point after it: the first on ties, as {@link argmax}. One pass instead of an update
- * and then a search, so the [n] distances are read once per member.
+ * Lowers each point's squared distance to the coreset by a new member's (`partial` + ‖c‖²), the member's own to
+ * 0 (float32 rounding of the expansion leaves it about 1e-3, which on data with repeated vectors could make it the
+ * farthest point again), and returns the farthest point after it: the first on ties, as {@link argmax}. One pass
+ * instead of an update and then a search, so the [n] distances are read once per member.
  */
-function lowerAndFindFarthest(distance: Float32Array, row: Float32Array, member: number): number {
+function lowerAndFindFarthest(distance: Float32Array, partial: Float32Array, memberNorm: number, member: number): number {
   distance[member] = 0;
   let farthest = 0;
   let value = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < distance.length; i++) {
     let v = distance[i]!;
-    const r = row[i]!;
+    const r = partial[i]! + memberNorm;
     if (r < v) {
       v = r;
       distance[i] = r;
@@ -206,13 +203,15 @@ export async function greedyKCenter(
   if (!Number.isInteger(count) || count < 1 || count > n) throw new RangeError(`coreset size ${count} must be an integer in [1, ${n}]`);
   if (starts.length < 1) throw new RangeError('the coreset needs at least one starting point');
   const norms = rowSquaredNorms(points, n, k);
-  const startRows = await distanceRows(points, norms, n, k, gatherRows(points, starts, k), starts.length);
-  // Distance of each point to the coreset so far (float32, as the authors' torch tensors).
+  const startRows = await distancesLessCentreNorms(points, norms, n, k, gatherRows(points, starts, k), starts.length);
+  // Each point's squared distance to the coreset so far (float32). The authors keep distances; their squares
+  // order points the same, so the argmax and the minima pick the same points without a square root per value.
+  // The start is the mean distance to the starting points, squared.
   const distance = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     let s = 0;
-    for (let j = 0; j < starts.length; j++) s += startRows[j * n + i]!;
-    distance[i] = s / starts.length;
+    for (let j = 0; j < starts.length; j++) s += Math.sqrt(Math.max(0, startRows[j * n + i]! + norms[starts[j]!]!));
+    distance[i] = (s / starts.length) ** 2;
   }
   const chosen = new Int32Array(count);
   const rowBuffer = new Float32Array(Math.min(CORESET_CANDIDATES, n) * n);
@@ -221,14 +220,14 @@ export async function greedyKCenter(
   while (done < count) {
     // The candidates include the farthest point, `next`, since it is the largest distance.
     const candidates = largestIndices(distance, Math.min(CORESET_CANDIDATES, n));
-    const rows = await distanceRows(points, norms, n, k, gatherRows(points, candidates, k), candidates.length, rowBuffer);
+    const rows = await distancesLessCentreNorms(points, norms, n, k, gatherRows(points, candidates, k), candidates.length, rowBuffer);
     const rowOf = new Map(candidates.map((c, j) => [c, j]));
     while (done < count) {
       const r = rowOf.get(next);
       if (r === undefined) break; // the farthest point is not a candidate: fetch the rows of new ones
       chosen[done++] = next;
       rowOf.delete(next);
-      next = lowerAndFindFarthest(distance, rows.subarray(r * n, (r + 1) * n), next);
+      next = lowerAndFindFarthest(distance, rows.subarray(r * n, (r + 1) * n), norms[next]!, next);
     }
     progress?.(done, count);
   }
