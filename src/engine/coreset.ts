@@ -16,6 +16,7 @@ import { cachedSession, floatTensor, releaseCachedSession, runTensors } from '..
 import { sampleWithoutReplacement, seededRandom } from '../util/random.js';
 import { NpadConfigError } from '../errors.js';
 import { matMul } from './kernels.js';
+import { LoweringKernel } from './loweringKernel.js';
 
 /** How the coreset is drawn. */
 export interface CoresetOptions {
@@ -144,31 +145,6 @@ function argmax(x: Float32Array): number {
   return best;
 }
 
-/**
- * Lowers each point's squared distance to the coreset by a new member's (`partial` + ‖c‖²), the member's own to
- * 0 (float32 rounding of the expansion leaves it about 1e-3, which on data with repeated vectors could make it the
- * farthest point again), and returns the farthest point after it: the first on ties, as {@link argmax}. One pass
- * instead of an update and then a search, so the [n] distances are read once per member.
- */
-function lowerAndFindFarthest(distance: Float32Array, partial: Float32Array, memberNorm: number, member: number): number {
-  distance[member] = 0;
-  let farthest = 0;
-  let value = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < distance.length; i++) {
-    let v = distance[i]!;
-    const r = partial[i]! + memberNorm;
-    if (r < v) {
-      v = r;
-      distance[i] = r;
-    }
-    if (v > value) {
-      value = v;
-      farthest = i;
-    }
-  }
-  return farthest;
-}
-
 /** Indices of the `count` largest values, larger first, lower index first on ties. */
 function largestIndices(x: Float32Array, count: number): number[] {
   const top: number[] = [];
@@ -207,27 +183,31 @@ export async function greedyKCenter(
   // Each point's squared distance to the coreset so far (float32). The authors keep distances; their squares
   // order points the same, so the argmax and the minima pick the same points without a square root per value.
   // The start is the mean distance to the starting points, squared.
-  const distance = new Float32Array(n);
+  const b = Math.min(CORESET_CANDIDATES, n);
+  const kernel = LoweringKernel.create(n, b * n);
+  const distance = kernel.distance;
   for (let i = 0; i < n; i++) {
     let s = 0;
     for (let j = 0; j < starts.length; j++) s += Math.sqrt(Math.max(0, startRows[j * n + i]! + norms[starts[j]!]!));
     distance[i] = (s / starts.length) ** 2;
   }
   const chosen = new Int32Array(count);
-  const rowBuffer = new Float32Array(Math.min(CORESET_CANDIDATES, n) * n);
   let done = 0;
   let next = argmax(distance);
   while (done < count) {
     // The candidates include the farthest point, `next`, since it is the largest distance.
-    const candidates = largestIndices(distance, Math.min(CORESET_CANDIDATES, n));
-    const rows = await distancesLessCentreNorms(points, norms, n, k, gatherRows(points, candidates, k), candidates.length, rowBuffer);
+    const candidates = largestIndices(distance, b);
+    await distancesLessCentreNorms(points, norms, n, k, gatherRows(points, candidates, k), b, kernel.rows);
     const rowOf = new Map(candidates.map((c, j) => [c, j]));
     while (done < count) {
       const r = rowOf.get(next);
       if (r === undefined) break; // the farthest point is not a candidate: fetch the rows of new ones
       chosen[done++] = next;
       rowOf.delete(next);
-      next = lowerAndFindFarthest(distance, rows.subarray(r * n, (r + 1) * n), norms[next]!, next);
+      // Its own distance to 0: float32 rounding of the expansion leaves it about 1e-3, which on data with repeated
+      // vectors could make it the farthest point again.
+      distance[next] = 0;
+      next = kernel.lower(r * n, norms[next]!);
     }
     progress?.(done, count);
   }
@@ -251,6 +231,7 @@ export async function approximateGreedyCoreset(
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`coreset input: ${n} vectors of dimension ${dim}`);
   const count = coresetSize(n, opts.ratio);
   if (count === n) return Int32Array.from({ length: n }, (_, i) => i);
+  progress?.(0, count);
   const random = seededRandom(opts.seed);
   const project = opts.projectionDim > 0 && opts.projectionDim !== dim;
   const k = project ? opts.projectionDim : dim;

@@ -13,6 +13,7 @@ import {
   randomProjection,
   rowSquaredNorms,
 } from '../../src/engine/coreset.js';
+import { LoweringKernel } from '../../src/engine/loweringKernel.js';
 import { sampleWithoutReplacement, seededRandom } from '../../src/util/random.js';
 
 function randomVectors(n: number, d: number, seed: number): Float32Array {
@@ -118,6 +119,28 @@ describe('greedy coreset', () => {
         const squared = partial[r * n + i]! + norms[centre]!;
         const error = Math.abs(squared - distance64(x, centre, i, d) ** 2);
         assert.ok(error < 1e-5 * (norms[i]! + norms[centre]!), `row ${r}, point ${i}: ${squared}`);
+      }
+    }
+  });
+
+  it('lowers the distances and finds the farthest point like a plain loop (WebAssembly SIMD kernel)', () => {
+    const random = seededRandom(12);
+    for (const n of [1, 3, 4, 7, 1001]) {
+      const kernel = LoweringKernel.create(n, 3 * n);
+      const plain = Float32Array.from({ length: n }, () => Math.round(8 * random()));
+      kernel.distance.set(plain);
+      // Values on a coarse grid, so that ties (for the lowering and for the farthest point) are common.
+      kernel.rows.set(Float32Array.from({ length: 3 * n }, () => Math.round(8 * random()) - 2));
+      for (const row of [2, 0, 1]) {
+        const norm = 1 + row;
+        const got = kernel.lower(row * n, norm);
+        let want = 0;
+        for (let i = 0; i < n; i++) {
+          plain[i] = Math.min(plain[i]!, kernel.rows[row * n + i]! + norm);
+          if (plain[i]! > plain[want]!) want = i;
+        }
+        assert.deepEqual([...kernel.distance], [...plain], `n = ${n}, row ${row}: distances`);
+        assert.equal(got, want, `n = ${n}, row ${row}: the first farthest point`);
       }
     }
   });
