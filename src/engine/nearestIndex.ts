@@ -152,6 +152,11 @@ class FlatIndex implements NearestIndex {
   }
 }
 
+/**
+ * Members of smallest bound compared for every query (at least k): on bottle most patches' nearest member is among
+ * them and certified by their bounds alone; the others read their whole row of bounds.
+ */
+const SUBSPACE_CANDIDATES = 8;
 /** The bound must exceed the k-th best distance by this fraction of it … */
 const BOUND_SLACK = 1e-3;
 /** … plus this fraction of the query's and the farthest member's squared distances from the centre. */
@@ -175,14 +180,20 @@ function projectionModel(dim: number, p: number, type: 'float' | 'float16'): Uin
   return g.build();
 }
 
-/** Queries' projections [n, p] against the members' [m, p] → every bound less ‖qp‖², [n, m]. */
+/**
+ * Queries' projections [n, p] against the members' [m, p] → every bound less ‖qp‖², [n, m], and the `candidates`
+ * smallest of each row with their members, in order.
+ */
 function boundsModel(p: number): Uint8Array {
   const g = new GraphBuilder('subspaceBounds');
   const q = g.input('queries', 'float', ['n', p]);
   const m = g.input('members', 'float', ['m', p]);
   const mNorm = g.input('memberNorms', 'float', ['m']);
-  g.node('Gemm', [q, m, mNorm], { transB: 1, alpha: { float: -2 }, beta: { float: 1 } }, 'bound');
+  const bound = g.node('Gemm', [q, m, mNorm], { transB: 1, alpha: { float: -2 }, beta: { float: 1 } }, 'bound');
+  g.nodeN('TopK', [bound, g.input('candidates', 'int64', [1])], ['smallest', 'smallestMembers'], { axis: 1, largest: 0, sorted: 1 });
   g.output('bound', 'float', ['n', 'm']);
+  g.output('smallest', 'float', ['n', 'k']);
+  g.output('smallestMembers', 'int64', ['n', 'k']);
   return g.build();
 }
 
@@ -255,26 +266,37 @@ class SubspaceIndex implements NearestIndex {
     if (this.rows.length < run * M) this.rows = new Float32Array(run * M);
     const rows = this.rows;
     const best = new BestK(k);
-    const first = new BestK(k);
+    // The members of smallest bound are compared first; when the k-th best distance among them (with the rounding
+    // allowance) is below the largest of their bounds, no other member can be nearer and the row is not read.
+    const K = Math.min(M, Math.max(k, SUBSPACE_CANDIDATES));
+    const candidates = new ort.Tensor('int64', BigInt64Array.of(BigInt(K)), [1]);
     for (let i0 = 0; i0 < count; i0 += run) {
       const n = Math.min(run, count - i0);
-      await session.run({ queries: floatTensor(q.projected.subarray(i0 * p, (i0 + n) * p), [n, p]), members, memberNorms }, { bound: floatTensor(rows.subarray(0, n * M), [n, M]) });
+      const out = await session.run(
+        { queries: floatTensor(q.projected.subarray(i0 * p, (i0 + n) * p), [n, p]), members, memberNorms, candidates },
+        { bound: floatTensor(rows.subarray(0, n * M), [n, M]), smallest: null, smallestMembers: null },
+      );
+      const smallest = out.smallest!.data as Float32Array;
+      const smallestMembers = out.smallestMembers!.data as BigInt64Array;
       for (let j = 0; j < n; j++) {
         const i = i0 + j;
         const query = queries.subarray(i * E, (i + 1) * E);
-        const row = rows.subarray(j * M, (j + 1) * M);
-        // The members of smallest bound first, so that the k-th best distance starts low and the bound prunes the rest.
-        first.reset();
-        for (let m = 0; m < M; m++) first.offer(row[m]!, m);
         best.reset();
-        for (let r = 0; r < k; r++) best.offer(this.distance(query, first.indexAt(r)), first.indexAt(r));
+        for (let r = 0; r < K; r++) {
+          const m = Number(smallestMembers[j * K + r]!);
+          best.offer(this.distance(query, m), m);
+        }
         // A member is compared in full unless its bound, less rounding, exceeds the k-th best distance.
         const margin = BOUND_MARGIN * (q.centredNorm[i]! + farthest) - q.projectedNorm[i]!;
         let limit = best.worst() * (1 + BOUND_SLACK) + margin;
-        for (let m = 0; m < M; m++) {
-          if (row[m]! > limit || first.has(m)) continue;
-          best.offer(this.distance(query, m), m);
-          limit = best.worst() * (1 + BOUND_SLACK) + margin;
+        if (K < M && !(limit < smallest[j * K + K - 1]!)) {
+          const row = rows.subarray(j * M, (j + 1) * M);
+          const compared = smallestMembers.subarray(j * K, (j + 1) * K);
+          for (let m = 0; m < M; m++) {
+            if (row[m]! > limit || compared.includes(BigInt(m))) continue;
+            best.offer(this.distance(query, m), m);
+            limit = best.worst() * (1 + BOUND_SLACK) + margin;
+          }
         }
         best.write(distances, indices, i * k);
       }
@@ -355,16 +377,6 @@ class BestK {
   /** The k-th smallest distance so far (once k were offered). */
   worst(): number {
     return this.distance[this.k - 1]!;
-  }
-
-  /** The index of the r-th smallest so far. */
-  indexAt(r: number): number {
-    return this.index[r]!;
-  }
-
-  has(m: number): boolean {
-    for (let r = 0; r < this.filled; r++) if (this.index[r] === m) return true;
-    return false;
   }
 
   offer(d: number, m: number): void {
