@@ -349,6 +349,7 @@ export class Detector {
     if (nominal.length === 0) throw new NpadConfigError('calibration needs at least one nominal image');
     const scores = new Float64Array(nominal.length);
     const maps: Float32Array[] = [];
+    progress?.('threshold', 0, nominal.length);
     await this.score(nominal, (i, r) => {
       scores[i] = r.score;
       maps[i] = r.map;

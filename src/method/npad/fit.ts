@@ -49,6 +49,7 @@ export function fusionSplit<T>(paths: readonly T[], fraction: number): { fit: T[
 /** Counts, per backbone channel, the positive feature values over the nominal images (paper §3.1). */
 async function countPositiveChannels(paths: readonly string[], extractor: FeatureExtractor, s: MethodSettings<NpadOptions>, progress?: ProgressCallback): Promise<Float64Array> {
   const counts = new Float64Array(extractor.channels);
+  progress?.('channel statistics', 0, paths.length);
   try {
     for await (const { start, items: batch, loaded } of inputBatches(paths, s.preprocess, s.batchSize)) {
       const c = await extractor.countPositive(loaded, batch.length);
@@ -145,6 +146,7 @@ export async function fitNpadShard(paths: readonly string[], extractor: FeatureE
   const reservoir = o.moduleB && !fused ? new VectorReservoir(Math.min(o.kmeansSample, paths.length * P), d, o.seed) : null;
   const bankBuilder = fused ? new PatchBankBuilder(npadPatchBankOptions(o)) : null;
   const plan = { preprocess: settings.preprocess, imagesPerBatch: settings.batchSize, channels, patchStages: bankBuilder !== null };
+  progress?.('features', 0, paths.length);
   await forEachFeatureBatch(paths, extractor, plan, async ({ start: i, items: batch, features, stages }) => {
     const B = batch.length;
     if (statsA) await statsA.add(features!, B);
@@ -287,6 +289,7 @@ async function standardiseOnHeldOut(
 ): Promise<FusedBank> {
   const positionMax = new Float64Array(heldOut.length);
   const bankMax = new Float64Array(heldOut.length);
+  progress?.('map standardisation', 0, heldOut.length);
   await scoreParts(model, bank, extractor, heldOut, (i, parts) => {
     positionMax[i] = maxOf(parts.position.map);
     bankMax[i] = maxOf(parts.bank!);

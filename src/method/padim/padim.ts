@@ -106,6 +106,7 @@ export async function fitPadimShard(paths: readonly ImageSource[], extractor: Fe
   const channels = padimChannels(o.dim, extractor.channels, o.seed);
   const stats = new PositionStatistics(P, o.dim, Math.min(imagesPerGram(P, o.dim), paths.length));
   const plan = { preprocess: settings.preprocess, imagesPerBatch: settings.batchSize, channels };
+  progress?.('features', 0, paths.length);
   await forEachFeatureBatch(paths, extractor, plan, async ({ start, items: batch, features }) => {
     await stats.add(features!, batch.length);
     progress?.('features', start + batch.length, paths.length);

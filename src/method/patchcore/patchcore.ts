@@ -115,6 +115,7 @@ export async function fitPatchcore(paths: readonly ImageSource[], extractor: Fea
   if (paths.length < 1) throw new NpadConfigError('fitting needs at least one nominal image');
   const builder = new PatchBankBuilder(patchBankOptionsOf(settings));
   const plan = { preprocess: settings.preprocess, imagesPerBatch: settings.batchSize, patchStages: true };
+  progress?.('features', 0, paths.length);
   await forEachFeatureBatch(paths, extractor, plan, async ({ start, items: batch, stages }) => {
     await builder.add(stages!);
     progress?.('features', start + batch.length, paths.length);
