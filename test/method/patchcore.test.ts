@@ -97,10 +97,14 @@ describe('PatchCore patch features', () => {
     const shape = await assertAuthorsEmbedding([{ c: 4, h: 6, w: 6 }, { c: 8, h: 3, w: 3 }], 8, 8, 6);
     assert.deepEqual(stageFilters(shape).map((f) => [f.first, f.count, f.groups]), [[0, 4, 4], [4, 4, 4]]);
   });
+
+  it('equals the authors’ pipeline one image per run (a batch larger than a run)', async () => {
+    await assertAuthorsEmbedding([{ c: 4, h: 6, w: 6 }, { c: 8, h: 3, w: 3 }], 8, 8, 7, 1);
+  });
 });
 
-/** Embeds random stage maps of a batch of 2 and checks every value against {@link authorsEmbedding}; returns the shape. */
-async function assertAuthorsEmbedding(dims: { c: number; h: number; w: number }[], stageDim: number, embedDim: number, seed: number): Promise<PatchEmbeddingShape> {
+/** Embeds random stage maps of a batch of 2 (in runs of `runBytes`) and checks every value against {@link authorsEmbedding}; returns the shape. */
+async function assertAuthorsEmbedding(dims: { c: number; h: number; w: number }[], stageDim: number, embedDim: number, seed: number, runBytes?: number): Promise<PatchEmbeddingShape> {
   const random = seededRandom(seed);
   const shape: PatchEmbeddingShape = {
     stages: dims.map((s) => ({ channels: s.c, height: s.h, width: s.w })),
@@ -112,7 +116,7 @@ async function assertAuthorsEmbedding(dims: { c: number; h: number; w: number }[
   const B = 2;
   const P = dims[0]!.h * dims[0]!.w;
   const maps = dims.map((s) => Float32Array.from({ length: B * s.c * s.h * s.w }, () => 2 * random() - 1));
-  const r = await embedPatches(shape, maps.map((data, i) => ({ data, dims: [B, dims[i]!.c, dims[i]!.h, dims[i]!.w] })));
+  const r = await embedPatches(shape, maps.map((data, i) => ({ data, dims: [B, dims[i]!.c, dims[i]!.h, dims[i]!.w] })), runBytes);
   assert.equal(r.data.length, B * P * embedDim);
   for (let b = 0; b < B; b++) {
     const one = dims.map((s, i) => ({ ...s, data: maps[i]!.subarray(b * s.c * s.h * s.w, (b + 1) * s.c * s.h * s.w) }));

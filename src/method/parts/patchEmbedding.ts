@@ -20,6 +20,9 @@ import { GraphBuilder } from '../../onnx/graph.js';
 import { type FloatTensor, cachedSession, runFloat } from '../../onnx/session.js';
 import { NpadConfigError } from '../../errors.js';
 
+/** Bytes of patch features one embedding run makes (a 224² input's are 3.2 MB at 1024 values). */
+const EMBEDDING_RUN_BYTES = 64 * 2 ** 20;
+
 /** The shape of PatchCore's feature: which stage maps feed it, and its sizes. */
 export interface PatchEmbeddingShape {
   /** Channels, rows and columns of each stage map used, finest first; the first one's grid is the patch grid. */
@@ -167,9 +170,10 @@ export function validatePatchEmbeddingShape(shape: PatchEmbeddingShape): void {
 
 /**
  * Patch features [B, P, embedDim] (position-major, P = the first stage's h·w in row-major order) of a batch's
- * stage maps, one tensor per stage of `shape.stages`.
+ * stage maps, one tensor per stage of `shape.stages`; `runBytes`: the most patch features one run makes (tests
+ * make it small to cross runs within a batch).
  */
-export async function embedPatches(shape: PatchEmbeddingShape, stages: readonly FloatTensor[]): Promise<{ data: Float32Array; batch: number; positions: number }> {
+export async function embedPatches(shape: PatchEmbeddingShape, stages: readonly FloatTensor[], runBytes = EMBEDDING_RUN_BYTES): Promise<{ data: Float32Array; batch: number; positions: number }> {
   if (stages.length !== shape.stages.length) throw new RangeError(`patch embedding: ${stages.length} stage maps, expected ${shape.stages.length}`);
   const batch = stages[0]!.dims[0]!;
   stages.forEach((t, i) => {
@@ -180,9 +184,22 @@ export async function embedPatches(shape: PatchEmbeddingShape, stages: readonly 
     }
   });
   const key = `patchcore-embedding|${JSON.stringify(shape)}`;
-  const session = await cachedSession(key, () => buildPatchEmbeddingGraph(shape));
-  const feeds = Object.fromEntries(stages.map((t, i) => [`stage${i}`, t]));
-  const out = await runFloat(session, feeds, ['embedding']);
+  // The session keeps its memory between runs (fresh intermediates cost their page faults in every batch), so each
+  // run is kept to a bounded number of images.
+  const session = await cachedSession(key, () => buildPatchEmbeddingGraph(shape), { arena: true });
   const positions = shape.stages[0]!.height * shape.stages[0]!.width;
-  return { data: out.embedding!.data, batch, positions };
+  const perImage = positions * shape.embedDim;
+  const run = Math.max(1, Math.floor(runBytes / (4 * perImage)));
+  const runImages = (b0: number, n: number) =>
+    runFloat(session, Object.fromEntries(stages.map((t, i) => {
+      const size = t.data.length / batch;
+      return [`stage${i}`, { data: t.data.subarray(b0 * size, (b0 + n) * size), dims: [n, ...t.dims.slice(1)] }];
+    })), ['embedding']);
+  if (batch <= run) return { data: (await runImages(0, batch)).embedding!.data, batch, positions };
+  const data = new Float32Array(batch * perImage);
+  for (let b0 = 0; b0 < batch; b0 += run) {
+    const n = Math.min(run, batch - b0);
+    data.set((await runImages(b0, n)).embedding!.data, b0 * perImage);
+  }
+  return { data, batch, positions };
 }
