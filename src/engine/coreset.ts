@@ -4,10 +4,11 @@
  * (empty) coreset is initialised with its mean distance to a few random starting points, and the greedy k-center
  * rule then repeatedly takes the vector farthest from the coreset and lowers every distance by the new member.
  *
- * The distances run as ONNX graphs (a Gemm over all vectors); the selection compares squared distances.
- * The greedy rule is sequential, one distance row per selected vector, so one vector per graph call would be bound by the per-call overhead; instead each call computes
- * the rows of the current top-b candidates (the b vectors farthest from the coreset), and the selection proceeds in
- * JS while the farthest vector is one of them. That is exact: distances only decrease, so a vector outside the
+ * The distances run as ONNX graphs (a Gemm over all vectors), and the selection compares their squares. The greedy
+ * rule is sequential, one distance row per selected vector, so one vector per graph call would be bound by the
+ * per-call overhead; instead each call computes the rows of the current top-b candidates (the b vectors farthest
+ * from the coreset), and the selection proceeds while the farthest vector is one of them (loweringKernel.ts lowers
+ * the distances by each new member's row). That is exact: distances only decrease, so a vector outside the
  * candidates can only become the farthest by being the argmax over all n, which is checked at every step; then
  * the next call fetches new candidates. The selection order is the plain algorithm's, step by step.
  */
