@@ -185,7 +185,7 @@ export async function greedyKCenter(
   // order points the same, so the argmax and the minima pick the same points without a square root per value.
   // The start is the mean distance to the starting points, squared.
   const b = Math.min(CORESET_CANDIDATES, n);
-  const kernel = LoweringKernel.create(n, b * n);
+  const kernel = new LoweringKernel(n, b * n);
   const distance = kernel.distance;
   for (let i = 0; i < n; i++) {
     let s = 0;

@@ -18,6 +18,7 @@
  * Each lane keeps its own largest value and the first index holding it; the caller takes the largest of the four,
  * the lowest index among equal ones, which is the first maximum overall.
  */
+import { varintBytes } from '../onnx/protobuf.js';
 
 /** WebAssembly opcodes used here (core, then the 0xfd-prefixed SIMD ones with their LEB128 codes). */
 const OP = {
@@ -46,29 +47,17 @@ const SIMD = {
 } as const;
 const TYPE = { i32: 0x7f, f32: 0x7d, v128: 0x7b, func: 0x60 } as const;
 
-/** Unsigned LEB128. */
-function leb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
 function vector(items: number[][]): number[] {
-  return [...leb(items.length), ...items.flat()];
+  return [...varintBytes(items.length), ...items.flat()];
 }
 
 function section(id: number, body: number[]): number[] {
-  return [id, ...leb(body.length), ...body];
+  return [id, ...varintBytes(body.length), ...body];
 }
 
 function name(s: string): number[] {
   const bytes = [...Buffer.from(s, 'utf8')];
-  return [...leb(bytes.length), ...bytes];
+  return [...varintBytes(bytes.length), ...bytes];
 }
 
 function v128Const(lanes: Float32Array | Int32Array): number[] {
@@ -77,7 +66,7 @@ function v128Const(lanes: Float32Array | Int32Array): number[] {
 
 /** memarg of a 16-byte access: alignment 2⁴, offset. */
 function memarg(offset = 0): number[] {
-  return [4, ...leb(offset)];
+  return [4, ...varintBytes(offset)];
 }
 
 /** The module's bytes (see the file comment). */
@@ -113,7 +102,7 @@ function moduleBytes(): Uint8Array {
     ...section(2, vector([[...name('kernel'), ...name('memory'), 0x02, 0x00, 0x01]])),
     ...section(3, vector([[0]])),
     ...section(7, vector([[...name('lower'), 0x00, 0]])),
-    ...section(10, vector([[...leb(code.length), ...code]])),
+    ...section(10, vector([[...varintBytes(code.length), ...code]])),
   ]);
 }
 
@@ -143,7 +132,8 @@ export class LoweringKernel {
   private readonly rowsAt: number;
   private readonly end: number;
 
-  private constructor(readonly n: number, rowCapacity: number) {
+  /** A kernel for n points and rows of up to `rowCapacity` values. */
+  constructor(n: number, rowCapacity: number) {
     // [distance, padded to a multiple of 4 with −∞][8 lanes out][rows, and 4 values past them read as padding]
     const padded = Math.ceil(n / 4) * 4;
     const outAt = padded * 4;
@@ -159,11 +149,6 @@ export class LoweringKernel {
     this.laneIndex = new Int32Array(memory.buffer, outAt + 16, 4);
     this.rows = new Float32Array(memory.buffer, this.rowsAt, rowCapacity);
     this.end = outAt;
-  }
-
-  /** A kernel for n points and rows of up to `rowCapacity` values. */
-  static create(n: number, rowCapacity: number): LoweringKernel {
-    return new LoweringKernel(n, rowCapacity);
   }
 
   /**

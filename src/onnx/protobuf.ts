@@ -8,6 +8,21 @@ const WIRE_VARINT = 0;
 const WIRE_FIXED32 = 5;
 const WIRE_LENGTH_DELIMITED = 2;
 
+/**
+ * A varint: unsigned LEB128, seven bits a byte, low bits first (WebAssembly's integers are written the same way).
+ * Negative int64 values are written as their 64-bit two's complement (10 bytes), as protobuf requires.
+ */
+export function varintBytes(value: number | bigint): number[] {
+  const out: number[] = [];
+  let v = BigInt.asUintN(64, BigInt(value));
+  while (v >= 0x80n) {
+    out.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
+  out.push(Number(v));
+  return out;
+}
+
 /** Accumulates one message's bytes; nested messages are written by `message()`. */
 export class ProtoWriter {
   private readonly chunks: Uint8Array[] = [];
@@ -34,13 +49,7 @@ export class ProtoWriter {
   }
 
   private rawVarint(value: number | bigint): void {
-    // Negative int64 values are written as their 64-bit two's complement (10 bytes), as protobuf requires.
-    let v = BigInt.asUintN(64, BigInt(value));
-    while (v >= 0x80n) {
-      this.scratch.push(Number(v & 0x7fn) | 0x80);
-      v >>= 7n;
-    }
-    this.scratch.push(Number(v));
+    this.scratch.push(...varintBytes(value));
   }
 
   private tag(field: number, wire: number): void {

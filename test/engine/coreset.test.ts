@@ -126,7 +126,7 @@ describe('greedy coreset', () => {
   it('lowers the distances and finds the farthest point like a plain loop (WebAssembly SIMD kernel)', () => {
     const random = seededRandom(12);
     for (const n of [1, 3, 4, 7, 1001]) {
-      const kernel = LoweringKernel.create(n, 3 * n);
+      const kernel = new LoweringKernel(n, 3 * n);
       const plain = Float32Array.from({ length: n }, () => Math.round(8 * random()));
       kernel.distance.set(plain);
       // Values on a coarse grid, so that ties (for the lowering and for the farthest point) are common.
