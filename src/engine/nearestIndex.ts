@@ -190,10 +190,11 @@ function boundsModel(p: number): Uint8Array {
   const m = g.input('members', 'float', ['m', p]);
   const mNorm = g.input('memberNorms', 'float', ['m']);
   const bound = g.node('Gemm', [q, m, mNorm], { transB: 1, alpha: { float: -2 }, beta: { float: 1 } }, 'bound');
-  g.nodeN('TopK', [bound, g.input('candidates', 'int64', [1])], ['smallest', 'smallestMembers'], { axis: 1, largest: 0, sorted: 1 });
+  const [, members] = g.nodeN('TopK', [bound, g.input('candidates', 'int64', [1])], ['smallest', g.fresh('TopK')], { axis: 1, largest: 0, sorted: 1 });
+  g.node('Cast', [members!], { to: OnnxType.int32 }, 'smallestMembers');
   g.output('bound', 'float', ['n', 'm']);
   g.output('smallest', 'float', ['n', 'k']);
-  g.output('smallestMembers', 'int64', ['n', 'k']);
+  g.output('smallestMembers', 'int32', ['n', 'k']);
   return g.build();
 }
 
@@ -277,13 +278,13 @@ class SubspaceIndex implements NearestIndex {
         { bound: floatTensor(rows.subarray(0, n * M), [n, M]), smallest: null, smallestMembers: null },
       );
       const smallest = out.smallest!.data as Float32Array;
-      const smallestMembers = out.smallestMembers!.data as BigInt64Array;
+      const smallestMembers = out.smallestMembers!.data as Int32Array;
       for (let j = 0; j < n; j++) {
         const i = i0 + j;
         const query = queries.subarray(i * E, (i + 1) * E);
         best.reset();
         for (let r = 0; r < K; r++) {
-          const m = Number(smallestMembers[j * K + r]!);
+          const m = smallestMembers[j * K + r]!;
           best.offer(this.distance(query, m), m);
         }
         // A member is compared in full unless its bound, less rounding, exceeds the k-th best distance.
@@ -293,7 +294,7 @@ class SubspaceIndex implements NearestIndex {
           const row = rows.subarray(j * M, (j + 1) * M);
           const compared = smallestMembers.subarray(j * K, (j + 1) * K);
           for (let m = 0; m < M; m++) {
-            if (row[m]! > limit || compared.includes(BigInt(m))) continue;
+            if (row[m]! > limit || compared.includes(m)) continue;
             best.offer(this.distance(query, m), m);
             limit = best.worst() * (1 + BOUND_SLACK) + margin;
           }
